@@ -1,0 +1,37 @@
+// Config: every option of API.md's table, with its default. Filled by the CLI (flags and
+// IMGBATCH_* environment variables); read-only after start-up.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/types.hpp"
+
+namespace imgbatch::core {
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string db = "sqlite:data/imgbatch.db";
+  std::string storage = "file:data/images";
+  std::string public_url;  // empty: "http://" + listen
+  int workers = 0;         // set from the number of cores by the CLI; 0 = API only
+  int download_concurrency = 32;
+  int quality = 50;
+  ImageFormat format = ImageFormat::jpeg;
+  std::optional<std::string> webhook_url;
+  std::optional<std::string> webhook_secret;
+  bool allow_private_networks = false;
+  std::int64_t max_upload_bytes = 64LL * 1024 * 1024;
+  std::int64_t max_rows = 100'000;
+  std::int64_t max_image_bytes = 32LL * 1024 * 1024;
+  std::int64_t max_pixels = 100'000'000;
+  int download_timeout_seconds = 30;
+  int max_attempts = 4;
+  std::string log_format = "text";
+
+  // public_url without a trailing slash, defaulted from listen.
+  std::string effective_public_url() const;
+};
+
+}  // namespace imgbatch::core

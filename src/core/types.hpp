@@ -1,0 +1,148 @@
+// The domain of imgbatch: a request (one uploaded CSV) has products (one per CSV row),
+// and each product has image tasks (one per input URL). Records carry what the Store
+// keeps; "Input" types carry what a caller hands to the Store. Times are Unix epoch
+// milliseconds everywhere inside the program and are formatted only at the edges.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace imgbatch::core {
+
+using TimeMs = std::int64_t;
+
+TimeMs now_ms();
+// "2026-11-29T10:00:00Z" (UTC, seconds precision), as the original system sent.
+std::string format_iso8601(TimeMs t);
+
+enum class RequestStatus { pending, processing, completed, failed };
+std::string_view to_string(RequestStatus s);
+std::optional<RequestStatus> parse_request_status(std::string_view s);
+
+// pending: waiting (maybe for a retry time); running: claimed under a lease;
+// done / failed: ended for good.
+enum class TaskState { pending, running, done, failed };
+std::string_view to_string(TaskState s);
+std::optional<TaskState> parse_task_state(std::string_view s);
+
+// Output encodings; `keep` re-encodes in the input's own format where it can.
+enum class ImageFormat { jpeg, webp, avif, png, keep };
+std::string_view to_string(ImageFormat f);
+std::optional<ImageFormat> parse_image_format(std::string_view s);
+
+// One CSV row, validated.
+struct ProductInput {
+  std::string serial_number;
+  std::string product_name;
+  std::vector<std::string> image_urls;
+  std::vector<std::string> fields;  // every field of the row, in header order
+};
+
+struct NewRequest {
+  std::string id;                   // uuid v4, chosen by the caller
+  std::vector<std::string> columns;  // the CSV header as uploaded
+  std::vector<ProductInput> products;
+  std::optional<std::string> webhook_url;
+  int quality = 50;
+  ImageFormat format = ImageFormat::jpeg;
+  std::optional<std::string> idempotency_key;
+  std::string fingerprint;  // hash of the upload; tells a retried upload from a different one
+  TimeMs created_at = 0;
+};
+
+struct CreateOutcome {
+  enum class Kind { created, replayed, key_conflict };
+  Kind kind = Kind::created;
+  std::string request_id;  // the new id, or the earlier one for `replayed`
+};
+
+struct Progress {
+  int total = 0;
+  int succeeded = 0;
+  int failed = 0;
+  int remaining() const { return total - succeeded - failed; }
+};
+
+struct RequestRecord {
+  std::string id;
+  RequestStatus status = RequestStatus::pending;
+  TimeMs created_at = 0;
+  TimeMs updated_at = 0;
+  Progress progress;
+  int products_total = 0;
+  std::vector<std::string> columns;
+  std::optional<std::string> webhook_url;
+  int quality = 50;
+  ImageFormat format = ImageFormat::jpeg;
+  std::optional<std::string> failure_reason;  // set when status is `failed`
+};
+
+struct ImageRecord {
+  int index = 0;
+  std::string source_url;
+  TaskState state = TaskState::pending;
+  int attempts = 0;
+  std::optional<std::string> output_name;  // blob key inside the request, e.g. "0-1.jpg"
+  std::optional<std::string> error;        // last error; final when state is failed
+  std::int64_t bytes_in = 0;
+  std::int64_t bytes_out = 0;
+};
+
+struct ProductRecord {
+  int index = 0;
+  std::string serial_number;
+  std::string product_name;
+  std::vector<std::string> fields;
+  std::vector<ImageRecord> images;
+};
+
+// A task handed to a worker under a lease.
+struct ClaimedTask {
+  std::int64_t task_id = 0;
+  std::string request_id;
+  int product_index = 0;
+  int image_index = 0;
+  std::string source_url;
+  int attempt = 1;  // 1 for the first try
+  int quality = 50;
+  ImageFormat format = ImageFormat::jpeg;
+};
+
+// What a worker reports for one claimed task.
+struct TaskOutcome {
+  std::int64_t task_id = 0;
+  std::string request_id;
+  enum class Kind { succeeded, failed, retry } kind = Kind::succeeded;
+  std::optional<std::string> output_name;  // for succeeded
+  std::optional<std::string> error;        // for failed and retry
+  TimeMs retry_at = 0;                     // for retry: not claimed before this time
+  std::int64_t bytes_in = 0;
+  std::int64_t bytes_out = 0;
+};
+
+// A notification to send (or being sent) for a request that ended.
+struct Delivery {
+  std::int64_t id = 0;
+  std::string webhook_id;  // stable across attempts, so receivers can deduplicate
+  std::string request_id;
+  std::string url;
+  int attempts = 0;  // attempts made before this claim
+  TimeMs next_attempt_at = 0;
+  TimeMs created_at = 0;
+  std::optional<TimeMs> delivered_at;
+  std::optional<int> last_status;
+  std::optional<std::string> last_error;
+};
+
+struct DeliveryAttempt {
+  std::int64_t delivery_id = 0;
+  bool delivered = false;
+  std::optional<int> http_status;
+  std::optional<std::string> error;
+  std::optional<TimeMs> next_attempt_at;  // nullopt and not delivered: give up
+};
+
+}  // namespace imgbatch::core

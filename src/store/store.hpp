@@ -1,0 +1,99 @@
+// Store: everything that must survive a crash. Requests, products, one task per image,
+// leases on claimed tasks, and webhook deliveries. A process may be killed at any point;
+// whatever it had claimed comes back when its lease expires, and whatever it had
+// finished is already here. Every backend (sqlite/, postgres/, …) passes the same
+// conformance tests.
+//
+// Methods are safe to call from several threads at once. Failures of the database
+// itself (disk full, connection lost) are thrown as StoreError: callers at the edge turn
+// them into a 503 or a retried loop iteration; they are not a user's mistake.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace imgbatch::store {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Stores the request, its products and one pending task per image in one transaction.
+  // With an idempotency key seen within the last 24 h: `replayed` with the earlier id
+  // when the fingerprint matches, `key_conflict` when it does not; nothing is stored.
+  virtual core::CreateOutcome create_request(const core::NewRequest& request) = 0;
+
+  virtual std::optional<core::RequestRecord> get_request(const std::string& id) = 0;
+
+  // Products in input order, with their images, for [offset, offset + limit).
+  virtual std::vector<core::ProductRecord> get_products(const std::string& request_id,
+                                                        int offset, int limit) = 0;
+
+  // Newest first.
+  virtual std::vector<core::RequestRecord> list_requests(int limit, int offset) = 0;
+
+  // Claims up to `max` pending tasks whose retry time has come, oldest request first,
+  // leasing them to `owner` until now + lease_ms. Their requests become `processing`.
+  virtual std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max,
+                                                     core::TimeMs now,
+                                                     core::TimeMs lease_ms) = 0;
+
+  // Extends the leases that `owner` still holds; returns how many were extended.
+  virtual int renew_leases(const std::string& owner, const std::vector<std::int64_t>& task_ids,
+                           core::TimeMs until) = 0;
+
+  // Puts back to pending every running task whose lease ended before `now`.
+  virtual int release_expired_leases(core::TimeMs now) = 0;
+
+  // Puts back to pending every task leased to `owner` (a graceful shutdown).
+  virtual int release_leases(const std::string& owner) = 0;
+
+  // Records outcomes in one transaction. An outcome for a task no longer leased as
+  // running (its lease expired and someone else took it) still counts if the task has
+  // not ended; a second outcome for an ended task is ignored. When the last task of a
+  // request ends, the request becomes `completed` and, if it has a webhook URL, a
+  // delivery is created in the same transaction. Returns the ids of the requests that
+  // this call completed (each id is returned once, ever).
+  virtual std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
+                                                core::TimeMs now) = 0;
+
+  // Marks a request failed (it cannot go on); its open tasks fail with `reason`, and a
+  // delivery is created as for completion.
+  virtual bool fail_request(const std::string& request_id, const std::string& reason,
+                            core::TimeMs now) = 0;
+
+  // Deliveries due at `now` and not delivered, leased until now + lease_ms so that
+  // only one dispatcher sends each at a time.
+  virtual std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,
+                                                       core::TimeMs lease_ms) = 0;
+  virtual void record_delivery_attempt(const core::DeliveryAttempt& attempt,
+                                       core::TimeMs now) = 0;
+  virtual std::vector<core::Delivery> get_deliveries(const std::string& request_id) = 0;
+
+  // Number of tasks pending (claimable now or later) and running.
+  struct QueueDepth {
+    std::int64_t pending = 0;
+    std::int64_t running = 0;
+  };
+  virtual QueueDepth queue_depth() = 0;
+
+  // True when the database answers.
+  virtual bool ping() = 0;
+};
+
+// Opens the backend named by a URI: `sqlite:PATH` (more backends arrive with their
+// issues). Creates or migrates the schema. Throws StoreError with a clear message when the
+// URI is unknown or the database cannot be opened.
+std::unique_ptr<Store> open_store(const std::string& uri);
+
+}  // namespace imgbatch::store
