@@ -1,8 +1,12 @@
 // Compressing one image with libvips, as API.md's "What happens to an image" says:
-// format sniffed from the bytes, header checked against the pixel limit before any
-// decoding, truncated or corrupt input is an error, EXIF orientation applied, sRGB,
-// alpha flattened onto white for formats without alpha, first frame only, metadata
-// stripped, encoded at the requested quality.
+// format sniffed from the bytes and checked against an allow-list (JPEG, PNG, WebP, GIF,
+// TIFF, HEIF/AVIF), header checked against the pixel limit before any decoding,
+// truncated or corrupt input is an error, EXIF orientation applied, 8-bit sRGB (a
+// greyscale input stays greyscale: same look, smaller JPEG), alpha flattened onto white
+// for JPEG and kept for WebP/PNG/AVIF, first frame (or HEIF primary image) only, all
+// metadata stripped, encoded at the requested quality (PNG is lossless: quality does not
+// apply). The whole decode runs inside compress(), one libvips thread per call:
+// parallelism comes from calling it on many threads at once.
 #pragma once
 
 #include <string>
@@ -14,9 +18,9 @@
 namespace imgbatch::imaging {
 
 struct EncodeOptions {
-  int quality = 50;
+  int quality = 50;  // 1-100; values outside are clamped
   core::ImageFormat format = core::ImageFormat::jpeg;
-  long long max_pixels = 100'000'000;
+  long long max_pixels = 100'000'000;  // of one frame; 0 or less: no limit
 };
 
 struct Encoded {
@@ -27,17 +31,26 @@ struct Encoded {
   int height = 0;
 };
 
-// Call once per process before any compress(): starts libvips with its operation cache
-// off and one thread per operation (parallelism comes from many images at once).
+// Starts libvips with its operation cache off and one thread per operation, and drops
+// libvips' own warnings (compress() reports every failure as its result). Call it
+// early in main(); later calls do nothing, and compress() calls it itself if needed.
+// Throws std::runtime_error if libvips cannot start.
 void init_vips(const char* argv0);
 
-// Thread-safe; errors name the cause: "not an image", "unsupported format: svg",
-// "too many pixels: 20000x14000 is 280000000 pixels, the limit is 100000000",
-// "corrupt or truncated image: …".
+// Thread-safe. `input` is not copied and only needs to live until the call returns.
+// Errors name the cause, e.g.:
+//   "not an image (the bytes are not a known image format)"
+//   "unsupported image format: svg (accepted: JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)"
+//   "too many pixels: 20000x14000 is 280000000 pixels, the limit is 100000000"
+//   "corrupt or truncated image: VipsJpeg: Premature end of JPEG file"
+//   "cannot decode HEIF/AVIF image: …"
+//   "image too large for WebP: 20000x300, WebP stores at most 16383 pixels a side (choose png)"
+//   "AVIF output is not available in this libvips build (…); choose jpeg, webp or png"
+// `keep` writes the input's format when it is JPEG, PNG or WebP, else JPEG.
 core::Result<Encoded> compress(std::string_view input, const EncodeOptions& options);
 
 // The extension compress() will produce for `format` when the input's own format is
-// unknown (used to name outputs before encoding).
+// unknown (used to name outputs before encoding): `keep` gives "jpg".
 std::string extension_for(core::ImageFormat format);
 
 }  // namespace imgbatch::imaging

@@ -1,0 +1,16 @@
+// What happens to an image between decoding and encoding: EXIF orientation applied,
+// colour made 8-bit sRGB (greyscale stays greyscale), transparency flattened onto white
+// when the output cannot carry it. Only the pipeline is built here; pixels flow when the
+// encoder pulls them.
+#pragma once
+
+#include "core/result.hpp"
+#include "imaging/vips_support.hpp"
+
+namespace imgbatch::imaging::impl {
+
+// `image` is replaced by the transformed image. After an error it may be half
+// transformed and is only good for throwing away.
+core::Status prepare(ImagePtr& image, bool keep_alpha);
+
+}  // namespace imgbatch::imaging::impl
