@@ -1,26 +1,36 @@
 // Fetcher: downloads image bytes. Many downloads overlap; each ends in exactly one call of
 // its completion callback, made on the fetcher's own thread (keep it short: hand the
-// bytes on to another thread).
+// bytes on to another thread). The curl implementation drives a libcurl multi handle on
+// one thread, reuses connections, enforces time and size limits, and refuses to connect
+// to loopback/private/link-local addresses unless allowed (see address_guard.hpp).
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+struct sockaddr;  // <sys/socket.h>
+
 namespace imgbatch::fetch {
 
 struct FetchLimits {
   long max_redirects = 5;
-  long timeout_ms = 30'000;
+  long timeout_ms = 30'000;  // the whole transfer, redirects included
   long long max_bytes = 32LL * 1024 * 1024;
   bool allow_private_networks = false;
+  // A transfer slower than this for this long is cut off, so a host trickling one byte a
+  // second cannot hold a download slot until the timeout. The window is shortened to a
+  // third of the timeout when the timeout is short; curl counts it in whole seconds.
+  long low_speed_bytes_per_second = 1024;
+  long low_speed_window_seconds = 10;
 };
 
 struct FetchResult {
   bool ok = false;
-  std::string body;          // the image bytes when ok
-  long http_status = 0;      // 0 when no response arrived
+  std::string body;          // the image bytes when ok; empty otherwise
+  long http_status = 0;      // of the last response; 0 when no response arrived
   std::string error;         // for a user: "download failed: HTTP 404", "download timed out after 30 s", …
   bool transient = false;    // worth retrying (connection error, timeout, 408, 429, 5xx, cut short)
   std::optional<long> retry_after_seconds;  // from a Retry-After header
@@ -33,14 +43,32 @@ class Fetcher {
  public:
   virtual ~Fetcher() = default;
   // Queues a download; at most `concurrency` (given at construction) run at once.
+  // Thread-safe. After stop() the callback is called at once, on the caller's thread,
+  // with the transient error "shutting down".
   virtual void fetch(std::string url, FetchCallback on_done) = 0;
   // Downloads queued or running.
   virtual std::size_t in_flight() const = 0;
-  // Stops the fetch thread; pending downloads end with an error "shutting down".
+  // Stops the fetch thread; pending downloads end with the transient error "shutting
+  // down". Returns once every callback has been made (except when called from a callback,
+  // which cannot wait for its own thread). The destructor calls it; never destroy a
+  // fetcher from one of its callbacks.
   virtual void stop() = 0;
 };
 
-// libcurl multi on one thread.
+// Decides whether a connection to an address may be made: nullopt to allow, else why not
+// ("blocked address 10.0.0.1 (private)"). Called for every connection, redirects included.
+using AddressFilter = std::function<std::optional<std::string>(const sockaddr*)>;
+
+// libcurl multi on one thread; `concurrency` below 1 counts as 1. Unless
+// limits.allow_private_networks, connections go through blocked_reason() from
+// address_guard.hpp.
 std::unique_ptr<Fetcher> make_curl_fetcher(FetchLimits limits, int concurrency);
+
+// The same with a caller-chosen address policy, which replaces the default one
+// (allow_private_networks is then not consulted); an empty filter allows everything.
+// Tests use it to allow one loopback origin and check that a redirect to anything else is
+// refused at connect time.
+std::unique_ptr<Fetcher> make_curl_fetcher(FetchLimits limits, int concurrency,
+                                           AddressFilter filter);
 
 }  // namespace imgbatch::fetch

@@ -1,0 +1,44 @@
+// How an ended transfer becomes a FetchResult: the user-facing message naming the cause
+// and whether a retry could help. Kept apart from the curl plumbing so every mapping can
+// be tested without a network (a DNS failure, say, cannot be provoked over loopback).
+#pragma once
+
+#include <curl/curl.h>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "fetch/fetcher.hpp"
+
+namespace imgbatch::fetch::impl {
+
+// What was observed during one transfer.
+struct TransferFacts {
+  CURLcode code = CURLE_OK;
+  long http_status = 0;                  // of the last response; 0 when none arrived
+  long long content_length = -1;         // of the last response; -1 when not given
+  std::size_t body_bytes = 0;            // of the body kept
+  bool too_large = false;                // refused on Content-Length or cut at max_bytes
+  bool error_body_abandoned = false;     // stopped reading a non-2xx body on purpose
+  std::optional<std::string> blocked;    // from the address filter, when it refused one
+  std::optional<long> retry_after_seconds;
+  std::string curl_message;              // CURLOPT_ERRORBUFFER
+  std::string url;                       // the last URL tried (a redirect target)
+};
+
+// Fills ok, error, transient, http_status and retry_after_seconds of `result`.
+void describe_outcome(const TransferFacts& facts, const FetchLimits& limits, FetchResult& result);
+
+// Limits derived from FetchLimits, shared by the handle set-up and the messages.
+long connect_timeout_ms(const FetchLimits& limits);
+long low_speed_window_seconds(const FetchLimits& limits);
+
+// "30", "0.5": seconds for a message.
+std::string seconds_text(long milliseconds);
+
+inline constexpr const char* kShuttingDown = "shutting down";
+inline constexpr const char* kPrivateNetworkHint =
+    "; private networks are not fetched unless --allow-private-networks";
+
+}  // namespace imgbatch::fetch::impl
