@@ -1,8 +1,10 @@
 // BlobStore: where compressed images live. Keys look like "REQUEST_ID/0-1.jpg". A put is
 // atomic: readers see the whole object or nothing, and putting the same key twice leaves
-// one whole object (a repeated task changes nothing).
+// one whole object (a repeated task changes nothing). Backends are chosen once, at
+// start-up, by open_blob_store from a URI; `file:DIR` is the only one today.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,20 +18,41 @@ class BlobStore {
  public:
   virtual ~BlobStore() = default;
 
+  // Errors are values with a message fit for an image's error entry, e.g.
+  // "could not store image: No space left on device".
   virtual core::Status put(const std::string& key, std::string_view bytes) = 0;
   // The object's bytes; an error when missing or unreadable.
   virtual core::Result<std::string> get(const std::string& key) = 0;
   virtual bool exists(const std::string& key) = 0;
-  // A path on the local file system when the backend has one (lets HTTP use sendfile).
+  // A path on the local file system when the backend has one and the object exists (lets
+  // HTTP use sendfile); nullopt for an unsafe key, a missing object or a remote backend.
   virtual std::optional<std::string> local_path(const std::string& key) = 0;
+
+  // Removes what a put killed half-way (kill -9, power loss) left behind, when older than
+  // `older_than`: a younger leftover may be a put in progress in another process sharing
+  // the storage. Meant to run once at start-up; returns how many objects were removed.
+  // Backends with nothing to clean keep this default.
+  virtual int remove_stale_temporaries(std::chrono::seconds older_than) {
+    (void)older_than;
+    return 0;
+  }
+};
+
+struct BlobStoreOptions {
+  // fsync each object and its directory before put returns, so an image the Store records
+  // as done survives a power loss. Only benchmarks and throw-away runs should turn it off.
+  bool fsync = true;
 };
 
 // A key is safe when it is "SEGMENT/SEGMENT" of [A-Za-z0-9._-], with no ".." and no
-// leading dot: HTTP paths are turned into keys, so this is the traversal guard.
+// leading dot: HTTP paths are turned into keys, so this is the traversal guard. (The
+// leading-dot rule also keeps keys apart from the file backend's ".tmp-" temporaries.)
 bool is_safe_key(std::string_view key);
 
-// `file:DIR`. Throws std::runtime_error with a clear message for an unknown URI or a
-// directory that cannot be created.
-std::unique_ptr<BlobStore> open_blob_store(const std::string& uri);
+// `file:DIR` (relative or absolute; `file:///abs/dir` also works). Creates DIR. Throws
+// std::runtime_error with a clear message for an unknown URI or a directory that cannot
+// be created.
+std::unique_ptr<BlobStore> open_blob_store(const std::string& uri,
+                                           const BlobStoreOptions& options = {});
 
 }  // namespace imgbatch::blob

@@ -1,0 +1,217 @@
+#include "blob/file_blob_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <random>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+namespace imgbatch::blob {
+namespace fs = std::filesystem;
+namespace {
+
+std::string errno_text(int err) { return std::generic_category().message(err); }
+
+core::Error store_error(int err) { return core::make_error("could not store image: " + errno_text(err)); }
+
+core::Error bad_key(const std::string& key) {
+  return core::make_error("invalid image key \"" + key +
+                          "\": expected REQUEST_ID/NAME made of letters, digits, '.', '_' or '-'");
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // close() can report a deferred write error (NFS, quota), so put checks it.
+  int release_and_close() {
+    int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string random_suffix() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                   std::hash<std::thread::id>{}(std::this_thread::get_id())};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+// Creates a fresh temporary in `dir`; O_EXCL makes the name ours even if another process
+// shares the directory. Mode 0666 lets the umask decide, like any other file we write.
+int create_temporary(const std::string& dir, std::string& path_out) {
+  for (int tries = 0; tries < 16; ++tries) {
+    path_out = dir + "/" + std::string(kTemporaryPrefix) + random_suffix();
+    int fd = ::open(path_out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  return -1;
+}
+
+int write_all(int fd, std::string_view bytes) {
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+// Makes a rename or a new entry in `dir` durable.
+int fsync_directory(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return errno;
+  if (::fsync(fd.get()) != 0) return errno;
+  return 0;
+}
+
+bool starts_with_temporary_prefix(const std::string& name) {
+  return name.rfind(kTemporaryPrefix, 0) == 0;
+}
+
+}  // namespace
+
+FileBlobStore::FileBlobStore(fs::path root, BlobStoreOptions options) : options_(options) {
+  std::error_code ec;
+  root_ = fs::absolute(root, ec);
+  if (ec) throw std::runtime_error("storage directory " + root.string() + ": " + ec.message());
+  fs::create_directories(root_, ec);
+  if (ec || !fs::is_directory(root_)) {
+    throw std::runtime_error("could not create storage directory " + root_.string() + ": " +
+                             (ec ? ec.message() : std::string("a file of that name exists")) +
+                             " (check --storage and the directory's permissions)");
+  }
+  // Fail at start-up, not on the first image, when the directory cannot be written.
+  std::string probe;
+  int fd = create_temporary(root_.string(), probe);
+  if (fd < 0) {
+    throw std::runtime_error("storage directory " + root_.string() + " is not writable: " +
+                             errno_text(errno) + " (check --storage and the directory's permissions)");
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+core::Status FileBlobStore::put(const std::string& key, std::string_view bytes) {
+  if (!is_safe_key(key)) return bad_key(key);
+  const std::string dir = (root_ / key.substr(0, key.find('/'))).string();
+  const std::string final_path = (root_ / key).string();
+
+  if (::mkdir(dir.c_str(), 0777) == 0) {
+    if (options_.fsync) {
+      if (int err = fsync_directory(root_.string())) return store_error(err);
+    }
+  } else if (errno != EEXIST) {
+    return store_error(errno);
+  }
+
+  std::string tmp;
+  Fd fd(create_temporary(dir, tmp));
+  if (fd.get() < 0) return store_error(errno);
+
+  auto fail = [&tmp](int err) -> core::Status {
+    ::unlink(tmp.c_str());
+    return store_error(err);
+  };
+  if (int err = write_all(fd.get(), bytes)) return fail(err);
+  if (options_.fsync && ::fsync(fd.get()) != 0) return fail(errno);
+  if (fd.release_and_close() != 0) return fail(errno);
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) return fail(errno);
+  if (options_.fsync) {
+    if (int err = fsync_directory(dir)) return store_error(err);
+  }
+  return core::ok_status();
+}
+
+core::Result<std::string> FileBlobStore::get(const std::string& key) {
+  if (!is_safe_key(key)) return bad_key(key);
+  const std::string path = (root_ / key).string();
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return core::make_error("image " + key + " not found");
+    return core::make_error("could not read image " + key + ": " + errno_text(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return core::make_error("could not read image " + key + ": " + errno_text(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return core::make_error("image " + key + " not found");
+
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  for (;;) {
+    if (got == out.size()) out.resize(out.size() + 4096);  // the file grew; keep reading
+    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return core::make_error("could not read image " + key + ": " + errno_text(errno));
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
+bool FileBlobStore::exists(const std::string& key) {
+  if (!is_safe_key(key)) return false;
+  struct stat st {};
+  return ::stat((root_ / key).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::optional<std::string> FileBlobStore::local_path(const std::string& key) {
+  if (!exists(key)) return std::nullopt;
+  return (root_ / key).string();
+}
+
+int FileBlobStore::remove_stale_temporaries(std::chrono::seconds older_than) {
+  const auto cutoff = fs::file_time_type::clock::now() - older_than;
+  int removed = 0;
+  auto consider = [&](const fs::directory_entry& e) {
+    std::error_code ec;
+    if (!starts_with_temporary_prefix(e.path().filename().string())) return;
+    if (!e.is_regular_file(ec) || ec) return;
+    auto mtime = e.last_write_time(ec);
+    if (ec || mtime >= cutoff) return;
+    if (fs::remove(e.path(), ec) && !ec) ++removed;
+  };
+
+  std::error_code ec;
+  for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (starts_with_temporary_prefix(name)) {
+      consider(*it);
+      continue;
+    }
+    std::error_code ec2;
+    if (name.front() == '.' || !it->is_directory(ec2) || it->is_symlink(ec2)) continue;
+    for (fs::directory_iterator sub(it->path(), ec2), send; !ec2 && sub != send; sub.increment(ec2)) {
+      consider(*sub);
+    }
+  }
+  return removed;
+}
+
+}  // namespace imgbatch::blob

@@ -1,0 +1,36 @@
+// FileBlobStore: the `file:DIR` backend. An object "REQ/NAME" is the file DIR/REQ/NAME.
+// A put writes a ".tmp-XXXXXX" file in the object's own directory (same file system, so
+// the rename is atomic), fsyncs it, renames it over the final name, then fsyncs the
+// directory: readers see the old object, the new one, or nothing, never a torn file.
+// Safe to use from many threads and many processes on the same directory.
+#pragma once
+
+#include <filesystem>
+
+#include "blob/blob_store.hpp"
+
+namespace imgbatch::blob {
+
+// Names of temporaries start with this; no safe key does (keys never start with a dot).
+inline constexpr std::string_view kTemporaryPrefix = ".tmp-";
+
+class FileBlobStore final : public BlobStore {
+ public:
+  // Creates `root` (and its parents) if needed; throws std::runtime_error when it cannot.
+  explicit FileBlobStore(std::filesystem::path root, BlobStoreOptions options = {});
+
+  core::Status put(const std::string& key, std::string_view bytes) override;
+  core::Result<std::string> get(const std::string& key) override;
+  bool exists(const std::string& key) override;
+  std::optional<std::string> local_path(const std::string& key) override;
+  // Scans DIR/*/ for ".tmp-*" files: one directory read per request directory.
+  int remove_stale_temporaries(std::chrono::seconds older_than) override;
+
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  std::filesystem::path root_;  // absolute, so local_path survives a chdir
+  BlobStoreOptions options_;
+};
+
+}  // namespace imgbatch::blob

@@ -1,0 +1,283 @@
+#include "blob/file_blob_store.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace imgbatch::blob {
+namespace {
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::path(testing::TempDir()) / "blob_test_XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+void write_file(const fs::path& p, const std::string& content) {
+  std::ofstream(p, std::ios::binary) << content;
+}
+
+void set_age(const fs::path& p, std::chrono::seconds age) {
+  fs::last_write_time(p, fs::file_time_type::clock::now() - age);
+}
+
+class FileBlobStoreTest : public testing::TestWithParam<bool> {
+ protected:
+  TempDir dir_;
+  FileBlobStore store_{dir_.path() / "images", BlobStoreOptions{.fsync = GetParam()}};
+};
+
+INSTANTIATE_TEST_SUITE_P(Fsync, FileBlobStoreTest, testing::Bool(),
+                         [](const auto& info) { return info.param ? "on" : "off"; });
+
+TEST_P(FileBlobStoreTest, PutThenGetReturnsTheSameBytes) {
+  const std::string bytes("\xff\xd8\x00jpeg\x00bytes\xff\xd9", 14);
+  ASSERT_TRUE(store_.put("req1/0-0.jpg", bytes).ok());
+  auto got = store_.get("req1/0-0.jpg");
+  ASSERT_TRUE(got.ok()) << got.message();
+  EXPECT_EQ(*got, bytes);
+  EXPECT_TRUE(store_.exists("req1/0-0.jpg"));
+  EXPECT_FALSE(store_.exists("req1/0-1.jpg"));
+  EXPECT_EQ(names_in(dir_.path() / "images" / "req1"), std::vector<std::string>{"0-0.jpg"});
+}
+
+TEST_P(FileBlobStoreTest, EmptyAndLargeObjectsRoundTrip) {
+  std::string large(3 * 1024 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>(i * 31 % 251);
+  ASSERT_TRUE(store_.put("r/empty", "").ok());
+  ASSERT_TRUE(store_.put("r/large", large).ok());
+  EXPECT_EQ(*store_.get("r/empty"), "");
+  EXPECT_EQ(*store_.get("r/large"), large);
+}
+
+TEST_P(FileBlobStoreTest, LocalPathNamesTheStoredFile) {
+  ASSERT_TRUE(store_.put("req/a.jpg", "abc").ok());
+  auto path = store_.local_path("req/a.jpg");
+  ASSERT_TRUE(path.has_value());
+  EXPECT_TRUE(fs::path(*path).is_absolute());
+  std::ifstream in(*path, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(content, "abc");
+  EXPECT_FALSE(store_.local_path("req/missing.jpg").has_value());
+  EXPECT_FALSE(store_.local_path("../images/req/a.jpg").has_value());
+}
+
+TEST_P(FileBlobStoreTest, SecondPutReplacesTheObjectWhole) {
+  ASSERT_TRUE(store_.put("req/a.jpg", std::string(10000, 'a')).ok());
+  ASSERT_TRUE(store_.put("req/a.jpg", "short").ok());
+  EXPECT_EQ(*store_.get("req/a.jpg"), "short");
+  EXPECT_EQ(names_in(dir_.path() / "images" / "req"), std::vector<std::string>{"a.jpg"});
+}
+
+TEST_P(FileBlobStoreTest, GetOfAMissingObjectIsAnError) {
+  auto got = store_.get("nope/a.jpg");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.message(), "image nope/a.jpg not found");
+}
+
+TEST(FileBlobStore, FilesAreReadableByOthersUnderTheUmask) {
+  TempDir dir;
+  FileBlobStore store(dir.path());
+  mode_t old = ::umask(022);
+  auto st = store.put("req/a.jpg", "x");
+  ::umask(old);
+  ASSERT_TRUE(st.ok());
+  auto perms = fs::status(dir.path() / "req" / "a.jpg").permissions();
+  EXPECT_EQ(perms, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                       fs::perms::others_read);
+}
+
+TEST(FileBlobStore, UnsafeKeysAreRefusedAndTouchNothingOutside) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "store");
+  write_file(dir.path() / "secret", "top secret");
+  FileBlobStore store(dir.path() / "store");
+  for (const char* key : {"../secret", "a/../../secret", "/abs", ".hidden/x", "a//b", "a/b/c",
+                          "a/.tmp-1", ".."}) {
+    auto put = store.put(key, "overwritten");
+    ASSERT_FALSE(put.ok()) << key;
+    EXPECT_NE(put.message().find("invalid image key"), std::string::npos) << put.message();
+    auto got = store.get(key);
+    ASSERT_FALSE(got.ok()) << key;
+    EXPECT_NE(got.message().find("invalid image key"), std::string::npos) << got.message();
+    EXPECT_FALSE(store.exists(key)) << key;
+    EXPECT_FALSE(store.local_path(key).has_value()) << key;
+  }
+  std::ifstream in(dir.path() / "secret");
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(content, "top secret");
+  EXPECT_TRUE(names_in(dir.path() / "store").empty());
+}
+
+// Eight writers race on one key while a reader watches: every read sees one writer's
+// whole object, the end state is one writer's whole object, and no temporary is left.
+TEST(FileBlobStore, ConcurrentPutsOfOneKeyLeaveOneWholeObject) {
+  TempDir dir;
+  FileBlobStore store(dir.path());
+  constexpr std::size_t kSize = 256 * 1024;
+  constexpr int kThreads = 8;
+  constexpr int kPutsEach = 6;
+
+  auto whole = [](const std::string& s) {
+    return s.size() == kSize && s.find_first_not_of(s.front()) == std::string::npos;
+  };
+  std::atomic<bool> done{false};
+  std::atomic<int> torn_reads{0}, reads{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto got = store.get("req/same.jpg");
+      if (!got.ok()) continue;  // not written yet
+      ++reads;
+      if (!whole(*got)) ++torn_reads;
+    }
+  });
+
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      const std::string bytes(kSize, static_cast<char>('A' + t));
+      for (int i = 0; i < kPutsEach; ++i) {
+        if (!store.put("req/same.jpg", bytes).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  done = true;
+  reader.join();
+
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(torn_reads.load(), 0) << "of " << reads.load() << " reads";
+  auto final_object = store.get("req/same.jpg");
+  ASSERT_TRUE(final_object.ok());
+  EXPECT_TRUE(whole(*final_object));
+  EXPECT_EQ(names_in(dir.path() / "req"), std::vector<std::string>{"same.jpg"});
+}
+
+TEST(FileBlobStore, RemovesOnlyStaleTemporaries) {
+  TempDir dir;
+  FileBlobStore store(dir.path());
+  ASSERT_TRUE(store.put("req/a.jpg", "kept").ok());
+  set_age(dir.path() / "req" / "a.jpg", std::chrono::hours(5));
+  write_file(dir.path() / "req" / ".tmp-old", "half");
+  set_age(dir.path() / "req" / ".tmp-old", std::chrono::hours(2));
+  write_file(dir.path() / "req" / ".tmp-fresh", "a put in progress");
+  fs::create_directories(dir.path() / "other");
+  write_file(dir.path() / "other" / ".tmp-old2", "half");
+  set_age(dir.path() / "other" / ".tmp-old2", std::chrono::hours(3));
+  write_file(dir.path() / ".tmp-root", "half");
+  set_age(dir.path() / ".tmp-root", std::chrono::hours(3));
+
+  EXPECT_EQ(store.remove_stale_temporaries(std::chrono::hours(1)), 3);
+
+  EXPECT_FALSE(fs::exists(dir.path() / "req" / ".tmp-old"));
+  EXPECT_FALSE(fs::exists(dir.path() / "other" / ".tmp-old2"));
+  EXPECT_FALSE(fs::exists(dir.path() / ".tmp-root"));
+  EXPECT_TRUE(fs::exists(dir.path() / "req" / ".tmp-fresh"));
+  EXPECT_EQ(*store.get("req/a.jpg"), "kept");
+  EXPECT_EQ(store.remove_stale_temporaries(std::chrono::hours(1)), 0);
+}
+
+// Root ignores permission bits, so a regular file where the request directory should be
+// is what makes the write fail here.
+TEST(FileBlobStore, UnwritableDirectoryIsAnErrorValue) {
+  TempDir dir;
+  FileBlobStore store(dir.path());
+  write_file(dir.path() / "req", "I am a file, not a directory");
+  auto st = store.put("req/a.jpg", "bytes");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "could not store image: Not a directory");
+  auto got = store.get("req/a.jpg");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.message(), "image req/a.jpg not found");
+}
+
+// A write that fails half-way (the file-size limit stands in for a full disk) reports the
+// cause, removes its temporary and leaves the previous object untouched.
+TEST(FileBlobStore, FailedWriteKeepsThePreviousObjectAndNoTemporary) {
+  TempDir dir;
+  FileBlobStore store(dir.path());
+  ASSERT_TRUE(store.put("req/a.jpg", "previous").ok());
+
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 64 * 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto st = store.put("req/a.jpg", std::string(1024 * 1024, 'x'));
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::signal(SIGXFSZ, old_handler);
+
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "could not store image: File too large");
+  EXPECT_EQ(*store.get("req/a.jpg"), "previous");
+  EXPECT_EQ(names_in(dir.path() / "req"), std::vector<std::string>{"a.jpg"});
+}
+
+TEST(OpenBlobStore, FileUriCreatesTheDirectory) {
+  TempDir dir;
+  auto store = open_blob_store("file:" + (dir.path() / "a" / "b").string());
+  EXPECT_TRUE(fs::is_directory(dir.path() / "a" / "b"));
+  ASSERT_TRUE(store->put("r/x", "1").ok());
+  EXPECT_TRUE(fs::exists(dir.path() / "a" / "b" / "r" / "x"));
+
+  auto triple = open_blob_store("file://" + (dir.path() / "c").string());
+  ASSERT_TRUE(triple->put("r/x", "1").ok());
+  EXPECT_TRUE(fs::exists(dir.path() / "c" / "r" / "x"));
+}
+
+TEST(OpenBlobStore, UnknownSchemeNamesTheAcceptedForm) {
+  for (const char* uri : {"s3://bucket/images", "data/images", "FILE:x", "file:", "file://host/x"}) {
+    try {
+      open_blob_store(uri);
+      ADD_FAILURE() << uri << " was accepted";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("file:DIR"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(OpenBlobStore, DirectoryThatCannotBeCreatedThrows) {
+  TempDir dir;
+  write_file(dir.path() / "plain", "x");
+  const std::string target = (dir.path() / "plain" / "images").string();
+  try {
+    open_blob_store("file:" + target);
+    ADD_FAILURE() << "accepted a directory under a regular file";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(target), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace imgbatch::blob
