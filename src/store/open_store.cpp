@@ -1,0 +1,43 @@
+#include <filesystem>
+#include <system_error>
+
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/store.hpp"
+
+namespace imgbatch::store {
+
+namespace {
+
+constexpr std::string_view kSqliteScheme = "sqlite:";
+constexpr std::string_view kAcceptedForms = "sqlite:PATH (for example sqlite:data/imgbatch.db)";
+
+std::unique_ptr<Store> open_sqlite(const std::string& uri, const std::string& path) {
+  if (path.empty())
+    throw StoreError("database URI '" + uri + "' names no file; expected " +
+                     std::string(kAcceptedForms));
+  // Each connection to ":memory:" is a database of its own, so the writer and the
+  // readers would not see each other's data.
+  if (path == ":memory:")
+    throw StoreError("database URI '" + uri + "': in-memory SQLite is not supported; name a "
+                     "file, e.g. sqlite:/tmp/imgbatch.db");
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error)
+      throw StoreError("cannot create the folder '" + parent.string() + "' for database '" +
+                       path + "': " + error.message());
+  }
+  return std::make_unique<sqlite::SqliteStore>(path);
+}
+
+}  // namespace
+
+std::unique_ptr<Store> open_store(const std::string& uri) {
+  if (uri.starts_with(kSqliteScheme))
+    return open_sqlite(uri, uri.substr(kSqliteScheme.size()));
+  throw StoreError("unknown database URI '" + uri + "'; this build accepts " +
+                   std::string(kAcceptedForms));
+}
+
+}  // namespace imgbatch::store

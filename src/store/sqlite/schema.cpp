@@ -1,0 +1,146 @@
+#include "store/sqlite/schema.hpp"
+
+#include <string>
+
+#include "core/types.hpp"
+#include "store/store.hpp"
+
+namespace imgbatch::store::sqlite {
+
+namespace {
+
+// Version 1. Times are Unix epoch milliseconds. Status and state names are those of
+// core/types.hpp; the CHECKs catch a bug that writes anything else. They are OR chains,
+// not IN lists: SQLite evaluates a CHECK's IN list by building a temporary b-tree for
+// every row inserted, which cost a third of the time of storing a large request.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE requests (
+  -- Products and tasks refer to a request by this integer rather than by its uuid:
+  -- smaller rows and index keys, faster comparisons, for the tables that grow.
+  seq             INTEGER PRIMARY KEY,
+  id              TEXT NOT NULL UNIQUE,
+  status          TEXT NOT NULL
+                  CHECK (status = 'pending' OR status = 'processing'
+                         OR status = 'completed' OR status = 'failed'),
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  columns         TEXT NOT NULL,          -- JSON array: the CSV header as uploaded
+  webhook_url     TEXT,
+  quality         INTEGER NOT NULL,
+  format          TEXT NOT NULL,
+  failure_reason  TEXT,
+  idempotency_key TEXT,
+  fingerprint     TEXT NOT NULL,
+  products_total  INTEGER NOT NULL,
+  -- Kept up to date by every task transition, so a status poll reads one row.
+  total           INTEGER NOT NULL,
+  succeeded       INTEGER NOT NULL DEFAULT 0,
+  failed          INTEGER NOT NULL DEFAULT 0
+);
+-- GET /requests, newest first (seq breaks ties in creation order).
+CREATE INDEX requests_by_created_at ON requests (created_at);
+CREATE INDEX requests_by_idempotency_key ON requests (idempotency_key, created_at)
+  WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE products (
+  request_seq   INTEGER NOT NULL REFERENCES requests (seq),
+  idx           INTEGER NOT NULL,
+  serial_number TEXT NOT NULL,
+  product_name  TEXT NOT NULL,
+  fields        TEXT NOT NULL,            -- JSON array: the whole CSV row
+  PRIMARY KEY (request_seq, idx)
+) WITHOUT ROWID;
+
+-- One row per image. `id` grows in insertion order (request, then product, then image),
+-- which is the order work is handed out in.
+CREATE TABLE tasks (
+  id            INTEGER PRIMARY KEY,
+  -- Refers to the request, not to the product: checking (request_seq, product_idx)
+  -- against products cost a fifth of the time of storing a large request, and tasks are
+  -- only ever written together with their products, by create_request.
+  request_seq   INTEGER NOT NULL REFERENCES requests (seq),
+  product_idx   INTEGER NOT NULL,
+  image_idx     INTEGER NOT NULL,
+  source_url    TEXT NOT NULL,
+  state         TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state = 'pending' OR state = 'running' OR state = 'done'
+                       OR state = 'failed'),
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  not_before    INTEGER NOT NULL DEFAULT 0,
+  lease_owner   TEXT,
+  lease_expires INTEGER,
+  output_name   TEXT,
+  error         TEXT,
+  bytes_in      INTEGER NOT NULL DEFAULT 0,
+  bytes_out     INTEGER NOT NULL DEFAULT 0,
+  updated_at    INTEGER NOT NULL,
+  UNIQUE (request_seq, product_idx, image_idx)  -- also serves product pages
+);
+-- Claiming walks pending tasks in id order and skips those waiting for a retry time;
+-- the index holds only pending tasks, so finished work costs nothing.
+CREATE INDEX tasks_claimable ON tasks (id, not_before) WHERE state = 'pending';
+-- Running tasks are few (workers x batch): lease expiry and release by owner.
+CREATE INDEX tasks_running_by_lease ON tasks (lease_expires) WHERE state = 'running';
+CREATE INDEX tasks_running_by_owner ON tasks (lease_owner) WHERE state = 'running';
+
+CREATE TABLE deliveries (
+  id              INTEGER PRIMARY KEY,
+  webhook_id      TEXT NOT NULL UNIQUE,   -- "msg_" + uuid, the same on every attempt
+  request_id      TEXT NOT NULL REFERENCES requests (id),  -- few rows: the uuid is fine
+  url             TEXT NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,                -- NULL once delivered or given up
+  lease_expires   INTEGER,
+  created_at      INTEGER NOT NULL,
+  delivered_at    INTEGER,
+  last_status     INTEGER,
+  last_error      TEXT
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
+  WHERE next_attempt_at IS NOT NULL AND delivered_at IS NULL;
+CREATE INDEX deliveries_by_request ON deliveries (request_id);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, kSchemaV1},
+};
+
+int recorded_version(Connection& connection) {
+  Query query(connection, "SELECT coalesce(max(version), 0) FROM schema_version",
+              "reading the schema version");
+  query.step();
+  return query.integer(0);
+}
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+void migrate(Connection& connection, std::span<const Migration> steps) {
+  connection.exec(
+      "CREATE TABLE IF NOT EXISTS schema_version ("
+      " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+      "creating the schema_version table");
+  const int known = steps.empty() ? 0 : steps.back().version;
+  // The common case, an up-to-date file, needs no write lock.
+  if (recorded_version(connection) == known) return;
+  for (const Migration& step : steps) {
+    Transaction transaction(connection, Transaction::Kind::write);
+    // Read inside the write lock: another process may have applied it a moment ago.
+    const int current = recorded_version(connection);
+    if (current > known)
+      throw StoreError("sqlite: database '" + connection.path() + "' has schema version " +
+                       std::to_string(current) + " but this build knows only up to " +
+                       std::to_string(known) + "; run a newer imgbatch against it");
+    if (current >= step.version) continue;
+    connection.exec(step.sql, "applying schema migration " + std::to_string(step.version));
+    Query record(connection, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                 "recording schema migration");
+    record.bind(1, step.version).bind(2, core::now_ms()).run();
+    transaction.commit();
+  }
+}
+
+}  // namespace imgbatch::store::sqlite

@@ -1,0 +1,60 @@
+// The SQLite backend: one file, WAL mode. One writer connection behind a mutex takes
+// every write (SQLite admits one writer at a time anyway, and BEGIN IMMEDIATE makes
+// writers in other processes queue on busy_timeout); reads go through a pool of
+// read-only connections and proceed while a write is in progress; a background thread
+// checkpoints the WAL so that no write pays for it.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/sqlite/checkpointer.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/store.hpp"
+
+namespace imgbatch::store::sqlite {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the file (its folder must exist) and migrates the schema.
+  explicit SqliteStore(const std::string& path);
+  ~SqliteStore() override;
+
+  core::CreateOutcome create_request(const core::NewRequest& request) override;
+  std::optional<core::RequestRecord> get_request(const std::string& id) override;
+  std::vector<core::ProductRecord> get_products(const std::string& request_id, int offset,
+                                                int limit) override;
+  std::vector<core::RequestRecord> list_requests(int limit, int offset) override;
+  std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max, core::TimeMs now,
+                                             core::TimeMs lease_ms) override;
+  int renew_leases(const std::string& owner, const std::vector<std::int64_t>& task_ids,
+                   core::TimeMs until) override;
+  int release_expired_leases(core::TimeMs now) override;
+  int release_leases(const std::string& owner) override;
+  std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
+                                        core::TimeMs now) override;
+  bool fail_request(const std::string& request_id, const std::string& reason,
+                    core::TimeMs now) override;
+  std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,
+                                               core::TimeMs lease_ms) override;
+  void record_delivery_attempt(const core::DeliveryAttempt& attempt, core::TimeMs now) override;
+  std::vector<core::Delivery> get_deliveries(const std::string& request_id) override;
+  QueueDepth queue_depth() override;
+  bool ping() override;
+
+ private:
+  class ReaderLease;
+  ReaderLease reader();
+  void return_reader(std::unique_ptr<Connection> connection);
+
+  std::string path_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_, whose hook points at it
+  std::mutex writer_mutex_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+}  // namespace imgbatch::store::sqlite

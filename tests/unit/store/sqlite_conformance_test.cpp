@@ -1,0 +1,30 @@
+// Runs the Store conformance suite against the SQLite backend, each test on a new file
+// in its own temporary folder.
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "unit/store/temp_dir.hpp"
+#include "unit/store/store_conformance.hpp"
+
+namespace imgbatch::store::testing {
+namespace {
+
+class SqliteHarness final : public StoreHarness {
+ public:
+  std::unique_ptr<Store> open() override {
+    // A folder that does not exist yet: open_store must create it.
+    return open_store("sqlite:" + (dir_.path() / "nested" / "imgbatch.db").string());
+  }
+
+ private:
+  TempDir dir_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance,
+                         ::testing::Values(StoreBackend{
+                             "sqlite", [] { return std::make_unique<SqliteHarness>(); }}),
+                         backend_name);
+
+}  // namespace
+}  // namespace imgbatch::store::testing

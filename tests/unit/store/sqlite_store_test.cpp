@@ -1,0 +1,235 @@
+// What only the SQLite backend has: the file, its pragmas, the schema migrations, and
+// locking between processes.
+#include <sqlite3.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/ids.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/schema.hpp"
+#include "store/store.hpp"
+#include "unit/store/temp_dir.hpp"
+
+namespace imgbatch::store::testing {
+namespace {
+
+// A plain SQLite handle, to look at the file from outside the Store.
+class RawDb {
+ public:
+  explicit RawDb(const std::filesystem::path& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) ADD_FAILURE() << sqlite3_errmsg(db_);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  void exec(const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << (error ? error : "?");
+      sqlite3_free(error);
+    }
+  }
+  // The first column of every row, as text.
+  std::vector<std::string> column(const std::string& sql) {
+    std::vector<std::string> values;
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
+      return values;
+    }
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+      const auto* text = sqlite3_column_text(statement, 0);
+      values.emplace_back(text ? reinterpret_cast<const char*>(text) : "NULL");
+    }
+    sqlite3_finalize(statement);
+    return values;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+core::NewRequest small_request() {
+  core::NewRequest r;
+  r.id = core::new_uuid();
+  r.columns = {"S. No.", "Product Name", "Input Image Urls"};
+  r.products.push_back({"1", "SKU1", {"https://img.example.com/a.jpg"}, {"1", "SKU1", "x"}});
+  r.fingerprint = "f";
+  r.created_at = 1'800'000'000'000;
+  return r;
+}
+
+std::vector<std::string> all_versions() {
+  std::vector<std::string> versions;
+  for (int v = 1; v <= sqlite::latest_schema_version(); ++v) versions.push_back(std::to_string(v));
+  return versions;
+}
+
+std::string error_of(const std::string& uri) {
+  try {
+    open_store(uri);
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(SqliteStore, OpeningCreatesTheFolderTheSchemaAndWalMode) {
+  TempDir dir;
+  const auto file = dir.path() / "a" / "b" / "imgbatch.db";
+  auto store = open_store("sqlite:" + file.string());
+  ASSERT_TRUE(std::filesystem::exists(file));
+
+  RawDb raw(file);
+  EXPECT_EQ(raw.column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+  EXPECT_EQ(raw.column("SELECT version FROM schema_version ORDER BY version"), all_versions());
+  EXPECT_EQ(raw.column("SELECT name FROM sqlite_master WHERE type = 'table'"
+                       " AND name IN ('requests', 'products', 'tasks', 'deliveries') ORDER BY name"),
+            (std::vector<std::string>{"deliveries", "products", "requests", "tasks"}));
+}
+
+TEST(SqliteStore, ReopeningKeepsTheDataAndAppliesNoMigrationTwice) {
+  TempDir dir;
+  const std::string uri = "sqlite:" + (dir.path() / "imgbatch.db").string();
+  const auto request = small_request();
+  std::vector<std::string> applied;
+  {
+    auto store = open_store(uri);
+    store->create_request(request);
+    applied = RawDb(dir.path() / "imgbatch.db")
+                  .column("SELECT version || ':' || applied_at FROM schema_version ORDER BY version");
+  }
+  auto store = open_store(uri);
+  const auto record = store->get_request(request.id);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->progress.total, 1);
+  EXPECT_EQ(store->get_products(request.id, 0, 10).at(0).images.at(0).source_url,
+            "https://img.example.com/a.jpg");
+  EXPECT_EQ(RawDb(dir.path() / "imgbatch.db")
+                .column("SELECT version || ':' || applied_at FROM schema_version ORDER BY version"),
+            applied);
+}
+
+TEST(SqliteStore, UnknownUriNamesTheAcceptedForm) {
+  for (const std::string uri : {"postgresql://localhost/imgbatch", "data/imgbatch.db", ""}) {
+    const std::string message = error_of(uri);
+    EXPECT_NE(message.find("'" + uri + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find("sqlite:PATH"), std::string::npos) << message;
+  }
+  EXPECT_NE(error_of("sqlite:").find("names no file"), std::string::npos) << error_of("sqlite:");
+  EXPECT_NE(error_of("sqlite::memory:").find("in-memory"), std::string::npos)
+      << error_of("sqlite::memory:");
+}
+
+TEST(SqliteStore, FileThatIsNotADatabaseIsReportedWithSqlitesMessage) {
+  TempDir dir;
+  const auto file = dir.path() / "garbage.db";
+  std::ofstream(file) << std::string(4096, 'x');
+  const std::string message = error_of("sqlite:" + file.string());
+  EXPECT_NE(message.find("not a database"), std::string::npos) << message;
+  EXPECT_NE(message.find(file.string()), std::string::npos) << message;
+}
+
+TEST(SqliteStore, FolderThatCannotBeCreatedIsReported) {
+  TempDir dir;
+  std::ofstream(dir.path() / "file") << "x";
+  const auto file = dir.path() / "file" / "imgbatch.db";
+  const std::string message = error_of("sqlite:" + file.string());
+  EXPECT_NE(message.find((dir.path() / "file").string()), std::string::npos) << message;
+}
+
+TEST(SqliteStore, DatabaseFromANewerBuildIsRefused) {
+  TempDir dir;
+  const auto file = dir.path() / "imgbatch.db";
+  open_store("sqlite:" + file.string());
+  const int newer = sqlite::latest_schema_version() + 1;
+  RawDb(file).exec("INSERT INTO schema_version VALUES (" + std::to_string(newer) + ", 0)");
+  const std::string message = error_of("sqlite:" + file.string());
+  EXPECT_NE(message.find("schema version " + std::to_string(newer)), std::string::npos)
+      << message;
+}
+
+TEST(SqliteStore, FailedMigrationIsRolledBackWhole) {
+  TempDir dir;
+  const auto file = dir.path() / "m.db";
+  sqlite::Connection connection(file.string(), sqlite::Connection::Role::writer);
+  const sqlite::Migration broken[] = {
+      {1, "CREATE TABLE a (x INTEGER)"},
+      {2, "CREATE TABLE b (x INTEGER); INSERT INTO missing VALUES (1)"},
+  };
+  EXPECT_THROW(sqlite::migrate(connection, broken), StoreError);
+  RawDb raw(file);
+  EXPECT_EQ(raw.column("SELECT version FROM schema_version"), std::vector<std::string>{"1"});
+  EXPECT_EQ(raw.column("SELECT name FROM sqlite_master WHERE name IN ('a', 'b')"),
+            std::vector<std::string>{"a"});
+
+  const sqlite::Migration fixed[] = {
+      {1, "CREATE TABLE a (x INTEGER)"},
+      {2, "CREATE TABLE b (x INTEGER)"},
+  };
+  sqlite::migrate(connection, fixed);
+  EXPECT_EQ(raw.column("SELECT version FROM schema_version ORDER BY version"),
+            (std::vector<std::string>{"1", "2"}));
+}
+
+TEST(SqliteStore, AnotherProcessesWriteLockIsWaitedFor) {
+  TempDir dir;
+  const auto file = dir.path() / "imgbatch.db";
+  auto store = open_store("sqlite:" + file.string());
+  store->create_request(small_request());
+
+  RawDb other(file);
+  other.exec("BEGIN IMMEDIATE");
+  std::thread unlock([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    other.exec("COMMIT");
+  });
+  // Without busy_timeout this would fail at once with "database is locked".
+  EXPECT_EQ(store->claim_tasks("w", 10, 1'800'000'000'000, 30'000).size(), 1u);
+  // Reads never wait for a writer in WAL mode.
+  EXPECT_TRUE(store->ping());
+  unlock.join();
+}
+
+TEST(SqliteStore, WalIsCheckpointedWhileOpenAndRemovedOnClose) {
+  TempDir dir;
+  const auto file = dir.path() / "imgbatch.db";
+  const auto wal = dir.path() / "imgbatch.db-wal";
+  auto store = open_store("sqlite:" + file.string());
+  const auto empty_size = std::filesystem::file_size(file);
+
+  // Well past the checkpoint threshold: about 2,000 pages of WAL.
+  core::NewRequest request = small_request();
+  request.products.clear();
+  for (int p = 0; p < 30000; ++p) {
+    const std::string n = std::to_string(p);
+    request.products.push_back({n, "SKU" + n,
+                                {"https://img.example.com/" + n + "/a.jpg",
+                                 "https://img.example.com/" + n + "/b.jpg"},
+                                {n, "SKU" + n, "a, b"}});
+  }
+  store->create_request(request);
+
+  // Only a checkpoint writes pages into the database file itself. The writer's commits
+  // leave that to the store's checkpoint thread, so without it the file stays empty.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::file_size(file) < empty_size + 2'000'000 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GT(std::filesystem::file_size(file), empty_size + 2'000'000);
+
+  store.reset();
+  EXPECT_FALSE(std::filesystem::exists(wal));
+  EXPECT_EQ(open_store("sqlite:" + file.string())->get_request(request.id)->products_total, 30000);
+}
+
+}  // namespace
+}  // namespace imgbatch::store::testing

@@ -1,0 +1,56 @@
+// The behaviour every Store backend must have, as one value-parameterised GoogleTest
+// suite. A backend's test file supplies a StoreBackend (a name and a way to make a fresh,
+// empty database) and instantiates the suite:
+//
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance,
+//                            ::testing::Values(StoreBackend{"sqlite", make_harness}),
+//                            backend_name);
+//
+// and links the `store_conformance` object library.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "store/store.hpp"
+
+namespace imgbatch::store::testing {
+
+// One fresh, empty database for the length of one test; removed by its destructor.
+class StoreHarness {
+ public:
+  virtual ~StoreHarness() = default;
+  // Opens a Store on this test's database. Each call opens a separate instance (its own
+  // connections), as a second process would; all of them see the same data.
+  virtual std::unique_ptr<Store> open() = 0;
+};
+
+struct StoreBackend {
+  std::string name;
+  std::function<std::unique_ptr<StoreHarness>()> make_harness;
+};
+
+inline void PrintTo(const StoreBackend& backend, std::ostream* out) { *out << backend.name; }
+
+inline std::string backend_name(const ::testing::TestParamInfo<StoreBackend>& info) {
+  return info.param.name;
+}
+
+class StoreConformance : public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  Store& store() { return *store_; }
+  StoreHarness& harness() { return *harness_; }
+
+ private:
+  std::unique_ptr<StoreHarness> harness_;
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace imgbatch::store::testing
