@@ -1,0 +1,70 @@
+#include "http/fingerprint.hpp"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+
+namespace imgbatch::http {
+
+namespace {
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
+      throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
+  }
+
+  // A tag, an 8-byte big-endian length, then the bytes.
+  void field(char tag, std::string_view bytes) {
+    std::array<unsigned char, 9> head{};
+    head[0] = static_cast<unsigned char>(tag);
+    auto size = static_cast<std::uint64_t>(bytes.size());
+    for (int i = 8; i >= 1; --i, size >>= 8) head[i] = static_cast<unsigned char>(size & 0xff);
+    update(std::string_view(reinterpret_cast<const char*>(head.data()), head.size()));
+    update(bytes);
+  }
+
+  std::string hex() {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), digest.data(), &length) != 1)
+      throw std::runtime_error("OpenSSL: SHA-256 failed");
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(length * 2);
+    for (unsigned int i = 0; i < length; ++i) {
+      out.push_back(kDigits[digest[i] >> 4]);
+      out.push_back(kDigits[digest[i] & 0xf]);
+    }
+    return out;
+  }
+
+ private:
+  void update(std::string_view bytes) {
+    if (EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()) != 1)
+      throw std::runtime_error("OpenSSL: SHA-256 failed");
+  }
+
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+};
+
+}  // namespace
+
+std::string upload_fingerprint(const UploadIdentity& upload) {
+  Sha256 sha;
+  sha.field('v', "imgbatch-upload-1");
+  sha.field('f', upload.file);
+  if (upload.webhook_url)
+    sha.field('w', *upload.webhook_url);
+  else
+    sha.field('n', "");
+  sha.field('q', std::to_string(upload.quality));
+  sha.field('o', core::to_string(upload.format));
+  return sha.hex();
+}
+
+}  // namespace imgbatch::http

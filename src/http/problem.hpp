@@ -1,0 +1,19 @@
+// RFC 9457 problem details: every error answer of the API is application/problem+json
+// with `type`, `title`, `status` and `detail`, so a client handles all of them one way.
+// `type` is "about:blank" (the title is then the status's reason phrase); an `errors`
+// array carries itemised problems, e.g. each bad line of an uploaded CSV.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "http/reply.hpp"
+
+namespace imgbatch::http {
+
+// `detail` says what was wrong and, where it can, what to do about it.
+Reply problem(int status, std::string detail);
+Reply problem(int status, std::string detail, nlohmann::json errors);
+
+}  // namespace imgbatch::http

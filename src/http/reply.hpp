@@ -1,0 +1,37 @@
+// Reply: what a route hands back, before it becomes a RESTinio response. Routes return
+// values instead of writing to the connection themselves so that one place (server.cpp)
+// sets the status line, logs the request and turns unexpected exceptions into problems.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace imgbatch::http {
+
+inline constexpr std::string_view kJsonType = "application/json";
+inline constexpr std::string_view kProblemType = "application/problem+json";
+
+struct Reply {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // Content-Type among them
+  std::string body;
+  // When set, the body is this file, sent with sendfile(2); `body` is ignored.
+  std::optional<std::string> file_path;
+
+  Reply& header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+Reply json_reply(int status, const nlohmann::json& body);
+
+// "OK", "Not Found", …: the reason phrase of the status line, and a problem's title.
+std::string_view reason_phrase(int status);
+
+}  // namespace imgbatch::http

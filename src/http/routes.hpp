@@ -1,0 +1,45 @@
+// The routes of the API, one file per group (routes_*.cpp). A route is a method, an
+// express-style path ("/images/:id/:name") and a handler returning a Reply; server.cpp
+// mounts them, answers 405 for other methods on a known path and 404 elsewhere.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <restinio/http_headers.hpp>
+#include <restinio/request_handler.hpp>
+#include <restinio/router/express.hpp>
+
+#include "blob/blob_store.hpp"
+#include "core/config.hpp"
+#include "http/reply.hpp"
+#include "store/store.hpp"
+
+namespace imgbatch::http {
+
+class WebhookReceiver;
+
+// What the handlers use; owned by the Server, which outlives every request.
+struct Deps {
+  const core::Config& config;
+  store::Store& store;
+  blob::BlobStore& blob;
+  std::function<void()> on_new_work;
+};
+
+using Handler =
+    std::function<Reply(const restinio::request_t&, const restinio::router::route_params_t&)>;
+
+struct Route {
+  restinio::http_method_id_t method;
+  std::string path;
+  Handler handler;
+};
+
+std::vector<Route> upload_routes(const Deps& deps);
+std::vector<Route> status_routes(const Deps& deps);
+std::vector<Route> image_routes(const Deps& deps);
+std::vector<Route> webhook_routes(WebhookReceiver& receiver);
+
+}  // namespace imgbatch::http

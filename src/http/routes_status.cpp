@@ -1,0 +1,165 @@
+// Reading requests back: GET /status, GET /requests, GET /requests/ID/output.csv, and
+// GET /health.
+#include <algorithm>
+#include <cctype>
+
+#include <restinio/uri_helpers.hpp>
+
+#include "core/ids.hpp"
+#include "core/status_document.hpp"
+#include "csv/csv.hpp"
+#include "http/params.hpp"
+#include "http/problem.hpp"
+#include "http/routes.hpp"
+
+namespace imgbatch::http {
+
+namespace {
+
+constexpr int kStatusDefaultLimit = 1000;
+constexpr int kStatusMaxLimit = 1000;
+constexpr int kRequestsDefaultLimit = 50;
+constexpr int kRequestsMaxLimit = 500;
+constexpr int kCsvChunk = 1000;
+
+using Query = restinio::query_string_params_t;
+
+core::Result<Query> parse_query(const restinio::request_t& req) {
+  auto query =
+      restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(
+          req.header().query());
+  if (!query) return core::make_error("the query string is malformed: " + query.error().description());
+  return std::move(*query);
+}
+
+std::optional<std::string_view> param(const Query& query, std::string_view name) {
+  const auto value = query.get_param(name);
+  if (!value) return std::nullopt;
+  return std::string_view(value->data(), value->size());
+}
+
+// Ids are issued in lower case; a client that upper-cased one still means it.
+std::string normalized_id(std::string_view id) {
+  std::string out(id);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+Reply unknown_request(const std::string& id) {
+  return problem(404, "no request with id " + id + " (ids come from POST /upload)");
+}
+
+Reply status(const Deps& deps, const restinio::request_t& req) {
+  auto query = parse_query(req);
+  if (!query) return problem(400, query.message());
+  const auto raw_id = param(*query, "request_id");
+  if (!raw_id || raw_id->empty())
+    return problem(400, "the query parameter request_id is missing: GET /status?request_id=ID");
+  const auto id = normalized_id(*raw_id);
+  if (!core::is_uuid(id))
+    return problem(400, "request_id '" + std::string(*raw_id) +
+                            "' is not a request id (a UUID such as "
+                            "123e4567-e89b-12d3-a456-426614174000)");
+  auto page = parse_page(param(*query, "offset"), param(*query, "limit"), kStatusDefaultLimit,
+                         kStatusMaxLimit);
+  if (!page) return problem(400, page.message());
+
+  const auto record = deps.store.get_request(id);
+  if (!record) return unknown_request(id);
+  const auto products = deps.store.get_products(id, page->offset, page->limit);
+  auto doc = core::status_document(*record, products, deps.config.effective_public_url());
+  doc["offset"] = page->offset;
+  doc["limit"] = page->limit;
+  return json_reply(200, doc);
+}
+
+Reply list_requests(const Deps& deps, const restinio::request_t& req) {
+  auto query = parse_query(req);
+  if (!query) return problem(400, query.message());
+  auto page = parse_page(param(*query, "offset"), param(*query, "limit"), kRequestsDefaultLimit,
+                         kRequestsMaxLimit);
+  if (!page) return problem(400, page.message());
+  const auto public_url = deps.config.effective_public_url();
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& record : deps.store.list_requests(page->limit, page->offset))
+    list.push_back(core::request_summary(record, public_url));
+  return json_reply(200, {{"requests", std::move(list)},
+                          {"limit", page->limit},
+                          {"offset", page->offset}});
+}
+
+Reply output_csv(const Deps& deps, const restinio::router::route_params_t& params) {
+  const auto id = normalized_id(std::string_view(params["id"].data(), params["id"].size()));
+  if (!core::is_uuid(id)) return unknown_request(id);
+  const auto record = deps.store.get_request(id);
+  if (!record) return unknown_request(id);
+  if (record->status != core::RequestStatus::completed &&
+      record->status != core::RequestStatus::failed) {
+    const auto& p = record->progress;
+    return problem(409, "request " + id + " is " + std::string(core::to_string(record->status)) +
+                            ": " + std::to_string(p.succeeded + p.failed) + " of " +
+                            std::to_string(p.total) +
+                            " images have ended; try again when status is completed");
+  }
+
+  const auto public_url = deps.config.effective_public_url();
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::vector<std::string>> urls;
+  rows.reserve(static_cast<std::size_t>(record->products_total));
+  urls.reserve(static_cast<std::size_t>(record->products_total));
+  for (int offset = 0; offset < record->products_total; offset += kCsvChunk) {
+    const auto products = deps.store.get_products(id, offset, kCsvChunk);
+    if (products.empty()) break;
+    for (const auto& product : products) {
+      rows.push_back(product.fields);
+      auto& row_urls = urls.emplace_back();
+      for (const auto& image : product.images) {
+        const bool done = image.state == core::TaskState::done && image.output_name;
+        row_urls.push_back(done ? core::image_url(public_url, id, *image.output_name) : "");
+      }
+    }
+  }
+
+  Reply reply;
+  reply.status = 200;
+  reply.header("Content-Type", "text/csv; charset=utf-8");
+  reply.header("Content-Disposition", "attachment; filename=\"output-" + id + ".csv\"");
+  reply.body = csv::write_output_csv(record->columns, rows, urls);
+  return reply;
+}
+
+Reply health(const Deps& deps) {
+  bool up = false;
+  try {
+    up = deps.store.ping();
+  } catch (const store::StoreError&) {
+    up = false;
+  }
+  if (!up) return problem(503, "the database does not answer");
+  return json_reply(200, {{"status", "ok"}});
+}
+
+}  // namespace
+
+std::vector<Route> status_routes(const Deps& deps) {
+  using Params = restinio::router::route_params_t;
+  std::vector<Route> routes;
+  routes.push_back({restinio::http_method_get(), "/status",
+                    [&deps](const restinio::request_t& req, const Params&) {
+                      return status(deps, req);
+                    }});
+  routes.push_back({restinio::http_method_get(), "/requests",
+                    [&deps](const restinio::request_t& req, const Params&) {
+                      return list_requests(deps, req);
+                    }});
+  routes.push_back({restinio::http_method_get(), "/requests/:id/output.csv",
+                    [&deps](const restinio::request_t&, const Params& params) {
+                      return output_csv(deps, params);
+                    }});
+  routes.push_back({restinio::http_method_get(), "/health",
+                    [&deps](const restinio::request_t&, const Params&) { return health(deps); }});
+  return routes;
+}
+
+}  // namespace imgbatch::http

@@ -1,0 +1,166 @@
+// POST /upload: validate everything, store the request in one transaction, answer 202 and
+// wake the workers. Nothing is stored unless the whole upload is acceptable.
+#include <algorithm>
+#include <cctype>
+
+#include <spdlog/spdlog.h>
+
+#include "core/ids.hpp"
+#include "csv/csv.hpp"
+#include "http/fingerprint.hpp"
+#include "http/multipart.hpp"
+#include "http/params.hpp"
+#include "http/problem.hpp"
+#include "http/routes.hpp"
+
+namespace imgbatch::http {
+
+namespace {
+
+constexpr std::size_t kMaxIdempotencyKeyLength = 255;
+
+std::string trimmed(std::string_view s) {
+  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  const auto begin = std::find_if(s.begin(), s.end(), not_space);
+  const auto end = std::find_if(s.rbegin(), s.rend(), not_space).base();
+  return begin < end ? std::string(begin, end) : std::string();
+}
+
+std::string plural(std::size_t n, std::string_view word) {
+  return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
+// The options of the upload, defaults applied, or the 400 that explains the bad one.
+struct Options {
+  std::optional<std::string> webhook_url;
+  int quality = 0;
+  core::ImageFormat format = core::ImageFormat::jpeg;
+};
+
+core::Result<Options> read_options(const UploadForm& form, const core::Config& config) {
+  Options options{config.webhook_url, config.quality, config.format};
+  if (form.webhook_url) {
+    // An empty field is what an HTML form sends for "no value".
+    auto url = trimmed(*form.webhook_url);
+    if (!url.empty()) {
+      if (auto why = csv::check_url(url); !why.empty())
+        return core::make_error("webhook_url: " + why);
+      options.webhook_url = std::move(url);
+    }
+  }
+  if (form.quality) {
+    const auto text = trimmed(*form.quality);
+    const auto quality = parse_integer(text);
+    if (!quality || *quality < 1 || *quality > 100)
+      return core::make_error("quality must be an integer from 1 to 100, got '" + text + "'");
+    options.quality = static_cast<int>(*quality);
+  }
+  if (form.format) {
+    auto text = trimmed(*form.format);
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const auto format = core::parse_image_format(text);
+    if (!format)
+      return core::make_error("format must be one of jpeg, webp, avif, png, keep; got '" + text +
+                              "'");
+    options.format = *format;
+  }
+  return options;
+}
+
+nlohmann::json problems_json(const std::vector<csv::Problem>& problems) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& p : problems)
+    list.push_back({{"line", p.line}, {"column", p.column}, {"message", p.message}});
+  return list;
+}
+
+Reply upload(const Deps& deps, const restinio::request_t& req) {
+  const auto& config = deps.config;
+  const auto& body = req.body();
+  // RESTinio already read the body: its own limit sits above ours so that an oversized
+  // upload gets this answer instead of a dropped connection (see server.cpp).
+  if (static_cast<std::int64_t>(body.size()) > config.max_upload_bytes)
+    return problem(413, "the upload is " + std::to_string(body.size()) +
+                            " bytes; the limit is " + std::to_string(config.max_upload_bytes) +
+                            " bytes (--max-upload-bytes)");
+
+  const auto content_type = req.header().opt_value_of(restinio::http_field::content_type);
+  const std::string_view type_text =
+      content_type ? std::string_view(content_type->data(), content_type->size())
+                   : std::string_view();
+  if (!is_form_data(type_text))
+    return problem(415, "POST /upload takes multipart/form-data with the CSV in the field "
+                        "'file'; got Content-Type '" + std::string(type_text) + "'");
+
+  auto form = parse_upload_form(type_text, std::string_view(body.data(), body.size()));
+  if (!form) return problem(400, form.message());
+  if (!form->file)
+    return problem(400, "the form field 'file' (the CSV) is missing");
+
+  std::optional<std::string> idempotency_key;
+  if (const auto key = req.header().opt_value_of("Idempotency-Key")) {
+    if (key->empty() || key->size() > kMaxIdempotencyKeyLength)
+      return problem(400, "the Idempotency-Key header must be 1 to " +
+                              std::to_string(kMaxIdempotencyKeyLength) + " characters long");
+    idempotency_key = std::string(key->data(), key->size());
+  }
+
+  auto options = read_options(*form, config);
+  if (!options) return problem(400, options.message());
+
+  csv::ParseLimits limits;
+  limits.max_rows = static_cast<std::size_t>(std::max<std::int64_t>(config.max_rows, 0));
+  auto parsed = csv::parse_and_validate(*form->file, limits);
+  if (!parsed.ok())
+    return problem(400,
+                   "the CSV has " + std::string(parsed.problems_truncated ? "more than " : "") +
+                       plural(parsed.problems.size(), "problem") +
+                       (parsed.problems_truncated ? " (the first ones are listed)" : "") +
+                       "; nothing was stored, fix them and upload again",
+                   problems_json(parsed.problems));
+
+  core::NewRequest request;
+  request.id = core::new_uuid();
+  request.columns = std::move(parsed.csv->columns);
+  request.products = std::move(parsed.csv->products);
+  request.webhook_url = options->webhook_url;
+  request.quality = options->quality;
+  request.format = options->format;
+  request.idempotency_key = std::move(idempotency_key);
+  request.fingerprint = upload_fingerprint(
+      {*form->file,
+       options->webhook_url ? std::optional<std::string_view>(*options->webhook_url)
+                            : std::nullopt,
+       options->quality, options->format});
+  request.created_at = core::now_ms();
+
+  const auto outcome = deps.store.create_request(request);
+  using Kind = core::CreateOutcome::Kind;
+  if (outcome.kind == Kind::key_conflict)
+    return problem(422, "Idempotency-Key was used with a different upload; use a new key for "
+                        "a new upload");
+
+  Reply reply = json_reply(202, {{"request_id", outcome.request_id},
+                                 {"message", "Upload successful, processing started."}});
+  reply.header("Location", "/status?request_id=" + outcome.request_id);
+  if (outcome.kind == Kind::replayed) {
+    reply.header("Idempotent-Replayed", "true");
+  } else {
+    spdlog::info("request {} created: {} products", outcome.request_id,
+                 request.products.size());
+    if (deps.on_new_work) deps.on_new_work();
+  }
+  return reply;
+}
+
+}  // namespace
+
+std::vector<Route> upload_routes(const Deps& deps) {
+  return {{restinio::http_method_post(), "/upload",
+           [&deps](const restinio::request_t& req, const restinio::router::route_params_t&) {
+             return upload(deps, req);
+           }}};
+}
+
+}  // namespace imgbatch::http

@@ -1,0 +1,237 @@
+#include "http/server.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <restinio/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/listen_address.hpp"
+#include "http/problem.hpp"
+#include "http/routes.hpp"
+#include "http/webhook_receiver.hpp"
+
+namespace imgbatch::http {
+
+namespace {
+
+// RESTinio's own messages (dropped connections, parser errors) go to our log.
+class SpdlogLogger {
+ public:
+  template <typename Builder>
+  void trace(Builder&& message) const {
+    if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("restinio: {}", message());
+  }
+  template <typename Builder>
+  void info(Builder&& message) const {
+    if (spdlog::should_log(spdlog::level::trace)) spdlog::trace("restinio: {}", message());
+  }
+  template <typename Builder>
+  void warn(Builder&& message) const {
+    if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("restinio: {}", message());
+  }
+  template <typename Builder>
+  void error(Builder&& message) const {
+    if (spdlog::should_log(spdlog::level::warn)) spdlog::warn("restinio: {}", message());
+  }
+};
+
+struct Traits : restinio::traits_t<restinio::asio_timer_manager_t, SpdlogLogger> {};
+using Router = restinio::router::express_router_t<>;
+using Clock = std::chrono::steady_clock;
+
+// RESTinio drops the connection, without a word, when a body passes its limit. So its
+// limit sits above ours: an upload a little too large (the common mistake) is read and
+// answered 413 by the handler; only one far beyond it (twice the limit, at least 1 MiB
+// more) is cut off, so that memory per connection stays bounded.
+std::uint64_t transport_body_limit(std::int64_t max_upload_bytes) {
+  const auto ours = static_cast<std::uint64_t>(std::max<std::int64_t>(max_upload_bytes, 0));
+  constexpr std::uint64_t kSlack = 1024 * 1024;
+  if (ours > std::numeric_limits<std::uint64_t>::max() / 2 - kSlack)
+    return std::numeric_limits<std::uint64_t>::max();
+  return std::max(ours * 2, ours + kSlack);
+}
+
+void send(const restinio::request_handle_t& req, Reply reply, Clock::time_point started) {
+  std::optional<restinio::sendfile_t> file;
+  if (reply.file_path) {
+    try {
+      file.emplace(restinio::sendfile(*reply.file_path));
+    } catch (const std::exception& e) {
+      // Found a moment ago, gone now: only a deletion behind our back does this.
+      spdlog::error("{}: cannot open {}: {}", req->header().path(), *reply.file_path, e.what());
+      reply = problem(404, "the file is no longer available");
+    }
+  }
+  auto response = req->create_response(restinio::http_status_line_t{
+      restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
+      std::string(reason_phrase(reply.status))});
+  response.append_header_date_field();
+  for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
+  if (file)
+    response.set_body(std::move(*file));
+  else
+    response.set_body(std::move(reply.body));
+  response.done();
+
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  spdlog::debug("{} {} {} {}ms", req->header().method().c_str(), req->header().request_target(),
+                reply.status, ms);
+}
+
+// Runs a route and answers whatever happens: a database failure is a 503 the client may
+// retry; anything else thrown is a bug, answered 500 and logged.
+Reply run(const Handler& handler, const restinio::request_t& req,
+          const restinio::router::route_params_t& params) {
+  try {
+    return handler(req, params);
+  } catch (const store::StoreError& e) {
+    spdlog::error("{} {}: database error: {}", req.header().method().c_str(),
+                  req.header().path(), e.what());
+    return problem(503, "the database is unavailable; try again later");
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: {}", req.header().method().c_str(), req.header().path(), e.what());
+    return problem(500, "an internal error occurred; it has been logged");
+  }
+}
+
+std::string allow_header(const std::vector<restinio::http_method_id_t>& methods) {
+  std::string allow;
+  for (const auto& method : methods) {
+    if (!allow.empty()) allow += ", ";
+    allow += method.c_str();
+  }
+  return allow;
+}
+
+std::unique_ptr<Router> make_router(const std::vector<Route>& routes) {
+  auto router = std::make_unique<Router>();
+  // Paths in the order first seen, with their methods, for the 405 answers.
+  std::vector<std::pair<std::string, std::vector<restinio::http_method_id_t>>> paths;
+  for (const auto& route : routes) {
+    router->add_handler(route.method, route.path,
+                        [handler = route.handler](const restinio::request_handle_t& req,
+                                                  restinio::router::route_params_t params) {
+                          const auto started = Clock::now();
+                          send(req, run(handler, *req, params), started);
+                          return restinio::request_accepted();
+                        });
+    auto it = std::find_if(paths.begin(), paths.end(),
+                           [&](const auto& entry) { return entry.first == route.path; });
+    if (it == paths.end()) it = paths.insert(paths.end(), {route.path, {}});
+    it->second.push_back(route.method);
+  }
+  for (const auto& [path, methods] : paths) {
+    restinio::router::dynamic_none_of_methods_matcher_t others;
+    for (const auto& method : methods) others.add(method);
+    router->add_handler(std::move(others), path,
+                        [allow = allow_header(methods)](const restinio::request_handle_t& req,
+                                                        restinio::router::route_params_t) {
+                          const auto started = Clock::now();
+                          auto reply = problem(405, std::string(req->header().method().c_str()) +
+                                                        " is not allowed here; use " + allow);
+                          reply.header("Allow", allow);
+                          send(req, std::move(reply), started);
+                          return restinio::request_accepted();
+                        });
+  }
+  router->non_matched_request_handler([](const restinio::request_handle_t& req) {
+    send(req, problem(404, "no such endpoint: " + std::string(req->header().path())),
+         Clock::now());
+    return restinio::request_accepted();
+  });
+  return router;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const core::Config& config, store::Store& store, blob::BlobStore& blob,
+       std::function<void()> on_new_work)
+      : deps{config, store, blob, std::move(on_new_work)} {}
+
+  Deps deps;
+  WebhookReceiver receiver;
+  restinio::running_server_handle_t<Traits> running;
+  std::atomic<std::uint16_t> port{0};
+};
+
+Server::Server(const core::Config& config, store::Store& store, blob::BlobStore& blob,
+               std::function<void()> on_new_work)
+    : impl_(std::make_unique<Impl>(config, store, blob, std::move(on_new_work))) {}
+
+Server::~Server() { stop(); }
+
+void Server::set_webhook_verifier(WebhookVerifier verifier) {
+  impl_->receiver.set_verifier(std::move(verifier));
+}
+
+void Server::start() {
+  if (impl_->running) throw std::logic_error("http::Server::start called twice");
+  const auto& config = impl_->deps.config;
+  auto address = parse_listen_address(config.listen);
+  if (!address) throw std::runtime_error(address.message());
+
+  std::vector<Route> routes;
+  for (auto group : {upload_routes(impl_->deps), status_routes(impl_->deps),
+                     image_routes(impl_->deps), webhook_routes(impl_->receiver)})
+    std::move(group.begin(), group.end(), std::back_inserter(routes));
+  std::shared_ptr<Router> router = make_router(routes);
+
+  auto settings =
+      restinio::server_settings_t<Traits>{}
+          .address(address->host)
+          .port(address->port)
+          .protocol(address->ipv6 ? restinio::asio_ns::ip::tcp::v6()
+                                  : restinio::asio_ns::ip::tcp::v4())
+          .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                        .max_url_size(16 * 1024)
+                                        .max_field_name_size(1024)
+                                        .max_field_value_size(16 * 1024)
+                                        .max_field_count(200)
+                                        .max_body_size(transport_body_limit(
+                                            config.max_upload_bytes)))
+          // The whole request must arrive within this time: generous for a 64 MiB upload.
+          .read_next_http_message_timelimit(std::chrono::minutes(5))
+          .write_http_response_timelimit(std::chrono::minutes(1))
+          .handle_request_timeout(std::chrono::seconds(30))
+          .acceptor_post_bind_hook([impl = impl_.get()](restinio::asio_ns::ip::tcp::acceptor& a) {
+            impl->port = a.local_endpoint().port();
+          })
+          .request_handler([router](const restinio::request_handle_t& req) {
+            try {
+              return (*router)(req);
+            } catch (const std::exception& e) {
+              // The router decodes the path before matching: a malformed %-escape throws.
+              send(req, problem(400, std::string("the request target is malformed: ") + e.what()),
+                   Clock::now());
+              return restinio::request_accepted();
+            }
+          });
+
+  try {
+    impl_->running =
+        restinio::run_async<Traits>(restinio::own_io_context(), std::move(settings), 2);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot listen on " + config.listen + ": " + e.what());
+  }
+  spdlog::info("listening on {} (port {})", config.listen, impl_->port.load());
+}
+
+std::uint16_t Server::port() const { return impl_->port.load(); }
+
+void Server::stop() {
+  if (!impl_ || !impl_->running) return;
+  impl_->running->stop();
+  impl_->running->wait();
+  impl_->running.reset();
+}
+
+}  // namespace imgbatch::http

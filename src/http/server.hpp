@@ -1,0 +1,48 @@
+// The HTTP API (API.md, "HTTP API") on RESTinio: POST /upload, GET /status, GET
+// /requests[/ID/output.csv], GET /images/ID/NAME, GET /health and the POST /webhook
+// receiver. It runs on its own pool of two threads: handlers only parse, validate and make
+// quick Store calls, while the images are processed elsewhere (pipeline/), woken through
+// `on_new_work` after each accepted upload.
+//
+// Every error is an RFC 9457 problem (problem.hpp). Uploads larger than
+// Config::max_upload_bytes are answered 413 after being read, up to a hard cap of twice
+// that (at least + 1 MiB) beyond which the connection is simply closed: see server.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "blob/blob_store.hpp"
+#include "core/config.hpp"
+#include "http/webhook_verifier.hpp"
+#include "store/store.hpp"
+
+namespace imgbatch::http {
+
+class Server {
+ public:
+  // The references must outlive the server.
+  Server(const core::Config& config, store::Store& store, blob::BlobStore& blob,
+         std::function<void()> on_new_work);
+  ~Server();  // stops the server if it runs
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Checks each POST /webhook; call before start(). Without one, every JSON body is taken.
+  void set_webhook_verifier(WebhookVerifier verifier);
+
+  // Listens on config.listen and returns once connections are accepted. Throws
+  // std::runtime_error naming the address for a malformed --listen or a failed bind.
+  void start();
+  // The bound port; with "HOST:0" the one the system chose. 0 before start().
+  std::uint16_t port() const;
+  // Stops accepting, ends the connections and joins the threads. Safe to call twice.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace imgbatch::http
