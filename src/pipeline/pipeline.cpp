@@ -1,0 +1,319 @@
+#include "pipeline/pipeline.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "imaging/compressor.hpp"
+
+namespace imgbatch::pipeline {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using core::TaskOutcome;
+
+// Outcomes are written in batches: one transaction per this many images, or per tick.
+constexpr std::size_t kFlushBatch = 64;
+constexpr auto kBusyTick = std::chrono::milliseconds(20);
+constexpr int kMaxClaimBatch = 64;
+constexpr long kMaxRetryAfterSeconds = 3600;  // a host cannot park a task for a day
+
+double jitter() {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.5, 1.5)(rng);
+}
+
+std::string output_name(const core::ClaimedTask& task, const std::string& extension) {
+  return std::to_string(task.product_index) + "-" + std::to_string(task.image_index) + "." +
+         extension;
+}
+
+}  // namespace
+
+std::string make_owner_id() {
+  char host[256] = "host";
+  gethostname(host, sizeof host - 1);
+  std::mt19937_64 rng{std::random_device{}()};
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" +
+         std::to_string(rng() % 1'000'000'000);
+}
+
+Pipeline::Pipeline(Options options, store::Store& store, blob::BlobStore& blobs,
+                   fetch::Fetcher& fetcher, CompletionListener on_completed)
+    : options_(std::move(options)),
+      store_(store),
+      blobs_(blobs),
+      fetcher_(fetcher),
+      on_completed_(std::move(on_completed)) {
+  if (options_.owner.empty()) options_.owner = make_owner_id();
+  options_.compress_threads = std::max(1, options_.compress_threads);
+  options_.download_concurrency = std::max(1, options_.download_concurrency);
+  options_.max_attempts = std::max(1, options_.max_attempts);
+}
+
+Pipeline::~Pipeline() { stop(std::chrono::milliseconds(0)); }
+
+void Pipeline::start() {
+  if (started_.exchange(true)) return;
+  for (int i = 0; i < options_.compress_threads; ++i)
+    compressors_.emplace_back([this] { compress_loop(); });
+  scheduler_ = std::thread([this] { scheduler_loop(); });
+}
+
+void Pipeline::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    wake_requested_ = true;
+  }
+  scheduler_cv_.notify_one();
+}
+
+std::size_t Pipeline::in_hand() const {
+  std::lock_guard lock(mutex_);
+  return in_hand_.size();
+}
+
+// Room for downloads in flight plus a short queue before each compress thread: enough to
+// keep every core busy, small enough that memory does not grow with the request's size.
+std::size_t Pipeline::capacity() const {
+  return static_cast<std::size_t>(options_.download_concurrency + 2 * options_.compress_threads);
+}
+
+void Pipeline::stop(std::chrono::milliseconds grace) {
+  if (!started_.load() || stopped_.exchange(true)) return;
+  {
+    std::unique_lock lock(mutex_);
+    stopping_ = true;
+    scheduler_cv_.notify_all();
+    drained_cv_.wait_for(lock, grace, [this] { return in_hand_.empty(); });
+    abandon_ = true;
+    compress_stopping_ = true;
+    compress_queue_.clear();  // still in in_hand_: their leases are released below
+  }
+  compress_cv_.notify_all();
+  fetcher_.stop();  // running downloads call back now; abandon_ makes them no-ops
+  for (auto& t : compressors_) t.join();
+  {
+    std::lock_guard lock(mutex_);
+    wake_requested_ = true;
+  }
+  scheduler_cv_.notify_all();
+  scheduler_.join();
+  try {
+    flush_outcomes();
+    const int released = store_.release_leases(options_.owner);
+    if (released > 0) spdlog::info("handed {} unfinished task(s) back to the queue", released);
+  } catch (const std::exception& e) {
+    // Leases expire by themselves: nothing is lost, another process takes them later.
+    spdlog::error("could not release leases at shutdown: {}", e.what());
+  }
+}
+
+void Pipeline::scheduler_loop() {
+  auto next_renew = Clock::now() + options_.lease / 3;
+  auto next_rescue = Clock::now();
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      if (abandon_) return;
+      const auto timeout = in_hand_.empty() ? options_.idle_poll : kBusyTick;
+      scheduler_cv_.wait_for(lock, timeout, [this] {
+        return wake_requested_ || abandon_ || outcomes_.size() >= kFlushBatch;
+      });
+      wake_requested_ = false;
+      if (abandon_) return;
+    }
+    try {
+      flush_outcomes();
+      const auto now = Clock::now();
+      if (now >= next_rescue) {
+        const int released = store_.release_expired_leases(core::now_ms());
+        if (released > 0) spdlog::warn("took back {} task(s) whose lease had expired", released);
+        next_rescue = now + options_.lease / 2;
+      }
+      if (now >= next_renew) {
+        renew_leases();
+        next_renew = now + options_.lease / 3;
+      }
+      claim_more();
+    } catch (const std::exception& e) {
+      // The database is unavailable for a moment (locked, restarting): try again later;
+      // tasks in hand keep their outcomes queued.
+      spdlog::error("scheduler: {}; retrying", e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+}
+
+void Pipeline::claim_more() {
+  std::size_t room;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    const auto held = in_hand_.size();
+    room = held >= capacity() ? 0 : capacity() - held;
+  }
+  if (room == 0) return;
+  const int want = static_cast<int>(std::min<std::size_t>(room, kMaxClaimBatch));
+  auto tasks = store_.claim_tasks(options_.owner, want, core::now_ms(), options_.lease.count());
+  if (tasks.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& task : tasks) in_hand_.insert(task.task_id);
+    // A full batch suggests more is waiting: look again without sleeping.
+    if (static_cast<int>(tasks.size()) == want) wake_requested_ = true;
+  }
+  for (auto& task : tasks) {
+    std::string url = task.source_url;
+    fetcher_.fetch(std::move(url), [this, task = std::move(task)](fetch::FetchResult&& result) {
+      on_downloaded(task, std::move(result));
+    });
+  }
+}
+
+void Pipeline::renew_leases() {
+  std::vector<std::int64_t> ids;
+  {
+    std::lock_guard lock(mutex_);
+    ids.assign(in_hand_.begin(), in_hand_.end());
+  }
+  if (ids.empty()) return;
+  const auto until = core::now_ms() + options_.lease.count();
+  const int renewed = store_.renew_leases(options_.owner, ids, until);
+  if (renewed < static_cast<int>(ids.size()))
+    spdlog::warn("{} of {} lease(s) were lost (expired and taken elsewhere); their results "
+                 "will count only if they finish first",
+                 ids.size() - renewed, ids.size());
+}
+
+void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result) {
+  if (result.ok) {
+    counters_.bytes_in += static_cast<std::int64_t>(result.body.size());
+    {
+      std::lock_guard lock(mutex_);
+      if (abandon_) return;
+      compress_queue_.push_back(Job{std::move(task), std::move(result.body)});
+    }
+    compress_cv_.notify_one();
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (abandon_) return;  // shutting down: the lease is released instead
+  }
+  if (result.transient)
+    record(retry_or_fail(task, std::move(result.error), result.retry_after_seconds));
+  else
+    record(TaskOutcome{task.task_id, task.request_id, TaskOutcome::Kind::failed, std::nullopt,
+                       std::move(result.error)});
+}
+
+TaskOutcome Pipeline::retry_or_fail(const core::ClaimedTask& task, std::string error,
+                                    std::optional<long> retry_after_seconds) {
+  TaskOutcome outcome{task.task_id, task.request_id, TaskOutcome::Kind::failed, std::nullopt, {}};
+  if (task.attempt >= options_.max_attempts) {
+    outcome.error = error + " (gave up after " + std::to_string(task.attempt) + " attempts)";
+    return outcome;
+  }
+  std::int64_t delay_ms;
+  if (retry_after_seconds) {
+    delay_ms = std::clamp(*retry_after_seconds, 0L, kMaxRetryAfterSeconds) * 1000;
+  } else {
+    const double backoff = static_cast<double>(options_.retry_base.count()) *
+                           static_cast<double>(1LL << std::min(task.attempt - 1, 20));
+    delay_ms = static_cast<std::int64_t>(backoff * jitter());
+  }
+  outcome.kind = TaskOutcome::Kind::retry;
+  outcome.error = std::move(error);
+  outcome.retry_at = core::now_ms() + delay_ms;
+  counters_.retried++;
+  return outcome;
+}
+
+void Pipeline::compress_loop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      compress_cv_.wait(lock, [this] { return compress_stopping_ || !compress_queue_.empty(); });
+      if (compress_queue_.empty()) return;
+      job = std::move(compress_queue_.front());
+      compress_queue_.pop_front();
+    }
+    compress_one(job);
+  }
+}
+
+void Pipeline::compress_one(Job& job) {
+  const auto& task = job.task;
+  const imaging::EncodeOptions options{task.quality, task.format, options_.max_pixels};
+  auto encoded = imaging::compress(job.body, options);
+  const auto bytes_in = static_cast<std::int64_t>(job.body.size());
+  std::string().swap(job.body);  // the download is no longer needed: free it now
+  if (!encoded) {
+    record(TaskOutcome{task.task_id, task.request_id, TaskOutcome::Kind::failed, std::nullopt,
+                       encoded.message()});
+    return;
+  }
+  std::string name = output_name(task, encoded->extension);
+  if (auto stored = blobs_.put(task.request_id + "/" + name, encoded->bytes); !stored) {
+    // A full or failing disk may recover; the image itself was fine.
+    record(retry_or_fail(task, stored.message(), std::nullopt));
+    return;
+  }
+  TaskOutcome outcome{task.task_id, task.request_id, TaskOutcome::Kind::succeeded,
+                      std::move(name), std::nullopt};
+  outcome.bytes_in = bytes_in;
+  outcome.bytes_out = static_cast<std::int64_t>(encoded->bytes.size());
+  counters_.bytes_out += outcome.bytes_out;
+  record(std::move(outcome));
+}
+
+void Pipeline::record(TaskOutcome outcome) {
+  bool flush_now;
+  {
+    std::lock_guard lock(mutex_);
+    outcomes_.push_back(std::move(outcome));
+    flush_now = outcomes_.size() >= kFlushBatch;
+  }
+  if (flush_now) scheduler_cv_.notify_one();
+}
+
+void Pipeline::flush_outcomes() {
+  std::vector<TaskOutcome> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(outcomes_);
+  }
+  if (batch.empty()) return;
+  std::vector<std::string> completed;
+  try {
+    completed = store_.finish_tasks(batch, core::now_ms());
+  } catch (...) {
+    std::lock_guard lock(mutex_);  // keep them for the next try
+    outcomes_.insert(outcomes_.begin(), std::make_move_iterator(batch.begin()),
+                     std::make_move_iterator(batch.end()));
+    throw;
+  }
+  for (const auto& o : batch) {
+    if (o.kind == TaskOutcome::Kind::succeeded) counters_.succeeded++;
+    if (o.kind == TaskOutcome::Kind::failed) {
+      counters_.failed++;
+      spdlog::info("request {}: image task {} failed: {}", o.request_id, o.task_id,
+                   o.error.value_or(""));
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& o : batch) in_hand_.erase(o.task_id);
+    if (in_hand_.empty()) drained_cv_.notify_all();
+  }
+  for (const auto& id : completed) spdlog::info("request {}: completed", id);
+  if (!completed.empty() && on_completed_) on_completed_(completed);
+}
+
+}  // namespace imgbatch::pipeline

@@ -1,0 +1,227 @@
+// The original system end to end through the real binary: upload a CSV whose URLs point
+// at a local origin serving real photos, wait for `completed`, fetch every output image
+// and the output CSV, and receive the completion webhook.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <vips/vips8>
+
+#include "csv/csv.hpp"
+#include "e2e/e2e_support.hpp"
+#include "support/test_origin.hpp"
+
+namespace imgbatch::testing {
+namespace {
+
+using test_support::TestOrigin;
+
+std::vector<std::string> photo_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(TestOrigin::photos_dir()))
+    names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> split_items(const std::string& joined) {
+  std::vector<std::string> items;
+  std::string item;
+  std::istringstream in(joined);
+  while (std::getline(in, item, ',')) items.push_back(item);
+  if (!joined.empty() && joined.back() == ',') items.emplace_back();
+  return items;
+}
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { VIPS_INIT("e2e_test"); }
+};
+
+TEST_F(EndToEnd, UploadCompletesWithImagesOutputCsvAndOneWebhook) {
+  TestOrigin origin;
+  RunningServer server;
+  auto client = server.client();
+  const auto photos = photo_names();
+  ASSERT_GE(photos.size(), 10u);
+
+  // Product 1 and 2 take every photo between them; product 3 mixes a 404 and an HTML page
+  // with a good image, so failures sit beside successes; an extra column rides along.
+  std::string csv = "S. No.,Product Name,Input Image Urls,Colour\n";
+  std::vector<std::string> first, second;
+  for (std::size_t i = 0; i < photos.size(); ++i)
+    (i % 2 ? second : first).push_back(origin.url("/photos/" + photos[i]));
+  const auto join = [](const std::vector<std::string>& urls) {
+    std::string s;
+    for (const auto& u : urls) s += (s.empty() ? "" : ",") + u;
+    return s;
+  };
+  csv += "1,\"Shirt, blue\",\"" + join(first) + "\",blue\n";
+  csv += "2,SKU2,\"" + join(second) + "\",red\n";
+  csv += "3,SKU3,\"" + origin.url("/status/404") + " " + origin.url("/html") + " " +
+         origin.url("/photos/" + photos[0] + "?v=3") + "\",green\n";
+  const std::size_t total = photos.size() + 3;
+
+  auto upload = client.post_form(
+      "/upload", {{"file", csv, "products.csv", "text/csv"},
+                  {"webhook_url", server.base_url() + "/webhook", std::nullopt, ""}});
+  ASSERT_EQ(upload.status, 202) << upload.body;
+  const std::string id = upload.json()["request_id"];
+  EXPECT_EQ(upload.json()["message"], "Upload successful, processing started.");
+  EXPECT_EQ(upload.header("location"), "/status?request_id=" + id);
+
+  const auto doc = server.wait_until_ended(id);
+  ASSERT_EQ(doc["status"], "completed") << doc.dump(2);
+  EXPECT_EQ(doc["progress"]["total"], total);
+  EXPECT_EQ(doc["progress"]["succeeded"], total - 2);
+  EXPECT_EQ(doc["progress"]["failed"], 2);
+  EXPECT_EQ(doc["progress"]["remaining"], 0);
+  ASSERT_EQ(doc["products"].size(), 3u);
+  EXPECT_EQ(doc["products"][0]["product_name"], "Shirt, blue");
+
+  // Every output exists, is a JPEG that libvips decodes, keeps the input's dimensions and
+  // is smaller than the input.
+  std::set<std::string> seen;
+  for (const auto& product : doc["products"]) {
+    const auto& inputs = product["input_image_urls"];
+    const auto& outputs = product["output_image_urls"];
+    ASSERT_EQ(inputs.size(), outputs.size());
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      if (outputs[i].is_null()) continue;
+      const std::string url = outputs[i];
+      EXPECT_TRUE(seen.insert(url).second) << "output URL used twice: " << url;
+      auto image = client.request("GET", url, "", {});
+      ASSERT_EQ(image.status, 200) << url;
+      EXPECT_EQ(image.header("content-type"), "image/jpeg");
+      ASSERT_GE(image.body.size(), 3u);
+      EXPECT_EQ(static_cast<unsigned char>(image.body[0]), 0xFF);
+      EXPECT_EQ(static_cast<unsigned char>(image.body[1]), 0xD8);
+      const std::string input_url = inputs[i];
+      const auto name = input_url.substr(input_url.find("/photos/") + 8);
+      const auto input_path = TestOrigin::photos_dir() / name.substr(0, name.find('?'));
+      auto decoded = vips::VImage::new_from_buffer(image.body.data(), image.body.size(), "");
+      auto original = vips::VImage::new_from_file(input_path.c_str());
+      EXPECT_EQ(decoded.width(), original.width()) << url;
+      EXPECT_EQ(decoded.height(), original.height()) << url;
+      EXPECT_LT(image.body.size(), std::filesystem::file_size(input_path)) << url;
+    }
+  }
+  EXPECT_EQ(seen.size(), total - 2);
+  const auto& third = doc["products"][2];
+  EXPECT_TRUE(third["output_image_urls"][0].is_null());
+  EXPECT_TRUE(third["output_image_urls"][1].is_null());
+  EXPECT_FALSE(third["output_image_urls"][2].is_null());
+  ASSERT_EQ(third["errors"].size(), 2u);
+  EXPECT_EQ(third["errors"][0]["index"], 0);
+  EXPECT_NE(third["errors"][0]["message"].get<std::string>().find("404"), std::string::npos);
+  EXPECT_EQ(third["errors"][1]["index"], 1);
+  EXPECT_NE(third["errors"][1]["message"].get<std::string>().find("not an image"),
+            std::string::npos)
+      << third["errors"][1]["message"];
+
+  // The output CSV: input columns + Output Image Urls, rows in input order, an empty item
+  // where an image failed.
+  auto output_csv = client.get("/requests/" + id + "/output.csv");
+  ASSERT_EQ(output_csv.status, 200) << output_csv.body;
+  auto parsed = csv::parse_and_validate(output_csv.body);
+  ASSERT_TRUE(parsed.ok()) << output_csv.body;
+  const std::vector<std::string> columns = {"S. No.", "Product Name", "Input Image Urls",
+                                            "Colour", "Output Image Urls"};
+  EXPECT_EQ(parsed.csv->columns, columns);
+  ASSERT_EQ(parsed.csv->products.size(), 3u);
+  for (std::size_t p = 0; p < 3; ++p) {
+    const auto& row = parsed.csv->products[p];
+    EXPECT_EQ(row.fields[3], (std::vector<std::string>{"blue", "red", "green"}[p]));
+    const auto items = split_items(row.fields[4]);
+    const auto& outputs = doc["products"][p]["output_image_urls"];
+    ASSERT_EQ(items.size(), outputs.size()) << row.fields[4];
+    for (std::size_t i = 0; i < items.size(); ++i)
+      EXPECT_EQ(items[i], outputs[i].is_null() ? "" : outputs[i].get<std::string>());
+  }
+
+  // The webhook (imgbatch's own receiver) gets the final document, once.
+  nlohmann::json events;
+  for (int i = 0; i < 100; ++i) {
+    events = client.get("/webhook/events").json()["events"];
+    if (!events.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a duplicate would show now
+  events = client.get("/webhook/events").json()["events"];
+  ASSERT_EQ(events.size(), 1u) << events.dump(2);
+  const auto& payload = events[0]["body"];
+  EXPECT_EQ(payload["request_id"], id);
+  EXPECT_EQ(payload["status"], "completed");
+  EXPECT_EQ(payload["progress"], doc["progress"]);
+  EXPECT_EQ(payload["products"], doc["products"]);
+
+  // No temporary file is left in storage.
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(server.folder() / "images"))
+    EXPECT_NE(entry.path().filename().string().rfind(".tmp-", 0), 0u) << entry.path();
+
+  // SIGTERM: a clean stop with exit code 0.
+  server.process().signal(SIGTERM);
+  EXPECT_EQ(server.process().wait(std::chrono::seconds(20)), 0) << server.process().log();
+}
+
+TEST_F(EndToEnd, StatusShowsPendingThenProgressForALargeRequest) {
+  TestOrigin origin;
+  RunningServer server({"--workers", "1"});
+  auto client = server.client();
+  const auto photos = photo_names();
+  std::string csv = "S. No.,Product Name,Input Image Urls\n";
+  for (int row = 0; row < 20; ++row)
+    csv += std::to_string(row + 1) + ",P" + std::to_string(row) + "," +
+           origin.url("/photos/" + photos[row % photos.size()] + "?v=" + std::to_string(row)) +
+           "\n";
+  auto upload = client.post_form("/upload", {{"file", csv, "p.csv", "text/csv"}});
+  ASSERT_EQ(upload.status, 202) << upload.body;
+  const std::string id = upload.json()["request_id"];
+
+  // The answer does not wait for the work: right after the upload most images remain.
+  auto early = client.get("/status?request_id=" + id).json();
+  EXPECT_GT(early["progress"]["remaining"].get<int>(), 0);
+  EXPECT_TRUE(early["status"] == "pending" || early["status"] == "processing");
+
+  const auto doc = server.wait_until_ended(id);
+  EXPECT_EQ(doc["status"], "completed");
+  EXPECT_EQ(doc["progress"]["succeeded"], 20);
+
+  // Paging through products.
+  auto page = client.get("/status?request_id=" + id + "&offset=5&limit=3").json();
+  EXPECT_EQ(page["products_total"], 20);
+  ASSERT_EQ(page["products"].size(), 3u);
+  EXPECT_EQ(page["products"][0]["serial_number"], "6");
+
+  // The request is listed.
+  auto list = client.get("/requests").json();
+  ASSERT_FALSE(list["requests"].empty());
+  EXPECT_EQ(list["requests"][0]["request_id"], id);
+}
+
+TEST_F(EndToEnd, AnInvalidCsvIsRefusedWhole) {
+  RunningServer server;
+  auto client = server.client();
+  const std::string csv =
+      "S. No.,Product Name,Input Image Urls\n"
+      "1,A,https://example.com/a.jpg\n"
+      "1,B,ftp://example.com/b.jpg\n"
+      ",C,https://example.com/c.jpg\n";
+  auto upload = client.post_form("/upload", {{"file", csv, "p.csv", "text/csv"}});
+  ASSERT_EQ(upload.status, 400) << upload.body;
+  EXPECT_EQ(upload.header("content-type"), "application/problem+json");
+  const auto problem = upload.json();
+  ASSERT_GE(problem["errors"].size(), 3u) << problem.dump(2);
+  std::set<int> lines;
+  for (const auto& e : problem["errors"]) lines.insert(e["line"].get<int>());
+  EXPECT_EQ(lines, (std::set<int>{3, 4}));
+  EXPECT_TRUE(client.get("/requests").json()["requests"].empty());
+}
+
+}  // namespace
+}  // namespace imgbatch::testing

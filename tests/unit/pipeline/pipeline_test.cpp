@@ -1,0 +1,227 @@
+#include "pipeline/pipeline.hpp"
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "core/ids.hpp"
+#include "imaging/compressor.hpp"
+#include "support/test_origin.hpp"
+#include "unit/store/temp_dir.hpp"
+
+namespace imgbatch::pipeline {
+namespace {
+
+using test_support::TestOrigin;
+
+// Collects completion callbacks so a test can wait for a request to end.
+class Completions {
+ public:
+  void add(const std::vector<std::string>& ids) {
+    std::lock_guard lock(mutex_);
+    for (const auto& id : ids) seen_.push_back(id);
+    cv_.notify_all();
+  }
+  bool wait_for(const std::string& id, std::chrono::seconds timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] {
+      return std::find(seen_.begin(), seen_.end(), id) != seen_.end();
+    });
+  }
+  int count(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count(seen_.begin(), seen_.end(), id));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::string> seen_;
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { imaging::init_vips("pipeline_test"); }
+
+  void SetUp() override {
+    store_ = store::open_store("sqlite:" + (dir_.path() / "db.sqlite").string());
+    blobs_ = blob::open_blob_store("file:" + (dir_.path() / "images").string(), {.fsync = false});
+  }
+
+  static Options options(int compress_threads, int max_attempts = 4) {
+    Options o;
+    o.compress_threads = compress_threads;
+    o.max_attempts = max_attempts;
+    return o;
+  }
+
+  std::unique_ptr<Pipeline> make_pipeline(Options options, fetch::Fetcher& fetcher) {
+    options.retry_base = std::chrono::milliseconds(50);
+    options.idle_poll = std::chrono::milliseconds(50);
+    return std::make_unique<Pipeline>(options, *store_, *blobs_, fetcher,
+                                      [this](const auto& ids) { completions_.add(ids); });
+  }
+
+  std::unique_ptr<fetch::Fetcher> make_fetcher(long timeout_ms = 10'000) {
+    fetch::FetchLimits limits;
+    limits.allow_private_networks = true;  // the origin is on loopback
+    limits.timeout_ms = timeout_ms;
+    return fetch::make_curl_fetcher(limits, 8);
+  }
+
+  // One product per URL.
+  std::string create(const std::vector<std::string>& urls) {
+    core::NewRequest request;
+    request.id = core::new_uuid();
+    request.columns = {"S. No.", "Product Name", "Input Image Urls"};
+    for (std::size_t i = 0; i < urls.size(); ++i)
+      request.products.push_back({std::to_string(i + 1), "P" + std::to_string(i), {urls[i]},
+                                  {std::to_string(i + 1), "P" + std::to_string(i), urls[i]}});
+    request.created_at = core::now_ms();
+    const auto outcome = store_->create_request(request);
+    EXPECT_EQ(outcome.kind, core::CreateOutcome::Kind::created);
+    return request.id;
+  }
+
+  core::ImageRecord image(const std::string& id, int product) {
+    return store_->get_products(id, product, 1).at(0).images.at(0);
+  }
+
+  store::testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<blob::BlobStore> blobs_;
+  Completions completions_;
+  TestOrigin origin_;
+};
+
+TEST_F(PipelineTest, EveryImageIsCompressedStoredAndRecordedAndTheRequestCompletesOnce) {
+  std::vector<std::string> urls;
+  for (const auto& entry : std::filesystem::directory_iterator(TestOrigin::photos_dir()))
+    urls.push_back(origin_.url("/photos/" + entry.path().filename().string()));
+  const auto id = create(urls);
+  auto fetcher = make_fetcher();
+  auto pipeline = make_pipeline(options(2), *fetcher);
+  pipeline->start();
+  pipeline->wake();
+  ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(120)));
+
+  const auto request = store_->get_request(id);
+  EXPECT_EQ(request->status, core::RequestStatus::completed);
+  EXPECT_EQ(request->progress.succeeded, static_cast<int>(urls.size()));
+  std::set<std::string> names;
+  for (const auto& product : store_->get_products(id, 0, 1000)) {
+    const auto& img = product.images.at(0);
+    ASSERT_EQ(img.state, core::TaskState::done) << img.error.value_or("");
+    EXPECT_EQ(*img.output_name, std::to_string(product.index) + "-0.jpg");
+    EXPECT_TRUE(blobs_->exists(id + "/" + *img.output_name));
+    EXPECT_GT(img.bytes_in, img.bytes_out);
+    EXPECT_EQ(img.attempts, 1);
+    names.insert(*img.output_name);
+  }
+  EXPECT_EQ(names.size(), urls.size());
+  pipeline->stop(std::chrono::seconds(5));
+  EXPECT_EQ(completions_.count(id), 1);
+  EXPECT_EQ(pipeline->counters().succeeded.load(), static_cast<long>(urls.size()));
+}
+
+TEST_F(PipelineTest, TransientFailuresAreRetriedAndPermanentOnesFailAtOnce) {
+  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
+                         ->path().filename().string();
+  const auto id = create({origin_.url("/flaky/2/" + photo),   // 500, 500, then the file
+                          origin_.url("/status/404"),         // permanent
+                          origin_.url("/status/503"),         // transient until attempts run out
+                          origin_.url("/html")});             // downloads fine, not an image
+  auto fetcher = make_fetcher();
+  auto pipeline = make_pipeline(options(1, 3), *fetcher);
+  pipeline->start();
+  ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(60)));
+
+  const auto flaky = image(id, 0);
+  EXPECT_EQ(flaky.state, core::TaskState::done) << flaky.error.value_or("");
+  EXPECT_EQ(flaky.attempts, 3);
+  EXPECT_EQ(origin_.request_count("/flaky/2/" + photo), 3u);
+
+  const auto missing = image(id, 1);
+  EXPECT_EQ(missing.state, core::TaskState::failed);
+  EXPECT_EQ(missing.attempts, 1);
+  EXPECT_NE(missing.error->find("HTTP 404"), std::string::npos) << *missing.error;
+  EXPECT_EQ(origin_.request_count("/status/404"), 1u);
+
+  const auto unavailable = image(id, 2);
+  EXPECT_EQ(unavailable.state, core::TaskState::failed);
+  EXPECT_EQ(unavailable.attempts, 3);
+  EXPECT_NE(unavailable.error->find("HTTP 503"), std::string::npos) << *unavailable.error;
+  EXPECT_NE(unavailable.error->find("gave up after 3 attempts"), std::string::npos);
+  EXPECT_EQ(origin_.request_count("/status/503"), 3u);
+
+  const auto html = image(id, 3);
+  EXPECT_EQ(html.state, core::TaskState::failed);
+  EXPECT_NE(html.error->find("not an image"), std::string::npos) << *html.error;
+
+  EXPECT_EQ(store_->get_request(id)->progress.failed, 3);
+}
+
+TEST_F(PipelineTest, RetryAfterIsHonoured) {
+  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
+                         ->path().filename().string();
+  const auto id = create({origin_.url("/retry-after/1/" + photo)});
+  auto fetcher = make_fetcher();
+  auto pipeline = make_pipeline(options(1), *fetcher);
+  const auto started = std::chrono::steady_clock::now();
+  pipeline->start();
+  ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(30)));
+  // The backoff alone would retry after ~50 ms; the host asked for a second.
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(900));
+  EXPECT_EQ(image(id, 0).state, core::TaskState::done);
+  EXPECT_EQ(image(id, 0).attempts, 2);
+}
+
+TEST_F(PipelineTest, StopHandsUnfinishedTasksBackAndAnotherPipelineFinishesThem) {
+  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
+                         ->path().filename().string();
+  std::vector<std::string> urls;
+  for (int i = 0; i < 4; ++i)
+    urls.push_back(origin_.url("/sleep/3000/" + photo + "?v=" + std::to_string(i)));
+  const auto id = create(urls);
+  {
+    // A long timeout, so the silent 3 s of the origin stay under the low-speed cut-off.
+    auto fetcher = make_fetcher(30'000);
+    auto pipeline = make_pipeline(options(1), *fetcher);
+    pipeline->start();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (pipeline->in_hand() < 4 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_EQ(pipeline->in_hand(), 4u);
+    pipeline->stop(std::chrono::milliseconds(100));  // far shorter than the downloads
+  }
+  EXPECT_EQ(store_->queue_depth().running, 0);
+  EXPECT_EQ(store_->queue_depth().pending, 4);
+  EXPECT_EQ(store_->get_request(id)->progress.remaining(), 4);
+
+  auto fetcher = make_fetcher(30'000);
+  auto pipeline = make_pipeline(options(1), *fetcher);
+  pipeline->start();
+  ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(60)));
+  EXPECT_EQ(store_->get_request(id)->progress.succeeded, 4);
+  EXPECT_EQ(completions_.count(id), 1);
+}
+
+TEST_F(PipelineTest, ExpiredLeasesOfADeadProcessAreTakenBack) {
+  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
+                         ->path().filename().string();
+  const auto id = create({origin_.url("/photos/" + photo)});
+  // A process that claimed the task and died: its lease ran out a moment ago.
+  ASSERT_EQ(store_->claim_tasks("dead-process", 10, core::now_ms() - 2000, 1000).size(), 1u);
+  auto fetcher = make_fetcher();
+  auto pipeline = make_pipeline(options(1), *fetcher);
+  pipeline->start();
+  ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(30)));
+  EXPECT_EQ(image(id, 0).state, core::TaskState::done);
+  EXPECT_EQ(image(id, 0).attempts, 2);
+}
+
+}  // namespace
+}  // namespace imgbatch::pipeline
