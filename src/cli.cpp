@@ -96,6 +96,12 @@ void add_options(CLI::App& app, core::Config& config, std::string& format) {
       ->envname(env("MAX_ATTEMPTS"))
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  app.add_option("--lease-seconds", config.lease_seconds,
+                 "seconds a claimed image stays reserved without renewal; after a crash, the "
+                 "wait before another process takes it over")
+      ->envname(env("LEASE_SECONDS"))
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   app.add_option("--log-format", config.log_format, "text or json")
       ->envname(env("LOG_FORMAT"))
       ->check(CLI::IsMember({"text", "json"}))

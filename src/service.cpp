@@ -65,6 +65,7 @@ int run_service(const core::Config& config, ServiceRole role) {
     options.compress_threads = config.workers;
     options.download_concurrency = config.download_concurrency;
     options.max_attempts = config.max_attempts;
+    options.lease = std::chrono::seconds(config.lease_seconds);
     options.max_pixels = config.max_pixels;
     workers = std::make_unique<pipeline::Pipeline>(
         options, *store, *blobs, *fetcher,

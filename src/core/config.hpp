@@ -28,6 +28,9 @@ struct Config {
   std::int64_t max_pixels = 100'000'000;
   int download_timeout_seconds = 30;
   int max_attempts = 4;
+  // How long a claimed task stays reserved for its process without a renewal; after a
+  // crash, this is how long its images wait before another process takes them.
+  int lease_seconds = 60;
   std::string log_format = "text";
 
   // public_url without a trailing slash, defaulted from listen.
