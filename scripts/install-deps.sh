@@ -19,6 +19,15 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# The webhook tests verify our signatures with the reference implementation, the npm
+# package standardwebhooks, so they need Node.js and npm. Only Debian's packages are
+# added, and only when the commands are missing (a Node installed otherwise is kept).
+if ! command -v node >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"

@@ -1,5 +1,6 @@
 #include "webhook/dispatcher.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -15,7 +16,8 @@ namespace imgbatch::webhook {
 
 namespace {
 
-// Long enough for one attempt (the send timeout) with room to record it.
+// Long enough for one attempt (the send timeout) with room to record it. A dispatcher
+// killed mid-attempt holds its delivery this long; then another one sends it again.
 constexpr core::TimeMs kDeliveryLeaseMs = 60'000;
 constexpr int kProductsPage = 1000;
 
@@ -34,6 +36,12 @@ Dispatcher::Dispatcher(DispatcherOptions options, store::Store& store)
 Dispatcher::~Dispatcher() { stop(); }
 
 void Dispatcher::start() {
+  {
+    // Deliveries left by an earlier run (a crash, a restart) are looked at right away.
+    std::lock_guard lock(mutex_);
+    wake_ = true;
+    stopping_ = false;
+  }
   for (int i = 0; i < options_.senders; ++i) threads_.emplace_back([this] { loop(); });
 }
 
@@ -55,18 +63,34 @@ void Dispatcher::stop() {
   threads_.clear();
 }
 
+core::TimeMs Dispatcher::lease_ms() const {
+  return std::max<core::TimeMs>(kDeliveryLeaseMs, 2 * options_.timeout.count());
+}
+
+void Dispatcher::note_due(core::TimeMs at) {
+  std::lock_guard lock(mutex_);
+  if (next_due_ == 0 || at < next_due_) next_due_ = at;
+}
+
 void Dispatcher::loop() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      cv_.wait_for(lock, options_.idle_poll, [this] { return wake_ || stopping_; });
+      auto deadline = std::chrono::steady_clock::now() + options_.idle_poll;
+      if (next_due_ != 0) {
+        // +1 ms: the store compares with its own clock reading, which must not be early.
+        const auto until = std::chrono::milliseconds(next_due_ - core::now_ms() + 1);
+        deadline = std::min(deadline, std::chrono::steady_clock::now() + until);
+      }
+      cv_.wait_until(lock, deadline, [this] { return wake_ || stopping_; });
       if (stopping_) return;
       wake_ = false;
+      if (next_due_ != 0 && next_due_ <= core::now_ms()) next_due_ = 0;
     }
     try {
       // One at a time per sender, so a slow receiver holds one sender, not a batch.
       for (;;) {
-        auto due = store_.claim_deliveries(core::now_ms(), 1, kDeliveryLeaseMs);
+        auto due = store_.claim_deliveries(core::now_ms(), 1, lease_ms());
         if (due.empty()) break;
         deliver(due.front());
         std::lock_guard lock(mutex_);
@@ -130,17 +154,20 @@ void Dispatcher::deliver(const core::Delivery& delivery) {
       attempt.next_attempt_at = core::now_ms() + delay->count();
   }
   store_.record_delivery_attempt(attempt, core::now_ms());
+  if (attempt.next_attempt_at) note_due(*attempt.next_attempt_at);
 
+  // The webhook-id is in every line: it is what a receiver's logs show too.
   if (attempt.delivered)
     spdlog::info("request {}: webhook {} delivered to {} (attempt {})", delivery.request_id,
                  delivery.webhook_id, delivery.url, attempts_made);
   else if (attempt.next_attempt_at)
-    spdlog::warn("request {}: webhook to {} failed (attempt {}): {}; next try in {} ms",
-                 delivery.request_id, delivery.url, attempts_made, result.error,
-                 *attempt.next_attempt_at - core::now_ms());
+    spdlog::warn("request {}: webhook {} to {} failed (attempt {}): {}; next try in {} ms",
+                 delivery.request_id, delivery.webhook_id, delivery.url, attempts_made,
+                 result.error, std::max<core::TimeMs>(0, *attempt.next_attempt_at - core::now_ms()));
   else
-    spdlog::error("request {}: webhook to {} given up after attempt {}: {}",
-                  delivery.request_id, delivery.url, attempts_made, result.error);
+    spdlog::error("request {}: webhook {} to {} given up after attempt {}: {}",
+                  delivery.request_id, delivery.webhook_id, delivery.url, attempts_made,
+                  result.error);
 }
 
 }  // namespace imgbatch::webhook

@@ -45,6 +45,11 @@ class Dispatcher {
   void loop();
   void deliver(const core::Delivery& delivery);
   std::string payload(const std::string& request_id);
+  // Remembers when a retry this process scheduled falls due, so the senders wake for it
+  // instead of waiting out a whole idle_poll.
+  void note_due(core::TimeMs at);
+
+  core::TimeMs lease_ms() const;
 
   DispatcherOptions options_;
   std::optional<std::string> key_;  // decoded secret
@@ -53,6 +58,7 @@ class Dispatcher {
   std::condition_variable cv_;
   bool wake_ = false;
   bool stopping_ = false;
+  core::TimeMs next_due_ = 0;  // earliest retry scheduled here and not yet due; 0: none
   std::vector<std::thread> threads_;
 };
 

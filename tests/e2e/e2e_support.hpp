@@ -39,8 +39,11 @@ class TempFolder {
 // temporary folder. Private networks are allowed because the test origin is on loopback.
 class RunningServer {
  public:
+  // `reuse_folder`: run on the database and images of an earlier server (a restart);
+  // `env`: extra environment variables, e.g. IMGBATCH_WEBHOOK_RETRY_BASE.
   explicit RunningServer(std::vector<std::string> extra_args = {},
-                         const std::filesystem::path* reuse_folder = nullptr)
+                         const std::filesystem::path* reuse_folder = nullptr,
+                         const Environment& env = {})
       : port_(free_port()) {
     folder_ = reuse_folder ? *reuse_folder : owned_.path();
     std::vector<std::string> args = {"serve",
@@ -51,7 +54,7 @@ class RunningServer {
                                      "--workers", "2"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     process_ = std::make_unique<ChildProcess>(IMGBATCH_EXE, args,
-                                              (folder_ / "server.log").string());
+                                              (folder_ / "server.log").string(), env);
     if (!process_->wait_for_port(port_, std::chrono::seconds(20)))
       ADD_FAILURE() << "imgbatch did not start listening; its log:\n" << process_->log();
   }

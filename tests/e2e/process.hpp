@@ -1,12 +1,14 @@
-// Runs the real imgbatch binary as a child process for black-box tests: start it with
-// arguments, wait until its HTTP port answers, stop it with a signal (SIGTERM for a clean
-// stop, SIGKILL for a crash), and read what it logged.
+// Runs the real imgbatch binary (or another program, such as a Node receiver) as a child
+// process for black-box tests: start it with arguments and extra environment variables,
+// wait until its HTTP port answers, stop it with a signal (SIGTERM for a clean stop,
+// SIGKILL for a crash), and read what it logged.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace imgbatch::testing {
@@ -14,11 +16,14 @@ namespace imgbatch::testing {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_port();
 
+using Environment = std::vector<std::pair<std::string, std::string>>;
+
 class ChildProcess {
  public:
-  // Starts `program args…`; stdout and stderr go to `log_path`.
+  // Starts `program args…` (`program` is a path) with this process's environment plus
+  // `env` (which wins on a clash); stdout and stderr go to `log_path`.
   ChildProcess(const std::string& program, const std::vector<std::string>& args,
-               const std::string& log_path);
+               const std::string& log_path, const Environment& env = {});
   ~ChildProcess();  // SIGKILL if still running
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

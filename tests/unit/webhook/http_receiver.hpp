@@ -1,5 +1,6 @@
-// A tiny HTTP/1.1 server for tests: plain POSIX sockets on 127.0.0.1, an ephemeral port,
-// one connection at a time on its own thread. It records every request and answers with
+// A tiny HTTP/1.1 server for tests: plain POSIX sockets on 127.0.0.1, an ephemeral port
+// (or a given one, for a receiver that comes up late at a known address), one connection
+// at a time on its own thread. It records every request and answers with
 // whatever raw response the test's responder returns ("" = never answer, hold the
 // connection open until the client gives up).
 #pragma once
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cctype>
 #include <functional>
 #include <map>
@@ -46,13 +48,15 @@ class HttpReceiver {
  public:
   using Responder = std::function<std::string(const ReceivedRequest&)>;
 
-  explicit HttpReceiver(Responder responder) : responder_(std::move(responder)) {
+  explicit HttpReceiver(Responder responder, int port = 0) : responder_(std::move(responder)) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listen_fd_ < 0) throw std::runtime_error("socket failed");
+    const int on = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
     socklen_t len = sizeof addr;
     if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::listen(listen_fd_, 16) != 0 ||
