@@ -1,10 +1,25 @@
 # The two commands of the README are `make run` and `make test`; the rest are parts of them
-# or long jobs kept out of CI (bench, fuzz).
+# or long jobs kept out of CI (bench, fuzz). docs/testing.md says what runs where and why.
 BUILD_DIR ?= build
+SANITIZE_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# make fuzz: seconds per target; make test runs each for FUZZ_SMOKE_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_TARGETS := fuzz_csv fuzz_url_list fuzz_multipart
 
-.PHONY: all deps build run test clean
+# The sanitizer tree: clang, ASan + UBSan stopping at the first finding, plus the fuzz
+# targets. -O0 because compiling dominates its cost (docs/testing.md, "Timings").
+SANITIZE_OPT ?= -O0
+SANITIZE_CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=$(SANITIZE_OPT) -gline-tables-only" \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DIMGBATCH_SANITIZE=address,undefined -DIMGBATCH_FUZZ=ON -DIMGBATCH_WERROR=ON
+SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:strict_init_order=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+
+.PHONY: all deps build run test test-release build-sanitize test-sanitize fuzz clean
 
 all: build
 
@@ -21,8 +36,40 @@ run: build
 	@mkdir -p data/images
 	./$(BUILD_DIR)/imgbatch serve --listen 127.0.0.1:8080 --db sqlite:data/imgbatch.db --storage file:data/images
 
-test: build
+# Everything CI checks: the Release suite, then the same suite under the sanitizers with a
+# short run of each fuzz target. Any failure stops make with a non-zero status.
+test: test-release test-sanitize
+
+test-release: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+$(SANITIZE_DIR)/CMakeCache.txt: | deps
+	@cmake -S . -B $(SANITIZE_DIR) $(SANITIZE_CMAKE_FLAGS) >/dev/null
+
+build-sanitize: deps $(SANITIZE_DIR)/CMakeCache.txt
+	@cmake --build $(SANITIZE_DIR) -j $(JOBS)
+
+test-sanitize: build-sanitize
+	@cd $(SANITIZE_DIR) && $(SANITIZE_ENV) FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) \
+	  ctest --output-on-failure -j $(JOBS)
+
+# Each fuzz target for FUZZ_SECONDS on a scratch copy of fuzz/corpus/TARGET; findings are
+# kept in $(SANITIZE_DIR)/fuzz-artifacts/TARGET/.
+fuzz: build-sanitize
+	@failed=0; for target in $(FUZZ_TARGETS); do \
+	  seeds=; [ $$target = fuzz_csv ] && seeds=../shared/testdata/csv/sample.csv; \
+	  $(SANITIZE_ENV) bash fuzz/run_fuzzer.sh $(SANITIZE_DIR)/fuzz/$$target fuzz/corpus/$$target \
+	    $(FUZZ_SECONDS) $(SANITIZE_DIR)/fuzz-artifacts $$seeds || failed=1; \
+	done; exit $$failed
+
+# The figures of BENCHMARKS.md in one invocation (bench/run.sh says what and how; it installs
+# nginx, wrk and the node packages it needs). A Release tree of its own, with bench/ in it.
+BENCH_DIR ?= build-bench
+.PHONY: bench
+bench: deps
+	@cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=Release -DIMGBATCH_BUILD_TESTS=OFF -DIMGBATCH_BUILD_BENCH=ON >/dev/null
+	@cmake --build $(BENCH_DIR) --target imgbatch codec_rate -j $(JOBS)
+	@BENCH_BUILD_DIR=$(CURDIR)/$(BENCH_DIR) bash bench/run.sh
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)

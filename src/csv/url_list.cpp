@@ -67,6 +67,10 @@ std::string check_url(std::string_view url, std::size_t max_length) {
       return "the URL " + quoted(url) +
              " contains a space or a control character; write a space as %20";
   }
+  // libcurl takes any byte, but a URL that is not text cannot be a link anyone meant.
+  if (impl::find_invalid_utf8(url) != std::string_view::npos)
+    return "the URL " + quoted(url) +
+           " has bytes that are not UTF-8 text; save the text as UTF-8 or percent-encode them";
   if (!starts_with_http_scheme(url)) {
     const auto colon = url.find("://");
     if (colon != std::string_view::npos && colon > 0)

@@ -8,6 +8,8 @@ namespace {
 
 bool needs_quotes(std::string_view field) {
   if (field.find_first_of(",\"\r\n") != std::string_view::npos) return true;
+  // At the start of the file a U+FEFF would be read back as a byte-order mark and dropped.
+  if (field.starts_with("\xEF\xBB\xBF")) return true;
   // libcsv drops blanks around an unquoted field; quoting keeps them.
   auto blank = [](char c) { return c == ' ' || c == '\t'; };
   return !field.empty() && (blank(field.front()) || blank(field.back()));
