@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# make bench: every figure of BENCHMARKS.md in one invocation, as ratios against baselines
+# measured in the same run (the absolute rates depend on the machine and its load).
+#   1. the raw codec rate (bench/codec_rate: imaging::compress q50 on all cores, in memory)
+#   2. imgbatch end to end over HTTP: BENCH_IMAGES images served by a local nginx, upload
+#      to `completed`
+#   3. the Node.js + sharp peer (bench/node/peer.js) on the same URLs, best of two settings
+#   4. POST /upload of a BENCH_UPLOAD_ROWS-row CSV (median of 5, an API-only instance)
+#   5. GET /status under wrk while the workers are busy with BENCH_LONG_IMAGES images, and
+#      the peak RSS over that run, RSS at half and at the end (BENCH_LONG_IMAGES=0 skips)
+# Every rate is also given as CPU milliseconds per image (all threads of the process), which
+# other load on a shared machine disturbs much less than images/s, and each phase prints
+# the share of the machine's CPU that was idle during it (0% = someone else was busy too).
+# Only 127.0.0.1 is ever contacted. Needs root or sudo once, to install nginx, wrk and jq.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BENCH_BUILD_DIR:-$ROOT/build-bench}
+PHOTOS=$(cd "${BENCH_PHOTOS:-$ROOT/../shared/testdata/photos}" && pwd)
+CORES=$(nproc)
+IMAGES=${BENCH_IMAGES:-700}
+UPLOAD_ROWS=${BENCH_UPLOAD_ROWS:-10000}
+LONG_IMAGES=${BENCH_LONG_IMAGES:-10000}
+CODEC_SECONDS=${BENCH_CODEC_SECONDS:-20}
+WAIT_LIMIT=${BENCH_WAIT_SECONDS:-1800}  # the longest any one run is waited for
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- tools --------------------------------------------------------------------------------
+install_packages() {
+  local sudo=
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  log "installing $*"
+  $sudo apt-get install -y "$@" >/dev/null 2>&1 ||
+    { $sudo apt-get update >/dev/null && $sudo apt-get install -y "$@" >/dev/null; }
+}
+missing=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v jq >/dev/null || missing+=(jq)
+command -v curl >/dev/null || missing+=(curl)
+command -v node >/dev/null || missing+=(nodejs npm)
+[ ${#missing[@]} -eq 0 ] || install_packages "${missing[@]}"
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if ! (cd "$ROOT/bench/node" && node -e "require('sharp')" 2>/dev/null); then
+  log "npm ci in bench/node (sharp and its prebuilt libvips from the npm registry)"
+  (cd "$ROOT/bench/node" && npm ci --no-audit --no-fund >/dev/null)
+fi
+[ -x "$BUILD/bench/codec_rate" ] && [ -x "$BUILD/imgbatch" ] ||
+  die "build first: make bench (or cmake -DIMGBATCH_BUILD_BENCH=ON into $BUILD)"
+
+# --- scratch space and processes we start -------------------------------------------------
+WORK=$(mktemp -d /tmp/imgbatch-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A port nothing listens on (bounded: 200 candidates).
+free_port() {
+  local port i
+  for i in $(seq 1 200); do
+    port=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  die "no free port found"
+}
+
+wait_http() {  # URL: until it answers 2xx, at most 30 s
+  local i
+  for i in $(seq 1 300); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "$1 did not answer"
+}
+
+now() { date +%s.%N; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }  # key=value from a result line
+
+# --- origin: nginx on loopback serving the photos -----------------------------------------
+ORIGIN_PORT=$(free_port)
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 100000;
+  client_body_temp_path $WORK/nginx/tmp;
+  proxy_temp_path $WORK/nginx/tmp;
+  fastcgi_temp_path $WORK/nginx/tmp;
+  uwsgi_temp_path $WORK/nginx/tmp;
+  scgi_temp_path $WORK/nginx/tmp;
+  types { image/jpeg jpg jpeg; }
+  server { listen 127.0.0.1:$ORIGIN_PORT; root $PHOTOS; }
+}
+CONF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+PIDS+=($!)
+mapfile -t PHOTO_NAMES < <(cd "$PHOTOS" && ls | grep -iE '\.(jpe?g|png|webp)$' | sort)
+[ ${#PHOTO_NAMES[@]} -gt 0 ] || die "no photos in $PHOTOS"
+wait_http "http://127.0.0.1:$ORIGIN_PORT/${PHOTO_NAMES[0]}"
+log "origin: nginx on 127.0.0.1:$ORIGIN_PORT serving ${#PHOTO_NAMES[@]} photos from $PHOTOS"
+
+# N distinct URLs: the photos round robin, each with ?v=N so no URL repeats.
+write_urls() {  # COUNT FILE
+  local i
+  for ((i = 0; i < $1; i++)); do
+    echo "http://127.0.0.1:$ORIGIN_PORT/${PHOTO_NAMES[i % ${#PHOTO_NAMES[@]}]}?v=$i"
+  done >"$2"
+}
+write_csv() {  # URLS_FILE CSV: one product per URL
+  awk 'BEGIN { print "S. No.,Product Name,Input Image Urls" } { printf "%d,SKU%d,%s\n", NR, NR, $0 }' "$1" >"$2"
+}
+
+# --- imgbatch instances -------------------------------------------------------------------
+IMGBATCH_PID=
+start_imgbatch() {  # NAME WORKERS
+  local dir="$WORK/$1"
+  mkdir -p "$dir/images"
+  API_PORT=$(free_port)
+  API="http://127.0.0.1:$API_PORT"
+  "$BUILD/imgbatch" serve --listen "127.0.0.1:$API_PORT" --db "sqlite:$dir/imgbatch.db" \
+    --storage "file:$dir/images" --allow-private-networks --workers "$2" \
+    >"$dir/imgbatch.log" 2>&1 &
+  IMGBATCH_PID=$!
+  PIDS+=("$IMGBATCH_PID")
+  wait_http "$API/health"
+}
+stop_imgbatch() {
+  kill -TERM "$IMGBATCH_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 1 100); do kill -0 "$IMGBATCH_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$IMGBATCH_PID" 2>/dev/null || true
+  wait "$IMGBATCH_PID" 2>/dev/null || true
+}
+upload() {  # CSV -> request id
+  curl -fsS -F "file=@$1;type=text/csv" "$API/upload" | jq -r .request_id
+}
+progress() {  # ID -> "status done total failed"
+  curl -fsS "$API/status?request_id=$1&limit=1" |
+    jq -r '"\(.status) \(.progress.succeeded + .progress.failed) \(.progress.total) \(.progress.failed)"'
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }  # utime+stime
+TICKS=$(getconf CLK_TCK)
+# The machine's idle share between two snapshots of /proc/stat's cpu line.
+cpu_snapshot() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+idle_since() {  # "IDLE TOTAL" from cpu_snapshot
+  cpu_snapshot | awk -v s="$1" 'BEGIN { split(s, a, " ") } { printf "%.0f%%", 100 * ($1 - a[1]) / ($2 - a[2]) }'
+}
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# Waits for a request to end; every ~0.2 s samples progress and RSS into $WORK/NAME.trace
+# ("seconds done rss_kb"). Sets WAIT_SECONDS, WAIT_FAILED.
+wait_completed() {  # ID NAME START
+  local id=$1 trace="$WORK/$2.trace" start=$3 status done total failed t
+  : >"$trace"
+  while :; do
+    read -r status done total failed < <(progress "$id")
+    t=$(awk -v a="$(now)" -v b="$start" 'BEGIN { printf "%.3f", a - b }')
+    echo "$t $done $(rss_kb "$IMGBATCH_PID")" >>"$trace"
+    case $status in completed | failed) break ;; esac
+    awk -v t="$t" -v l="$WAIT_LIMIT" 'BEGIN { exit !(t > l) }' && die "request $id not done after ${WAIT_LIMIT}s"
+    sleep 0.2
+  done
+  [ "$status" = completed ] || die "request $id ended $status"
+  WAIT_SECONDS=$t
+  WAIT_FAILED=$failed
+}
+
+RESULTS="$WORK/results.txt"
+: >"$RESULTS"
+result() { echo "$*" | tee -a "$RESULTS"; }
+
+log "machine: $CORES cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# 1. Raw codec rate -------------------------------------------------------------------------
+# Run twice, before and after the end to end and peer runs, and averaged: the load others
+# put on a shared machine drifts over minutes.
+codec_rate() {  # -> "images_per_s cpu_ms_per_image"
+  local snap line
+  snap=$(cpu_snapshot)
+  line=$("$BUILD/bench/codec_rate" --threads "$CORES" --seconds "$CODEC_SECONDS" "${PHOTO_NAMES[@]/#/$PHOTOS/}")
+  result "$line machine_idle=$(idle_since "$snap")" >&2
+  echo "$(echo "$line" | field images_per_s) $(echo "$line" | field cpu_ms_per_image)"
+}
+log "codec rate: ${CODEC_SECONDS}s on $CORES threads"
+read -r CODEC_RATE_1 CODEC_CPU_1 < <(codec_rate)
+
+# 2. imgbatch end to end --------------------------------------------------------------------
+write_urls "$IMAGES" "$WORK/urls.txt"
+write_csv "$WORK/urls.txt" "$WORK/e2e.csv"
+start_imgbatch e2e "$CORES"
+log "end to end: $IMAGES images through $API, $CORES workers"
+SNAP=$(cpu_snapshot)
+CPU0=$(cpu_ticks "$IMGBATCH_PID")
+START=$(now)
+ID=$(upload "$WORK/e2e.csv")
+wait_completed "$ID" e2e "$START"
+E2E_CPU=$(awk -v t="$(($(cpu_ticks "$IMGBATCH_PID") - CPU0))" -v hz="$TICKS" -v n="$IMAGES" 'BEGIN { printf "%.2f", t / hz * 1000 / n }')
+E2E_RATE=$(awk -v n="$IMAGES" -v f="$WAIT_FAILED" -v s="$WAIT_SECONDS" 'BEGIN { printf "%.3f", (n - f) / s }')
+result "imgbatch_e2e images=$IMAGES failures=$WAIT_FAILED seconds=$WAIT_SECONDS images_per_s=$E2E_RATE cpu_ms_per_image=$E2E_CPU peak_rss_kb=$(awk 'BEGIN{m=0} $3>m{m=$3} END{print m}' "$WORK/e2e.trace") machine_idle=$(idle_since "$SNAP")"
+[ "$WAIT_FAILED" -eq 0 ] || log "warning: $WAIT_FAILED images failed, see $WORK/e2e/imgbatch.log"
+stop_imgbatch
+
+# 3. Node.js + sharp peer, two settings, the faster kept ---------------------------------------
+PEER_RATE=0
+PEER_CPU=0
+for mode in pool threads; do
+  rm -rf "$WORK/peer"
+  log "peer: node + sharp, mode $mode"
+  SNAP=$(cpu_snapshot)
+  line=$(cd "$ROOT/bench/node" && node peer.js "$WORK/urls.txt" "$WORK/peer" "$mode") || log "warning: peer $mode reported failures"
+  result "$line machine_idle=$(idle_since "$SNAP")"
+  rate=$(echo "$line" | field images_per_s)
+  if awk -v a="$rate" -v b="$PEER_RATE" 'BEGIN { exit !(a > b) }'; then
+    PEER_RATE=$rate
+    PEER_CPU=$(echo "$line" | field cpu_ms_per_image)
+  fi
+done
+rm -rf "$WORK/peer"
+
+log "codec rate again: ${CODEC_SECONDS}s on $CORES threads"
+read -r CODEC_RATE_2 CODEC_CPU_2 < <(codec_rate)
+CODEC_RATE=$(awk -v a="$CODEC_RATE_1" -v b="$CODEC_RATE_2" 'BEGIN { printf "%.3f", (a + b) / 2 }')
+CODEC_CPU=$(awk -v a="$CODEC_CPU_1" -v b="$CODEC_CPU_2" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+# Rates: higher is better, so e2e / baseline. CPU per image: lower is better, so
+# baseline / e2e, i.e. the same direction (1.0 = as efficient as the baseline).
+result "ratio e2e_over_codec=$(ratio "$E2E_RATE" "$CODEC_RATE") by_cpu=$(ratio "$CODEC_CPU" "$E2E_CPU") (target >= 0.90; codec mean images_per_s=$CODEC_RATE cpu_ms_per_image=$CODEC_CPU)"
+result "ratio e2e_over_peer=$(ratio "$E2E_RATE" "$PEER_RATE") by_cpu=$(ratio "$PEER_CPU" "$E2E_CPU") (target >= 1.30; best peer images_per_s=$PEER_RATE cpu_ms_per_image=$PEER_CPU)"
+
+# 4. POST /upload latency, API only (no workers, so nothing competes with the upload) -----
+write_urls "$UPLOAD_ROWS" "$WORK/upload-urls.txt"
+write_csv "$WORK/upload-urls.txt" "$WORK/upload.csv"
+start_imgbatch upload 0
+log "upload: $UPLOAD_ROWS rows ($(stat -c %s "$WORK/upload.csv") bytes), 5 times"
+: >"$WORK/upload.times"
+for i in 1 2 3 4 5; do
+  curl -fsS -o /dev/null -w '%{time_total}\n' -F "file=@$WORK/upload.csv;type=text/csv" \
+    "$API/upload" >>"$WORK/upload.times"
+done
+UPLOAD_MS=$(sort -n "$WORK/upload.times" | awk '{ a[NR] = $1 * 1000 } END { printf "%.1f", a[int((NR + 1) / 2)] }')
+result "upload rows=$UPLOAD_ROWS median_ms=$UPLOAD_MS all_s=$(paste -sd, "$WORK/upload.times") (target <= 150)"
+stop_imgbatch
+
+# 5. Long run: RSS over LONG_IMAGES images, /status under wrk while the workers are busy ----
+if [ "$LONG_IMAGES" -gt 0 ]; then
+  write_urls "$LONG_IMAGES" "$WORK/long-urls.txt"
+  write_csv "$WORK/long-urls.txt" "$WORK/long.csv"
+  start_imgbatch long "$CORES"
+  log "long run: $LONG_IMAGES images, wrk on /status after the first 200"
+  START=$(now)
+  ID=$(upload "$WORK/long.csv")
+  for i in $(seq 1 600); do
+    read -r _ done _ _ < <(progress "$ID")
+    [ "$done" -ge 200 ] && break
+    sleep 0.5
+  done
+  for target in "limit=1" "limit=100"; do
+    wrk -c 8 -t 2 -d 10s --latency "$API/status?request_id=$ID&$target" >"$WORK/wrk-$target.txt"
+    rps=$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk-$target.txt")
+    pct=$(awk '/Latency Distribution/ { on = 1; next } on && /%/ { printf "p%s=%s ", $1, $2 } on && !/%/ { on = 0 }' "$WORK/wrk-$target.txt" | sed 's/%//g')
+    result "status_under_load query=$target requests_per_s=$rps $pct(target p99 <= 5ms at 2000 req/s)"
+  done
+  wait_completed "$ID" long "$START"
+  PEAK=$(awk 'BEGIN{m=0} $3>m{m=$3} END{print m}' "$WORK/long.trace")
+  HALF=$(awk -v h=$((LONG_IMAGES / 2)) '$2 >= h { print $3; exit }' "$WORK/long.trace")
+  END_RSS=$(tail -1 "$WORK/long.trace" | awk '{ print $3 }')
+  LONG_RATE=$(awk -v n="$LONG_IMAGES" -v f="$WAIT_FAILED" -v s="$WAIT_SECONDS" 'BEGIN { printf "%.3f", (n - f) / s }')
+  result "long_run images=$LONG_IMAGES failures=$WAIT_FAILED seconds=$WAIT_SECONDS images_per_s=$LONG_RATE peak_rss_mb=$((PEAK / 1024)) rss_at_half_mb=$((HALF / 1024)) rss_at_end_mb=$((END_RSS / 1024)) (target peak <= 256, flat)"
+  [ -z "${BENCH_KEEP:-}" ] || log "RSS trace (seconds done rss_kb): $WORK/long.trace"
+  stop_imgbatch
+fi
+
+log "done; results:"
+cat "$RESULTS" >&2
