@@ -63,7 +63,8 @@ std::string check_url(std::string_view url, std::size_t max_length = 2048);
 
 // The output CSV: `columns` + "Output Image Urls"; one row per product with its fields,
 // and its output URLs joined by "," (an empty item where an image failed). CRLF line ends;
-// a field is quoted when it holds a comma, quote, CR/LF or leading/trailing blanks.
+// a field is quoted when it holds a comma, quote, CR/LF or leading/trailing blanks, or
+// starts with U+FEFF (which a reader would otherwise drop as a byte-order mark).
 std::string write_output_csv(const std::vector<std::string>& columns,
                              const std::vector<std::vector<std::string>>& rows,
                              const std::vector<std::vector<std::string>>& output_urls);
