@@ -121,6 +121,9 @@ struct TaskOutcome {
   TimeMs retry_at = 0;                     // for retry: not claimed before this time
   std::int64_t bytes_in = 0;
   std::int64_t bytes_out = 0;
+  // The lease owner reporting. A retry puts the task back to pending only while this owner
+  // still holds it: a worker whose lease expired must not undo the one that took over.
+  std::string owner;
 };
 
 // A notification to send (or being sent) for a request that ended.

@@ -208,17 +208,30 @@ void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result
   if (result.transient)
     record(retry_or_fail(task, std::move(result.error), result.retry_after_seconds));
   else
-    record(TaskOutcome{task.task_id, task.request_id, TaskOutcome::Kind::failed, std::nullopt,
-                       std::move(result.error)});
+    record(failure_of(task, std::move(result.error)));
+}
+
+TaskOutcome Pipeline::outcome_of(const core::ClaimedTask& task, TaskOutcome::Kind kind) const {
+  TaskOutcome outcome;
+  outcome.task_id = task.task_id;
+  outcome.request_id = task.request_id;
+  outcome.kind = kind;
+  outcome.owner = options_.owner;
+  return outcome;
+}
+
+TaskOutcome Pipeline::failure_of(const core::ClaimedTask& task, std::string error) const {
+  TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::failed);
+  outcome.error = std::move(error);
+  return outcome;
 }
 
 TaskOutcome Pipeline::retry_or_fail(const core::ClaimedTask& task, std::string error,
                                     std::optional<long> retry_after_seconds) {
-  TaskOutcome outcome{task.task_id, task.request_id, TaskOutcome::Kind::failed, std::nullopt, {}};
-  if (task.attempt >= options_.max_attempts) {
-    outcome.error = error + " (gave up after " + std::to_string(task.attempt) + " attempts)";
-    return outcome;
-  }
+  if (task.attempt >= options_.max_attempts)
+    return failure_of(task, error + " (gave up after " + std::to_string(task.attempt) +
+                                " attempts)");
+  TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::retry);
   std::int64_t delay_ms;
   if (retry_after_seconds) {
     delay_ms = std::clamp(*retry_after_seconds, 0L, kMaxRetryAfterSeconds) * 1000;
@@ -227,7 +240,6 @@ TaskOutcome Pipeline::retry_or_fail(const core::ClaimedTask& task, std::string e
                            static_cast<double>(1LL << std::min(task.attempt - 1, 20));
     delay_ms = static_cast<std::int64_t>(backoff * jitter());
   }
-  outcome.kind = TaskOutcome::Kind::retry;
   outcome.error = std::move(error);
   outcome.retry_at = core::now_ms() + delay_ms;
   counters_.retried++;
@@ -255,8 +267,7 @@ void Pipeline::compress_one(Job& job) {
   const auto bytes_in = static_cast<std::int64_t>(job.body.size());
   std::string().swap(job.body);  // the download is no longer needed: free it now
   if (!encoded) {
-    record(TaskOutcome{task.task_id, task.request_id, TaskOutcome::Kind::failed, std::nullopt,
-                       encoded.message()});
+    record(failure_of(task, encoded.message()));
     return;
   }
   std::string name = output_name(task, encoded->extension);
@@ -265,8 +276,8 @@ void Pipeline::compress_one(Job& job) {
     record(retry_or_fail(task, stored.message(), std::nullopt));
     return;
   }
-  TaskOutcome outcome{task.task_id, task.request_id, TaskOutcome::Kind::succeeded,
-                      std::move(name), std::nullopt};
+  TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::succeeded);
+  outcome.output_name = std::move(name);
   outcome.bytes_in = bytes_in;
   outcome.bytes_out = static_cast<std::int64_t>(encoded->bytes.size());
   counters_.bytes_out += outcome.bytes_out;

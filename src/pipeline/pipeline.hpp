@@ -86,6 +86,8 @@ class Pipeline {
   void on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result);
   void compress_one(Job& job);
   void record(core::TaskOutcome outcome);
+  core::TaskOutcome outcome_of(const core::ClaimedTask& task, core::TaskOutcome::Kind kind) const;
+  core::TaskOutcome failure_of(const core::ClaimedTask& task, std::string error) const;
   core::TaskOutcome retry_or_fail(const core::ClaimedTask& task, std::string error,
                                   std::optional<long> retry_after_seconds);
   std::size_t capacity() const;

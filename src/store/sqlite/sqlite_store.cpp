@@ -454,12 +454,13 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
         Query retry(db,
                     "UPDATE tasks SET state = 'pending', not_before = ?2, error = ?3,"
                     " lease_owner = NULL, lease_expires = NULL, updated_at = ?4"
-                    " WHERE id = ?1 AND state IN ('pending', 'running')",
+                    " WHERE id = ?1 AND state = 'running' AND lease_owner = ?5",
                     "scheduling a task retry");
         retry.bind(1, outcome.task_id)
             .bind(2, outcome.retry_at)
             .bind(3, outcome.error)
             .bind(4, now)
+            .bind(5, outcome.owner)
             .run();
         break;
       }

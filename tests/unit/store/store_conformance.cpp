@@ -102,8 +102,10 @@ TaskOutcome failed(const ClaimedTask& task, std::string error) {
   return o;
 }
 
-TaskOutcome retry(const ClaimedTask& task, std::string error, TimeMs at) {
+TaskOutcome retry(const ClaimedTask& task, std::string error, TimeMs at,
+                  std::string owner = "w") {
   TaskOutcome o;
+  o.owner = std::move(owner);
   o.task_id = task.task_id;
   o.request_id = task.request_id;
   o.kind = TaskOutcome::Kind::retry;
@@ -581,6 +583,23 @@ TEST_P(StoreConformance, LateOutcomeOfARedoneTaskIsIgnored) {
   EXPECT_EQ(record->progress.succeeded, 1);
   EXPECT_EQ(record->progress.failed, 0);
   EXPECT_EQ(image_at(store(), id, 0, 0).state, TaskState::done);
+}
+
+TEST_P(StoreConformance, LateRetryFromAWorkerThatLostItsLeaseChangesNothing) {
+  const std::string id = create(store(), make_request(1, 1));
+  const auto slow = store().claim_tasks("slow", 1, kT0, 1000);
+  ASSERT_EQ(slow.size(), 1u);
+  EXPECT_EQ(store().release_expired_leases(kT0 + 2000), 1);
+  const auto fast = store().claim_tasks("fast", 1, kT0 + 2000, kLease);
+  ASSERT_EQ(fast.size(), 1u);
+
+  // The first worker's retry must not take the task from the one now running it.
+  EXPECT_TRUE(
+      store().finish_tasks({retry(slow[0], "timed out", kT0 + 9000, "slow")}, kT0 + 3000).empty());
+  EXPECT_EQ(image_at(store(), id, 0, 0).state, TaskState::running);
+  EXPECT_EQ(store().queue_depth().running, 1);
+  EXPECT_TRUE(store().claim_tasks("third", 1, kT0 + 10'000, kLease).empty());
+  EXPECT_EQ(store().finish_tasks({succeeded(fast[0])}, kT0 + 4000), std::vector<std::string>{id});
 }
 
 TEST_P(StoreConformance, OutcomeAfterTheLeaseExpiredStillCountsIfTheTaskIsOpen) {
