@@ -28,9 +28,10 @@ class BlobStore {
   // HTTP use sendfile); nullopt for an unsafe key, a missing object or a remote backend.
   virtual std::optional<std::string> local_path(const std::string& key) = 0;
 
-  // Removes what a put killed half-way (kill -9, power loss) left behind, when older than
-  // `older_than`: a younger leftover may be a put in progress in another process sharing
-  // the storage. Meant to run once at start-up; returns how many objects were removed.
+  // Removes what a put killed half-way (kill -9, power loss) left behind: whatever is
+  // older than `older_than`, and younger leftovers the backend can prove abandoned (their
+  // writer is gone) — a younger one may be a put in progress in another process sharing
+  // the storage. Meant to run at start-up; returns how many objects were removed.
   // Backends with nothing to clean keep this default.
   virtual int remove_stale_temporaries(std::chrono::seconds older_than) {
     (void)older_than;

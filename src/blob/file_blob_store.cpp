@@ -6,10 +6,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <random>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 
 namespace imgbatch::blob {
 namespace fs = std::filesystem;
@@ -44,19 +42,11 @@ class Fd {
   int fd_;
 };
 
-std::string random_suffix() {
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   std::hash<std::thread::id>{}(std::this_thread::get_id())};
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
-  return buf;
-}
-
 // Creates a fresh temporary in `dir`; O_EXCL makes the name ours even if another process
 // shares the directory. Mode 0666 lets the umask decide, like any other file we write.
 int create_temporary(const std::string& dir, std::string& path_out) {
   for (int tries = 0; tries < 16; ++tries) {
-    path_out = dir + "/" + std::string(kTemporaryPrefix) + random_suffix();
+    path_out = dir + "/" + make_temporary_name();
     int fd = ::open(path_out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0 || errno != EEXIST) return fd;
   }
@@ -194,7 +184,8 @@ int FileBlobStore::remove_stale_temporaries(std::chrono::seconds older_than) {
     if (!starts_with_temporary_prefix(e.path().filename().string())) return;
     if (!e.is_regular_file(ec) || ec) return;
     auto mtime = e.last_write_time(ec);
-    if (ec || mtime >= cutoff) return;
+    if (ec) return;
+    if (mtime >= cutoff && !writer_is_gone(e.path().filename().string(), mtime)) return;
     if (fs::remove(e.path(), ec) && !ec) ++removed;
   };
 

@@ -1,5 +1,5 @@
 // FileBlobStore: the `file:DIR` backend. An object "REQ/NAME" is the file DIR/REQ/NAME.
-// A put writes a ".tmp-XXXXXX" file in the object's own directory (same file system, so
+// A put writes a ".tmp-HOST-PID-RANDOM" file in the object's own directory (same file system, so
 // the rename is atomic), fsyncs it, renames it over the final name, then fsyncs the
 // directory: readers see the old object, the new one, or nothing, never a torn file.
 // Safe to use from many threads and many processes on the same directory.
@@ -8,11 +8,9 @@
 #include <filesystem>
 
 #include "blob/blob_store.hpp"
+#include "blob/temporary_name.hpp"
 
 namespace imgbatch::blob {
-
-// Names of temporaries start with this; no safe key does (keys never start with a dot).
-inline constexpr std::string_view kTemporaryPrefix = ".tmp-";
 
 class FileBlobStore final : public BlobStore {
  public:
@@ -23,7 +21,9 @@ class FileBlobStore final : public BlobStore {
   core::Result<std::string> get(const std::string& key) override;
   bool exists(const std::string& key) override;
   std::optional<std::string> local_path(const std::string& key) override;
-  // Scans DIR/*/ for ".tmp-*" files: one directory read per request directory.
+  // Scans DIR/*/ for ".tmp-*" files: one directory read per request directory. Besides
+  // those older than `older_than`, removes at once those whose writer is gone (see
+  // temporary_name.hpp), so a kill -9 leaves nothing behind after the next start.
   int remove_stale_temporaries(std::chrono::seconds older_than) override;
 
   const std::filesystem::path& root() const { return root_; }

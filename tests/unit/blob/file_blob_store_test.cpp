@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -205,6 +206,30 @@ TEST(FileBlobStore, RemovesOnlyStaleTemporaries) {
   EXPECT_TRUE(fs::exists(dir.path() / "req" / ".tmp-fresh"));
   EXPECT_EQ(*store.get("req/a.jpg"), "kept");
   EXPECT_EQ(store.remove_stale_temporaries(std::chrono::hours(1)), 0);
+}
+
+// A kill -9 between writing and renaming leaves a young temporary; start-up removes it at
+// once when its writer is gone, and keeps those of a live writer or another host.
+TEST(FileBlobStore, RemovesTemporariesOfGoneWritersWhateverTheirAge) {
+  TempDir dir;
+  FileBlobStore store(dir.path());
+  const auto host = parse_temporary_name(make_temporary_name())->host;
+  const pid_t exited = ::fork();
+  if (exited == 0) ::_exit(0);
+  ::waitpid(exited, nullptr, 0);
+  auto name = [&](const std::string& writer_host, pid_t pid) {
+    return std::string(kTemporaryPrefix) + writer_host + "-" + std::to_string(pid) + "-00ff";
+  };
+  fs::create_directories(dir.path() / "req");
+  write_file(dir.path() / "req" / name(host, exited), "killed half-way");
+  write_file(dir.path() / "req" / name(host, ::getppid()), "a put in progress");
+  write_file(dir.path() / "req" / name(host + "2", exited), "another machine's put");
+
+  EXPECT_EQ(store.remove_stale_temporaries(std::chrono::hours(1)), 1);
+
+  EXPECT_FALSE(fs::exists(dir.path() / "req" / name(host, exited)));
+  EXPECT_TRUE(fs::exists(dir.path() / "req" / name(host, ::getppid())));
+  EXPECT_TRUE(fs::exists(dir.path() / "req" / name(host + "2", exited)));
 }
 
 // Root ignores permission bits, so a regular file where the request directory should be
