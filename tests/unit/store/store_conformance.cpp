@@ -1,5 +1,8 @@
 #include "unit/store/store_conformance.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -853,6 +856,60 @@ TEST_P(StoreConformance, ConcurrentClaimersNeverShareATaskAndTakeThemAll) {
   EXPECT_EQ(unique.size(), 1000u);
   EXPECT_EQ(store().queue_depth().running, 1000);
   EXPECT_GT(reads, 0);
+}
+
+// Claimers in separate processes, each with its own Store, as several imgbatch workers
+// sharing one database are.
+TEST_P(StoreConformance, ClaimersInSeveralProcessesNeverShareATask) {
+  create(store(), make_request(100, 4));
+  close_store();  // no thread of ours may be running across fork()
+  constexpr int kProcesses = 3;
+  std::vector<pid_t> children;
+  std::vector<int> readers;
+  for (int p = 0; p < kProcesses; ++p) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // The child: claims until nothing is left and writes the task ids to the pipe. It
+      // leaves with _exit: exit() would run the parent's destructors here too.
+      close(fds[0]);
+      int code = 0;
+      try {
+        auto own = harness().open();
+        const std::string owner = "process-" + std::to_string(p);
+        while (code == 0) {
+          const auto batch = own->claim_tasks(owner, 5, kT0, kLease);
+          if (batch.empty()) break;
+          for (const auto& task : batch)
+            if (write(fds[1], &task.task_id, sizeof task.task_id) != sizeof task.task_id) code = 2;
+        }
+      } catch (...) {
+        code = 1;
+      }
+      _exit(code);
+    }
+    close(fds[1]);
+    children.push_back(pid);
+    readers.push_back(fds[0]);
+  }
+  std::vector<std::int64_t> ids;
+  for (int fd : readers) {
+    std::int64_t id = 0;
+    while (read(fd, &id, sizeof id) == sizeof id) ids.push_back(id);
+    close(fd);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "claimer exit status " << status;
+  }
+  reopen_store();
+  EXPECT_EQ(ids.size(), 400u);
+  EXPECT_EQ(std::set<std::int64_t>(ids.begin(), ids.end()).size(), 400u);
+  EXPECT_EQ(store().queue_depth().running, 400);
+  EXPECT_EQ(store().queue_depth().pending, 0);
 }
 
 TEST_P(StoreConformance, StoresALargeRequest) {

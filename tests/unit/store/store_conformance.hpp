@@ -47,6 +47,10 @@ class StoreConformance : public ::testing::TestWithParam<StoreBackend> {
 
   Store& store() { return *store_; }
   StoreHarness& harness() { return *harness_; }
+  // Closes store() (and any threads it runs, which must not be alive across a fork), and
+  // opens it again.
+  void close_store() { store_.reset(); }
+  void reopen_store() { store_ = harness_->open(); }
 
  private:
   std::unique_ptr<StoreHarness> harness_;

@@ -1,0 +1,58 @@
+// A small, fixed-size pool of connections to one database. Connections are opened on
+// first need, each lent to one call at a time; a call that finds them all lent waits for
+// one. A connection that broke, or that was left inside a transaction, is closed instead
+// of being returned, and the next borrower opens a fresh one: that is how the Store gets
+// going again after the server restarts.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/postgres/connection.hpp"
+
+namespace imgbatch::store::postgres {
+
+class ConnectionPool {
+ public:
+  ConnectionPool(std::string uri, std::size_t size);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  class Lease {
+   public:
+    Lease(ConnectionPool& pool, std::unique_ptr<Connection> connection)
+        : pool_(pool), connection_(std::move(connection)) {}
+    ~Lease() { pool_.give_back(std::move(connection_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Connection& operator*() { return *connection_; }
+    Connection* operator->() { return connection_.get(); }
+    // Closes the connection now instead of returning it.
+    void discard() { connection_.reset(); }
+
+   private:
+    ConnectionPool& pool_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  // A usable connection; opens one if needed. Throws StoreError when it cannot connect.
+  Lease borrow();
+
+ private:
+  void give_back(std::unique_ptr<Connection> connection);
+  std::unique_ptr<Connection> open();
+
+  std::string uri_;
+  std::size_t size_;
+  std::mutex mutex_;
+  std::condition_variable returned_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t open_ = 0;  // idle + lent + being opened
+};
+
+}  // namespace imgbatch::store::postgres

@@ -1,0 +1,687 @@
+#include "store/postgres/postgres_store.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+#include <utility>
+
+#include "core/ids.hpp"
+#include "store/postgres/conninfo.hpp"
+#include "store/postgres/listen_watch.hpp"
+#include "store/postgres/schema.hpp"
+#include "store/postgres/text.hpp"
+#include "store/string_list_json.hpp"
+
+namespace imgbatch::store::postgres {
+
+namespace {
+
+constexpr core::TimeMs kIdempotencyWindowMs = 24LL * 60 * 60 * 1000;
+// Connections per Store: calls are short, so a few serve the HTTP threads, the workers and
+// the dispatcher of one process without making the server hold a backend per thread.
+constexpr std::size_t kPoolSize = 4;
+// Deadlocks need two transactions locking two requests in opposite orders; they are rare
+// and the server resolves each by rolling one back, so a few more runs are plenty.
+constexpr int kMaxConflictRetries = 5;
+// The first key of the advisory locks that serialise uses of one idempotency key
+// ("imgb" in ASCII); the second is the key's hash.
+constexpr int kIdempotencyLockSpace = 0x696d6762;
+// COPY data goes to libpq in pieces of about this size, so that a huge request never
+// needs its whole text form in memory.
+constexpr std::size_t kCopyChunkBytes = 256 * 1024;
+
+const std::string kNotifyWork = "NOTIFY " + std::string(kWorkChannel);
+
+template <class E>
+E parse_stored(std::optional<E> parsed, const std::string& text, std::string_view what) {
+  if (!parsed)
+    throw StoreError("postgresql: unknown " + std::string(what) + " '" + text +
+                     "' in the database (written by a newer imgbatch?)");
+  return *parsed;
+}
+
+constexpr std::string_view kRequestColumns =
+    "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
+    "failure_reason, products_total, total, succeeded, failed";
+
+core::RequestRecord read_request(const Result& rows, int row) {
+  core::RequestRecord r;
+  r.id = rows.text(row, 0);
+  const std::string status = rows.text(row, 1);
+  r.status = parse_stored(core::parse_request_status(status), status, "request status");
+  r.created_at = rows.int64(row, 2);
+  r.updated_at = rows.int64(row, 3);
+  r.columns = decode_string_list(rows.view(row, 4));
+  r.webhook_url = rows.optional_text(row, 5);
+  r.quality = rows.integer(row, 6);
+  const std::string format = rows.text(row, 7);
+  r.format = parse_stored(core::parse_image_format(format), format, "image format");
+  r.failure_reason = rows.optional_text(row, 8);
+  r.products_total = rows.integer(row, 9);
+  r.progress.total = rows.integer(row, 10);
+  r.progress.succeeded = rows.integer(row, 11);
+  r.progress.failed = rows.integer(row, 12);
+  return r;
+}
+
+constexpr std::string_view kDeliveryColumns =
+    "id, webhook_id, request_id, url, attempts, next_attempt_at, created_at, delivered_at, "
+    "last_status, last_error";
+
+core::Delivery read_delivery(const Result& rows, int row) {
+  core::Delivery d;
+  d.id = rows.int64(row, 0);
+  d.webhook_id = rows.text(row, 1);
+  d.request_id = rows.text(row, 2);
+  d.url = rows.text(row, 3);
+  d.attempts = rows.integer(row, 4);
+  d.next_attempt_at = rows.optional_int64(row, 5).value_or(0);
+  d.created_at = rows.int64(row, 6);
+  d.delivered_at = rows.optional_int64(row, 7);
+  if (auto status = rows.optional_int64(row, 8)) d.last_status = static_cast<int>(*status);
+  d.last_error = rows.optional_text(row, 9);
+  return d;
+}
+
+std::string sql(std::string_view head, std::string_view columns, std::string_view tail) {
+  std::string text(head);
+  text.append(columns).append(tail);
+  return text;
+}
+
+struct PendingDelivery {
+  std::string request_id;
+  std::string url;
+};
+
+// Queues the notifications of requests that have just ended; called inside the
+// transaction that ended them, so a crash cannot separate the two.
+void insert_deliveries(Connection& db, const std::vector<PendingDelivery>& deliveries,
+                       core::TimeMs now) {
+  if (deliveries.empty()) return;
+  std::vector<std::optional<std::string>> webhook_ids, request_ids, urls;
+  for (const auto& d : deliveries) {
+    webhook_ids.emplace_back("msg_" + core::new_uuid());
+    request_ids.emplace_back(d.request_id);
+    urls.emplace_back(d.url);
+  }
+  db.query(
+      "INSERT INTO deliveries (webhook_id, request_id, url, next_attempt_at, created_at)"
+      " SELECT webhook_id, request_id, url, $4, $4"
+      " FROM unnest($1::text[], $2::text[], $3::text[]) AS d (webhook_id, request_id, url)",
+      Params()
+          .add_literal(array_literal(webhook_ids))
+          .add_literal(array_literal(request_ids))
+          .add_literal(array_literal(urls))
+          .add(now),
+      "queueing webhook deliveries");
+}
+
+// Calls send(chunk) with the rows that write_row(p, row) appends for p in [0, count),
+// in pieces of about kCopyChunkBytes.
+template <class WriteRow, class Send>
+void send_rows(std::size_t count, WriteRow&& write_row, Send&& send) {
+  std::string chunk;
+  chunk.reserve(kCopyChunkBytes + 4096);
+  for (std::size_t k = 0; k < count; ++k) {
+    write_row(k, chunk);
+    if (chunk.size() >= kCopyChunkBytes) {
+      send(std::string_view(chunk));
+      chunk.clear();
+    }
+  }
+  if (!chunk.empty()) send(std::string_view(chunk));
+}
+
+// Claims: the pending tasks are picked and locked first (a MATERIALIZED CTE runs once),
+// skipping rows that another claimer has locked, then leased; their requests become
+// processing, and each task comes back with its request's output settings.
+constexpr std::string_view kClaimTasks = R"sql(
+WITH picked AS MATERIALIZED (
+  SELECT id FROM tasks
+  WHERE state = 'pending' AND not_before <= $3
+  ORDER BY request_seq, id
+  LIMIT $4
+  FOR UPDATE SKIP LOCKED
+), claimed AS (
+  UPDATE tasks SET state = 'running', lease_owner = $1, lease_expires = $2,
+                   attempts = tasks.attempts + 1, updated_at = $3
+  FROM picked WHERE tasks.id = picked.id
+  RETURNING tasks.id, tasks.request_seq, tasks.product_idx, tasks.image_idx,
+            tasks.source_url, tasks.attempts
+), started AS (
+  UPDATE requests SET status = 'processing', updated_at = $3
+  WHERE seq IN (SELECT request_seq FROM claimed) AND status = 'pending'
+)
+SELECT claimed.id, requests.id, claimed.product_idx, claimed.image_idx, claimed.source_url,
+       claimed.attempts, requests.quality, requests.format
+FROM claimed JOIN requests ON requests.seq = claimed.request_seq
+ORDER BY claimed.id
+)sql";
+
+// Retries, one row per task (the first that applies): only while the reporting owner
+// still holds the task running. The attempt was counted when the task was claimed.
+constexpr std::string_view kScheduleRetries = R"sql(
+UPDATE tasks SET state = 'pending', not_before = retry.retry_at, error = retry.error,
+                 lease_owner = NULL, lease_expires = NULL, updated_at = $5
+FROM (
+  SELECT DISTINCT ON (o.id) o.id, o.retry_at, o.error, o.owner
+  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY
+         AS o (id, retry_at, error, owner, n)
+  JOIN tasks ON tasks.id = o.id AND tasks.state = 'running' AND tasks.lease_owner = o.owner
+  ORDER BY o.id, o.n
+) AS retry
+WHERE tasks.id = retry.id AND tasks.state = 'running' AND tasks.lease_owner = retry.owner
+)sql";
+
+// Succeeded and failed outcomes, the first one per task. `state IN ('pending', 'running')`
+// makes counting exactly-once: an outcome for a task that has already ended (a duplicate,
+// a late report from a worker whose task was redone) changes nothing, and of two
+// concurrent reports the second waits for the first's row lock, then sees the task ended.
+// Each request's counters move by what ended in this call; the request row's lock orders
+// concurrent finishers, so exactly one of them sees its counters reach the total, and
+// that one alone reports the request as completed (in the order of the outcomes).
+constexpr std::string_view kEndTasks = R"sql(
+WITH outcome AS (
+  SELECT DISTINCT ON (id) id, state, output_name, error, bytes_in, bytes_out, n
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+         WITH ORDINALITY AS o (id, state, output_name, error, bytes_in, bytes_out, n)
+  ORDER BY id, n
+), ended AS (
+  UPDATE tasks SET
+    state = outcome.state,
+    output_name = CASE WHEN outcome.state = 'done' THEN outcome.output_name
+                       ELSE tasks.output_name END,
+    error = CASE WHEN outcome.state = 'failed' THEN outcome.error ELSE tasks.error END,
+    bytes_in = outcome.bytes_in, bytes_out = outcome.bytes_out,
+    lease_owner = NULL, lease_expires = NULL, updated_at = $7
+  FROM outcome
+  WHERE tasks.id = outcome.id AND tasks.state IN ('pending', 'running')
+  RETURNING tasks.request_seq, tasks.state, outcome.n
+), tally AS (
+  SELECT request_seq, count(*) FILTER (WHERE state = 'done') AS succeeded,
+         count(*) FILTER (WHERE state = 'failed') AS failed, min(n) AS first
+  FROM ended GROUP BY request_seq
+), progressed AS (
+  UPDATE requests SET
+    succeeded = requests.succeeded + tally.succeeded,
+    failed = requests.failed + tally.failed,
+    updated_at = $7,
+    status = CASE WHEN requests.status IN ('pending', 'processing')
+                       AND requests.succeeded + tally.succeeded + requests.failed + tally.failed
+                           >= requests.total
+                  THEN 'completed' ELSE requests.status END
+  FROM tally WHERE requests.seq = tally.request_seq
+  -- New values: completed by this statement if the counters were below the total before.
+  RETURNING requests.id, requests.webhook_url, tally.first,
+            requests.status = 'completed'
+              AND requests.succeeded + requests.failed - tally.succeeded - tally.failed
+                  < requests.total AS completed_now
+)
+SELECT id, webhook_url FROM progressed WHERE completed_now ORDER BY first
+)sql";
+
+}  // namespace
+
+template <class Body>
+auto PostgresStore::run(std::string_view doing, Body&& body) {
+  int conflicts = 0;
+  bool reconnected = false;
+  while (true) {
+    ConnectionPool::Lease lease = pool_.borrow();
+    try {
+      return body(*lease);
+    } catch (const ConnectionLost& lost) {
+      lease.discard();
+      if (lost.outcome_unknown())
+        throw StoreError(std::string(lost.what()) + " (the connection broke during the commit of " +
+                         std::string(doing) + ", so whether it was saved is unknown)");
+      if (reconnected) throw;
+      reconnected = true;
+    } catch (const TransientConflict&) {
+      if (++conflicts > kMaxConflictRetries) throw;
+    }
+  }
+}
+
+PostgresStore::PostgresStore(const std::string& uri) : uri_(uri), pool_(uri, kPoolSize) {
+  describe_target(uri);  // a malformed URI fails here with its own message
+  run("migrating the schema", [&](Connection& db) {
+    migrate(db, migrations());
+    return 0;
+  });
+}
+
+PostgresStore::~PostgresStore() = default;
+
+core::CreateOutcome PostgresStore::create_request(const core::NewRequest& request) {
+  const std::string columns = encode_string_list(request.columns);
+  std::vector<std::string> fields;
+  fields.reserve(request.products.size());
+  for (const auto& product : request.products) fields.push_back(encode_string_list(product.fields));
+  std::int64_t total = 0;
+  for (const auto& product : request.products)
+    total += static_cast<std::int64_t>(product.image_urls.size());
+  // Nothing to wait for: such a request is over as soon as it exists.
+  const bool ended = total == 0;
+
+  return run("storing a request", [&](Connection& db) -> core::CreateOutcome {
+    Transaction transaction(db);
+    if (request.idempotency_key) {
+      // Two uploads with one key at once: the second waits here until the first commits,
+      // then finds it (SQLite gets the same from its single writer). Taken in a statement
+      // of its own, so that the lookup's snapshot is taken after the wait.
+      db.query("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+               Params().add(kIdempotencyLockSpace).add(*request.idempotency_key),
+               "locking an idempotency key");
+      const Result earlier = db.query(
+          "SELECT id, fingerprint FROM requests"
+          " WHERE idempotency_key = $1 AND created_at > $2"
+          " ORDER BY created_at DESC, seq DESC LIMIT 1",
+          Params().add(*request.idempotency_key).add(request.created_at - kIdempotencyWindowMs),
+          "looking up an idempotency key");
+      if (earlier.rows() > 0) {
+        if (earlier.view(0, 1) == storable_text(request.fingerprint))
+          return {core::CreateOutcome::Kind::replayed, earlier.text(0, 0)};
+        return {core::CreateOutcome::Kind::key_conflict, {}};
+      }
+    }
+
+    const std::int64_t seq =
+        db.query(
+              "INSERT INTO requests (id, status, created_at, updated_at, columns,"
+              " webhook_url, quality, format, idempotency_key, fingerprint,"
+              " products_total, total)"
+              " VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
+              Params()
+                  .add(request.id)
+                  .add(core::to_string(ended ? core::RequestStatus::completed
+                                             : core::RequestStatus::pending))
+                  .add(request.created_at)
+                  .add(columns)
+                  .add(request.webhook_url)
+                  .add(request.quality)
+                  .add(core::to_string(request.format))
+                  .add(request.idempotency_key)
+                  .add(request.fingerprint)
+                  .add(static_cast<std::int64_t>(request.products.size()))
+                  .add(total),
+              "storing a request")
+            .int64(0, 0);
+
+    // COPY: the bulk path, several times faster than INSERTs for a large upload.
+    db.copy_in("COPY products (request_seq, idx, serial_number, product_name, fields) FROM STDIN",
+               "storing products", [&](auto send) {
+                 send_rows(
+                     request.products.size(),
+                     [&](std::size_t p, std::string& row) {
+                       const auto& product = request.products[p];
+                       append_copy_field(row, seq);
+                       row += '\t';
+                       append_copy_field(row, static_cast<std::int64_t>(p));
+                       row += '\t';
+                       append_copy_field(row, product.serial_number);
+                       row += '\t';
+                       append_copy_field(row, product.product_name);
+                       row += '\t';
+                       append_copy_field(row, fields[p]);
+                       row += '\n';
+                     },
+                     send);
+               });
+    db.copy_in(
+        "COPY tasks (request_seq, product_idx, image_idx, source_url, updated_at)"
+        " FROM STDIN",
+        "storing image tasks", [&](auto send) {
+          send_rows(
+              request.products.size(),
+              [&](std::size_t p, std::string& rows) {
+                const auto& urls = request.products[p].image_urls;
+                for (std::size_t i = 0; i < urls.size(); ++i) {
+                  append_copy_field(rows, seq);
+                  rows += '\t';
+                  append_copy_field(rows, static_cast<std::int64_t>(p));
+                  rows += '\t';
+                  append_copy_field(rows, static_cast<std::int64_t>(i));
+                  rows += '\t';
+                  append_copy_field(rows, urls[i]);
+                  rows += '\t';
+                  append_copy_field(rows, request.created_at);
+                  rows += '\n';
+                }
+              },
+              send);
+        });
+    if (ended && request.webhook_url)
+      insert_deliveries(db, {{request.id, *request.webhook_url}}, request.created_at);
+    // Delivered to the listeners when (and only if) the transaction commits.
+    if (!ended) db.exec(kNotifyWork, "announcing new work");
+    transaction.commit("committing a request");
+    return {core::CreateOutcome::Kind::created, request.id};
+  });
+}
+
+std::optional<core::RequestRecord> PostgresStore::get_request(const std::string& id) {
+  return run("reading a request", [&](Connection& db) -> std::optional<core::RequestRecord> {
+    const Result rows = db.query(sql("SELECT ", kRequestColumns, " FROM requests WHERE id = $1"),
+                                 Params().add(id), "reading a request");
+    if (rows.rows() == 0) return std::nullopt;
+    return read_request(rows, 0);
+  });
+}
+
+std::vector<core::ProductRecord> PostgresStore::get_products(const std::string& request_id,
+                                                             int offset, int limit) {
+  if (limit <= 0) return {};
+  const std::int64_t first = std::max(offset, 0);
+  const std::int64_t end = first + limit;
+  return run("reading products", [&](Connection& db) {
+    // One statement, so one snapshot: a page never mixes images from before and after a
+    // write. Product indexes are 0..n-1 without gaps, so the page is a key range.
+    const Result rows = db.query(
+        "SELECT p.idx, p.serial_number, p.product_name, p.fields, t.image_idx, t.source_url,"
+        " t.state, t.attempts, t.output_name, t.error, t.bytes_in, t.bytes_out"
+        " FROM products p LEFT JOIN tasks t"
+        " ON t.request_seq = p.request_seq AND t.product_idx = p.idx"
+        " WHERE p.request_seq = (SELECT seq FROM requests WHERE id = $1)"
+        " AND p.idx >= $2 AND p.idx < $3"
+        " ORDER BY p.idx, t.image_idx",
+        Params().add(request_id).add(first).add(end), "reading products");
+    std::vector<core::ProductRecord> products;
+    for (int row = 0; row < rows.rows(); ++row) {
+      const int index = rows.integer(row, 0);
+      if (products.empty() || products.back().index != index) {
+        core::ProductRecord& p = products.emplace_back();
+        p.index = index;
+        p.serial_number = rows.text(row, 1);
+        p.product_name = rows.text(row, 2);
+        p.fields = decode_string_list(rows.view(row, 3));
+      }
+      if (rows.is_null(row, 4)) continue;  // a product without images
+      core::ImageRecord& image = products.back().images.emplace_back();
+      image.index = rows.integer(row, 4);
+      image.source_url = rows.text(row, 5);
+      const std::string state = rows.text(row, 6);
+      image.state = parse_stored(core::parse_task_state(state), state, "task state");
+      image.attempts = rows.integer(row, 7);
+      image.output_name = rows.optional_text(row, 8);
+      image.error = rows.optional_text(row, 9);
+      image.bytes_in = rows.int64(row, 10);
+      image.bytes_out = rows.int64(row, 11);
+    }
+    return products;
+  });
+}
+
+std::vector<core::RequestRecord> PostgresStore::list_requests(int limit, int offset) {
+  if (limit <= 0) return {};
+  return run("listing requests", [&](Connection& db) {
+    const Result rows =
+        db.query(sql("SELECT ", kRequestColumns,
+                     " FROM requests ORDER BY created_at DESC, seq DESC LIMIT $1 OFFSET $2"),
+                 Params().add(limit).add(std::max(offset, 0)), "listing requests");
+    std::vector<core::RequestRecord> requests;
+    for (int row = 0; row < rows.rows(); ++row) requests.push_back(read_request(rows, row));
+    return requests;
+  });
+}
+
+std::vector<core::ClaimedTask> PostgresStore::claim_tasks(const std::string& owner, int max,
+                                                          core::TimeMs now, core::TimeMs lease_ms) {
+  if (max <= 0) return {};
+  return run("claiming tasks", [&](Connection& db) {
+    Transaction transaction(db);
+    const Result rows = db.query(
+        kClaimTasks, Params().add(owner).add(now + lease_ms).add(now).add(max), "claiming tasks");
+    std::vector<core::ClaimedTask> claimed;
+    for (int row = 0; row < rows.rows(); ++row) {
+      core::ClaimedTask& task = claimed.emplace_back();
+      task.task_id = rows.int64(row, 0);
+      task.request_id = rows.text(row, 1);
+      task.product_index = rows.integer(row, 2);
+      task.image_index = rows.integer(row, 3);
+      task.source_url = rows.text(row, 4);
+      task.attempt = rows.integer(row, 5);
+      task.quality = rows.integer(row, 6);
+      const std::string format = rows.text(row, 7);
+      task.format = parse_stored(core::parse_image_format(format), format, "image format");
+    }
+    transaction.commit("committing a claim");
+    return claimed;
+  });
+}
+
+int PostgresStore::renew_leases(const std::string& owner, const std::vector<std::int64_t>& task_ids,
+                                core::TimeMs until) {
+  if (task_ids.empty()) return 0;
+  return run("renewing leases", [&](Connection& db) {
+    Transaction transaction(db);
+    const int renewed =
+        db.query(
+              "UPDATE tasks SET lease_expires = $3"
+              " WHERE id = ANY($1::bigint[]) AND state = 'running' AND lease_owner = $2",
+              Params().add_literal(array_literal(task_ids)).add(owner).add(until),
+              "renewing leases")
+            .affected();
+    transaction.commit("committing lease renewals");
+    return renewed;
+  });
+}
+
+int PostgresStore::release_expired_leases(core::TimeMs now) {
+  return run("releasing expired leases", [&](Connection& db) {
+    Transaction transaction(db);
+    // Attempts stay counted: a task that kills its worker every time must still run out.
+    const int released =
+        db.query(
+              "UPDATE tasks SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
+              " updated_at = $1 WHERE state = 'running' AND lease_expires < $1",
+              Params().add(now), "releasing expired leases")
+            .affected();
+    if (released > 0) db.exec(kNotifyWork, "announcing released tasks");
+    transaction.commit("committing released leases");
+    return released;
+  });
+}
+
+int PostgresStore::release_leases(const std::string& owner) {
+  const core::TimeMs now = core::now_ms();
+  return run("releasing the leases of an owner", [&](Connection& db) {
+    Transaction transaction(db);
+    const int released =
+        db.query(
+              "UPDATE tasks SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
+              " updated_at = $2 WHERE state = 'running' AND lease_owner = $1",
+              Params().add(owner).add(now), "releasing the leases of an owner")
+            .affected();
+    if (released > 0) db.exec(kNotifyWork, "announcing released tasks");
+    transaction.commit("committing released leases");
+    return released;
+  });
+}
+
+std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
+                                                     core::TimeMs now) {
+  if (outcomes.empty()) return {};
+  // Split into the two batched statements. Applied one by one (as SQLite does), a retry
+  // that comes after an outcome ending the same task finds it ended and does nothing, so
+  // it is dropped here; a retry before it is applied first, as the statements run in
+  // that order.
+  std::vector<std::int64_t> retry_ids, retry_at, end_ids, bytes_in, bytes_out;
+  std::vector<std::optional<std::string>> retry_errors, retry_owners, end_states, end_outputs,
+      end_errors;
+  std::unordered_set<std::int64_t> ended_before;
+  for (const core::TaskOutcome& outcome : outcomes) {
+    if (outcome.kind == core::TaskOutcome::Kind::retry) {
+      if (ended_before.contains(outcome.task_id)) continue;
+      retry_ids.push_back(outcome.task_id);
+      retry_at.push_back(outcome.retry_at);
+      retry_errors.push_back(outcome.error);
+      retry_owners.emplace_back(outcome.owner);
+      continue;
+    }
+    const bool succeeded = outcome.kind == core::TaskOutcome::Kind::succeeded;
+    ended_before.insert(outcome.task_id);
+    end_ids.push_back(outcome.task_id);
+    end_states.emplace_back(succeeded ? "done" : "failed");
+    end_outputs.push_back(succeeded ? outcome.output_name : std::nullopt);
+    end_errors.push_back(succeeded ? std::nullopt : outcome.error);
+    bytes_in.push_back(outcome.bytes_in);
+    bytes_out.push_back(outcome.bytes_out);
+  }
+
+  return run("recording task outcomes", [&](Connection& db) {
+    Transaction transaction(db);
+    if (!retry_ids.empty()) {
+      const int retried = db.query(kScheduleRetries,
+                                   Params()
+                                       .add_literal(array_literal(retry_ids))
+                                       .add_literal(array_literal(retry_at))
+                                       .add_literal(array_literal(retry_errors))
+                                       .add_literal(array_literal(retry_owners))
+                                       .add(now),
+                                   "scheduling task retries")
+                              .affected();
+      if (retried > 0) db.exec(kNotifyWork, "announcing retried tasks");
+    }
+    std::vector<std::string> completed;
+    if (!end_ids.empty()) {
+      const Result rows = db.query(kEndTasks,
+                                   Params()
+                                       .add_literal(array_literal(end_ids))
+                                       .add_literal(array_literal(end_states))
+                                       .add_literal(array_literal(end_outputs))
+                                       .add_literal(array_literal(end_errors))
+                                       .add_literal(array_literal(bytes_in))
+                                       .add_literal(array_literal(bytes_out))
+                                       .add(now),
+                                   "recording ended tasks");
+      std::vector<PendingDelivery> deliveries;
+      for (int row = 0; row < rows.rows(); ++row) {
+        completed.push_back(rows.text(row, 0));
+        if (!rows.is_null(row, 1)) deliveries.push_back({rows.text(row, 0), rows.text(row, 1)});
+      }
+      insert_deliveries(db, deliveries, now);
+    }
+    transaction.commit("committing task outcomes");
+    return completed;
+  });
+}
+
+bool PostgresStore::fail_request(const std::string& request_id, const std::string& reason,
+                                 core::TimeMs now) {
+  return run("failing a request", [&](Connection& db) {
+    Transaction transaction(db);
+    const Result failed = db.query(
+        "UPDATE requests SET status = 'failed', failure_reason = $2, updated_at = $3"
+        " WHERE id = $1 AND status IN ('pending', 'processing')"
+        " RETURNING seq, webhook_url",
+        Params().add(request_id).add(reason).add(now), "failing a request");
+    if (failed.rows() == 0) return false;  // unknown, or already ended
+    db.query(
+        "WITH ended AS ("
+        " UPDATE tasks SET state = 'failed', error = $2, lease_owner = NULL,"
+        " lease_expires = NULL, updated_at = $3"
+        " WHERE request_seq = $1 AND state IN ('pending', 'running') RETURNING 1)"
+        " UPDATE requests SET failed = failed + (SELECT count(*) FROM ended) WHERE seq = $1",
+        Params().add(failed.int64(0, 0)).add(reason).add(now),
+        "failing the open tasks of a request");
+    if (!failed.is_null(0, 1)) insert_deliveries(db, {{request_id, failed.text(0, 1)}}, now);
+    transaction.commit("committing a failed request");
+    return true;
+  });
+}
+
+std::vector<core::Delivery> PostgresStore::claim_deliveries(core::TimeMs now, int max,
+                                                            core::TimeMs lease_ms) {
+  if (max <= 0) return {};
+  return run("claiming webhook deliveries", [&](Connection& db) {
+    Transaction transaction(db);
+    const Result rows = db.query(
+        sql("WITH picked AS MATERIALIZED ("
+            " SELECT id FROM deliveries"
+            " WHERE next_attempt_at IS NOT NULL AND delivered_at IS NULL"
+            " AND next_attempt_at <= $1 AND (lease_expires IS NULL OR lease_expires < $1)"
+            " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
+            " UPDATE deliveries SET lease_expires = $2 FROM picked"
+            " WHERE deliveries.id = picked.id RETURNING ",
+            "deliveries.id, webhook_id, request_id, url, attempts, next_attempt_at, created_at,"
+            " delivered_at, last_status, last_error",
+            ""),
+        Params().add(now).add(now + lease_ms).add(max), "claiming webhook deliveries");
+    std::vector<core::Delivery> claimed;
+    for (int row = 0; row < rows.rows(); ++row) claimed.push_back(read_delivery(rows, row));
+    transaction.commit("committing claimed deliveries");
+    std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.next_attempt_at, a.id) < std::pair(b.next_attempt_at, b.id);
+    });
+    return claimed;
+  });
+}
+
+void PostgresStore::record_delivery_attempt(const core::DeliveryAttempt& attempt,
+                                            core::TimeMs now) {
+  run("recording a webhook attempt", [&](Connection& db) {
+    Transaction transaction(db);
+    // `delivered_at IS NULL`: once delivered, a late report from a dispatcher whose lease
+    // had expired must not schedule the notification again.
+    if (attempt.delivered) {
+      db.query(
+          "UPDATE deliveries SET attempts = attempts + 1, last_status = $2,"
+          " last_error = $3, delivered_at = $4, next_attempt_at = NULL,"
+          " lease_expires = NULL WHERE id = $1 AND delivered_at IS NULL",
+          Params().add(attempt.delivery_id).add(attempt.http_status).add(attempt.error).add(now),
+          "recording a delivered webhook");
+    } else {
+      // A null next_attempt_at is the give-up mark: the claim query never selects it.
+      db.query(
+          "UPDATE deliveries SET attempts = attempts + 1, last_status = $2,"
+          " last_error = $3, next_attempt_at = $4, lease_expires = NULL"
+          " WHERE id = $1 AND delivered_at IS NULL",
+          Params()
+              .add(attempt.delivery_id)
+              .add(attempt.http_status)
+              .add(attempt.error)
+              .add(attempt.next_attempt_at),
+          "recording a failed webhook attempt");
+    }
+    transaction.commit("committing a webhook attempt");
+    return 0;
+  });
+}
+
+std::vector<core::Delivery> PostgresStore::get_deliveries(const std::string& request_id) {
+  return run("reading webhook deliveries", [&](Connection& db) {
+    const Result rows = db.query(
+        sql("SELECT ", kDeliveryColumns, " FROM deliveries WHERE request_id = $1 ORDER BY id"),
+        Params().add(request_id), "reading webhook deliveries");
+    std::vector<core::Delivery> deliveries;
+    for (int row = 0; row < rows.rows(); ++row) deliveries.push_back(read_delivery(rows, row));
+    return deliveries;
+  });
+}
+
+Store::QueueDepth PostgresStore::queue_depth() {
+  return run("counting queued tasks", [&](Connection& db) {
+    const Result rows = db.query(
+        "SELECT (SELECT count(*) FROM tasks WHERE state = 'pending'),"
+        " (SELECT count(*) FROM tasks WHERE state = 'running')",
+        "counting queued tasks");
+    return QueueDepth{rows.int64(0, 0), rows.int64(0, 1)};
+  });
+}
+
+bool PostgresStore::ping() {
+  try {
+    return run("pinging the database", [&](Connection& db) {
+      return db.query("SELECT count(*) FROM schema_migrations", "pinging the database").rows() == 1;
+    });
+  } catch (const StoreError&) {
+    return false;
+  }
+}
+
+std::unique_ptr<WorkWatch> PostgresStore::watch_new_work(std::function<void()> on_new_work) {
+  return std::make_unique<ListenWatch>(uri_, std::move(on_new_work));
+}
+
+}  // namespace imgbatch::store::postgres

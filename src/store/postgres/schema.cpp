@@ -1,0 +1,145 @@
+#include "store/postgres/schema.hpp"
+
+#include <libpq-fe.h>
+
+#include <string>
+
+#include "core/types.hpp"
+
+namespace imgbatch::store::postgres {
+
+namespace {
+
+// "imgbatch" in ASCII: the key of the advisory lock that serialises migrations. Advisory
+// locks are per database, so other databases on the server never wait for it.
+constexpr std::string_view kMigrationLock = "SELECT pg_advisory_xact_lock(7596841818683368296)";
+
+// MATERIALIZED CTEs (claiming) need PostgreSQL 12.
+constexpr int kMinimumServerVersion = 120000;
+
+// Version 1: the tables of the SQLite backend (sqlite/schema.cpp explains the columns),
+// with PostgreSQL's types. Times are Unix epoch milliseconds as the callers pass them,
+// never the server's clock. products and tasks name their request without a FOREIGN KEY:
+// its check, a trigger per row, was 40 % of the time of storing a large request, and
+// these rows are only ever written by create_request, in the transaction that has just
+// stored their request.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE requests (
+  seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id              TEXT NOT NULL UNIQUE,
+  status          TEXT NOT NULL
+                  CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+  created_at      BIGINT NOT NULL,
+  updated_at      BIGINT NOT NULL,
+  columns         TEXT NOT NULL,          -- JSON array: the CSV header as uploaded
+  webhook_url     TEXT,
+  quality         INTEGER NOT NULL,
+  format          TEXT NOT NULL,
+  failure_reason  TEXT,
+  idempotency_key TEXT,
+  fingerprint     TEXT NOT NULL,
+  products_total  INTEGER NOT NULL,
+  total           INTEGER NOT NULL,
+  succeeded       INTEGER NOT NULL DEFAULT 0,
+  failed          INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX requests_by_created_at ON requests (created_at, seq);
+CREATE INDEX requests_by_idempotency_key ON requests (idempotency_key, created_at)
+  WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE products (
+  request_seq   BIGINT NOT NULL,          -- requests.seq
+  idx           INTEGER NOT NULL,
+  serial_number TEXT NOT NULL,
+  product_name  TEXT NOT NULL,
+  fields        TEXT NOT NULL,            -- JSON array: the whole CSV row
+  PRIMARY KEY (request_seq, idx)
+);
+
+CREATE TABLE tasks (
+  id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  request_seq   BIGINT NOT NULL,          -- requests.seq
+  product_idx   INTEGER NOT NULL,
+  image_idx     INTEGER NOT NULL,
+  source_url    TEXT NOT NULL,
+  state         TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'running', 'done', 'failed')),
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  not_before    BIGINT NOT NULL DEFAULT 0,
+  lease_owner   TEXT,
+  lease_expires BIGINT,
+  output_name   TEXT,
+  error         TEXT,
+  bytes_in      BIGINT NOT NULL DEFAULT 0,
+  bytes_out     BIGINT NOT NULL DEFAULT 0,
+  updated_at    BIGINT NOT NULL,
+  UNIQUE (request_seq, product_idx, image_idx)  -- also serves product pages
+);
+-- Claiming walks pending tasks oldest request first. Requests stored at the same moment
+-- by two processes may interleave their task ids, so the request comes first in the key.
+CREATE INDEX tasks_claimable ON tasks (request_seq, id) WHERE state = 'pending';
+CREATE INDEX tasks_running_by_lease ON tasks (lease_expires) WHERE state = 'running';
+CREATE INDEX tasks_running_by_owner ON tasks (lease_owner) WHERE state = 'running';
+
+CREATE TABLE deliveries (
+  id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  webhook_id      TEXT NOT NULL UNIQUE,
+  request_id      TEXT NOT NULL REFERENCES requests (id),
+  url             TEXT NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT,                 -- NULL once delivered or given up
+  lease_expires   BIGINT,
+  created_at      BIGINT NOT NULL,
+  delivered_at    BIGINT,
+  last_status     INTEGER,
+  last_error      TEXT
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id)
+  WHERE next_attempt_at IS NOT NULL AND delivered_at IS NULL;
+CREATE INDEX deliveries_by_request ON deliveries (request_id);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, kSchemaV1},
+};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+void migrate(Connection& connection, std::span<const Migration> steps) {
+  const int server_version = PQserverVersion(connection.handle());
+  if (server_version < kMinimumServerVersion)
+    throw StoreError("postgresql: the server is version " + std::to_string(server_version) +
+                     "; imgbatch needs PostgreSQL 12 or newer");
+  const int known = steps.empty() ? 0 : steps.back().version;
+  Transaction transaction(connection);
+  connection.exec(kMigrationLock, "waiting for the schema migration lock");
+  // Under the lock: whoever held it before us may have just created everything.
+  connection.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+      "creating the schema_migrations table");
+  const int current =
+      connection
+          .query("SELECT coalesce(max(version), 0) FROM schema_migrations",
+                 "reading the schema version")
+          .integer(0, 0);
+  if (current > known)
+    throw StoreError("postgresql: the database has schema version " + std::to_string(current) +
+                     " but this build knows only up to " + std::to_string(known) +
+                     "; run a newer imgbatch against it");
+  if (current == known) return;  // the transaction rolls back: nothing was changed
+  for (const Migration& step : steps) {
+    if (step.version <= current) continue;
+    connection.exec(step.sql, "applying schema migration " + std::to_string(step.version));
+    connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                     Params().add(step.version).add(core::now_ms()),
+                     "recording schema migration " + std::to_string(step.version));
+  }
+  transaction.commit("committing the schema migrations");
+}
+
+}  // namespace imgbatch::store::postgres

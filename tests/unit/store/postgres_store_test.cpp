@@ -1,0 +1,502 @@
+// What only the PostgreSQL backend has: migrations raced by several processes, a server
+// that restarts or ends connections under a live Store, LISTEN/NOTIFY wake-ups, the
+// connection pool, concurrent finishers locking two requests, text PostgreSQL cannot
+// hold, and messages for URIs that do not work (without the password).
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/ids.hpp"
+#include "store/postgres/schema.hpp"
+#include "store/store.hpp"
+#include "support/postgres_cluster.hpp"
+
+namespace imgbatch::store::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using test_support::PostgresCluster;
+
+constexpr core::TimeMs kT0 = 1'800'000'000'000;
+constexpr core::TimeMs kLease = 30'000;
+
+PostgresCluster& cluster() { return PostgresCluster::shared(); }
+// The database the test schemas live in.
+constexpr const char* kDb = PostgresCluster::kSchemasDatabase;
+
+core::NewRequest make_request(int products, int images_each) {
+  core::NewRequest r;
+  r.id = core::new_uuid();
+  r.columns = {"S. No.", "Product Name", "Input Image Urls"};
+  for (int p = 0; p < products; ++p) {
+    core::ProductInput product;
+    product.serial_number = std::to_string(p + 1);
+    product.product_name = "SKU" + std::to_string(p + 1);
+    for (int i = 0; i < images_each; ++i)
+      product.image_urls.push_back("https://img.example.com/" + std::to_string(p) + "/" +
+                                   std::to_string(i) + ".jpg");
+    product.fields = {product.serial_number, product.product_name, "urls"};
+    r.products.push_back(std::move(product));
+  }
+  r.fingerprint = "fingerprint-" + r.id;
+  r.created_at = kT0;
+  return r;
+}
+
+core::TaskOutcome succeeded(const core::ClaimedTask& task) {
+  core::TaskOutcome o;
+  o.task_id = task.task_id;
+  o.request_id = task.request_id;
+  o.kind = core::TaskOutcome::Kind::succeeded;
+  o.output_name =
+      std::to_string(task.product_index) + "-" + std::to_string(task.image_index) + ".jpg";
+  return o;
+}
+
+// A schema of the test's own, dropped at the end.
+class Schema {
+ public:
+  Schema() : name_(cluster().create_schema()) {}
+  ~Schema() {
+    try {
+      cluster().drop_schema(name_);
+    } catch (const std::exception&) {
+    }
+  }
+  std::string uri() const { return cluster().schema_uri(name_); }
+  std::unique_ptr<Store> open() const { return open_store(uri()); }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+// Counts calls of a watch's callback and lets a test wait for the next one.
+class WakeCounter {
+ public:
+  std::function<void()> callback() {
+    return [this] {
+      std::lock_guard lock(mutex_);
+      ++count_;
+      changed_.notify_all();
+    };
+  }
+  int count() {
+    std::lock_guard lock(mutex_);
+    return count_;
+  }
+  // True once the count exceeds `than`, false after a generous wait.
+  bool wait_above(int than, std::chrono::seconds timeout = 15s) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return count_ > than; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int count_ = 0;
+};
+
+// Waits until `condition()` holds, polling; false after a generous wait.
+template <class Condition>
+bool eventually(Condition condition, std::chrono::seconds timeout = 15s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+std::string message_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no StoreError was thrown";
+  return {};
+}
+
+// ---- opening and migrations ------------------------------------------------------------
+
+TEST(PostgresStore, OpensWithEitherScheme) {
+  Schema schema;
+  const std::string uri = schema.uri();
+  ASSERT_TRUE(uri.starts_with("postgresql://"));
+  auto store = open_store(uri);
+  EXPECT_TRUE(store->ping());
+  auto short_form = open_store("postgres://" + uri.substr(std::string("postgresql://").size()));
+  EXPECT_TRUE(short_form->ping());
+  const std::string id = store->create_request(make_request(1, 1)).request_id;
+  EXPECT_TRUE(short_form->get_request(id).has_value());
+}
+
+TEST(PostgresStore, ManyProcessesStartingAtOnceMigrateAnEmptyDatabaseOnce) {
+  const std::string database = cluster().create_database();
+  constexpr int kStarters = 8;
+  std::atomic<int> ready{0};
+  std::atomic<int> failures{0};
+  std::vector<std::unique_ptr<Store>> stores(kStarters);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kStarters; ++t) {
+    threads.emplace_back([&, t] {
+      ++ready;
+      while (ready < kStarters) std::this_thread::yield();  // all at once
+      try {
+        stores[static_cast<std::size_t>(t)] = open_store(cluster().uri(database));
+      } catch (const StoreError& e) {
+        ADD_FAILURE() << e.what();
+        ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  ASSERT_EQ(failures.load(), 0);
+  EXPECT_EQ(cluster().column(database, "SELECT version FROM schema_migrations ORDER BY version"),
+            std::vector<std::string>{std::to_string(postgres::latest_schema_version())});
+  EXPECT_EQ(cluster().column(database,
+                             "SELECT count(*) FROM information_schema.tables"
+                             " WHERE table_schema = 'public'"
+                             " AND table_name IN ('requests', 'products', 'tasks', 'deliveries')"),
+            std::vector<std::string>{"4"});
+  // Every one of them works on the one schema.
+  const std::string id = stores[0]->create_request(make_request(1, 2)).request_id;
+  for (auto& store : stores) {
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(store->get_request(id).has_value());
+  }
+}
+
+TEST(PostgresStore, RefusesADatabaseMigratedByANewerBuild) {
+  Schema schema;
+  open_store(schema.uri());
+  cluster().execute(kDb, "INSERT INTO " + schema.name() +
+                             ".schema_migrations (version, applied_at) VALUES (99, 0)");
+  const std::string message = message_of([&] { open_store(schema.uri()); });
+  EXPECT_NE(message.find("schema version 99"), std::string::npos) << message;
+  EXPECT_NE(message.find("newer imgbatch"), std::string::npos) << message;
+}
+
+// ---- connections that break ------------------------------------------------------------
+
+TEST(PostgresStore, WorksAgainAfterTheServerRestartsWithoutReopening) {
+  Schema schema;
+  auto store = schema.open();
+  const std::string id = store->create_request(make_request(1, 2)).request_id;
+  ASSERT_TRUE(store->get_request(id).has_value());
+
+  cluster().stop();
+  const std::string message = message_of([&] { store->get_request(id); });
+  EXPECT_NE(message.find("cannot connect"), std::string::npos) << message;
+  EXPECT_FALSE(store->ping());
+
+  cluster().start();
+  const auto record = store->get_request(id);  // the first call after the restart
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->progress.total, 2);
+  EXPECT_EQ(store->claim_tasks("w", 10, kT0, kLease).size(), 2u);
+  EXPECT_TRUE(store->ping());
+}
+
+TEST(PostgresStore, ConnectionsEndedByTheServerWhileIdleAreReplaced) {
+  Schema schema;
+  auto store = schema.open();
+  const std::string id = store->create_request(make_request(1, 1)).request_id;
+  const std::string backends =
+      "SELECT pid FROM pg_stat_activity"
+      " WHERE application_name = 'imgbatch' AND datname = current_database()";
+  cluster().execute(kDb, "SELECT pg_terminate_backend(pid) FROM (" + backends + ") b");
+  // Gone before the next call, so that the pool finds them closed rather than the call
+  // finding out midway (ATransactionCutOffMidwayRunsAgainOnANewConnection covers that).
+  ASSERT_TRUE(eventually([&] { return cluster().column(kDb, backends).empty(); }));
+  EXPECT_TRUE(store->get_request(id).has_value());
+  EXPECT_EQ(store->claim_tasks("w", 10, kT0, kLease).size(), 1u);
+}
+
+// The server ends the connection in the middle of a transaction (here: while it waits for a
+// row lock). The transaction was rolled back, so the Store runs it again on a new
+// connection, and the outcome counts exactly once.
+TEST(PostgresStore, ATransactionCutOffMidwayRunsAgainOnANewConnection) {
+  Schema schema;
+  auto store = schema.open();
+  const std::string id = store->create_request(make_request(1, 1)).request_id;
+  const auto tasks = store->claim_tasks("w", 1, kT0, kLease);
+  ASSERT_EQ(tasks.size(), 1u);
+
+  // Another session holds the request's row lock, so finishing will wait for it.
+  PGconn* blocker = PQconnectdb(schema.uri().c_str());
+  ASSERT_EQ(PQstatus(blocker), CONNECTION_OK) << PQerrorMessage(blocker);
+  PQclear(PQexec(blocker, "BEGIN"));
+  PGresult* locked = PQexec(blocker, "SELECT 1 FROM requests FOR UPDATE");
+  ASSERT_EQ(PQresultStatus(locked), PGRES_TUPLES_OK) << PQresultErrorMessage(locked);
+  PQclear(locked);
+
+  std::vector<std::string> completed;
+  std::string error;
+  std::thread finisher([&] {
+    try {
+      completed = store->finish_tasks({succeeded(tasks[0])}, kT0 + 1);
+    } catch (const StoreError& e) {
+      error = e.what();
+    }
+  });
+  const std::string waiting_backends =
+      "SELECT pid FROM pg_stat_activity WHERE application_name = 'imgbatch'"
+      " AND datname = current_database() AND wait_event_type = 'Lock'";
+  std::string first_pid;
+  EXPECT_TRUE(eventually([&] {
+    const auto pids = cluster().column(kDb, waiting_backends);
+    if (!pids.empty()) first_pid = pids[0];
+    return !pids.empty();
+  }));
+  cluster().execute(kDb, "SELECT pg_terminate_backend(" + first_pid + ")");
+  // The call runs again on a new connection and waits for the lock again.
+  EXPECT_TRUE(eventually([&] {
+    const auto pids = cluster().column(kDb, waiting_backends);
+    return !pids.empty() && pids[0] != first_pid;
+  }));
+  PQclear(PQexec(blocker, "ROLLBACK"));
+  PQfinish(blocker);
+  finisher.join();
+
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(completed, std::vector<std::string>{id});
+  const auto record = store->get_request(id);
+  EXPECT_EQ(record->progress.succeeded, 1);
+  EXPECT_EQ(record->status, core::RequestStatus::completed);
+}
+
+// ---- LISTEN/NOTIFY ---------------------------------------------------------------------
+
+TEST(PostgresStore, WatchWakesWhenAnotherStoreMakesWorkClaimable) {
+  Schema schema;
+  auto watched = schema.open();
+  auto other = schema.open();  // a second process
+  WakeCounter wakes;
+  auto watch = watched->watch_new_work(wakes.callback());
+  ASSERT_NE(watch, nullptr);
+
+  other->create_request(make_request(1, 2));
+  ASSERT_TRUE(wakes.wait_above(0)) << "no wake-up for a new request";
+
+  int seen = wakes.count();
+  const auto tasks = other->claim_tasks("w", 2, kT0, 1000);
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(other->release_expired_leases(kT0 + 2000), 2);
+  EXPECT_TRUE(wakes.wait_above(seen)) << "no wake-up for released leases";
+
+  seen = wakes.count();
+  const auto again = other->claim_tasks("w", 1, kT0 + 3000, kLease);
+  ASSERT_EQ(again.size(), 1u);
+  core::TaskOutcome retry;
+  retry.task_id = again[0].task_id;
+  retry.request_id = again[0].request_id;
+  retry.kind = core::TaskOutcome::Kind::retry;
+  retry.retry_at = kT0 + 9000;
+  retry.owner = "w";
+  other->finish_tasks({retry}, kT0 + 4000);
+  EXPECT_TRUE(wakes.wait_above(seen)) << "no wake-up for a scheduled retry";
+
+  const auto stopping = std::chrono::steady_clock::now();
+  watch.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 5s);
+}
+
+TEST(PostgresStore, WatchListensAgainAfterTheServerRestarts) {
+  Schema schema;
+  auto watched = schema.open();
+  WakeCounter wakes;
+  auto watch = watched->watch_new_work(wakes.callback());
+  ASSERT_NE(watch, nullptr);
+
+  cluster().stop();
+  cluster().start();
+  // One wake-up on reconnecting, for what was announced while the watch was away.
+  ASSERT_TRUE(wakes.wait_above(0)) << "the watch did not reconnect";
+  const int seen = wakes.count();
+  schema.open()->create_request(make_request(1, 1));
+  EXPECT_TRUE(wakes.wait_above(seen)) << "no wake-up after the restart";
+}
+
+TEST(PostgresStore, WatchOnAnUnreachableServerKeepsTryingAndStopsPromptly) {
+  Schema schema;
+  auto store = schema.open();
+  cluster().stop();
+  WakeCounter wakes;
+  auto watch = store->watch_new_work(wakes.callback());
+  ASSERT_NE(watch, nullptr);
+  cluster().start();
+  EXPECT_TRUE(wakes.wait_above(0)) << "the watch did not connect once the server was back";
+  const auto stopping = std::chrono::steady_clock::now();
+  watch.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 5s);
+}
+
+// ---- the pool and concurrency ----------------------------------------------------------
+
+TEST(PostgresStore, ManyThreadsShareAFewConnections) {
+  Schema schema;
+  auto store = schema.open();
+  const std::string id = store->create_request(make_request(2, 2)).request_id;
+  constexpr int kThreads = 12;
+  std::atomic<int> ready{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      ++ready;
+      while (ready < kThreads) std::this_thread::yield();
+      try {
+        for (int k = 0; k < 20; ++k) {
+          if (!store->get_request(id)) ++errors;
+          store->queue_depth();
+        }
+      } catch (const StoreError& e) {
+        ADD_FAILURE() << e.what();
+        ++errors;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(errors.load(), 0);
+  const auto open =
+      cluster().column(kDb,
+                       "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'imgbatch'"
+                       " AND datname = current_database()");
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_GE(std::stoi(open[0]), 1);
+  EXPECT_LE(std::stoi(open[0]), 4);
+}
+
+// Each batch holds a task of each request, in opposite orders in the two finishers, so
+// their transactions lock the two request rows in opposite orders: a deadlock that the
+// server breaks by rolling one back, which the Store then runs again.
+TEST(PostgresStore, ConcurrentFinishersOfTwoRequestsCompleteEachOnce) {
+  Schema schema;
+  auto first = schema.open();
+  auto second = schema.open();
+  const std::string a = first->create_request(make_request(60, 1)).request_id;
+  const std::string b = first->create_request(make_request(60, 1)).request_id;
+  const auto tasks = first->claim_tasks("w", 1000, kT0, kLease);
+  ASSERT_EQ(tasks.size(), 120u);
+  std::vector<core::ClaimedTask> of_a(tasks.begin(), tasks.begin() + 60);
+  std::vector<core::ClaimedTask> of_b(tasks.begin() + 60, tasks.end());
+  ASSERT_EQ(of_a.back().request_id, a);
+  ASSERT_EQ(of_b.front().request_id, b);
+
+  std::mutex mutex;
+  std::vector<std::string> completions;
+  std::atomic<int> errors{0};
+  auto finisher = [&](Store& store, std::size_t parity) {
+    try {
+      for (std::size_t k = parity; k < 60; k += 2) {
+        std::vector<core::TaskOutcome> batch = {succeeded(of_a[k]), succeeded(of_b[k])};
+        if (parity) std::swap(batch[0], batch[1]);
+        const auto done = store.finish_tasks(batch, kT0 + 1);
+        std::lock_guard lock(mutex);
+        completions.insert(completions.end(), done.begin(), done.end());
+      }
+    } catch (const StoreError& e) {
+      ADD_FAILURE() << e.what();
+      ++errors;
+    }
+  };
+  std::thread one(finisher, std::ref(*first), 0);
+  std::thread two(finisher, std::ref(*second), 1);
+  one.join();
+  two.join();
+
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(std::multiset<std::string>(completions.begin(), completions.end()),
+            (std::multiset<std::string>{a, b}));
+  for (const std::string& id : {a, b}) {
+    const auto record = first->get_request(id);
+    EXPECT_EQ(record->status, core::RequestStatus::completed);
+    EXPECT_EQ(record->progress.succeeded, 60);
+  }
+}
+
+// ---- text ------------------------------------------------------------------------------
+
+TEST(PostgresStore, TextPostgresCannotHoldIsStoredWithReplacementCharacters) {
+  Schema schema;
+  auto store = schema.open();
+  core::NewRequest request = make_request(1, 1);
+  request.products[0].product_name = std::string("nul\0name", 8);
+  request.products[0].serial_number = "bad\xff";
+  const std::string id = store->create_request(request).request_id;
+  const auto tasks = store->claim_tasks("w", 1, kT0, kLease);
+  ASSERT_EQ(tasks.size(), 1u);
+  core::TaskOutcome failed;
+  failed.task_id = tasks[0].task_id;
+  failed.request_id = id;
+  failed.kind = core::TaskOutcome::Kind::failed;
+  failed.error = "server said \xc3\x28 and\ttabs\nnewlines \\ \"quotes\"";
+  EXPECT_EQ(store->finish_tasks({failed}, kT0 + 1), std::vector<std::string>{id});
+
+  const auto products = store->get_products(id, 0, 1);
+  ASSERT_EQ(products.size(), 1u);
+  EXPECT_EQ(products[0].product_name, "nul\xEF\xBF\xBDname");
+  EXPECT_EQ(products[0].serial_number, "bad\xEF\xBF\xBD");
+  ASSERT_EQ(products[0].images.size(), 1u);
+  EXPECT_EQ(products[0].images[0].error,
+            "server said \xEF\xBF\xBD( and\ttabs\nnewlines \\ \"quotes\"");
+}
+
+// ---- URIs that do not work -------------------------------------------------------------
+
+TEST(PostgresStore, UnreachableServerIsNamedWithoutThePassword) {
+  constexpr int closed_port = 1;  // nothing listens there
+  const std::string message = message_of([&] {
+    open_store("postgresql://imgbatch:s3cret-pw@127.0.0.1:" + std::to_string(closed_port) +
+               "/imgbatch");
+  });
+  EXPECT_NE(message.find("cannot connect to postgresql://imgbatch@127.0.0.1:"), std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("s3cret-pw"), std::string::npos) << message;
+
+  const std::string in_query = message_of([&] {
+    open_store("postgresql://imgbatch@127.0.0.1:" + std::to_string(closed_port) +
+               "/imgbatch?password=s3cret-pw");
+  });
+  EXPECT_NE(in_query.find("cannot connect"), std::string::npos) << in_query;
+  EXPECT_EQ(in_query.find("s3cret-pw"), std::string::npos) << in_query;
+}
+
+TEST(PostgresStore, MalformedUriAndMissingDatabaseAreExplained) {
+  const std::string malformed =
+      message_of([] { open_store("postgresql://imgbatch:s3cret-pw@[::1/imgbatch"); });
+  EXPECT_NE(malformed.find("not valid"), std::string::npos) << malformed;
+  EXPECT_EQ(malformed.find("s3cret-pw"), std::string::npos) << malformed;
+
+  const std::string missing = message_of([] { open_store(cluster().uri("no_such_database")); });
+  EXPECT_NE(missing.find("no_such_database"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("does not exist"), std::string::npos) << missing;
+
+  // Authentication failures come from the server the same way (this cluster trusts every
+  // role it has, so an unknown role stands in for a wrong password).
+  const std::string role = message_of([] {
+    open_store("postgresql://nobody:s3cret-pw@127.0.0.1:" + std::to_string(cluster().port()) + "/" +
+               std::string(kDb));
+  });
+  EXPECT_NE(role.find("cannot connect to postgresql://nobody@127.0.0.1"), std::string::npos)
+      << role;
+  EXPECT_NE(role.find("role \"nobody\" does not exist"), std::string::npos) << role;
+  EXPECT_EQ(role.find("s3cret-pw"), std::string::npos) << role;
+
+  const std::string unknown = message_of([] { open_store("mysql://root:s3cret-pw@db/imgbatch"); });
+  EXPECT_NE(unknown.find("postgresql://"), std::string::npos) << unknown;
+  EXPECT_EQ(unknown.find("s3cret-pw"), std::string::npos) << unknown;
+}
+
+}  // namespace
+}  // namespace imgbatch::store::testing
