@@ -12,6 +12,8 @@
 #include "http/params.hpp"
 #include "http/problem.hpp"
 #include "http/routes.hpp"
+#include "logging.hpp"
+#include "metrics/service_metrics.hpp"
 
 namespace imgbatch::http {
 
@@ -73,6 +75,12 @@ nlohmann::json problems_json(const std::vector<csv::Problem>& problems) {
   for (const auto& p : problems)
     list.push_back({{"line", p.line}, {"column", p.column}, {"message", p.message}});
   return list;
+}
+
+std::size_t image_count(const core::NewRequest& request) {
+  std::size_t n = 0;
+  for (const auto& product : request.products) n += product.image_urls.size();
+  return n;
 }
 
 Reply upload(const Deps& deps, const restinio::request_t& req) {
@@ -141,17 +149,39 @@ Reply upload(const Deps& deps, const restinio::request_t& req) {
     return problem(422, "Idempotency-Key was used with a different upload; use a new key for "
                         "a new upload");
 
+  // The rest of this call's log lines (the server's access line too) are about this id.
+  log::bind_request_id(outcome.request_id);
   Reply reply = json_reply(202, {{"request_id", outcome.request_id},
                                  {"message", "Upload successful, processing started."}});
   reply.header("Location", "/status?request_id=" + outcome.request_id);
   if (outcome.kind == Kind::replayed) {
     reply.header("Idempotent-Replayed", "true");
+    spdlog::info("upload replayed (same Idempotency-Key and upload)");
   } else {
-    spdlog::info("request {} created: {} products", outcome.request_id,
-                 request.products.size());
+    spdlog::info("request created: {} products, {} images", request.products.size(),
+                 image_count(request));
     if (deps.on_new_work) deps.on_new_work();
   }
   return reply;
+}
+
+metrics::UploadOutcome outcome_of(const Reply& reply) {
+  if (reply.status != 202) return metrics::UploadOutcome::rejected;
+  for (const auto& [name, value] : reply.headers)
+    if (name == "Idempotent-Replayed") return metrics::UploadOutcome::replayed;
+  return metrics::UploadOutcome::accepted;
+}
+
+Reply counted_upload(const Deps& deps, const restinio::request_t& req) {
+  if (!deps.metrics) return upload(deps, req);
+  try {
+    Reply reply = upload(deps, req);
+    deps.metrics->uploads(outcome_of(reply)).inc();
+    return reply;
+  } catch (...) {
+    deps.metrics->uploads(metrics::UploadOutcome::rejected).inc();  // a 503 or a 500
+    throw;
+  }
 }
 
 }  // namespace
@@ -159,7 +189,7 @@ Reply upload(const Deps& deps, const restinio::request_t& req) {
 std::vector<Route> upload_routes(const Deps& deps) {
   return {{restinio::http_method_post(), "/upload",
            [&deps](const restinio::request_t& req, const restinio::router::route_params_t&) {
-             return upload(deps, req);
+             return counted_upload(deps, req);
            }}};
 }
 

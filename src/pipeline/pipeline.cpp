@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "imaging/compressor.hpp"
+#include "logging.hpp"
+#include "pipeline/failure_reason.hpp"
 
 namespace imgbatch::pipeline {
 
@@ -15,12 +18,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using core::TaskOutcome;
+using metrics::FailureReason;
 
 // Outcomes are written in batches: one transaction per this many images, or per tick.
 constexpr std::size_t kFlushBatch = 64;
 constexpr auto kBusyTick = std::chrono::milliseconds(20);
 constexpr int kMaxClaimBatch = 64;
 constexpr long kMaxRetryAfterSeconds = 3600;  // a host cannot park a task for a day
+// Nice value of the compress threads (and of the libvips workers they start, which inherit
+// it): under full load the HTTP and scheduler threads, at 0, get the CPU when they wake.
+constexpr int kCompressNice = 10;
+
+// Linux keeps a nice value per thread. Failing (a seccomp profile, say) costs only latency.
+void lower_this_thread_priority() {
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kCompressNice) != 0)
+    spdlog::debug("could not lower the priority of a compress thread; the API may answer "
+                  "more slowly under load");
+}
 
 double jitter() {
   thread_local std::mt19937 rng{std::random_device{}()};
@@ -48,7 +62,13 @@ Pipeline::Pipeline(Options options, store::Store& store, blob::BlobStore& blobs,
       store_(store),
       blobs_(blobs),
       fetcher_(fetcher),
-      on_completed_(std::move(on_completed)) {
+      on_completed_(std::move(on_completed)),
+      metrics_(options_.metrics) {
+  if (metrics_ == nullptr) {
+    own_registry_ = std::make_unique<metrics::Registry>();
+    own_metrics_ = std::make_unique<metrics::ServiceMetrics>(*own_registry_);
+    metrics_ = own_metrics_.get();
+  }
   if (options_.owner.empty()) options_.owner = make_owner_id();
   options_.compress_threads = std::max(1, options_.compress_threads);
   options_.download_concurrency = std::max(1, options_.download_concurrency);
@@ -59,8 +79,10 @@ Pipeline::~Pipeline() { stop(std::chrono::milliseconds(0)); }
 
 void Pipeline::start() {
   if (started_.exchange(true)) return;
-  for (int i = 0; i < options_.compress_threads; ++i)
+  for (int i = 0; i < options_.compress_threads; ++i) {
     compressors_.emplace_back([this] { compress_loop(); });
+    putters_.emplace_back([this] { put_loop(); });
+  }
   scheduler_ = std::thread([this] { scheduler_loop(); });
 }
 
@@ -97,6 +119,13 @@ void Pipeline::stop(std::chrono::milliseconds grace) {
   compress_cv_.notify_all();
   fetcher_.stop();  // running downloads call back now; abandon_ makes them no-ops
   for (auto& t : compressors_) t.join();
+  {
+    // Whatever is encoded is stored and recorded: it costs a write, and saves a redo.
+    std::lock_guard lock(mutex_);
+    put_stopping_ = true;
+  }
+  put_cv_.notify_all();
+  for (auto& t : putters_) t.join();
   {
     std::lock_guard lock(mutex_);
     wake_requested_ = true;
@@ -191,24 +220,25 @@ void Pipeline::renew_leases() {
 }
 
 void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result) {
-  if (result.ok) {
-    counters_.bytes_in += static_cast<std::int64_t>(result.body.size());
-    {
-      std::lock_guard lock(mutex_);
-      if (abandon_) return;
-      compress_queue_.push_back(Job{std::move(task), std::move(result.body)});
-    }
-    compress_cv_.notify_one();
-    return;
-  }
   {
     std::lock_guard lock(mutex_);
     if (abandon_) return;  // shutting down: the lease is released instead
+    // Counted under the lock so a download cut short by stop() is never counted.
+    metrics_->download_seconds().observe(result.seconds);
+    if (result.ok) {
+      metrics_->bytes_in().inc(result.body.size());
+      compress_queue_.push_back(Job{std::move(task), std::move(result.body)});
+    }
   }
+  if (result.ok) {
+    compress_cv_.notify_one();
+    return;
+  }
+  const auto reason = download_failure_reason(result.error);
   if (result.transient)
-    record(retry_or_fail(task, std::move(result.error), result.retry_after_seconds));
+    retry_or_fail(task, std::move(result.error), result.retry_after_seconds, reason);
   else
-    record(failure_of(task, std::move(result.error)));
+    fail(task, std::move(result.error), reason);
 }
 
 TaskOutcome Pipeline::outcome_of(const core::ClaimedTask& task, TaskOutcome::Kind kind) const {
@@ -220,17 +250,18 @@ TaskOutcome Pipeline::outcome_of(const core::ClaimedTask& task, TaskOutcome::Kin
   return outcome;
 }
 
-TaskOutcome Pipeline::failure_of(const core::ClaimedTask& task, std::string error) const {
+void Pipeline::fail(const core::ClaimedTask& task, std::string error, FailureReason reason) {
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::failed);
   outcome.error = std::move(error);
-  return outcome;
+  record(std::move(outcome), reason);
 }
 
-TaskOutcome Pipeline::retry_or_fail(const core::ClaimedTask& task, std::string error,
-                                    std::optional<long> retry_after_seconds) {
-  if (task.attempt >= options_.max_attempts)
-    return failure_of(task, error + " (gave up after " + std::to_string(task.attempt) +
-                                " attempts)");
+void Pipeline::retry_or_fail(const core::ClaimedTask& task, std::string error,
+                             std::optional<long> retry_after_seconds, FailureReason reason) {
+  if (task.attempt >= options_.max_attempts) {
+    fail(task, error + " (gave up after " + std::to_string(task.attempt) + " attempts)", reason);
+    return;
+  }
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::retry);
   std::int64_t delay_ms;
   if (retry_after_seconds) {
@@ -240,13 +271,17 @@ TaskOutcome Pipeline::retry_or_fail(const core::ClaimedTask& task, std::string e
                            static_cast<double>(1LL << std::min(task.attempt - 1, 20));
     delay_ms = static_cast<std::int64_t>(backoff * jitter());
   }
+  log::for_request(task.request_id)
+      .debug("image {}-{} attempt {} failed: {}; next try in {} ms", task.product_index,
+             task.image_index, task.attempt, error, delay_ms);
   outcome.error = std::move(error);
   outcome.retry_at = core::now_ms() + delay_ms;
-  counters_.retried++;
-  return outcome;
+  metrics_->image_retries().inc();
+  record(std::move(outcome));
 }
 
 void Pipeline::compress_loop() {
+  lower_this_thread_priority();
   for (;;) {
     Job job;
     {
@@ -262,33 +297,67 @@ void Pipeline::compress_loop() {
 
 void Pipeline::compress_one(Job& job) {
   const auto& task = job.task;
+  const auto started = Clock::now();
+  const auto observe = [&] {
+    metrics_->processing_seconds().observe(
+        std::chrono::duration<double>(Clock::now() - started).count());
+  };
   const imaging::EncodeOptions options{task.quality, task.format, options_.max_pixels};
   auto encoded = imaging::compress(job.body, options);
   const auto bytes_in = static_cast<std::int64_t>(job.body.size());
   std::string().swap(job.body);  // the download is no longer needed: free it now
   if (!encoded) {
-    record(failure_of(task, encoded.message()));
+    observe();
+    fail(task, encoded.message(), image_failure_reason(encoded.message()));
     return;
   }
-  std::string name = output_name(task, encoded->extension);
-  if (auto stored = blobs_.put(task.request_id + "/" + name, encoded->bytes); !stored) {
+  PutJob put{task, output_name(task, encoded->extension), std::move(encoded->bytes), bytes_in,
+             started};
+  {
+    std::lock_guard lock(mutex_);
+    put_queue_.push_back(std::move(put));
+  }
+  put_cv_.notify_one();
+}
+
+void Pipeline::put_loop() {
+  for (;;) {
+    PutJob job;
+    {
+      std::unique_lock lock(mutex_);
+      put_cv_.wait(lock, [this] { return put_stopping_ || !put_queue_.empty(); });
+      if (put_queue_.empty()) return;
+      job = std::move(put_queue_.front());
+      put_queue_.pop_front();
+    }
+    put_one(job);
+  }
+}
+
+void Pipeline::put_one(PutJob& job) {
+  const auto& task = job.task;
+  auto stored = blobs_.put(task.request_id + "/" + job.name, job.bytes);
+  metrics_->processing_seconds().observe(
+      std::chrono::duration<double>(Clock::now() - job.started).count());
+  if (!stored) {
     // A full or failing disk may recover; the image itself was fine.
-    record(retry_or_fail(task, stored.message(), std::nullopt));
+    retry_or_fail(task, stored.message(), std::nullopt, FailureReason::storage);
     return;
   }
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::succeeded);
-  outcome.output_name = std::move(name);
-  outcome.bytes_in = bytes_in;
-  outcome.bytes_out = static_cast<std::int64_t>(encoded->bytes.size());
-  counters_.bytes_out += outcome.bytes_out;
+  outcome.output_name = std::move(job.name);
+  outcome.bytes_in = job.bytes_in;
+  outcome.bytes_out = static_cast<std::int64_t>(job.bytes.size());
+  metrics_->bytes_out().inc(static_cast<std::uint64_t>(outcome.bytes_out));
   record(std::move(outcome));
 }
 
-void Pipeline::record(TaskOutcome outcome) {
+void Pipeline::record(TaskOutcome outcome, FailureReason reason) {
   bool flush_now;
   {
     std::lock_guard lock(mutex_);
     outcomes_.push_back(std::move(outcome));
+    outcome_reasons_.push_back(reason);
     flush_now = outcomes_.size() >= kFlushBatch;
   }
   if (flush_now) scheduler_cv_.notify_one();
@@ -296,9 +365,11 @@ void Pipeline::record(TaskOutcome outcome) {
 
 void Pipeline::flush_outcomes() {
   std::vector<TaskOutcome> batch;
+  std::vector<FailureReason> reasons;
   {
     std::lock_guard lock(mutex_);
     batch.swap(outcomes_);
+    reasons.swap(outcome_reasons_);
   }
   if (batch.empty()) return;
   std::vector<std::string> completed;
@@ -308,14 +379,18 @@ void Pipeline::flush_outcomes() {
     std::lock_guard lock(mutex_);  // keep them for the next try
     outcomes_.insert(outcomes_.begin(), std::make_move_iterator(batch.begin()),
                      std::make_move_iterator(batch.end()));
+    outcome_reasons_.insert(outcome_reasons_.begin(), reasons.begin(), reasons.end());
     throw;
   }
-  for (const auto& o : batch) {
-    if (o.kind == TaskOutcome::Kind::succeeded) counters_.succeeded++;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& o = batch[i];
+    if (o.kind == TaskOutcome::Kind::succeeded) metrics_->images_succeeded().inc();
     if (o.kind == TaskOutcome::Kind::failed) {
-      counters_.failed++;
-      spdlog::info("request {}: image task {} failed: {}", o.request_id, o.task_id,
-                   o.error.value_or(""));
+      metrics_->images_failed().inc();
+      metrics_->image_failures(reasons[i]).inc();
+      log::for_request(o.request_id)
+          .info("image task {} failed ({}): {}", o.task_id, metrics::to_string(reasons[i]),
+                o.error.value_or(""));
     }
   }
   {
@@ -323,7 +398,7 @@ void Pipeline::flush_outcomes() {
     for (const auto& o : batch) in_hand_.erase(o.task_id);
     if (in_hand_.empty()) drained_cv_.notify_all();
   }
-  for (const auto& id : completed) spdlog::info("request {}: completed", id);
+  for (const auto& id : completed) log::for_request(id).info("request completed");
   if (!completed.empty() && on_completed_) on_completed_(completed);
 }
 

@@ -1,14 +1,23 @@
 // Pipeline: the scheduler that turns pending tasks into stored images.
 //
 //   Store::claim_tasks (leased) ─► Fetcher (many downloads overlap, on its own thread)
-//     ─► compress queue ─► N compress threads (libvips) ─► BlobStore::put
-//     ─► outcome queue ─► Store::finish_tasks (batched) ─► on_completed(request ids)
+//     ─► compress queue ─► N compress threads (libvips) ─► put queue ─► N put threads
+//     (BlobStore::put, which waits for the disk) ─► outcome queue
+//     ─► Store::finish_tasks (batched) ─► on_completed(request ids)
+//
+// Compress threads run at a lower priority (nice) than the rest of the process, so the
+// HTTP API and the scheduler answer promptly while every core is compressing; and they
+// never wait for the disk: a put's fsync happens on a put thread meanwhile.
 //
 // One scheduler thread claims work while there is room (downloads in flight plus images
 // waiting for a compress thread stay under a bound, so memory stays flat however large the
 // request), renews the leases of what it holds, puts back expired leases of crashed
 // processes, and writes outcomes in batches. A transient download failure is retried
 // with exponential backoff and jitter (or the host's Retry-After) until max_attempts.
+//
+// It reports to metrics::ServiceMetrics: images ended (counted once their outcome is
+// written), failure reasons, retries, bytes, and the time of each download attempt and of
+// each image's processing (decode to stored). Updates are atomic adds, no locks.
 #pragma once
 
 #include <atomic>
@@ -17,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -26,6 +36,7 @@
 #include "blob/blob_store.hpp"
 #include "core/types.hpp"
 #include "fetch/fetcher.hpp"
+#include "metrics/service_metrics.hpp"
 #include "store/store.hpp"
 
 namespace imgbatch::pipeline {
@@ -39,15 +50,8 @@ struct Options {
   std::chrono::milliseconds lease{60'000};
   std::chrono::milliseconds idle_poll{1'000};    // how often an idle scheduler looks for work
   std::chrono::milliseconds retry_base{1'000};   // first retry delay; doubles per attempt
-};
-
-// Counters for operators (metrics, logs, benchmarks). Monotonic since start().
-struct Counters {
-  std::atomic<std::int64_t> succeeded{0};
-  std::atomic<std::int64_t> failed{0};
-  std::atomic<std::int64_t> retried{0};
-  std::atomic<std::int64_t> bytes_in{0};
-  std::atomic<std::int64_t> bytes_out{0};
+  // Where to count; it must outlive the pipeline. None: the pipeline keeps its own.
+  metrics::ServiceMetrics* metrics = nullptr;
 };
 
 class Pipeline {
@@ -70,12 +74,20 @@ class Pipeline {
 
   // Tasks claimed and not yet recorded.
   std::size_t in_hand() const;
-  const Counters& counters() const { return counters_; }
+  metrics::ServiceMetrics& metrics() { return *metrics_; }
 
  private:
   struct Job {
     core::ClaimedTask task;
     std::string body;
+  };
+  // An encoded image on its way to the blob store.
+  struct PutJob {
+    core::ClaimedTask task;
+    std::string name;
+    std::string bytes;
+    std::int64_t bytes_in = 0;
+    std::chrono::steady_clock::time_point started;  // when its processing began
   };
 
   void scheduler_loop();
@@ -85,11 +97,15 @@ class Pipeline {
   void flush_outcomes();
   void on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result);
   void compress_one(Job& job);
-  void record(core::TaskOutcome outcome);
+  void put_loop();
+  void put_one(PutJob& job);
+  // `reason` counts only when the outcome is a failure.
+  void record(core::TaskOutcome outcome,
+              metrics::FailureReason reason = metrics::FailureReason::other);
   core::TaskOutcome outcome_of(const core::ClaimedTask& task, core::TaskOutcome::Kind kind) const;
-  core::TaskOutcome failure_of(const core::ClaimedTask& task, std::string error) const;
-  core::TaskOutcome retry_or_fail(const core::ClaimedTask& task, std::string error,
-                                  std::optional<long> retry_after_seconds);
+  void fail(const core::ClaimedTask& task, std::string error, metrics::FailureReason reason);
+  void retry_or_fail(const core::ClaimedTask& task, std::string error,
+                     std::optional<long> retry_after_seconds, metrics::FailureReason reason);
   std::size_t capacity() const;
 
   Options options_;
@@ -97,11 +113,14 @@ class Pipeline {
   blob::BlobStore& blobs_;
   fetch::Fetcher& fetcher_;
   CompletionListener on_completed_;
-  Counters counters_;
+  std::unique_ptr<metrics::Registry> own_registry_;  // when Options::metrics is null
+  std::unique_ptr<metrics::ServiceMetrics> own_metrics_;
+  metrics::ServiceMetrics* metrics_;
 
   mutable std::mutex mutex_;
   std::condition_variable scheduler_cv_;
   std::condition_variable compress_cv_;
+  std::condition_variable put_cv_;
   std::condition_variable drained_cv_;
   bool wake_requested_ = false;
   bool stopping_ = false;          // no more claims
@@ -109,10 +128,14 @@ class Pipeline {
   bool abandon_ = false;           // past the grace period: results are dropped, leases released
   std::unordered_set<std::int64_t> in_hand_;  // claimed, outcome not yet written
   std::deque<Job> compress_queue_;
+  std::deque<PutJob> put_queue_;
+  bool put_stopping_ = false;  // put threads exit when their queue is empty
   std::vector<core::TaskOutcome> outcomes_;
+  std::vector<metrics::FailureReason> outcome_reasons_;  // one per outcome, for failures
 
   std::thread scheduler_;
   std::vector<std::thread> compressors_;
+  std::vector<std::thread> putters_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
 };

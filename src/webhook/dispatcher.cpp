@@ -8,6 +8,8 @@
 #include "core/ids.hpp"
 #include "core/status_document.hpp"
 #include "fetch/address_guard.hpp"
+#include "logging.hpp"
+#include "metrics/service_metrics.hpp"
 #include "webhook/retry.hpp"
 #include "webhook/sender.hpp"
 #include "webhook/signature.hpp"
@@ -117,6 +119,8 @@ std::string Dispatcher::payload(const std::string& request_id) {
 }
 
 void Dispatcher::deliver(const core::Delivery& delivery) {
+  // Every line logged meanwhile, the address filter's included, names the request.
+  log::RequestScope scope(delivery.request_id);
   const std::string body = payload(delivery.request_id);
   HeaderList headers;
   const auto timestamp = core::now_ms() / 1000;
@@ -156,18 +160,22 @@ void Dispatcher::deliver(const core::Delivery& delivery) {
   store_.record_delivery_attempt(attempt, core::now_ms());
   if (attempt.next_attempt_at) note_due(*attempt.next_attempt_at);
 
+  const auto outcome = attempt.delivered         ? metrics::WebhookOutcome::delivered
+                       : attempt.next_attempt_at ? metrics::WebhookOutcome::retrying
+                                                 : metrics::WebhookOutcome::gave_up;
+  if (options_.metrics) options_.metrics->webhook_deliveries(outcome).inc();
+
   // The webhook-id is in every line: it is what a receiver's logs show too.
   if (attempt.delivered)
-    spdlog::info("request {}: webhook {} delivered to {} (attempt {})", delivery.request_id,
-                 delivery.webhook_id, delivery.url, attempts_made);
+    spdlog::info("webhook {} delivered to {} (attempt {})", delivery.webhook_id, delivery.url,
+                 attempts_made);
   else if (attempt.next_attempt_at)
-    spdlog::warn("request {}: webhook {} to {} failed (attempt {}): {}; next try in {} ms",
-                 delivery.request_id, delivery.webhook_id, delivery.url, attempts_made,
-                 result.error, std::max<core::TimeMs>(0, *attempt.next_attempt_at - core::now_ms()));
+    spdlog::warn("webhook {} to {} failed (attempt {}): {}; next try in {} ms",
+                 delivery.webhook_id, delivery.url, attempts_made, result.error,
+                 std::max<core::TimeMs>(0, *attempt.next_attempt_at - core::now_ms()));
   else
-    spdlog::error("request {}: webhook {} to {} given up after attempt {}: {}",
-                  delivery.request_id, delivery.webhook_id, delivery.url, attempts_made,
-                  result.error);
+    spdlog::error("webhook {} to {} given up after attempt {}: {}", delivery.webhook_id,
+                  delivery.url, attempts_made, result.error);
 }
 
 }  // namespace imgbatch::webhook

@@ -17,6 +17,10 @@
 #include "core/types.hpp"
 #include "store/store.hpp"
 
+namespace imgbatch::metrics {
+class ServiceMetrics;
+}
+
 namespace imgbatch::webhook {
 
 struct DispatcherOptions {
@@ -27,6 +31,7 @@ struct DispatcherOptions {
   int senders = 2;           // notifications in flight at once
   std::chrono::milliseconds idle_poll{1'000};
   std::chrono::milliseconds timeout{15'000};
+  metrics::ServiceMetrics* metrics = nullptr;  // counts each attempt's outcome; not owned
 };
 
 class Dispatcher {

@@ -3,10 +3,13 @@
 // and the output CSV, and receive the completion webhook.
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <vips/vips8>
@@ -221,6 +224,81 @@ TEST_F(EndToEnd, AnInvalidCsvIsRefusedWhole) {
   for (const auto& e : problem["errors"]) lines.insert(e["line"].get<int>());
   EXPECT_EQ(lines, (std::set<int>{3, 4}));
   EXPECT_TRUE(client.get("/requests").json()["requests"].empty());
+}
+
+// --log-format json: every line on stderr is one JSON object, and every line about the
+// upload (its creation, its images, its completion, its webhook, the HTTP calls that name
+// it) carries its id in "request_id". GET /metrics is served by the real binary too.
+TEST_F(EndToEnd, JsonLogsCarryTheRequestIdOnEveryLineAboutIt) {
+  TestOrigin origin;
+  RunningServer server({"--log-format", "json"}, nullptr, {{"IMGBATCH_LOG_LEVEL", "debug"}});
+  auto client = server.client();
+  const auto photo = photo_names().at(0);
+  const std::string csv = "S. No.,Product Name,Input Image Urls\n1,Good," +
+                          origin.url("/photos/" + photo) + "\n2,\"Quote \"\"q\"\"\"," +
+                          origin.url("/status/404") + "\n";
+  auto upload = client.post_form(
+      "/upload", {{"file", csv, "products.csv", "text/csv"},
+                  {"webhook_url", server.base_url() + "/webhook", std::nullopt, ""}});
+  ASSERT_EQ(upload.status, 202) << upload.body;
+  const std::string id = upload.json()["request_id"];
+  ASSERT_EQ(server.wait_until_ended(id)["status"], "completed");
+  EXPECT_EQ(client.get("/requests/" + id + "/output.csv").status, 200);
+  EXPECT_EQ(client.get("/images/" + id + "/0-0.jpg").status, 200);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (client.get("/webhook/events").json()["events"].empty() &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  const auto metrics = client.get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("imgbatch_images_total{outcome=\"succeeded\"} 1\n"),
+            std::string::npos) << metrics.body;
+  EXPECT_NE(
+      metrics.body.find("imgbatch_image_failures_total{reason=\"download_http_status\"} 1\n"),
+      std::string::npos)
+      << metrics.body;
+
+  server.process().signal(SIGTERM);
+  ASSERT_EQ(server.process().wait(std::chrono::seconds(20)), 0);
+
+  const std::regex rfc3339(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  std::vector<std::string> about_request;
+  std::istringstream log(server.process().log());
+  int lines = 0;
+  for (std::string line; std::getline(log, line);) {
+    ++lines;
+    nlohmann::json entry;
+    try {
+      entry = nlohmann::json::parse(line);
+    } catch (const std::exception&) {
+      ADD_FAILURE() << "not a JSON object: " << line;
+      continue;
+    }
+    ASSERT_TRUE(entry.is_object()) << line;
+    EXPECT_TRUE(std::regex_match(entry.value("time", ""), rfc3339)) << line;
+    EXPECT_FALSE(entry.value("level", "").empty()) << line;
+    const std::string message = entry.value("message", "");
+    EXPECT_FALSE(message.empty()) << line;
+    if (message.find(id) != std::string::npos) {
+      EXPECT_EQ(entry.value("request_id", ""), id) << "names the request without its id: "
+                                                    << line;
+    }
+    if (entry.value("request_id", "") == id) about_request.push_back(message);
+  }
+  EXPECT_GT(lines, 5);
+  const auto has = [&](const std::string& part) {
+    return std::any_of(about_request.begin(), about_request.end(),
+                       [&](const std::string& m) { return m.find(part) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("request created")) << ::testing::PrintToString(about_request);
+  EXPECT_TRUE(has("POST /upload 202"));
+  EXPECT_TRUE(has("GET /status?request_id=" + id + " 200"));
+  EXPECT_TRUE(has("failed (download_http_status): download failed: HTTP 404"));
+  EXPECT_TRUE(has("request completed"));
+  EXPECT_TRUE(has("GET /requests/" + id + "/output.csv 200"));
+  EXPECT_TRUE(has("GET /images/" + id + "/0-0.jpg 200"));
+  EXPECT_TRUE(has("delivered to " + server.base_url() + "/webhook"));
 }
 
 }  // namespace

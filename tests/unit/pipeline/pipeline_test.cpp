@@ -124,7 +124,7 @@ TEST_F(PipelineTest, EveryImageIsCompressedStoredAndRecordedAndTheRequestComplet
   EXPECT_EQ(names.size(), urls.size());
   pipeline->stop(std::chrono::seconds(5));
   EXPECT_EQ(completions_.count(id), 1);
-  EXPECT_EQ(pipeline->counters().succeeded.load(), static_cast<long>(urls.size()));
+  EXPECT_EQ(pipeline->metrics().images_succeeded().value(), urls.size());
 }
 
 TEST_F(PipelineTest, TransientFailuresAreRetriedAndPermanentOnesFailAtOnce) {
@@ -162,6 +162,22 @@ TEST_F(PipelineTest, TransientFailuresAreRetriedAndPermanentOnesFailAtOnce) {
   EXPECT_NE(html.error->find("not an image"), std::string::npos) << *html.error;
 
   EXPECT_EQ(store_->get_request(id)->progress.failed, 3);
+
+  // Counted before the completion callback runs.
+  auto& m = pipeline->metrics();
+  EXPECT_EQ(m.images_succeeded().value(), 1u);
+  EXPECT_EQ(m.images_failed().value(), 3u);
+  EXPECT_EQ(m.image_failures(metrics::FailureReason::download_http_status).value(), 2u);
+  EXPECT_EQ(m.image_failures(metrics::FailureReason::not_an_image).value(), 1u);
+  EXPECT_EQ(m.image_failures(metrics::FailureReason::other).value(), 0u);
+  EXPECT_EQ(m.image_retries().value(), 4u);  // flaky twice, 503 twice
+  // Every attempt is timed: 3 + 1 + 3 + 1; two downloads reached the compressor.
+  EXPECT_EQ(m.download_seconds().snapshot().count, 8u);
+  EXPECT_EQ(m.processing_seconds().snapshot().count, 2u);
+  EXPECT_GT(m.processing_seconds().snapshot().sum, 0.0);
+  EXPECT_EQ(m.bytes_out().value(), static_cast<std::uint64_t>(flaky.bytes_out));
+  EXPECT_GT(m.bytes_in().value(), static_cast<std::uint64_t>(flaky.bytes_in))
+      << "the HTML page counts as bytes downloaded too";
 }
 
 TEST_F(PipelineTest, RetryAfterIsHonoured) {
