@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 #include <vips/vips.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include "core/config.hpp"
 #include "imaging/compressor.hpp"
 #include "logging.hpp"
+#include "process_command.hpp"
 #include "service.hpp"
 
 #ifndef IMGBATCH_VERSION
@@ -23,16 +26,22 @@ namespace imgbatch {
 
 namespace {
 
-// Adds every option of API.md's table to a subcommand, each with its environment variable.
-void add_options(CLI::App& app, core::Config& config, std::string& format) {
-  // A repeated option takes its last value, as most command lines do.
+std::string env(const char* name) { return std::string("IMGBATCH_") + name; }
+
+// The options are grouped so that each subcommand takes the groups that mean something to
+// it; serve and worker take them all, in the order of API.md's table.
+
+// A repeated option takes its last value, as most command lines do.
+void take_last_values(CLI::App& app) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  const auto env = [](const char* name) { return std::string("IMGBATCH_") + name; };
+}
+
+void add_placement_options(CLI::App& app, core::Config& config) {
   app.add_option("--listen", config.listen, "HOST:PORT the HTTP API listens on")
       ->envname(env("LISTEN"))
       ->capture_default_str();
   app.add_option("--db", config.db,
-                 "database: sqlite:PATH (more backends arrive later: postgresql://…)")
+                 "database: sqlite:PATH or postgresql://USER:PASSWORD@HOST:PORT/DB")
       ->envname(env("DB"))
       ->capture_default_str();
   app.add_option("--storage", config.storage, "where images are stored: file:DIR")
@@ -41,16 +50,26 @@ void add_options(CLI::App& app, core::Config& config, std::string& format) {
   app.add_option("--public-url", config.public_url,
                  "base of every output URL, as clients reach this service (default: http://<listen>)")
       ->envname(env("PUBLIC_URL"));
+}
+
+// `for_service`: serve or worker, where --workers 0 means "API only" and an upload may
+// override the quality; for `process` neither is so.
+void add_work_options(CLI::App& app, core::Config& config, std::string& format,
+                      bool for_service) {
   app.add_option("--workers", config.workers,
-                 "compress threads (default: number of cores); 0 = API only, no processing")
+                 for_service
+                     ? "compress threads (default: number of cores); 0 = API only, no processing"
+                     : "compress threads (default: number of cores)")
       ->envname(env("WORKERS"))
-      ->check(CLI::Range(0, 1024));
+      ->check(CLI::Range(for_service ? 0 : 1, 1024));
   app.add_option("--download-concurrency", config.download_concurrency,
                  "downloads in flight at once")
       ->envname(env("DOWNLOAD_CONCURRENCY"))
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  app.add_option("--quality", config.quality, "output quality 1-100 (an upload may override it)")
+  app.add_option("--quality", config.quality,
+                 for_service ? "output quality 1-100 (an upload may override it)"
+                                  : "output quality 1-100")
       ->envname(env("QUALITY"))
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
@@ -58,20 +77,27 @@ void add_options(CLI::App& app, core::Config& config, std::string& format) {
       ->envname(env("FORMAT"))
       ->check(CLI::IsMember({"jpeg", "jpg", "webp", "avif", "png", "keep"}))
       ->capture_default_str();
+}
+
+void add_webhook_options(CLI::App& app, core::Config& config) {
   app.add_option("--webhook-url", config.webhook_url,
                  "where to POST a request's final status when the upload names none")
       ->envname(env("WEBHOOK_URL"));
   app.add_option("--webhook-secret", config.webhook_secret,
                  "whsec_<base64> key that signs notifications and checks POST /webhook")
       ->envname(env("WEBHOOK_SECRET"));
+}
+
+void add_limit_options(CLI::App& app, core::Config& config, bool uploads) {
   app.add_flag("--allow-private-networks", config.allow_private_networks,
                "allow image and webhook URLs on loopback and private addresses (off: SSRF guard)")
       ->envname(env("ALLOW_PRIVATE_NETWORKS"));
-  app.add_option("--max-upload-bytes", config.max_upload_bytes,
-                 "largest CSV upload accepted (e.g. 64MiB)")
-      ->envname(env("MAX_UPLOAD_BYTES"))
-      ->transform(CLI::AsSizeValue(false))
-      ->capture_default_str();
+  if (uploads)
+    app.add_option("--max-upload-bytes", config.max_upload_bytes,
+                   "largest CSV upload accepted (e.g. 64MiB)")
+        ->envname(env("MAX_UPLOAD_BYTES"))
+        ->transform(CLI::AsSizeValue(false))
+        ->capture_default_str();
   app.add_option("--max-rows", config.max_rows, "most products in one CSV")
       ->envname(env("MAX_ROWS"))
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{10'000'000}))
@@ -96,16 +122,69 @@ void add_options(CLI::App& app, core::Config& config, std::string& format) {
       ->envname(env("MAX_ATTEMPTS"))
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+}
+
+void add_lease_option(CLI::App& app, core::Config& config) {
   app.add_option("--lease-seconds", config.lease_seconds,
                  "seconds a claimed image stays reserved without renewal; after a crash, the "
                  "wait before another process takes it over")
       ->envname(env("LEASE_SECONDS"))
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+}
+
+void add_log_options(CLI::App& app, core::Config& config) {
   app.add_option("--log-format", config.log_format, "text or json")
       ->envname(env("LOG_FORMAT"))
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+}
+
+// Every option of API.md's table, for serve and worker.
+void add_service_options(CLI::App& app, core::Config& config, std::string& format) {
+  take_last_values(app);
+  add_placement_options(app, config);
+  add_work_options(app, config, format, true);
+  add_webhook_options(app, config);
+  add_limit_options(app, config, true);
+  add_lease_option(app, config);
+  add_log_options(app, config);
+}
+
+// `process FILE.csv --out DIR` and the options that matter without a server.
+void add_process_options(CLI::App& app, ProcessArgs& args, std::string& format) {
+  take_last_values(app);
+  app.add_option("FILE.csv", args.csv_path, "the products and their image URLs")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+  app.add_option("--out", args.out_dir,
+                 "where images/, output.csv and the resumable state (.imgbatch/) go; created "
+                 "if missing")
+      ->type_name("DIR")
+      ->required();
+  add_work_options(app, args.config, format, false);
+  add_limit_options(app, args.config, false);
+  add_log_options(app, args.config);
+  app.footer(
+      "Writes DIR/images/PRODUCT-IMAGE.jpg (counting from 0) and DIR/output.csv, whose\n"
+      "Output Image Urls are paths relative to DIR. Progress goes to stderr, the summary\n"
+      "and the failed images to stdout. Running the same command again resumes an\n"
+      "interrupted run and does not redo finished work.\n"
+      "Exit codes: 0 every image succeeded; 1 some images failed (listed); 2 bad usage,\n"
+      "an unreadable or invalid CSV, or DIR holds another CSV's results; 3 internal or\n"
+      "database error; 130/143 interrupted by SIGINT/SIGTERM (run again to resume).\n"
+      "Log level: warn unless IMGBATCH_LOG_LEVEL says otherwise.");
+}
+
+// Blocked before any thread starts (libvips, curl, the pipeline), so that every thread
+// inherits the mask and SIGINT/SIGTERM reach only the main thread's sigwait: no handler
+// runs inside library code, and no stray thread takes the default action.
+void block_shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 std::string version_text() {
@@ -125,31 +204,48 @@ int run_cli(int argc, char** argv) {
 
   // Each subcommand fills its own Config: CLI11 applies environment variables to the
   // options of every subcommand, parsed or not, so a shared one would let the
-  // environment overwrite a flag given to the other.
+  // environment overwrite a flag given to another.
   struct Settings {
     core::Config config;
     std::string format = "jpeg";
   };
   Settings serve_settings, worker_settings;
-  for (auto* s : {&serve_settings, &worker_settings})
-    s->config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ProcessArgs process_args;
+  std::string process_format = "jpeg";
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (auto* config : {&serve_settings.config, &worker_settings.config, &process_args.config})
+    config->workers = cores;
 
   auto* serve = app.add_subcommand("serve", "HTTP API and workers in one process");
-  add_options(*serve, serve_settings.config, serve_settings.format);
+  add_service_options(*serve, serve_settings.config, serve_settings.format);
   auto* worker = app.add_subcommand("worker", "workers only, against a shared database");
-  add_options(*worker, worker_settings.config, worker_settings.format);
+  add_service_options(*worker, worker_settings.config, worker_settings.format);
+  auto* process = app.add_subcommand(
+      "process", "one CSV without a server: images and output.csv into --out DIR, with progress");
+  add_process_options(*process, process_args, process_format);
   auto* version = app.add_subcommand("version", "print the version and the libraries in use");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; any usage error exits 2, as command-line tools do.
+    return app.exit(e) == 0 ? 0 : 2;
   }
 
   if (version->parsed()) {
     std::cout << version_text() << "\n";
     return 0;
   }
+  block_shutdown_signals();
+  if (process->parsed()) {
+    process_args.config.format = *core::parse_image_format(process_format);
+    setup_logging(process_args.config.log_format);
+    // Info lines would break up the progress bar; what goes wrong still shows.
+    if (std::getenv("IMGBATCH_LOG_LEVEL") == nullptr) spdlog::set_level(spdlog::level::warn);
+    imaging::init_vips(argv[0]);
+    return run_process(process_args);
+  }
+
   Settings& chosen = worker->parsed() ? worker_settings : serve_settings;
   core::Config& config = chosen.config;
   config.format = *core::parse_image_format(chosen.format);

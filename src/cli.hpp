@@ -1,4 +1,4 @@
-// The command line: `serve`, `worker`, `version` (and later `process`). Every option is a
+// The command line: `serve`, `worker`, `process`, `version`. Every option is a
 // flag and an IMGBATCH_* environment variable; the flag wins.
 #pragma once
 

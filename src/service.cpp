@@ -9,6 +9,7 @@
 #include "blob/blob_store.hpp"
 #include "fetch/fetcher.hpp"
 #include "http/server.hpp"
+#include "metrics/service_metrics.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/store.hpp"
 #include "webhook/dispatcher.hpp"
@@ -46,11 +47,16 @@ int run_service(const core::Config& config, ServiceRole role) {
   if (const int removed = blobs->remove_stale_temporaries(kStaleTemporaryAge); removed > 0)
     spdlog::info("removed {} temporary file(s) left by an earlier crash", removed);
 
+  // Declared before everything that counts into it, so it is destroyed after them.
+  metrics::Registry registry;
+  metrics::ServiceMetrics metrics(registry);
+
   webhook::DispatcherOptions dispatch_options;
   dispatch_options.secret = config.webhook_secret;
   dispatch_options.public_url = config.effective_public_url();
   dispatch_options.allow_private_networks = config.allow_private_networks;
   dispatch_options.retry_scale = webhook::retry_scale_from_env();
+  dispatch_options.metrics = &metrics;
   webhook::Dispatcher dispatcher(dispatch_options, *store);
 
   std::unique_ptr<fetch::Fetcher> fetcher;
@@ -67,16 +73,32 @@ int run_service(const core::Config& config, ServiceRole role) {
     options.max_attempts = config.max_attempts;
     options.lease = std::chrono::seconds(config.lease_seconds);
     options.max_pixels = config.max_pixels;
+    options.metrics = &metrics;
     workers = std::make_unique<pipeline::Pipeline>(
         options, *store, *blobs, *fetcher,
         [&dispatcher](const std::vector<std::string>&) { dispatcher.wake(); });
   }
+  // Another process's upload or released lease wakes idle workers at once (PostgreSQL's
+  // LISTEN/NOTIFY); SQLite has no watch, the in-process server wakes them directly. Declared
+  // after `workers`, so it stops calling them before they are destroyed.
+  const auto work_watch = workers ? store->watch_new_work([&workers] { workers->wake(); })
+                                  : nullptr;
+
+  // Read at scrape time: one COUNT over the pending-task index, and a size under a lock.
+  metrics.set_task_sources(
+      [&store]() -> std::optional<double> {
+        return static_cast<double>(store->queue_depth().pending);
+      },
+      [&workers]() -> std::optional<double> {
+        return workers ? static_cast<double>(workers->in_hand()) : 0.0;
+      });
 
   std::unique_ptr<http::Server> server;
   if (role == ServiceRole::serve) {
     server = std::make_unique<http::Server>(config, *store, *blobs, [&workers] {
       if (workers) workers->wake();
     });
+    server->set_metrics(metrics);
     if (config.webhook_secret && !config.webhook_secret->empty()) {
       auto key = webhook::parse_secret(*config.webhook_secret);
       if (!key) throw std::invalid_argument(key.message());
@@ -91,10 +113,11 @@ int run_service(const core::Config& config, ServiceRole role) {
     }
     server->start();
     spdlog::info("imgbatch listening on {} (public URL {}), {} compress thread(s), database {}",
-                 config.listen, config.effective_public_url(), config.workers, config.db);
+                 config.listen, config.effective_public_url(), config.workers,
+                 store::redact_uri(config.db));
   } else {
     spdlog::info("imgbatch worker: {} compress thread(s), database {}", config.workers,
-                 config.db);
+                 store::redact_uri(config.db));
   }
   if (workers) workers->start();
   dispatcher.start();
