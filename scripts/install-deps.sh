@@ -11,6 +11,10 @@ packages=(
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   sqlite3 curl
+  libpq-dev postgresql
+  # The dashboard's end-to-end test drives this browser headless through playwright-core
+  # (installed from npm by the test set-up; it downloads no browser of its own).
+  chromium
 )
 
 missing=()
@@ -34,5 +38,14 @@ echo "install-deps: installing ${missing[*]}"
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# The PostgreSQL tests run a throwaway server of their own (tests/support/postgres_cluster),
+# so the package's default cluster, a system service on port 5432, would only run for
+# nothing. Only on a first install, and only if nobody configured this already.
+if [[ " ${missing[*]} " == *" postgresql "* ]] && [ ! -d /var/lib/postgresql ] &&
+   [ ! -e /etc/postgresql-common/createcluster.d/imgbatch.conf ]; then
+  $sudo mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" |
+    $sudo tee /etc/postgresql-common/createcluster.d/imgbatch.conf >/dev/null
+fi
 $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -45,13 +45,20 @@ nlohmann::json status_document(const RequestRecord& request,
   for (const auto& product : products) {
     nlohmann::json inputs = nlohmann::json::array();
     nlohmann::json outputs = nlohmann::json::array();
+    nlohmann::json input_bytes = nlohmann::json::array();
+    nlohmann::json output_bytes = nlohmann::json::array();
     nlohmann::json errors = nlohmann::json::array();
     for (const auto& image : product.images) {
       inputs.push_back(image.source_url);
-      if (image.state == TaskState::done && image.output_name)
+      if (image.state == TaskState::done && image.output_name) {
         outputs.push_back(image_url(public_url, request.id, *image.output_name));
-      else
+        input_bytes.push_back(image.bytes_in);
+        output_bytes.push_back(image.bytes_out);
+      } else {
         outputs.push_back(nullptr);
+        input_bytes.push_back(nullptr);
+        output_bytes.push_back(nullptr);
+      }
       if (image.state == TaskState::failed)
         errors.push_back({{"index", image.index},
                           {"url", image.source_url},
@@ -62,6 +69,9 @@ nlohmann::json status_document(const RequestRecord& request,
                     {"product_name", product.product_name},
                     {"input_image_urls", std::move(inputs)},
                     {"output_image_urls", std::move(outputs)},
+                    // Sizes beside the URLs (null until done), for savings figures.
+                    {"input_image_bytes", std::move(input_bytes)},
+                    {"output_image_bytes", std::move(output_bytes)},
                     {"errors", std::move(errors)}});
   }
   doc["products"] = std::move(list);

@@ -16,6 +16,10 @@
 #include "http/reply.hpp"
 #include "store/store.hpp"
 
+namespace imgbatch::metrics {
+class ServiceMetrics;
+}
+
 namespace imgbatch::http {
 
 class WebhookReceiver;
@@ -26,6 +30,7 @@ struct Deps {
   store::Store& store;
   blob::BlobStore& blob;
   std::function<void()> on_new_work;
+  metrics::ServiceMetrics* metrics = nullptr;  // none: no GET /metrics, nothing counted
 };
 
 using Handler =
@@ -41,5 +46,8 @@ std::vector<Route> upload_routes(const Deps& deps);
 std::vector<Route> status_routes(const Deps& deps);
 std::vector<Route> image_routes(const Deps& deps);
 std::vector<Route> webhook_routes(WebhookReceiver& receiver);
+std::vector<Route> metrics_routes(const Deps& deps);
+// The dashboard (GET /, GET /web/NAME) and GET /openapi.yaml, compiled into the binary.
+std::vector<Route> web_routes();
 
 }  // namespace imgbatch::http

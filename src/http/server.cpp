@@ -14,8 +14,11 @@
 
 #include "http/listen_address.hpp"
 #include "http/problem.hpp"
+#include "http/request_log.hpp"
 #include "http/routes.hpp"
 #include "http/webhook_receiver.hpp"
+#include "logging.hpp"
+#include "metrics/service_metrics.hpp"
 
 namespace imgbatch::http {
 
@@ -58,7 +61,8 @@ std::uint64_t transport_body_limit(std::int64_t max_upload_bytes) {
   return std::max(ours * 2, ours + kSlack);
 }
 
-void send(const restinio::request_handle_t& req, Reply reply, Clock::time_point started) {
+// Sends the reply; returns the status sent.
+int send(const restinio::request_handle_t& req, Reply reply, Clock::time_point started) {
   std::optional<restinio::sendfile_t> file;
   if (reply.file_path) {
     try {
@@ -84,6 +88,12 @@ void send(const restinio::request_handle_t& req, Reply reply, Clock::time_point 
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   spdlog::debug("{} {} {} {}ms", req->header().method().c_str(), req->header().request_target(),
                 reply.status, ms);
+  return reply.status;
+}
+
+// `route` is the route's pattern, never the path itself, so the label stays bounded.
+void count_request(metrics::ServiceMetrics* metrics, const std::string& route, int status) {
+  if (metrics) metrics->http_requests().with({route, std::to_string(status)}).inc();
 }
 
 // Runs a route and answers whatever happens: a database failure is a 503 the client may
@@ -111,16 +121,22 @@ std::string allow_header(const std::vector<restinio::http_method_id_t>& methods)
   return allow;
 }
 
-std::unique_ptr<Router> make_router(const std::vector<Route>& routes) {
+std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
+                                    metrics::ServiceMetrics* metrics) {
   auto router = std::make_unique<Router>();
   // Paths in the order first seen, with their methods, for the 405 answers.
   std::vector<std::pair<std::string, std::vector<restinio::http_method_id_t>>> paths;
   for (const auto& route : routes) {
     router->add_handler(route.method, route.path,
-                        [handler = route.handler](const restinio::request_handle_t& req,
-                                                  restinio::router::route_params_t params) {
+                        [handler = route.handler, path = route.path, metrics](
+                            const restinio::request_handle_t& req,
+                            restinio::router::route_params_t params) {
                           const auto started = Clock::now();
-                          send(req, run(handler, *req, params), started);
+                          // Every line logged for this call, the access line included,
+                          // names the request it is about (a handler may bind it later).
+                          log::RequestScope scope(request_id_of(*req, params));
+                          const int status = send(req, run(handler, *req, params), started);
+                          count_request(metrics, path, status);
                           return restinio::request_accepted();
                         });
     auto it = std::find_if(paths.begin(), paths.end(),
@@ -132,19 +148,21 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes) {
     restinio::router::dynamic_none_of_methods_matcher_t others;
     for (const auto& method : methods) others.add(method);
     router->add_handler(std::move(others), path,
-                        [allow = allow_header(methods)](const restinio::request_handle_t& req,
-                                                        restinio::router::route_params_t) {
+                        [allow = allow_header(methods), path, metrics](
+                            const restinio::request_handle_t& req,
+                            restinio::router::route_params_t) {
                           const auto started = Clock::now();
                           auto reply = problem(405, std::string(req->header().method().c_str()) +
                                                         " is not allowed here; use " + allow);
                           reply.header("Allow", allow);
-                          send(req, std::move(reply), started);
+                          count_request(metrics, path, send(req, std::move(reply), started));
                           return restinio::request_accepted();
                         });
   }
-  router->non_matched_request_handler([](const restinio::request_handle_t& req) {
-    send(req, problem(404, "no such endpoint: " + std::string(req->header().path())),
-         Clock::now());
+  router->non_matched_request_handler([metrics](const restinio::request_handle_t& req) {
+    count_request(metrics, "unmatched",
+                  send(req, problem(404, "no such endpoint: " + std::string(req->header().path())),
+                       Clock::now()));
     return restinio::request_accepted();
   });
   return router;
@@ -155,7 +173,7 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes) {
 struct Server::Impl {
   Impl(const core::Config& config, store::Store& store, blob::BlobStore& blob,
        std::function<void()> on_new_work)
-      : deps{config, store, blob, std::move(on_new_work)} {}
+      : deps{config, store, blob, std::move(on_new_work), nullptr} {}
 
   Deps deps;
   WebhookReceiver receiver;
@@ -173,6 +191,8 @@ void Server::set_webhook_verifier(WebhookVerifier verifier) {
   impl_->receiver.set_verifier(std::move(verifier));
 }
 
+void Server::set_metrics(metrics::ServiceMetrics& metrics) { impl_->deps.metrics = &metrics; }
+
 void Server::start() {
   if (impl_->running) throw std::logic_error("http::Server::start called twice");
   const auto& config = impl_->deps.config;
@@ -181,9 +201,10 @@ void Server::start() {
 
   std::vector<Route> routes;
   for (auto group : {upload_routes(impl_->deps), status_routes(impl_->deps),
-                     image_routes(impl_->deps), webhook_routes(impl_->receiver)})
+                     image_routes(impl_->deps), webhook_routes(impl_->receiver),
+                     metrics_routes(impl_->deps), web_routes()})
     std::move(group.begin(), group.end(), std::back_inserter(routes));
-  std::shared_ptr<Router> router = make_router(routes);
+  std::shared_ptr<Router> router = make_router(routes, impl_->deps.metrics);
 
   auto settings =
       restinio::server_settings_t<Traits>{}
@@ -205,13 +226,17 @@ void Server::start() {
           .acceptor_post_bind_hook([impl = impl_.get()](restinio::asio_ns::ip::tcp::acceptor& a) {
             impl->port = a.local_endpoint().port();
           })
-          .request_handler([router](const restinio::request_handle_t& req) {
+          .request_handler([router, metrics = impl_->deps.metrics](
+                               const restinio::request_handle_t& req) {
             try {
               return (*router)(req);
             } catch (const std::exception& e) {
               // The router decodes the path before matching: a malformed %-escape throws.
-              send(req, problem(400, std::string("the request target is malformed: ") + e.what()),
-                   Clock::now());
+              count_request(
+                  metrics, "unmatched",
+                  send(req,
+                       problem(400, std::string("the request target is malformed: ") + e.what()),
+                       Clock::now()));
               return restinio::request_accepted();
             }
           });

@@ -1,8 +1,8 @@
 // The HTTP API (API.md, "HTTP API") on RESTinio: POST /upload, GET /status, GET
-// /requests[/ID/output.csv], GET /images/ID/NAME, GET /health and the POST /webhook
-// receiver. It runs on its own pool of two threads: handlers only parse, validate and make
-// quick Store calls, while the images are processed elsewhere (pipeline/), woken through
-// `on_new_work` after each accepted upload.
+// /requests[/ID/output.csv], GET /images/ID/NAME, GET /health, GET /metrics and the POST
+// /webhook receiver. It runs on its own pool of two threads: handlers only parse, validate
+// and make quick Store calls, while the images are processed elsewhere (pipeline/), woken
+// through `on_new_work` after each accepted upload.
 //
 // Every error is an RFC 9457 problem (problem.hpp). Uploads larger than
 // Config::max_upload_bytes are answered 413 after being read, up to a hard cap of twice
@@ -18,6 +18,10 @@
 #include "http/webhook_verifier.hpp"
 #include "store/store.hpp"
 
+namespace imgbatch::metrics {
+class ServiceMetrics;
+}
+
 namespace imgbatch::http {
 
 class Server {
@@ -31,6 +35,9 @@ class Server {
 
   // Checks each POST /webhook; call before start(). Without one, every JSON body is taken.
   void set_webhook_verifier(WebhookVerifier verifier);
+  // Serves GET /metrics from `metrics` and counts uploads and requests into it; call
+  // before start(). It must outlive the server.
+  void set_metrics(metrics::ServiceMetrics& metrics);
 
   // Listens on config.listen and returns once connections are accepted. Throws
   // std::runtime_error naming the address for a malformed --listen or a failed bind.
