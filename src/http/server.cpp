@@ -148,14 +148,14 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
     restinio::router::dynamic_none_of_methods_matcher_t others;
     for (const auto& method : methods) others.add(method);
     router->add_handler(std::move(others), path,
-                        [allow = allow_header(methods), path, metrics](
+                        [allow = allow_header(methods), route_path = path, metrics](
                             const restinio::request_handle_t& req,
                             restinio::router::route_params_t) {
                           const auto started = Clock::now();
                           auto reply = problem(405, std::string(req->header().method().c_str()) +
                                                         " is not allowed here; use " + allow);
                           reply.header("Allow", allow);
-                          count_request(metrics, path, send(req, std::move(reply), started));
+                          count_request(metrics, route_path, send(req, std::move(reply), started));
                           return restinio::request_accepted();
                         });
   }
