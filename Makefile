@@ -68,7 +68,7 @@ BENCH_DIR ?= build-bench
 .PHONY: bench
 bench: deps
 	@cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=Release -DIMGBATCH_BUILD_TESTS=OFF -DIMGBATCH_BUILD_BENCH=ON >/dev/null
-	@cmake --build $(BENCH_DIR) --target imgbatch codec_rate status_load -j $(JOBS)
+	@cmake --build $(BENCH_DIR) --target imgbatch codec_rate status_load store_throughput -j $(JOBS)
 	@BENCH_BUILD_DIR=$(CURDIR)/$(BENCH_DIR) bash bench/run.sh
 
 clean:

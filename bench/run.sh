@@ -9,6 +9,13 @@
 #   5. GET /status at a held 2,000 req/s (bench/status_load) and under wrk while the workers
 #      are busy with BENCH_LONG_IMAGES images, and
 #      the peak RSS over that run, RSS at half and at the end (BENCH_LONG_IMAGES=0 skips)
+#   6. raw claim/finish throughput of each Store backend, tasks/s (bench/store_throughput:
+#      SQLite, and PostgreSQL with synchronous commit on and off, 1, 2 and 4 threads)
+#   7. scale-out: images/s with one `imgbatch worker --workers 1` process against two, on one
+#      PostgreSQL database, with an API-only node taking the upload (target >= 1.8x on 2 cores)
+# Phases 6 and 7 start a throwaway PostgreSQL server of their own (initdb in the scratch
+# folder, stock durability settings, as the `postgres` user when run as root), stopped at
+# exit. BENCH_ONLY=scale-out runs phases 6 and 7 alone.
 # Every rate is also given as CPU milliseconds per image (all threads of the process), which
 # other load on a shared machine disturbs much less than images/s, and each phase prints
 # the share of the machine's CPU that was idle during it (0% = someone else was busy too).
@@ -24,6 +31,15 @@ UPLOAD_ROWS=${BENCH_UPLOAD_ROWS:-10000}
 LONG_IMAGES=${BENCH_LONG_IMAGES:-10000}
 CODEC_SECONDS=${BENCH_CODEC_SECONDS:-20}
 WAIT_LIMIT=${BENCH_WAIT_SECONDS:-1800}  # the longest any one run is waited for
+STORE_TASKS=${BENCH_STORE_TASKS:-20000}
+SCALE_IMAGES=${BENCH_SCALE_IMAGES:-400}
+SCALE_ROUNDS=${BENCH_SCALE_ROUNDS:-2}  # each round runs one and two worker processes
+# Downloads in flight per worker process in phase 7. A worker holds up to this + 2 images;
+# with a fast origin they wait for its one compress thread, and at the end of a request
+# one worker may still hold a queue while the other has nothing left to claim.
+SCALE_DOWNLOADS=${BENCH_SCALE_DOWNLOADS:-4}
+ONLY=${BENCH_ONLY:-}
+case $ONLY in "" | scale-out) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out)" >&2; exit 2 ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -42,22 +58,34 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 command -v node >/dev/null || missing+=(nodejs npm)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] || install_packages "${missing[@]}"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if ! (cd "$ROOT/bench/node" && node -e "require('sharp')" 2>/dev/null); then
   log "npm ci in bench/node (sharp and its prebuilt libvips from the npm registry)"
   (cd "$ROOT/bench/node" && npm ci --no-audit --no-fund >/dev/null)
 fi
-[ -x "$BUILD/bench/codec_rate" ] && [ -x "$BUILD/bench/status_load" ] && [ -x "$BUILD/imgbatch" ] ||
+[ -x "$BUILD/bench/codec_rate" ] && [ -x "$BUILD/bench/status_load" ] &&
+  [ -x "$BUILD/bench/store_throughput" ] && [ -x "$BUILD/imgbatch" ] ||
   die "build first: make bench (or cmake -DIMGBATCH_BUILD_BENCH=ON into $BUILD)"
 
 # --- scratch space and processes we start -------------------------------------------------
 WORK=$(mktemp -d /tmp/imgbatch-bench.XXXXXX)
 PIDS=()
+# Phases 6-7's PostgreSQL server (pg_ctl daemonises it, so it is not in PIDS).
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PG_DATA=
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_stop() {
+  [ -n "$PG_DATA" ] || return 0
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null 2>&1 || true
+  PG_DATA=
+}
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pg_stop
   [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -186,6 +214,9 @@ result() { echo "$*" | tee -a "$RESULTS"; }
 
 log "machine: $CORES cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# Phases 1-5 (BENCH_ONLY=scale-out skips them; not indented, to keep their history readable).
+if [ -z "$ONLY" ]; then
+
 # 1. Raw codec rate -------------------------------------------------------------------------
 # Run twice, before and after the end to end and peer runs, and averaged: the load others
 # put on a shared machine drifts over minutes.
@@ -290,6 +321,112 @@ if [ "$LONG_IMAGES" -gt 0 ]; then
   [ -z "${BENCH_KEEP:-}" ] || log "RSS trace (seconds done rss_kb): $WORK/long.trace"
   stop_imgbatch
 fi
+
+fi  # phases 1-5
+
+# --- PostgreSQL for phases 6 and 7 ----------------------------------------------------------
+# Stock settings (fsync, synchronous_commit and full_page_writes on): the figures are what a
+# default server on this disk gives, not the test cluster's fsync=off.
+pg_start() {
+  [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] ||
+    die "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin; run scripts/install-deps.sh"
+  PG_PORT=$(free_port)
+  mkdir -p "$WORK/pg"
+  chmod 711 "$WORK"  # the postgres user must reach $WORK/pg, and nothing else
+  [ "$(id -u)" -ne 0 ] || chown postgres: "$WORK/pg"
+  as_pg "$PG_BIN/initdb" -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
+    >"$WORK/pg/initdb.log" 2>&1 || die "initdb failed, see $WORK/pg/initdb.log (BENCH_KEEP=1 keeps it)"
+  PG_DATA="$WORK/pg/data"
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$WORK/pg/server.log" -w -t 60 \
+    -o "-p $PG_PORT -h 127.0.0.1 -k $WORK/pg" start >/dev/null ||
+    die "PostgreSQL did not start, see $WORK/pg/server.log (BENCH_KEEP=1 keeps it)"
+  PG_URI="postgresql://postgres@127.0.0.1:$PG_PORT"
+  log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$PG_PORT, data in $PG_DATA"
+}
+pg_createdb() { as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$1"; }
+pg_start
+
+# 6. Raw claim/finish throughput of each backend -----------------------------------------------
+log "store throughput: $STORE_TASKS tasks, batches of 64, 1, 2 and 4 threads (a Store each)"
+SNAP=$(cpu_snapshot)
+"$BUILD/bench/store_throughput" --sqlite "$WORK/store" --pg "$PG_URI/postgres" --pg-async \
+  --tasks "$STORE_TASKS" --threads 1,2,4 --batch 64 >"$WORK/store.txt" ||
+  die "store_throughput failed"
+IDLE=$(idle_since "$SNAP")
+while read -r line; do result "$line"; done <"$WORK/store.txt"
+result "store_throughput_phase machine_idle=$IDLE"
+
+# 7. Scale-out: one worker process against two, on one PostgreSQL database -------------------
+write_urls "$SCALE_IMAGES" "$WORK/scale-urls.txt"
+write_csv "$WORK/scale-urls.txt" "$WORK/scale.csv"
+SCALE_PIDS=()
+# An API-only node (it takes the upload and answers /status) and N worker processes, on a
+# fresh database and storage folder.
+start_scale_out() {  # NAME WORKER_PROCESSES
+  local dir="$WORK/$1" db="$PG_URI/$1" i j
+  mkdir -p "$dir/images"
+  pg_createdb "$1"
+  API_PORT=$(free_port)
+  API="http://127.0.0.1:$API_PORT"
+  "$BUILD/imgbatch" serve --workers 0 --listen "127.0.0.1:$API_PORT" --db "$db" \
+    --storage "file:$dir/images" --allow-private-networks >"$dir/api.log" 2>&1 &
+  IMGBATCH_PID=$!
+  PIDS+=("$IMGBATCH_PID")
+  wait_http "$API/health"
+  SCALE_PIDS=()
+  for ((i = 1; i <= $2; i++)); do
+    "$BUILD/imgbatch" worker --workers 1 --download-concurrency "$SCALE_DOWNLOADS" --db "$db" \
+      --storage "file:$dir/images" --allow-private-networks >"$dir/worker$i.log" 2>&1 &
+    SCALE_PIDS+=($!)
+    PIDS+=($!)
+  done
+  for ((i = 1; i <= $2; i++)); do  # ready once the start-up line is logged
+    for j in $(seq 1 300); do grep -q "imgbatch worker:" "$dir/worker$i.log" && break; sleep 0.1; done
+    grep -q "imgbatch worker:" "$dir/worker$i.log" || die "worker $i of $1 did not start, see $dir/worker$i.log"
+  done
+}
+stop_scale_out() {
+  local pid i
+  for pid in "${SCALE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${SCALE_PIDS[@]}"; do
+    for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  stop_imgbatch
+}
+declare -A SCALE_SUM=([1]=0 [2]=0)
+scale_out_run() {  # WORKER_PROCESSES ROUND
+  local n=$1 name="scale_$1_$2" pid cpu=() snap rate
+  start_scale_out "$name" "$n"
+  log "scale-out: $SCALE_IMAGES images, $n worker process(es) of --workers 1, round $2"
+  snap=$(cpu_snapshot)
+  for pid in "${SCALE_PIDS[@]}"; do cpu+=("$(cpu_ticks "$pid")"); done
+  START=$(now)
+  ID=$(upload "$WORK/scale.csv")
+  wait_completed "$ID" "$name" "$START"
+  local each=() total=0 i=0
+  for pid in "${SCALE_PIDS[@]}"; do
+    local t=$(($(cpu_ticks "$pid") - cpu[i]))
+    each+=("$(awk -v t="$t" -v hz="$TICKS" 'BEGIN { printf "%.1f", t / hz }')")
+    total=$((total + t))
+    i=$((i + 1))
+  done
+  rate=$(awk -v n="$SCALE_IMAGES" -v f="$WAIT_FAILED" -v s="$WAIT_SECONDS" 'BEGIN { printf "%.3f", (n - f) / s }')
+  SCALE_SUM[$n]=$(awk -v a="${SCALE_SUM[$n]}" -v b="$rate" 'BEGIN { printf "%.3f", a + b }')
+  result "scale_out worker_processes=$n round=$2 images=$SCALE_IMAGES failures=$WAIT_FAILED seconds=$WAIT_SECONDS images_per_s=$rate cpu_ms_per_image=$(awk -v t="$total" -v hz="$TICKS" -v n="$SCALE_IMAGES" 'BEGIN { printf "%.2f", t / hz * 1000 / n }') worker_cpu_s=$(IFS=,; echo "${each[*]}") worker_cores=$(awk -v t="$total" -v hz="$TICKS" -v s="$WAIT_SECONDS" 'BEGIN { printf "%.2f", t / hz / s }') machine_idle=$(idle_since "$snap")"
+  [ "$WAIT_FAILED" -eq 0 ] || log "warning: $WAIT_FAILED images failed, see $WORK/$name/"
+  stop_scale_out
+}
+# Alternating order (1 2, 2 1, …), so that a drift in the foreign load favours neither.
+for ((round = 1; round <= SCALE_ROUNDS; round++)); do
+  if ((round % 2)); then order="1 2"; else order="2 1"; fi
+  for n in $order; do scale_out_run "$n" "$round"; done
+done
+ONE=$(awk -v s="${SCALE_SUM[1]}" -v r="$SCALE_ROUNDS" 'BEGIN { printf "%.3f", s / r }')
+TWO=$(awk -v s="${SCALE_SUM[2]}" -v r="$SCALE_ROUNDS" 'BEGIN { printf "%.3f", s / r }')
+result "ratio scale_out_two_over_one=$(ratio "$TWO" "$ONE") (target >= 1.80 on 2 cores; mean images_per_s one=$ONE two=$TWO over $SCALE_ROUNDS round(s))"
+pg_stop
 
 log "done; results:"
 cat "$RESULTS" >&2

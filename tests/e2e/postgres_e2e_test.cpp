@@ -1,0 +1,425 @@
+// Scale-out on PostgreSQL, end to end: API-only nodes (`serve --workers 0`) and worker
+// processes (`worker --workers 1`) of the real binary on one database of a throwaway
+// cluster (tests/support/postgres_cluster.hpp) and one shared storage folder, as behind a
+// load balancer. A request uploaded to one node is done by the workers and read through
+// any node; a worker killed with SIGKILL half-way loses nothing and duplicates nothing (its
+// leases run out and the other worker takes its images, each once more, no image twice
+// otherwise); a PostgreSQL restart in the middle of a request is survived by every process.
+// The origin serves one small photo under many distinct URLs, slowly enough that the work
+// spreads over a few seconds.
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <vips/vips8>
+
+#include "e2e/e2e_support.hpp"
+#include "support/postgres_cluster.hpp"
+#include "support/test_origin.hpp"
+
+namespace imgbatch::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using test_support::PostgresCluster;
+using test_support::TestOrigin;
+
+constexpr int kSmallWidth = 160;
+constexpr const char* kSmallName = "small.jpg";
+
+PostgresCluster& cluster() { return PostgresCluster::shared(); }
+
+// A folder holding one small JPEG made from a test photo: 240 full-size photos would make
+// the compress threads, not the scale-out, the subject (and the test slow).
+const fs::path& small_photo_dir() {
+  static TempFolder folder;
+  static const bool made = [] {
+    if (VIPS_INIT("postgres_e2e_test") != 0) throw std::runtime_error("vips_init failed");
+    vips::VImage::thumbnail((TestOrigin::photos_dir() / "Garden.jpg").c_str(), kSmallWidth)
+        .jpegsave((folder.path() / kSmallName).c_str());
+    return true;
+  }();
+  (void)made;
+  return folder.path();
+}
+
+bool is_jpeg(const std::string& bytes) {
+  return bytes.size() > 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+         static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// One image per product: /sleep/MS/small.jpg?v=I, distinct URLs for one file.
+std::string make_csv(const TestOrigin& origin, int images, int sleep_ms) {
+  std::string csv = "S. No.,Product Name,Input Image Urls\n";
+  for (int i = 0; i < images; ++i)
+    csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," +
+           origin.url("/sleep/" + std::to_string(sleep_ms) + "/" + kSmallName + "?v=" +
+                      std::to_string(i)) +
+           "\n";
+  return csv;
+}
+
+std::string upload(const testutil::HttpClient& client, const std::string& csv) {
+  const auto response = client.post_form("/upload", {{"file", csv, "p.csv", "text/csv"}});
+  EXPECT_EQ(response.status, 202) << response.body;
+  return response.status == 202 ? response.json()["request_id"].get<std::string>() : "";
+}
+
+// -1 while the node cannot say (e.g. a 503 while the database is away).
+int succeeded(const testutil::HttpClient& client, const std::string& id) {
+  const auto response = client.get("/status?request_id=" + id + "&limit=1");
+  return response.status == 200 ? response.json()["progress"]["succeeded"].get<int>() : -1;
+}
+
+// Polls until at least `count` images succeeded; false on timeout.
+bool wait_for_succeeded(const testutil::HttpClient& client, const std::string& id, int count,
+                        std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (succeeded(client, id) >= count) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+// The whole status document once the request has ended (or the last one seen).
+nlohmann::json wait_until_ended(const testutil::HttpClient& client, const std::string& id,
+                                std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  nlohmann::json doc;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto response = client.get("/status?request_id=" + id);
+    if (response.status == 200) {
+      doc = response.json();
+      if (doc["status"] == "completed" || doc["status"] == "failed") return doc;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ADD_FAILURE() << "request " << id << " did not end within " << timeout.count()
+                << " s; last status: " << doc.dump().substr(0, 500);
+  return doc;
+}
+
+struct ApiNode {
+  int port = 0;
+  std::unique_ptr<ChildProcess> process;
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port); }
+  testutil::HttpClient client() const { return testutil::HttpClient(base_url()); }
+};
+
+// One database of the shared cluster, one storage folder, and the processes on them.
+class Deployment {
+ public:
+  explicit Deployment(int lease_seconds)
+      : database_(cluster().create_database()), lease_seconds_(lease_seconds) {
+    fs::create_directories(storage());
+  }
+
+  std::string db_uri() const { return cluster().uri(database_); }
+  fs::path storage() const { return folder_.path() / "images"; }
+
+  ApiNode& start_api(const std::string& name) {
+    auto node = std::make_unique<ApiNode>();
+    node->port = free_port();
+    auto args = common_args();
+    args.insert(args.begin(), {"serve", "--workers", "0", "--listen",
+                               "127.0.0.1:" + std::to_string(node->port)});
+    node->process = std::make_unique<ChildProcess>(IMGBATCH_EXE, args, log_path(name));
+    if (!node->process->wait_for_port(node->port, 30s))
+      ADD_FAILURE() << name << " did not start listening; its log:\n" << node->process->log();
+    nodes_.push_back(std::move(node));
+    return *nodes_.back();
+  }
+
+  ChildProcess& start_worker(const std::string& name, int download_concurrency) {
+    auto args = common_args();
+    args.insert(args.begin(), {"worker", "--workers", "1", "--download-concurrency",
+                               std::to_string(download_concurrency)});
+    workers_.push_back(std::make_unique<ChildProcess>(IMGBATCH_EXE, args, log_path(name)));
+    return *workers_.back();
+  }
+
+  // Until every worker has opened the database and is about to claim (its start-up line).
+  void wait_for_workers() {
+    for (auto& worker : workers_) {
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (worker->log().find("imgbatch worker:") == std::string::npos) {
+        if (!worker->running() || std::chrono::steady_clock::now() > deadline) {
+          ADD_FAILURE() << "a worker did not start; its log:\n" << worker->log();
+          return;
+        }
+        std::this_thread::sleep_for(20ms);
+      }
+    }
+  }
+
+  std::vector<std::string> query(const std::string& sql) const {
+    return cluster().column(database_, sql);
+  }
+  long long number(const std::string& sql) const { return std::stoll(query(sql).at(0)); }
+
+  // Every log, for a failure message.
+  std::string logs() const {
+    std::string all;
+    for (const auto& entry : fs::directory_iterator(folder_.path()))
+      if (entry.path().extension() == ".log")
+        all += "--- " + entry.path().filename().string() + "\n" + read_file(entry.path());
+    return all.size() > 20000 ? all.substr(all.size() - 20000) : all;
+  }
+
+ private:
+  std::vector<std::string> common_args() const {
+    return {"--db", db_uri(), "--storage", "file:" + storage().string(),
+            "--allow-private-networks", "--lease-seconds", std::to_string(lease_seconds_)};
+  }
+  std::string log_path(const std::string& name) const {
+    return (folder_.path() / (name + ".log")).string();
+  }
+
+  TempFolder folder_;
+  std::string database_;
+  int lease_seconds_;
+  // Declared last: destroyed (SIGKILLed) first, while the folder still exists.
+  std::vector<std::unique_ptr<ApiNode>> nodes_;
+  std::vector<std::unique_ptr<ChildProcess>> workers_;
+};
+
+class PostgresScaleOut : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    try {
+      cluster();
+      small_photo_dir();
+    } catch (const std::exception& e) {
+      // Without the server binaries the message names scripts/install-deps.sh.
+      GTEST_FAIL() << e.what();
+    }
+  }
+};
+
+// The pid in a lease owner "HOST:PID:RANDOM".
+pid_t owner_pid(const std::string& owner) {
+  const auto last = owner.rfind(':');
+  const auto before = owner.rfind(':', last - 1);
+  if (last == std::string::npos || before == std::string::npos) return 0;
+  return static_cast<pid_t>(std::stol(owner.substr(before + 1, last - before - 1)));
+}
+
+bool process_exists(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH); }
+
+TEST_F(PostgresScaleOut, TwoApiNodesTwoWorkersKill9HalfWayEveryImageDoneNoneTwice) {
+  TestOrigin origin(small_photo_dir());
+  // A short lease, so that the killed worker's images come back within seconds; renewed
+  // every 1.3 s, it leaves the survivor room enough on a busy machine never to lose one of
+  // its own (which would show as a second attempt below).
+  Deployment deployment(4);
+  ApiNode& node1 = deployment.start_api("api1");
+  ApiNode& node2 = deployment.start_api("api2");
+  ChildProcess& doomed = deployment.start_worker("worker1", 4);
+  ChildProcess& survivor = deployment.start_worker("worker2", 4);
+  deployment.wait_for_workers();
+
+  constexpr int kImages = 240;
+  const std::string id = upload(node1.client(), make_csv(origin, kImages, 80));
+  ASSERT_FALSE(id.empty());
+
+  // Half-way, as node 2 sees it.
+  ASSERT_TRUE(wait_for_succeeded(node2.client(), id, kImages / 2, 60s)) << deployment.logs();
+  doomed.signal(SIGKILL);
+  ASSERT_EQ(doomed.wait(10s), 128 + SIGKILL);
+  // What the dead worker held: running tasks leased to a process that no longer exists.
+  // (Read at once: its leases last 4 s, then the survivor takes them back.)
+  std::set<std::string> orphaned;
+  std::set<std::string> live_owners;
+  for (const auto& row : deployment.query(
+           "SELECT id::text || ' ' || lease_owner FROM tasks WHERE state = 'running'")) {
+    const auto space = row.find(' ');
+    const std::string owner = row.substr(space + 1);
+    if (process_exists(owner_pid(owner)))
+      live_owners.insert(owner);
+    else
+      orphaned.insert(row.substr(0, space));
+  }
+  EXPECT_FALSE(orphaned.empty()) << "the killed worker held no image: nothing was recovered";
+  EXPECT_LE(live_owners.size(), 1u);
+  EXPECT_LT(succeeded(node2.client(), id), kImages) << "the request ended before the kill";
+
+  const auto doc = wait_until_ended(node2.client(), id, 90s);
+  ASSERT_EQ(doc["status"], "completed") << doc.dump().substr(0, 500) << deployment.logs();
+  EXPECT_EQ(doc["progress"]["succeeded"], kImages);
+  EXPECT_EQ(doc["progress"]["failed"], 0);
+  ASSERT_EQ(doc["products"].size(), static_cast<std::size_t>(kImages));
+  for (const auto& product : doc["products"])
+    EXPECT_TRUE(product["output_image_urls"][0].is_string()) << product.dump();
+
+  // None twice: each image was claimed once, except those the dead worker held, which were
+  // claimed exactly once more. Two claimers taking the same rows (no SKIP LOCKED, a lease
+  // not honoured) would show as a second attempt on some other task.
+  EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks WHERE state = 'done'"), kImages);
+  EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks"), kImages);
+  EXPECT_EQ(deployment.number("SELECT succeeded FROM requests"), kImages);
+  EXPECT_EQ(deployment.number("SELECT failed FROM requests"), 0);
+  EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks WHERE attempts < 1"), 0);
+  for (const auto& row :
+       deployment.query("SELECT id::text || ' ' || attempts FROM tasks WHERE attempts > 1")) {
+    const auto space = row.find(' ');
+    const std::string task = row.substr(0, space);
+    EXPECT_TRUE(orphaned.count(task)) << "task " << task << " was claimed "
+                                      << row.substr(space + 1) << " times but the killed "
+                                      << "worker did not hold it";
+    EXPECT_EQ(row.substr(space + 1), "2") << "task " << task;
+  }
+
+  // One file per image, under its deterministic name, each a JPEG; a few decoded. The
+  // killed worker may have left a temporary (".tmp-HOST-PID-RANDOM"): the next start of a
+  // node on this host removes it; no other process may have left one.
+  std::set<std::string> files;
+  for (const auto& entry : fs::directory_iterator(deployment.storage() / id)) {
+    const auto name = entry.path().filename().string();
+    if (name.starts_with(".tmp-")) {
+      const auto random_at = name.rfind('-');
+      const auto pid_at = name.rfind('-', random_at - 1);
+      const auto pid = std::stol(name.substr(pid_at + 1, random_at - pid_at - 1));
+      EXPECT_FALSE(process_exists(static_cast<pid_t>(pid))) << "a live process left " << name;
+      continue;
+    }
+    files.insert(name);
+    EXPECT_TRUE(is_jpeg(read_file(entry.path()))) << name;
+  }
+  std::set<std::string> expected;
+  for (int i = 0; i < kImages; ++i) expected.insert(std::to_string(i) + "-0.jpg");
+  EXPECT_EQ(files, expected);
+  for (const int i : {0, kImages / 2, kImages - 1}) {
+    const auto path = deployment.storage() / id / (std::to_string(i) + "-0.jpg");
+    const auto image = vips::VImage::new_from_file(path.c_str(),
+                                                   vips::VImage::option()->set("fail", true));
+    EXPECT_EQ(image.width(), kSmallWidth) << path;
+  }
+
+  // Everyone else is still up.
+  EXPECT_TRUE(survivor.running());
+  EXPECT_TRUE(node1.process->running());
+  EXPECT_TRUE(node2.process->running());
+}
+
+// Restarts the cluster when a failed assertion leaves the test early, so that the tests
+// after it still have a server.
+struct RestartOnExit {
+  ~RestartOnExit() {
+    if (!cluster().running()) cluster().start();
+  }
+};
+
+TEST_F(PostgresScaleOut, RequestCompletesAcrossAPostgresRestart) {
+  TestOrigin origin(small_photo_dir());
+  Deployment deployment(10);
+  ApiNode& node = deployment.start_api("api");
+  ChildProcess& worker = deployment.start_worker("worker", 4);
+  deployment.wait_for_workers();
+
+  constexpr int kImages = 100;
+  const std::string id = upload(node.client(), make_csv(origin, kImages, 80));
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(wait_for_succeeded(node.client(), id, 10, 60s)) << deployment.logs();
+
+  {
+    RestartOnExit guard;
+    cluster().stop();  // fast shutdown: every session is ended, as in a real restart
+    // The API says the database is away rather than hanging or dying.
+    const auto status = node.client().get("/status?request_id=" + id + "&limit=1");
+    EXPECT_EQ(status.status, 503) << status.body;
+    EXPECT_EQ(node.client().get("/health").status, 503);
+    std::this_thread::sleep_for(1500ms);  // the worker finishes downloads it cannot record
+    cluster().start();
+  }
+  // Work was left for after the restart.
+  EXPECT_LT(deployment.number("SELECT count(*) FROM tasks WHERE state = 'done'"), kImages);
+
+  const auto doc = wait_until_ended(node.client(), id, 90s);
+  ASSERT_EQ(doc["status"], "completed") << doc.dump().substr(0, 500) << deployment.logs();
+  EXPECT_EQ(doc["progress"]["succeeded"], kImages);
+  EXPECT_EQ(doc["progress"]["failed"], 0);
+  EXPECT_EQ(deployment.number("SELECT succeeded FROM requests"), kImages);
+  EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks WHERE state = 'done'"), kImages);
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(deployment.storage() / id)) {
+    EXPECT_TRUE(is_jpeg(read_file(entry.path()))) << entry.path();
+    ++files;
+  }
+  EXPECT_EQ(files, static_cast<std::size_t>(kImages));
+
+  // Neither process exited, and the API answers again.
+  EXPECT_TRUE(worker.running()) << deployment.logs();
+  EXPECT_TRUE(node.process->running()) << deployment.logs();
+  EXPECT_EQ(node.client().get("/health").status, 200);
+}
+
+TEST_F(PostgresScaleOut, EveryApiNodeServesRequestsMadeThroughAnother) {
+  TestOrigin origin(small_photo_dir());
+  Deployment deployment(10);
+  ApiNode& node1 = deployment.start_api("api1");
+  ApiNode& node2 = deployment.start_api("api2");
+  deployment.start_worker("worker", 4);
+
+  constexpr int kImages = 4;
+  const std::string through1 = upload(node1.client(), make_csv(origin, kImages, 0));
+  const std::string through2 = upload(node2.client(), make_csv(origin, kImages, 0));
+  ASSERT_FALSE(through1.empty());
+  ASSERT_FALSE(through2.empty());
+  ASSERT_EQ(wait_until_ended(node2.client(), through1, 60s)["status"], "completed")
+      << deployment.logs();
+  ASSERT_EQ(wait_until_ended(node1.client(), through2, 60s)["status"], "completed");
+
+  for (ApiNode* node : {&node1, &node2}) {
+    const auto client = node->client();
+    const auto listed = client.get("/requests");
+    ASSERT_EQ(listed.status, 200) << listed.body;
+    std::set<std::string> ids;
+    const auto list = listed.json();
+    for (const auto& request : list["requests"]) ids.insert(request["request_id"]);
+    EXPECT_EQ(ids, (std::set<std::string>{through1, through2})) << node->base_url();
+
+    for (const auto& id : {through1, through2}) {
+      const auto status = client.get("/status?request_id=" + id);
+      ASSERT_EQ(status.status, 200) << status.body;
+      const auto doc = status.json();
+      EXPECT_EQ(doc["progress"]["succeeded"], kImages);
+
+      const auto csv = client.get("/requests/" + id + "/output.csv");
+      ASSERT_EQ(csv.status, 200) << csv.body;
+      EXPECT_NE(csv.body.find("Output Image Urls"), std::string::npos) << csv.body;
+      for (int i = 0; i < kImages; ++i)
+        EXPECT_NE(csv.body.find("/images/" + id + "/" + std::to_string(i) + "-0.jpg"),
+                  std::string::npos)
+            << csv.body;
+
+      // The output URL names this node (its default public URL) and it serves the file
+      // that a worker wrote to the shared storage.
+      const std::string url = doc["products"][kImages - 1]["output_image_urls"][0];
+      ASSERT_EQ(url.rfind(node->base_url() + "/images/" + id + "/", 0), 0u) << url;
+      const auto image = client.get(url.substr(node->base_url().size()));
+      ASSERT_EQ(image.status, 200) << url;
+      EXPECT_EQ(image.header("content-type").value_or(""), "image/jpeg");
+      EXPECT_TRUE(is_jpeg(image.body)) << url;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace imgbatch::testing
