@@ -8,6 +8,7 @@
 
 #include <vips/vips.h>
 
+#include "imaging/dct_requantise.hpp"
 #include "imaging/formats.hpp"
 #include "imaging/transform.hpp"
 #include "imaging/vips_support.hpp"
@@ -115,11 +116,15 @@ const std::optional<std::string>& avif_unavailable() {
   return reason;
 }
 
-}  // namespace
+// What compress() knows once the header is read and checked, before any decoding.
+struct Opened {
+  impl::Source source;
+  OutputKind kind;
+  ImagePtr image;
+  int quality;
+};
 
-void init_vips(const char* argv0) { impl::ensure_vips(argv0); }
-
-core::Result<Encoded> compress(std::string_view input, const EncodeOptions& options) {
+core::Result<Opened> open_checked(std::string_view input, const EncodeOptions& options) {
   impl::ensure_vips(nullptr);
 
   auto source = impl::sniff_source(input);
@@ -132,29 +137,73 @@ core::Result<Encoded> compress(std::string_view input, const EncodeOptions& opti
   auto image = open_lazily(input, *source, VIPS_ACCESS_SEQUENTIAL);
   if (!image) return image.error();
   if (auto status = check_pixels(image->get(), options.max_pixels); !status) return status.error();
-  if (needs_random_access(image->get())) {
-    image = open_lazily(input, *source, VIPS_ACCESS_RANDOM);
-    if (!image) return image.error();
+  return Opened{*source, kind, std::move(*image), std::clamp(options.quality, 1, 100)};
+}
+
+bool takes_dct_path(const Opened& opened) {
+  return opened.source.format == impl::SourceFormat::jpeg &&
+         opened.kind.format == core::ImageFormat::jpeg &&
+         impl::dct_header_eligible(opened.image.get(), opened.quality);
+}
+
+Encoded described(std::string bytes, const OutputKind& kind, VipsImage* image) {
+  Encoded encoded;
+  encoded.bytes = std::move(bytes);
+  encoded.extension = kind.extension;
+  encoded.content_type = kind.content_type;
+  encoded.width = vips_image_get_width(image);
+  encoded.height = vips_image_get_height(image);
+  return encoded;
+}
+
+// Decodes and re-encodes: the path every input can take.
+core::Result<Encoded> encode_fully(std::string_view input, Opened opened) {
+  const OutputKind& kind = opened.kind;
+  ImagePtr& image = opened.image;
+  if (needs_random_access(image.get())) {
+    auto reopened = open_lazily(input, opened.source, VIPS_ACCESS_RANDOM);
+    if (!reopened) return reopened.error();
+    image = std::move(*reopened);
   }
-  if (auto status = impl::prepare(*image, kind.has_alpha); !status) return status.error();
-  if (auto status = check_encodable(image->get(), kind); !status) return status.error();
+  if (auto status = impl::prepare(image, kind.has_alpha); !status) return status.error();
+  if (auto status = check_encodable(image.get(), kind); !status) return status.error();
 
   void* raw = nullptr;
   size_t length = 0;
-  const int quality = std::clamp(options.quality, 1, 100);
-  if (encode(image->get(), kind, quality, &raw, &length) != 0)
+  if (encode(image.get(), kind, opened.quality, &raw, &length) != 0)
     return core::make_error("corrupt or truncated image: " + take_vips_error());
   const std::unique_ptr<void, GFree> buffer(raw);
 
-  Encoded encoded;
   const std::string_view bytes(static_cast<const char*>(raw), length);
-  encoded.bytes = kind.format == core::ImageFormat::webp ? impl::strip_webp_metadata(bytes)
-                                                         : std::string(bytes);
-  encoded.extension = kind.extension;
-  encoded.content_type = kind.content_type;
-  encoded.width = vips_image_get_width(image->get());
-  encoded.height = vips_image_get_height(image->get());
-  return encoded;
+  return described(kind.format == core::ImageFormat::webp ? impl::strip_webp_metadata(bytes)
+                                                          : std::string(bytes),
+                   kind, image.get());
+}
+
+}  // namespace
+
+void init_vips(const char* argv0) { impl::ensure_vips(argv0); }
+
+core::Result<Encoded> compress(std::string_view input, const EncodeOptions& options) {
+  auto opened = open_checked(input, options);
+  if (!opened) return opened.error();
+  // The DCT-domain path (dct_requantise.hpp) where it gives what the full path would;
+  // any complaint from libjpeg (damaged data) leaves the outcome to the full path.
+  if (takes_dct_path(*opened))
+    if (auto bytes = impl::requantise_jpeg(input, opened->quality))
+      return described(std::move(*bytes), opened->kind, opened->image.get());
+  return encode_fully(input, std::move(*opened));
+}
+
+core::Result<Encoded> compress_full(std::string_view input, const EncodeOptions& options) {
+  auto opened = open_checked(input, options);
+  if (!opened) return opened.error();
+  return encode_fully(input, std::move(*opened));
+}
+
+bool dct_eligible(std::string_view input, const EncodeOptions& options) {
+  auto opened = open_checked(input, options);
+  return opened && takes_dct_path(*opened) && impl::jpeg_layout_eligible(input);
 }
 
 std::string extension_for(core::ImageFormat format) {

@@ -6,7 +6,10 @@
 // for JPEG and kept for WebP/PNG/AVIF, first frame (or HEIF primary image) only, all
 // metadata stripped, encoded at the requested quality (PNG is lossless: quality does not
 // apply). The whole decode runs inside compress(), one libvips thread per call:
-// parallelism comes from calling it on many threads at once.
+// parallelism comes from calling it on many threads at once. A JPEG that needs nothing
+// but new quantisation (4:2:0 YCbCr, upright, sRGB, up to 16 MP) skips the pixels: its DCT
+// coefficients are requantised to the target tables (dct_requantise.hpp), about 1.4x less
+// CPU at the same size and PSNR (BENCHMARKS.md).
 #pragma once
 
 #include <string>

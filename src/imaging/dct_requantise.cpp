@@ -1,0 +1,280 @@
+#include "imaging/dct_requantise.hpp"
+
+// jpeglib.h uses size_t and FILE without including their headers.
+#include <cstddef>
+#include <cstdio>
+
+#include <jerror.h>
+#include <jpeglib.h>
+
+#include <algorithm>
+#include <array>
+#include <csetjmp>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+#include "imaging/icc.hpp"
+#include "imaging/vips_support.hpp"
+
+namespace imgbatch::imaging::impl {
+namespace {
+
+// From quality 90 on, libvips' jpegsave turns chroma subsampling off (4:4:4).
+constexpr int kFirstUnsubsampledQuality = 90;
+
+// Largest coefficient magnitudes a baseline Huffman table can code (10 bits for AC; DC
+// is coded as a difference of up to 11 bits, which libjpeg checks itself). Only a
+// nonsensical input table (huge Qold, tiny Qnew) gets past them; it takes the full path.
+constexpr std::uint32_t kMaxAcMagnitude = 1023;
+constexpr std::uint32_t kMaxDcMagnitude = 1024;
+
+// libjpeg reports errors, and warnings (corrupt data, premature end, …), through this;
+// both jump back to run(): a warning means damaged data, whose outcome must stay that of
+// the full path. libjpeg's defaults would exit the process and print to stderr.
+struct ErrorHandler {
+  jpeg_error_mgr pub;  // first: libjpeg hands back a pointer to it
+  std::jmp_buf jump;
+};
+
+[[noreturn]] void jump_back(j_common_ptr cinfo) {
+  std::longjmp(reinterpret_cast<ErrorHandler*>(cinfo->err)->jump, 1);
+}
+
+void on_message(j_common_ptr cinfo, int level) {
+  if (level < 0) jump_back(cinfo);  // a warning; levels 0 and up are trace output
+}
+
+// A malloc'd buffer that doubles when full. Not jpeg_mem_dest: its buffer cannot be
+// freed safely after an error, since it only publishes the current one at the end.
+struct Destination {
+  jpeg_destination_mgr pub;  // first: libjpeg hands back a pointer to it
+  unsigned char* data;
+  std::size_t capacity;
+};
+
+void fail_out_of_memory(j_compress_ptr cinfo) {
+  cinfo->err->msg_code = JERR_OUT_OF_MEMORY;
+  cinfo->err->error_exit(reinterpret_cast<j_common_ptr>(cinfo));
+}
+
+void init_destination(j_compress_ptr cinfo) {
+  auto* dest = reinterpret_cast<Destination*>(cinfo->dest);
+  if (dest->data == nullptr) {
+    dest->data = static_cast<unsigned char*>(std::malloc(dest->capacity));
+    if (dest->data == nullptr) fail_out_of_memory(cinfo);
+  }
+  dest->pub.next_output_byte = dest->data;
+  dest->pub.free_in_buffer = dest->capacity;
+}
+
+// Called when the whole buffer is full.
+boolean grow_destination(j_compress_ptr cinfo) {
+  auto* dest = reinterpret_cast<Destination*>(cinfo->dest);
+  auto* grown = static_cast<unsigned char*>(std::realloc(dest->data, dest->capacity * 2));
+  if (grown == nullptr) fail_out_of_memory(cinfo);  // dest->data is still ours to free
+  dest->data = grown;
+  dest->pub.next_output_byte = grown + dest->capacity;
+  dest->pub.free_in_buffer = dest->capacity;
+  dest->capacity *= 2;
+  return TRUE;
+}
+
+void term_destination(j_compress_ptr) {}
+
+// Everything libjpeg touches, on the heap and trivially destructible, so that run() can
+// longjmp out of libjpeg with nothing to unwind; Close frees it on every path.
+struct Session {
+  ErrorHandler errors;
+  jpeg_decompress_struct source;
+  jpeg_compress_struct target;
+  Destination output;
+};
+
+struct Close {
+  void operator()(Session* s) const {
+    // The target reads the source's coefficient arrays: destroy it first. Destroying a
+    // struct that was never created (mem == nullptr) does nothing.
+    jpeg_destroy_compress(&s->target);
+    jpeg_destroy_decompress(&s->source);
+    std::free(s->output.data);
+    delete s;
+  }
+};
+using SessionPtr = std::unique_ptr<Session, Close>;
+
+SessionPtr new_session() {
+  SessionPtr s(new Session{});  // value-initialised: every C struct zeroed
+  s->source.err = jpeg_std_error(&s->errors.pub);
+  s->errors.pub.error_exit = jump_back;
+  s->errors.pub.emit_message = on_message;
+  s->target.err = &s->errors.pub;
+  return s;
+}
+
+// Exactly the layout the full path writes below quality 90: 8-bit YCbCr, luma 2x2, both
+// chroma components 1x1. Anything else (greyscale, CMYK/YCCK, RGB or Adobe-transformed
+// JPEGs, 4:4:4, 4:2:2, …) is decoded and re-encoded.
+bool layout_eligible(const jpeg_decompress_struct& source) {
+  if (source.num_components != 3 || source.jpeg_color_space != JCS_YCbCr ||
+      source.data_precision != 8)
+    return false;
+  const jpeg_component_info* c = source.comp_info;
+  return c[0].h_samp_factor == 2 && c[0].v_samp_factor == 2 && c[1].h_samp_factor == 1 &&
+         c[1].v_samp_factor == 1 && c[2].h_samp_factor == 1 && c[2].v_samp_factor == 1;
+}
+
+// How one coefficient position moves from `from` to `to`: magnitude = floor(|c| * from / to
+// + r) computed exactly in integers as ((|c| * from + bias) * reciprocal) >> 32, with
+// bias = floor(r * to) (|c| * from is an integer, so adding r or floor(r * to) / to
+// crosses the same integers) and reciprocal = ceil(2^32 / to). With |c| <= 32768 and both
+// steps <= 255 the numerator is below 2^24, so the reciprocal's excess (below 2^-8) never
+// reaches the next integer (the fraction of a quotient by `to` is at most 1 - 1/255). A
+// division per coefficient made requantising a q100 photo cost more than decoding it.
+struct Step {
+  std::uint32_t from;
+  std::uint32_t bias;
+  std::uint64_t reciprocal;
+};
+
+constexpr unsigned kMaxStep = 255;
+
+// `rounding` is kept within [0, 1): a zero coefficient must stay zero.
+Step step_for(unsigned from, unsigned to, double rounding) {
+  return {from, static_cast<std::uint32_t>(std::clamp(rounding, 0.0, 0.999) * to),
+          ((std::uint64_t{1} << 32) + to - 1) / to};
+}
+
+// Branch-free: the sign of an AC coefficient is a coin toss, and a mispredicted branch on
+// it cost a third of the time.
+JCOEF requantised(JCOEF c, const Step& step, std::uint32_t& largest) {
+  const int value = c;
+  const int sign = value < 0 ? -1 : 0;
+  const auto magnitude_in = static_cast<std::uint32_t>((value ^ sign) - sign);
+  const std::uint64_t scaled =
+      std::uint64_t{magnitude_in * step.from + step.bias} * step.reciprocal;
+  const auto magnitude = static_cast<std::uint32_t>(scaled >> 32);
+  largest = std::max(largest, magnitude);
+  return static_cast<JCOEF>((static_cast<int>(magnitude) ^ sign) - sign);
+}
+
+// Moves one component's coefficients from table `from` onto table `to` in place (see
+// kDctRounding for the rounding). False when a step is beyond 8 bits (16-bit tables: rare,
+// left to the full path) or a result does not fit a baseline JPEG.
+bool requantise_component(jpeg_decompress_struct& source, jvirt_barray_ptr array,
+                          const jpeg_component_info& component, const JQUANT_TBL& from,
+                          const JQUANT_TBL& to, double coarsening_rounding) {
+  std::array<Step, DCTSIZE2> steps{};
+  for (int k = 0; k < DCTSIZE2; ++k) {
+    const unsigned old_step = from.quantval[k], new_step = to.quantval[k];
+    if (old_step == 0 || new_step == 0 || old_step > kMaxStep || new_step > kMaxStep) return false;
+    steps[k] =
+        step_for(old_step, new_step, k != 0 && old_step < new_step ? coarsening_rounding : 0.5);
+  }
+
+  auto* common = reinterpret_cast<j_common_ptr>(&source);
+  std::uint32_t largest_dc = 0, largest_ac = 0;
+  for (JDIMENSION row = 0; row < component.height_in_blocks; ++row) {
+    JBLOCKROW blocks = source.mem->access_virt_barray(common, array, row, 1, TRUE)[0];
+    for (JDIMENSION column = 0; column < component.width_in_blocks; ++column) {
+      JCOEF* block = blocks[column];
+      // No test for zero: it maps to zero (bias < step), and a branch per coefficient
+      // costs more than the arithmetic.
+      block[0] = requantised(block[0], steps[0], largest_dc);
+      for (int k = 1; k < DCTSIZE2; ++k) block[k] = requantised(block[k], steps[k], largest_ac);
+    }
+  }
+  return largest_dc <= kMaxDcMagnitude && largest_ac <= kMaxAcMagnitude;
+}
+
+// The body of run(), in its own frame so that run() holds no locals a longjmp could
+// leave stale. Trivially destructible objects only: a longjmp abandons this frame.
+bool transcode(Session* s, std::string_view input, bool header_only, int quality,
+               double coarsening_rounding) {
+  jpeg_decompress_struct& source = s->source;
+  jpeg_compress_struct& target = s->target;
+  jpeg_create_decompress(&source);
+  jpeg_mem_src(&source, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  // No jpeg_save_markers: EXIF, XMP, ICC, comments are all dropped, like the full path's
+  // strip.
+  if (jpeg_read_header(&source, TRUE) != JPEG_HEADER_OK || !layout_eligible(source)) return false;
+  if (header_only) return true;
+  jvirt_barray_ptr* coefficients = jpeg_read_coefficients(&source);
+
+  jpeg_create_compress(&target);
+  s->output.capacity = input.size() / 2 + 16384;
+  s->output.pub.init_destination = init_destination;
+  s->output.pub.empty_output_buffer = grow_destination;
+  s->output.pub.term_destination = term_destination;
+  target.dest = &s->output.pub;
+  jpeg_copy_critical_parameters(&source, &target);
+  // Replaces tables 0 and 1 with the standard ones scaled to `quality`, as libvips'
+  // jpegsave does; force_baseline keeps every entry within 8 bits.
+  jpeg_set_quality(&target, quality, TRUE);
+  // The input may use other table slots (e.g. a third table for Cr); use libjpeg's own
+  // assignment, so only the two standard tables are written.
+  target.comp_info[0].quant_tbl_no = 0;
+  target.comp_info[1].quant_tbl_no = 1;
+  target.comp_info[2].quant_tbl_no = 1;
+  target.optimize_coding = TRUE;  // as the full path's jpegsave; baseline, not progressive
+
+  for (int c = 0; c < source.num_components; ++c) {
+    const JQUANT_TBL* from = source.comp_info[c].quant_table;
+    const JQUANT_TBL* to = target.quant_tbl_ptrs[target.comp_info[c].quant_tbl_no];
+    if (from == nullptr || to == nullptr) return false;  // a component no scan carried
+    if (!requantise_component(source, coefficients[c], source.comp_info[c], *from, *to,
+                              coarsening_rounding))
+      return false;
+  }
+  jpeg_write_coefficients(&target, coefficients);
+  jpeg_finish_compress(&target);
+  return true;
+}
+
+// Where libjpeg's errors and warnings land. Only `s` and the unchanged parameters are
+// used after setjmp, so the longjmp leaves nothing indeterminate.
+bool run(Session* s, std::string_view input, bool header_only, int quality,
+         double coarsening_rounding) {
+  if (setjmp(s->errors.jump) != 0) return false;
+  return transcode(s, input, header_only, quality, coarsening_rounding);
+}
+
+}  // namespace
+
+bool dct_header_eligible(VipsImage* header, int quality) {
+  if (quality >= kFirstUnsubsampledQuality) return false;
+  if (vips_image_get_bands(header) != 3 || vips_image_get_format(header) != VIPS_FORMAT_UCHAR)
+    return false;
+  // The value autorot would act on (missing or invalid counts as 1).
+  if (vips_image_get_orientation(header) != 1) return false;
+  const long long pixels =
+      static_cast<long long>(vips_image_get_width(header)) * vips_image_get_height(header);
+  if (pixels > kDctMaxPixels) return false;
+  // An sRGB profile is what the full path leaves alone too (no transform, then
+  // stripped); any other profile means a colour transform.
+  if (vips_image_get_typeof(header, VIPS_META_ICC_NAME) != 0) {
+    const void* data = nullptr;
+    size_t size = 0;
+    if (vips_image_get_blob(header, VIPS_META_ICC_NAME, &data, &size) != 0) {
+      discard_vips_error();
+      return false;
+    }
+    if (!is_srgb_profile(data, size)) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> requantise_jpeg(std::string_view input, int quality,
+                                           double coarsening_rounding) {
+  const SessionPtr s = new_session();
+  if (!run(s.get(), input, false, quality, coarsening_rounding)) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(s->output.data),
+                     s->output.capacity - s->output.pub.free_in_buffer);
+}
+
+bool jpeg_layout_eligible(std::string_view input) {
+  const SessionPtr s = new_session();
+  return run(s.get(), input, true, 0, 0);
+}
+
+}  // namespace imgbatch::imaging::impl
