@@ -27,6 +27,7 @@
 #include "pipeline/pipeline.hpp"
 #include "progress_display.hpp"
 #include "store/store.hpp"
+#include "worker_setup.hpp"
 
 namespace imgbatch {
 
@@ -356,25 +357,6 @@ core::Result<std::string> find_or_create_request(OutputFolder& folder, store::St
   return outcome.request_id;
 }
 
-std::unique_ptr<fetch::Fetcher> make_fetcher(const core::Config& config) {
-  fetch::FetchLimits limits;
-  limits.timeout_ms = config.download_timeout_seconds * 1000L;
-  limits.max_bytes = config.max_image_bytes;
-  limits.allow_private_networks = config.allow_private_networks;
-  return fetch::make_curl_fetcher(limits, config.download_concurrency);
-}
-
-pipeline::Options pipeline_options(const core::Config& config) {
-  pipeline::Options options;
-  options.compress_threads = config.workers;
-  options.download_concurrency = config.download_concurrency;
-  options.max_attempts = config.max_attempts;
-  options.lease = std::chrono::seconds(config.lease_seconds);
-  options.max_pixels = config.max_pixels;
-  // Only this process works on the folder: looking for due retries often costs little.
-  options.idle_poll = std::chrono::milliseconds(250);
-  return options;
-}
 
 // Waits up to `timeout` for SIGINT or SIGTERM (blocked, so taken here and nowhere else);
 // returns the signal, or 0.
@@ -406,7 +388,10 @@ Stopped run_until_ended(store::Store& store, blob::BlobStore& blobs, const core:
   store.release_expired_leases(core::now_ms() + kYearMs);
 
   auto fetcher = make_fetcher(config);
-  pipeline::Pipeline workers(pipeline_options(config), store, blobs, *fetcher, {});
+  pipeline::Options options = pipeline_options(config);
+  // Only this process works on the folder: looking for due retries often costs little.
+  options.idle_poll = std::chrono::milliseconds(250);
+  pipeline::Pipeline workers(options, store, blobs, *fetcher, {});
   workers.start();
   workers.wake();
 

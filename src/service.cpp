@@ -16,6 +16,7 @@
 #include "webhook/receiver_check.hpp"
 #include "webhook/retry.hpp"
 #include "webhook/signature.hpp"
+#include "worker_setup.hpp"
 
 namespace imgbatch {
 
@@ -62,17 +63,8 @@ int run_service(const core::Config& config, ServiceRole role) {
   std::unique_ptr<fetch::Fetcher> fetcher;
   std::unique_ptr<pipeline::Pipeline> workers;
   if (config.workers > 0) {
-    fetch::FetchLimits limits;
-    limits.timeout_ms = config.download_timeout_seconds * 1000L;
-    limits.max_bytes = config.max_image_bytes;
-    limits.allow_private_networks = config.allow_private_networks;
-    fetcher = fetch::make_curl_fetcher(limits, config.download_concurrency);
-    pipeline::Options options;
-    options.compress_threads = config.workers;
-    options.download_concurrency = config.download_concurrency;
-    options.max_attempts = config.max_attempts;
-    options.lease = std::chrono::seconds(config.lease_seconds);
-    options.max_pixels = config.max_pixels;
+    fetcher = make_fetcher(config);
+    pipeline::Options options = pipeline_options(config);
     options.metrics = &metrics;
     workers = std::make_unique<pipeline::Pipeline>(
         options, *store, *blobs, *fetcher,

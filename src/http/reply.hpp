@@ -34,4 +34,8 @@ Reply json_reply(int status, const nlohmann::json& body);
 // "OK", "Not Found", …: the reason phrase of the status line, and a problem's title.
 std::string_view reason_phrase(int status);
 
+// True when an If-None-Match header value ("*" or a list of entity tags, maybe weak)
+// matches `etag` (quoted), compared weakly as RFC 9110 says: the answer is then a 304.
+bool matches_if_none_match(std::string_view header, std::string_view etag);
+
 }  // namespace imgbatch::http

@@ -67,22 +67,6 @@ class Fnv1a {
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
 };
 
-// If-None-Match holds "*" or a list of entity tags, maybe weak (W/"…"); RFC 9110 compares
-// them weakly.
-bool matches_if_none_match(std::string_view header, std::string_view etag) {
-  while (!header.empty()) {
-    const auto comma = header.find(',');
-    auto item = header.substr(0, comma);
-    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (item == "*") return true;
-    if (item.substr(0, 2) == "W/") item.remove_prefix(2);
-    if (item == etag) return true;
-  }
-  return false;
-}
-
 Reply not_found(std::string_view id, std::string_view name) {
   return problem(404, "no image " + std::string(name) + " in request " + std::string(id));
 }

@@ -35,22 +35,6 @@ std::string_view content_type(std::string_view name) {
   return "application/octet-stream";
 }
 
-// If-None-Match holds "*" or a list of entity tags, maybe weak (W/"…"); RFC 9110 compares
-// them weakly.
-bool matches_if_none_match(std::string_view header, std::string_view etag) {
-  while (!header.empty()) {
-    const auto comma = header.find(',');
-    auto item = header.substr(0, comma);
-    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (item == "*") return true;
-    if (item.substr(0, 2) == "W/") item.remove_prefix(2);
-    if (item == etag) return true;
-  }
-  return false;
-}
-
 Reply serve(const EmbeddedFile& file, const restinio::request_t& req) {
   Reply reply;
   const std::string etag = "\"" + std::string(file.sha256.substr(0, 32)) + "\"";

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/utf8.hpp"
+
 namespace imgbatch::csv::impl {
 
 std::string_view trim(std::string_view s) {
@@ -22,22 +24,6 @@ bool is_all_blank(std::string_view s) {
 namespace {
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// Length of the well-formed UTF-8 sequence starting at p[0] (Unicode Table 3-7), or 0.
-std::size_t sequence_length(const unsigned char* p, std::size_t n) {
-  const unsigned char c = p[0];
-  if (c < 0x80) return 1;
-  auto cont = [&](std::size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return i < n && p[i] >= lo && p[i] <= hi;
-  };
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;           // no overlongs
-  if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;     // no surrogates
-  if (c >= 0xE1 && c <= 0xEF) return cont(1) && cont(2) ? 3 : 0;
-  if (c == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;  // no overlongs
-  if (c >= 0xF1 && c <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-  if (c == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;  // <= U+10FFFF
-  return 0;
-}
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -65,7 +51,7 @@ std::size_t find_invalid_utf8(std::string_view s) {
         continue;
       }
     }
-    const std::size_t len = sequence_length(p + i, n - i);
+    const std::size_t len = core::utf8_sequence_length(s, i);
     if (len == 0) return i;
     i += len;
   }
@@ -83,7 +69,7 @@ std::string printable(std::string_view s, std::size_t max_bytes) {
       out += "\xE2\x80\xA6";  // …
       break;
     }
-    const std::size_t len = sequence_length(p + i, s.size() - i);
+    const std::size_t len = core::utf8_sequence_length(s, i);
     if (len == 0 || (len == 1 && (p[i] < 0x20 || p[i] == 0x7F))) {
       out += kReplacement;
       i += 1;

@@ -1,38 +1,17 @@
 #include "store/postgres/text.hpp"
 
+#include "core/utf8.hpp"
+
 namespace imgbatch::store::postgres {
 
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629), 0 if there is none there.
-// NUL is well-formed UTF-8 but not storable, so it counts as malformed here.
+// Length of the well-formed UTF-8 sequence at s[i], 0 if there is none there. NUL is
+// well-formed UTF-8 but PostgreSQL cannot store it, so it counts as malformed here.
 std::size_t storable_length(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char lead = byte(i);
-  if (lead == 0) return 0;
-  if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80, high = 0xBF;  // allowed range of the second byte
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + length > s.size()) return 0;
-  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
-  for (std::size_t k = 2; k < length; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  return length;
+  return s[i] == '\0' ? 0 : core::utf8_sequence_length(s, i);
 }
 
 // Appends `text` made storable, with each byte that `escape` maps to a non-empty string
