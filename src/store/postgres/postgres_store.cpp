@@ -9,11 +9,14 @@
 #include "store/postgres/listen_watch.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/postgres/text.hpp"
+#include "store/stored_value.hpp"
 #include "store/string_list_json.hpp"
 
 namespace imgbatch::store::postgres {
 
 namespace {
+
+constexpr std::string_view kBackend = "postgresql";  // names this backend in errors
 
 constexpr core::TimeMs kIdempotencyWindowMs = 24LL * 60 * 60 * 1000;
 // Connections per Store: calls are short, so a few serve the HTTP threads, the workers and
@@ -31,13 +34,6 @@ constexpr std::size_t kCopyChunkBytes = 256 * 1024;
 
 const std::string kNotifyWork = "NOTIFY " + std::string(kWorkChannel);
 
-template <class E>
-E parse_stored(std::optional<E> parsed, const std::string& text, std::string_view what) {
-  if (!parsed)
-    throw StoreError("postgresql: unknown " + std::string(what) + " '" + text +
-                     "' in the database (written by a newer imgbatch?)");
-  return *parsed;
-}
 
 constexpr std::string_view kRequestColumns =
     "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
@@ -47,14 +43,14 @@ core::RequestRecord read_request(const Result& rows, int row) {
   core::RequestRecord r;
   r.id = rows.text(row, 0);
   const std::string status = rows.text(row, 1);
-  r.status = parse_stored(core::parse_request_status(status), status, "request status");
+  r.status = parse_stored(core::parse_request_status(status), status, kBackend, "request status");
   r.created_at = rows.int64(row, 2);
   r.updated_at = rows.int64(row, 3);
   r.columns = decode_string_list(rows.view(row, 4));
   r.webhook_url = rows.optional_text(row, 5);
   r.quality = rows.integer(row, 6);
   const std::string format = rows.text(row, 7);
-  r.format = parse_stored(core::parse_image_format(format), format, "image format");
+  r.format = parse_stored(core::parse_image_format(format), format, kBackend, "image format");
   r.failure_reason = rows.optional_text(row, 8);
   r.products_total = rows.integer(row, 9);
   r.progress.total = rows.integer(row, 10);
@@ -401,7 +397,7 @@ std::vector<core::ProductRecord> PostgresStore::get_products(const std::string& 
       image.index = rows.integer(row, 4);
       image.source_url = rows.text(row, 5);
       const std::string state = rows.text(row, 6);
-      image.state = parse_stored(core::parse_task_state(state), state, "task state");
+      image.state = parse_stored(core::parse_task_state(state), state, kBackend, "task state");
       image.attempts = rows.integer(row, 7);
       image.output_name = rows.optional_text(row, 8);
       image.error = rows.optional_text(row, 9);
@@ -443,7 +439,8 @@ std::vector<core::ClaimedTask> PostgresStore::claim_tasks(const std::string& own
       task.attempt = rows.integer(row, 5);
       task.quality = rows.integer(row, 6);
       const std::string format = rows.text(row, 7);
-      task.format = parse_stored(core::parse_image_format(format), format, "image format");
+      task.format = parse_stored(core::parse_image_format(format), format, kBackend,
+                                 "image format");
     }
     transaction.commit("committing a claim");
     return claimed;

@@ -7,24 +7,20 @@
 #include "core/ids.hpp"
 #include "store/sqlite/batch_insert.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/stored_value.hpp"
 #include "store/string_list_json.hpp"
 
 namespace imgbatch::store::sqlite {
 
 namespace {
 
+constexpr std::string_view kBackend = "sqlite";  // names this backend in errors
+
 constexpr core::TimeMs kIdempotencyWindowMs = 24LL * 60 * 60 * 1000;
 // Readers beyond this many are closed when returned instead of kept: enough for the
 // HTTP threads of one process, small enough not to hold file descriptors for nothing.
 constexpr std::size_t kMaxIdleReaders = 8;
 
-template <class E>
-E parse_stored(std::optional<E> parsed, const std::string& text, std::string_view what) {
-  if (!parsed)
-    throw StoreError("sqlite: unknown " + std::string(what) + " '" + text +
-                     "' in the database (written by a newer imgbatch?)");
-  return *parsed;
-}
 
 constexpr std::string_view kRequestColumns =
     "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
@@ -34,14 +30,14 @@ core::RequestRecord read_request(const Query& row) {
   core::RequestRecord r;
   r.id = row.text(0);
   const std::string status = row.text(1);
-  r.status = parse_stored(core::parse_request_status(status), status, "request status");
+  r.status = parse_stored(core::parse_request_status(status), status, kBackend, "request status");
   r.created_at = row.int64(2);
   r.updated_at = row.int64(3);
   r.columns = decode_string_list(row.text(4));
   r.webhook_url = row.optional_text(5);
   r.quality = row.integer(6);
   const std::string format = row.text(7);
-  r.format = parse_stored(core::parse_image_format(format), format, "image format");
+  r.format = parse_stored(core::parse_image_format(format), format, kBackend, "image format");
   r.failure_reason = row.optional_text(8);
   r.products_total = row.integer(9);
   r.progress.total = row.integer(10);
@@ -265,7 +261,7 @@ std::vector<core::ProductRecord> SqliteStore::get_products(const std::string& re
       image.index = query.integer(1);
       image.source_url = query.text(2);
       const std::string state = query.text(3);
-      image.state = parse_stored(core::parse_task_state(state), state, "task state");
+      image.state = parse_stored(core::parse_task_state(state), state, kBackend, "task state");
       image.attempts = query.integer(4);
       image.output_name = query.optional_text(5);
       image.error = query.optional_text(6);
@@ -344,7 +340,7 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
                .emplace(seqs[k],
                         RequestSettings{read.text(0), read.integer(1),
                                         parse_stored(core::parse_image_format(format), format,
-                                                     "image format")})
+                                                     kBackend, "image format")})
                .first;
     }
     claimed[k].request_id = it->second.id;
