@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "blob/file_blob_store.hpp"
+#include "file_blob_store.hpp"
 
 namespace imgbatch::blob {
 namespace {

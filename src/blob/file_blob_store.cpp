@@ -1,4 +1,4 @@
-#include "blob/file_blob_store.hpp"
+#include "file_blob_store.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "blob/blob_store.hpp"
-#include "blob/temporary_name.hpp"
+#include "temporary_name.hpp"
 
 namespace imgbatch::blob {
 

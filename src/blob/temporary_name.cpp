@@ -1,4 +1,4 @@
-#include "blob/temporary_name.hpp"
+#include "temporary_name.hpp"
 
 #include <signal.h>
 #include <unistd.h>

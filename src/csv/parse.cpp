@@ -7,8 +7,8 @@
 #include <unordered_map>
 
 #include "csv/csv.hpp"
-#include "csv/impl/record_reader.hpp"
-#include "csv/impl/text.hpp"
+#include "impl/record_reader.hpp"
+#include "impl/text.hpp"
 
 namespace imgbatch::csv {
 namespace {

@@ -1,7 +1,7 @@
 // split_url_list and check_url: what counts as one image URL in an "Input Image Urls" cell.
 #include "csv/csv.hpp"
-#include "csv/impl/text.hpp"
-#include "csv/impl/url_syntax.hpp"
+#include "impl/text.hpp"
+#include "impl/url_syntax.hpp"
 
 namespace imgbatch::csv {
 namespace {

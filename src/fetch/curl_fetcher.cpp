@@ -12,7 +12,7 @@
 
 #include "fetch/address_guard.hpp"
 #include "fetch/fetcher.hpp"
-#include "fetch/transfer.hpp"
+#include "transfer.hpp"
 
 namespace imgbatch::fetch {
 namespace {

@@ -1,4 +1,4 @@
-#include "fetch/outcome.hpp"
+#include "outcome.hpp"
 
 #include <algorithm>
 #include <cstdio>

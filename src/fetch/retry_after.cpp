@@ -1,4 +1,4 @@
-#include "fetch/retry_after.hpp"
+#include "retry_after.hpp"
 
 #include <curl/curl.h>
 

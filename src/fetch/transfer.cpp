@@ -1,4 +1,4 @@
-#include "fetch/transfer.hpp"
+#include "transfer.hpp"
 
 #include <sys/socket.h>
 
@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "fetch/retry_after.hpp"
+#include "retry_after.hpp"
 
 namespace imgbatch::fetch::impl {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "fetch/fetcher.hpp"
-#include "fetch/outcome.hpp"
+#include "outcome.hpp"
 
 namespace imgbatch::fetch::impl {
 

@@ -1,8 +1,8 @@
-#include "http/listen_address.hpp"
+#include "listen_address.hpp"
 
 #include <restinio/asio_include.hpp>
 
-#include "http/params.hpp"
+#include "params.hpp"
 
 namespace imgbatch::http {
 

@@ -1,4 +1,4 @@
-#include "http/multipart.hpp"
+#include "multipart.hpp"
 
 #include <restinio/helpers/http_field_parsers/content-disposition.hpp>
 #include <restinio/helpers/http_field_parsers/content-type.hpp>

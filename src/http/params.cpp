@@ -1,4 +1,4 @@
-#include "http/params.hpp"
+#include "params.hpp"
 
 #include <algorithm>
 #include <charconv>

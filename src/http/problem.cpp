@@ -1,4 +1,4 @@
-#include "http/problem.hpp"
+#include "problem.hpp"
 
 #include <utility>
 

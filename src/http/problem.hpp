@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http/reply.hpp"
+#include "reply.hpp"
 
 namespace imgbatch::http {
 

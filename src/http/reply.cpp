@@ -1,4 +1,4 @@
-#include "http/reply.hpp"
+#include "reply.hpp"
 
 namespace imgbatch::http {
 

@@ -1,4 +1,4 @@
-#include "http/request_log.hpp"
+#include "request_log.hpp"
 
 #include <algorithm>
 #include <cctype>

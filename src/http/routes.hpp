@@ -13,7 +13,7 @@
 
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
-#include "http/reply.hpp"
+#include "reply.hpp"
 #include "store/store.hpp"
 
 namespace imgbatch::metrics {

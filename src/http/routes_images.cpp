@@ -5,8 +5,8 @@
 #include <cstdint>
 
 #include "core/ids.hpp"
-#include "http/problem.hpp"
-#include "http/routes.hpp"
+#include "problem.hpp"
+#include "routes.hpp"
 
 namespace imgbatch::http {
 

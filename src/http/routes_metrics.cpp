@@ -1,7 +1,7 @@
 // GET /metrics: the process's metrics in the Prometheus text format (registry.hpp). It is
 // mounted only when the server has metrics (Server::set_metrics), which `imgbatch serve`
 // always gives it.
-#include "http/routes.hpp"
+#include "routes.hpp"
 #include "metrics/service_metrics.hpp"
 
 namespace imgbatch::http {

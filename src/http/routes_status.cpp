@@ -8,9 +8,9 @@
 #include "core/ids.hpp"
 #include "core/status_document.hpp"
 #include "csv/csv.hpp"
-#include "http/params.hpp"
-#include "http/problem.hpp"
-#include "http/routes.hpp"
+#include "params.hpp"
+#include "problem.hpp"
+#include "routes.hpp"
 
 namespace imgbatch::http {
 

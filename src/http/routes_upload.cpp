@@ -7,12 +7,12 @@
 
 #include "core/ids.hpp"
 #include "csv/csv.hpp"
-#include "http/fingerprint.hpp"
-#include "http/multipart.hpp"
-#include "http/params.hpp"
-#include "http/problem.hpp"
-#include "http/routes.hpp"
-#include "logging.hpp"
+#include "intake/new_request.hpp"
+#include "multipart.hpp"
+#include "params.hpp"
+#include "problem.hpp"
+#include "routes.hpp"
+#include "logging/logging.hpp"
 #include "metrics/service_metrics.hpp"
 
 namespace imgbatch::http {
@@ -33,14 +33,9 @@ std::string plural(std::size_t n, std::string_view word) {
 }
 
 // The options of the upload, defaults applied, or the 400 that explains the bad one.
-struct Options {
-  std::optional<std::string> webhook_url;
-  int quality = 0;
-  core::ImageFormat format = core::ImageFormat::jpeg;
-};
-
-core::Result<Options> read_options(const UploadForm& form, const core::Config& config) {
-  Options options{config.webhook_url, config.quality, config.format};
+core::Result<intake::UploadSettings> read_options(const UploadForm& form,
+                                                  const core::Config& config) {
+  intake::UploadSettings options{config.webhook_url, config.quality, config.format};
   if (form.webhook_url) {
     // An empty field is what an HTML form sends for "no value".
     auto url = trimmed(*form.webhook_url);
@@ -117,9 +112,7 @@ Reply upload(const Deps& deps, const restinio::request_t& req) {
   auto options = read_options(*form, config);
   if (!options) return problem(400, options.message());
 
-  csv::ParseLimits limits;
-  limits.max_rows = static_cast<std::size_t>(std::max<std::int64_t>(config.max_rows, 0));
-  auto parsed = csv::parse_and_validate(*form->file, limits);
+  auto parsed = csv::parse_and_validate(*form->file, intake::parse_limits(config.max_rows));
   if (!parsed.ok())
     return problem(400,
                    "the CSV has " + std::string(parsed.problems_truncated ? "more than " : "") +
@@ -128,20 +121,9 @@ Reply upload(const Deps& deps, const restinio::request_t& req) {
                        "; nothing was stored, fix them and upload again",
                    problems_json(parsed.problems));
 
-  core::NewRequest request;
-  request.id = core::new_uuid();
-  request.columns = std::move(parsed.csv->columns);
-  request.products = std::move(parsed.csv->products);
-  request.webhook_url = options->webhook_url;
-  request.quality = options->quality;
-  request.format = options->format;
-  request.idempotency_key = std::move(idempotency_key);
-  request.fingerprint = upload_fingerprint(
-      {*form->file,
-       options->webhook_url ? std::optional<std::string_view>(*options->webhook_url)
-                            : std::nullopt,
-       options->quality, options->format});
-  request.created_at = core::now_ms();
+  auto fingerprint = intake::upload_fingerprint(*form->file, *options);
+  const auto request = intake::new_request(core::new_uuid(), std::move(*parsed.csv), *options,
+                                           std::move(fingerprint), std::move(idempotency_key));
 
   const auto outcome = deps.store.create_request(request);
   using Kind = core::CreateOutcome::Kind;

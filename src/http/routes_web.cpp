@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "http/embedded_files.hpp"
-#include "http/routes.hpp"
+#include "embedded_files.hpp"
+#include "routes.hpp"
 
 namespace imgbatch::http {
 

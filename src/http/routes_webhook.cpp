@@ -1,6 +1,6 @@
 // POST /webhook (the receiver) and GET /webhook/events (what it received).
-#include "http/routes.hpp"
-#include "http/webhook_receiver.hpp"
+#include "routes.hpp"
+#include "webhook_receiver.hpp"
 
 namespace imgbatch::http {
 

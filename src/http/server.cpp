@@ -12,12 +12,12 @@
 #include <restinio/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "http/listen_address.hpp"
-#include "http/problem.hpp"
-#include "http/request_log.hpp"
-#include "http/routes.hpp"
-#include "http/webhook_receiver.hpp"
-#include "logging.hpp"
+#include "listen_address.hpp"
+#include "problem.hpp"
+#include "request_log.hpp"
+#include "routes.hpp"
+#include "webhook_receiver.hpp"
+#include "logging/logging.hpp"
 #include "metrics/service_metrics.hpp"
 
 namespace imgbatch::http {

@@ -1,7 +1,7 @@
-#include "http/webhook_receiver.hpp"
+#include "webhook_receiver.hpp"
 
 #include "core/types.hpp"
-#include "http/problem.hpp"
+#include "problem.hpp"
 
 namespace imgbatch::http {
 

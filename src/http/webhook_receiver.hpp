@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http/reply.hpp"
+#include "reply.hpp"
 #include "http/webhook_verifier.hpp"
 
 namespace imgbatch::http {

@@ -8,11 +8,11 @@
 
 #include <vips/vips.h>
 
-#include "imaging/dct_requantise.hpp"
-#include "imaging/formats.hpp"
-#include "imaging/transform.hpp"
-#include "imaging/vips_support.hpp"
-#include "imaging/webp_metadata.hpp"
+#include "dct_requantise.hpp"
+#include "formats.hpp"
+#include "transform.hpp"
+#include "vips_support.hpp"
+#include "webp_metadata.hpp"
 
 namespace imgbatch::imaging {
 namespace {

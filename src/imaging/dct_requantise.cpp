@@ -1,4 +1,4 @@
-#include "imaging/dct_requantise.hpp"
+#include "dct_requantise.hpp"
 
 // jpeglib.h uses size_t and FILE without including their headers.
 #include <cstddef>
@@ -14,8 +14,8 @@
 #include <cstdlib>
 #include <memory>
 
-#include "imaging/icc.hpp"
-#include "imaging/vips_support.hpp"
+#include "icc.hpp"
+#include "vips_support.hpp"
 
 namespace imgbatch::imaging::impl {
 namespace {

@@ -1,11 +1,11 @@
-#include "imaging/formats.hpp"
+#include "formats.hpp"
 
 #include <array>
 #include <string>
 
 #include <vips/vips.h>
 
-#include "imaging/vips_support.hpp"
+#include "vips_support.hpp"
 
 namespace imgbatch::imaging::impl {
 namespace {

@@ -1,4 +1,4 @@
-#include "imaging/icc.hpp"
+#include "icc.hpp"
 
 #include <cstdint>
 #include <string>

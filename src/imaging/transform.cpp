@@ -1,9 +1,9 @@
-#include "imaging/transform.hpp"
+#include "transform.hpp"
 
 #include <string>
 #include <vector>
 
-#include "imaging/icc.hpp"
+#include "icc.hpp"
 
 namespace imgbatch::imaging::impl {
 namespace {

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "core/result.hpp"
-#include "imaging/vips_support.hpp"
+#include "vips_support.hpp"
 
 namespace imgbatch::imaging::impl {
 

@@ -1,4 +1,4 @@
-#include "imaging/vips_support.hpp"
+#include "vips_support.hpp"
 
 #include <mutex>
 #include <stdexcept>

@@ -1,4 +1,4 @@
-#include "imaging/webp_metadata.hpp"
+#include "webp_metadata.hpp"
 
 #include <cstdint>
 

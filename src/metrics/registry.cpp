@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "metrics/text_format.hpp"
+#include "text_format.hpp"
 
 namespace imgbatch::metrics {
 

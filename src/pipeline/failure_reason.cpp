@@ -1,4 +1,4 @@
-#include "pipeline/failure_reason.hpp"
+#include "failure_reason.hpp"
 
 namespace imgbatch::pipeline {
 

@@ -9,8 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "imaging/compressor.hpp"
-#include "logging.hpp"
-#include "pipeline/failure_reason.hpp"
+#include "logging/logging.hpp"
+#include "failure_reason.hpp"
 
 namespace imgbatch::pipeline {
 

@@ -1,9 +1,9 @@
 #include <filesystem>
 #include <system_error>
 
-#include "store/postgres/conninfo.hpp"
-#include "store/postgres/postgres_store.hpp"
-#include "store/sqlite/sqlite_store.hpp"
+#include "postgres/conninfo.hpp"
+#include "postgres/postgres_store.hpp"
+#include "sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
 namespace imgbatch::store {

@@ -1,4 +1,4 @@
-#include "store/string_list_json.hpp"
+#include "string_list_json.hpp"
 
 #include <nlohmann/json.hpp>
 

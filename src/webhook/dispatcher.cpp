@@ -8,10 +8,10 @@
 #include "core/ids.hpp"
 #include "core/status_document.hpp"
 #include "fetch/address_guard.hpp"
-#include "logging.hpp"
+#include "logging/logging.hpp"
 #include "metrics/service_metrics.hpp"
 #include "webhook/retry.hpp"
-#include "webhook/sender.hpp"
+#include "sender.hpp"
 #include "webhook/signature.hpp"
 
 namespace imgbatch::webhook {

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "webhook/sender.hpp"
+#include "sender.hpp"
 
 namespace imgbatch::webhook {
 namespace {

@@ -1,4 +1,4 @@
-#include "webhook/sender.hpp"
+#include "sender.hpp"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>

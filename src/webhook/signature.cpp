@@ -9,7 +9,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "webhook/base64.hpp"
+#include "base64.hpp"
 
 namespace imgbatch::webhook {
 namespace {

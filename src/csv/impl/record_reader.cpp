@@ -1,11 +1,11 @@
-#include "csv/impl/record_reader.hpp"
+#include "impl/record_reader.hpp"
 
 #include <csv.h>
 
 #include <cstring>
 #include <new>
 
-#include "csv/impl/text.hpp"
+#include "impl/text.hpp"
 
 namespace imgbatch::csv::impl {
 namespace {

@@ -1,4 +1,4 @@
-#include "csv/impl/text.hpp"
+#include "impl/text.hpp"
 
 #include <cstdint>
 #include <cstring>

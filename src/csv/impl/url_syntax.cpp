@@ -1,4 +1,4 @@
-#include "csv/impl/url_syntax.hpp"
+#include "impl/url_syntax.hpp"
 
 #include <curl/curl.h>
 

@@ -1,12 +1,12 @@
-#include "store/postgres/connection.hpp"
+#include "postgres/connection.hpp"
 
 #include <libpq-fe.h>
 #include <poll.h>
 
 #include <charconv>
 
-#include "store/postgres/conninfo.hpp"
-#include "store/postgres/text.hpp"
+#include "postgres/conninfo.hpp"
+#include "postgres/text.hpp"
 
 namespace imgbatch::store::postgres {
 

@@ -1,4 +1,4 @@
-#include "store/postgres/conninfo.hpp"
+#include "postgres/conninfo.hpp"
 
 #include <libpq-fe.h>
 

@@ -1,4 +1,4 @@
-#include "store/postgres/listen_watch.hpp"
+#include "postgres/listen_watch.hpp"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "store/postgres/conninfo.hpp"
+#include "postgres/conninfo.hpp"
 
 namespace imgbatch::store::postgres {
 

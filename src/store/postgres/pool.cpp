@@ -1,6 +1,6 @@
-#include "store/postgres/pool.hpp"
+#include "postgres/pool.hpp"
 
-#include "store/postgres/conninfo.hpp"
+#include "postgres/conninfo.hpp"
 
 namespace imgbatch::store::postgres {
 

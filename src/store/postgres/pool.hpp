@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "store/postgres/connection.hpp"
+#include "postgres/connection.hpp"
 
 namespace imgbatch::store::postgres {
 

@@ -1,16 +1,16 @@
-#include "store/postgres/postgres_store.hpp"
+#include "postgres/postgres_store.hpp"
 
 #include <algorithm>
 #include <unordered_set>
 #include <utility>
 
 #include "core/ids.hpp"
-#include "store/postgres/conninfo.hpp"
-#include "store/postgres/listen_watch.hpp"
-#include "store/postgres/schema.hpp"
-#include "store/postgres/text.hpp"
-#include "store/stored_value.hpp"
-#include "store/string_list_json.hpp"
+#include "postgres/conninfo.hpp"
+#include "postgres/listen_watch.hpp"
+#include "postgres/schema.hpp"
+#include "postgres/text.hpp"
+#include "stored_value.hpp"
+#include "string_list_json.hpp"
 
 namespace imgbatch::store::postgres {
 

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/postgres/pool.hpp"
+#include "postgres/pool.hpp"
 #include "store/store.hpp"
 
 namespace imgbatch::store::postgres {

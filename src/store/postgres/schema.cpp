@@ -1,4 +1,4 @@
-#include "store/postgres/schema.hpp"
+#include "postgres/schema.hpp"
 
 #include <libpq-fe.h>
 

@@ -7,7 +7,7 @@
 #include <span>
 #include <string_view>
 
-#include "store/postgres/connection.hpp"
+#include "postgres/connection.hpp"
 
 namespace imgbatch::store::postgres {
 

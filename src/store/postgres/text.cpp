@@ -1,4 +1,4 @@
-#include "store/postgres/text.hpp"
+#include "postgres/text.hpp"
 
 #include "core/utf8.hpp"
 

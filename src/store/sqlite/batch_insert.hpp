@@ -10,7 +10,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "store/sqlite/connection.hpp"
+#include "sqlite/connection.hpp"
 
 namespace imgbatch::store::sqlite {
 

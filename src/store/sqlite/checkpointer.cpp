@@ -1,4 +1,4 @@
-#include "store/sqlite/checkpointer.hpp"
+#include "sqlite/checkpointer.hpp"
 
 #include <sqlite3.h>
 

@@ -1,4 +1,4 @@
-#include "store/sqlite/connection.hpp"
+#include "sqlite/connection.hpp"
 
 #include <sqlite3.h>
 

@@ -1,4 +1,4 @@
-#include "store/sqlite/schema.hpp"
+#include "sqlite/schema.hpp"
 
 #include <string>
 

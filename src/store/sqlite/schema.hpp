@@ -6,7 +6,7 @@
 #include <span>
 #include <string_view>
 
-#include "store/sqlite/connection.hpp"
+#include "sqlite/connection.hpp"
 
 namespace imgbatch::store::sqlite {
 

@@ -1,14 +1,14 @@
-#include "store/sqlite/sqlite_store.hpp"
+#include "sqlite/sqlite_store.hpp"
 
 #include <algorithm>
 #include <unordered_map>
 #include <utility>
 
 #include "core/ids.hpp"
-#include "store/sqlite/batch_insert.hpp"
-#include "store/sqlite/schema.hpp"
-#include "store/stored_value.hpp"
-#include "store/string_list_json.hpp"
+#include "sqlite/batch_insert.hpp"
+#include "sqlite/schema.hpp"
+#include "stored_value.hpp"
+#include "string_list_json.hpp"
 
 namespace imgbatch::store::sqlite {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "store/sqlite/checkpointer.hpp"
-#include "store/sqlite/connection.hpp"
+#include "sqlite/checkpointer.hpp"
+#include "sqlite/connection.hpp"
 #include "store/store.hpp"
 
 namespace imgbatch::store::sqlite {

@@ -1,4 +1,4 @@
-#include "logging.hpp"
+#include "logging/logging.hpp"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>

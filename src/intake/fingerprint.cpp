@@ -1,4 +1,4 @@
-#include "http/fingerprint.hpp"
+#include "intake/new_request.hpp"
 
 #include <openssl/evp.h>
 
@@ -7,7 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
-namespace imgbatch::http {
+namespace imgbatch::intake {
 
 namespace {
 
@@ -54,17 +54,17 @@ class Sha256 {
 
 }  // namespace
 
-std::string upload_fingerprint(const UploadIdentity& upload) {
+std::string upload_fingerprint(std::string_view csv_bytes, const UploadSettings& settings) {
   Sha256 sha;
   sha.field('v', "imgbatch-upload-1");
-  sha.field('f', upload.file);
-  if (upload.webhook_url)
-    sha.field('w', *upload.webhook_url);
+  sha.field('f', csv_bytes);
+  if (settings.webhook_url)
+    sha.field('w', *settings.webhook_url);
   else
     sha.field('n', "");
-  sha.field('q', std::to_string(upload.quality));
-  sha.field('o', core::to_string(upload.format));
+  sha.field('q', std::to_string(settings.quality));
+  sha.field('o', core::to_string(settings.format));
   return sha.hex();
 }
 
-}  // namespace imgbatch::http
+}  // namespace imgbatch::intake

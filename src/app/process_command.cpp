@@ -19,11 +19,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "blob/file_blob_store.hpp"
+#include "blob/blob_store.hpp"
 #include "core/ids.hpp"
 #include "csv/csv.hpp"
 #include "fetch/fetcher.hpp"
-#include "http/fingerprint.hpp"
+#include "intake/new_request.hpp"
 #include "pipeline/pipeline.hpp"
 #include "progress_display.hpp"
 #include "store/store.hpp"
@@ -116,15 +116,19 @@ void print_problems(const std::string& csv_path, const csv::ParseResult& parsed)
 // output.csv gives.
 class OutputFolderBlobStore final : public blob::BlobStore {
  public:
-  explicit OutputFolderBlobStore(const fs::path& out_dir) : files_(out_dir) {}
+  explicit OutputFolderBlobStore(const fs::path& out_dir)
+      : files_(blob::open_blob_store("file:" + out_dir.string())) {}
 
   core::Status put(const std::string& key, std::string_view bytes) override {
-    return files_.put(map(key), bytes);
+    return files_->put(map(key), bytes);
   }
-  core::Result<std::string> get(const std::string& key) override { return files_.get(map(key)); }
-  bool exists(const std::string& key) override { return files_.exists(map(key)); }
+  core::Result<std::string> get(const std::string& key) override { return files_->get(map(key)); }
+  bool exists(const std::string& key) override { return files_->exists(map(key)); }
   std::optional<std::string> local_path(const std::string& key) override {
-    return files_.local_path(map(key));
+    return files_->local_path(map(key));
+  }
+  int remove_stale_temporaries(std::chrono::seconds older_than) override {
+    return files_->remove_stale_temporaries(older_than);
   }
 
  private:
@@ -134,7 +138,7 @@ class OutputFolderBlobStore final : public blob::BlobStore {
     return std::string(kImagesFolder) + key.substr(slash);
   }
 
-  blob::FileBlobStore files_;
+  std::unique_ptr<blob::BlobStore> files_;
 };
 
 // What DIR/.imgbatch/request.json remembers: which request this folder holds, and the
@@ -208,14 +212,10 @@ class OutputFolder {
   fs::path images_dir() const { return dir_ / kImagesFolder; }
   fs::path request_file() const { return state_dir() / "request.json"; }
 
-  // A run killed in the middle of writing an image leaves a temporary; with the lock held,
-  // nobody else is writing here, so every one of them is a leftover.
+  // A run killed while writing output.csv leaves its temporary (images' temporaries are
+  // the blob store's, removed when the run starts).
   void remove_temporaries() const {
     std::error_code error;
-    for (const auto& entry : fs::directory_iterator(images_dir(), error)) {
-      if (entry.path().filename().string().starts_with(blob::kTemporaryPrefix))
-        fs::remove(entry.path(), error);
-    }
     fs::remove(output_csv().string() + ".tmp", error);
   }
 
@@ -313,6 +313,11 @@ core::RequestRecord must_get(store::Store& store, const std::string& id) {
   return *record;
 }
 
+// `process` sends no webhook: its caller is watching.
+intake::UploadSettings settings_of(const ProcessArgs& args) {
+  return {std::nullopt, args.config.quality, args.config.format};
+}
+
 // The request this folder holds for this CSV and these settings: the saved one, or a new
 // one. The id is saved before the request is created, so a crash in between leaves a
 // folder that knows which request to create on the next run.
@@ -339,15 +344,9 @@ core::Result<std::string> find_or_create_request(OutputFolder& folder, store::St
     if (auto written = folder.save_request(*saved); !written)
       throw std::runtime_error(written.message());
   }
-  core::NewRequest request;
-  request.id = saved->request_id;
-  request.columns = std::move(parsed.columns);
-  request.products = std::move(parsed.products);
-  request.quality = args.config.quality;
-  request.format = args.config.format;
-  request.idempotency_key = "process:" + fingerprint;
-  request.fingerprint = fingerprint;
-  request.created_at = core::now_ms();
+  const auto request =
+      intake::new_request(saved->request_id, std::move(parsed), settings_of(args), fingerprint,
+                          "process:" + fingerprint);
   const auto outcome = store.create_request(request);
   if (outcome.request_id != saved->request_id) {
     saved->request_id = outcome.request_id;
@@ -439,6 +438,9 @@ int process_folder(const ProcessArgs& args, csv::ParsedCsv parsed, const std::st
     return process_exit::kBadInput;
   }
   OutputFolderBlobStore blobs(folder.dir());
+  // A run killed in the middle of writing an image leaves a temporary; with the folder's
+  // lock held nobody else is writing here, so every one of them is a leftover.
+  blobs.remove_stale_temporaries(std::chrono::seconds(0));
 
   auto record = must_get(*store, *id);
   if (!ended(record)) {
@@ -468,9 +470,7 @@ int run_process(const ProcessArgs& args) {
     std::cerr << "imgbatch: cannot read " << args.csv_path << ": " << bytes.message() << "\n";
     return process_exit::kBadInput;
   }
-  csv::ParseLimits limits;
-  limits.max_rows = static_cast<std::size_t>(std::max<std::int64_t>(args.config.max_rows, 0));
-  auto parsed = csv::parse_and_validate(*bytes, limits);
+  auto parsed = csv::parse_and_validate(*bytes, intake::parse_limits(args.config.max_rows));
   if (!parsed.ok()) {
     print_problems(args.csv_path, parsed);
     return process_exit::kBadInput;
@@ -478,7 +478,7 @@ int run_process(const ProcessArgs& args) {
   // The CSV and the settings that change the output: the same command resumes, anything
   // else is another job.
   const auto fingerprint =
-      http::upload_fingerprint({*bytes, std::nullopt, args.config.quality, args.config.format});
+      intake::upload_fingerprint(*bytes, settings_of(args));
 
   try {
     return process_folder(args, std::move(*parsed.csv), fingerprint, started);

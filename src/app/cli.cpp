@@ -14,7 +14,7 @@
 
 #include "core/config.hpp"
 #include "imaging/compressor.hpp"
-#include "logging.hpp"
+#include "logging/logging.hpp"
 #include "process_command.hpp"
 #include "service.hpp"
 
