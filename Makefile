@@ -71,5 +71,11 @@ bench: deps
 	@cmake --build $(BENCH_DIR) --target imgbatch codec_rate status_load store_throughput -j $(JOBS)
 	@BENCH_BUILD_DIR=$(CURDIR)/$(BENCH_DIR) bash bench/run.sh
 
+# A Debian package of the Release binary with its systemd unit (packaging/), written to
+# $(BUILD_DIR)/imgbatch_VERSION_ARCH.deb. docs/operations.md says how to run it.
+.PHONY: package
+package: build
+	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && ls $(CURDIR)/$(BUILD_DIR)/imgbatch_*.deb
+
 clean:
 	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)

@@ -11,6 +11,8 @@ packages=(
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   sqlite3 curl
+  # make package (cpack's dpkg-shlibdeps) and its test (systemd-analyze verify on the unit).
+  dpkg-dev systemd
   libpq-dev postgresql
   # The dashboard's end-to-end test drives this browser headless through playwright-core
   # (installed from npm by the test set-up; it downloads no browser of its own).
