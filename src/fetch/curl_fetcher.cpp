@@ -22,15 +22,15 @@ constexpr int kPollMs = 1000;
 
 FetchResult shutting_down() {
   FetchResult result;
-  result.error = impl::kShuttingDown;
-  result.transient = true;
+  result.failure = impl::shutting_down_failure();
   return result;
 }
 
 FetchResult could_not_start(const std::string& why) {
   FetchResult result;
-  result.error = "download failed: could not start the transfer (" + why + ")";
-  result.transient = true;
+  result.failure = core::make_failure(
+      core::Failure::Kind::download_error,
+      "download failed: could not start the transfer (" + why + ")");
   return result;
 }
 

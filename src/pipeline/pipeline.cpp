@@ -8,9 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "failure_policy.hpp"
 #include "imaging/compressor.hpp"
 #include "logging/logging.hpp"
-#include "failure_reason.hpp"
 
 namespace imgbatch::pipeline {
 
@@ -225,20 +225,16 @@ void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result
     if (abandon_) return;  // shutting down: the lease is released instead
     // Counted under the lock so a download cut short by stop() is never counted.
     metrics_->download_seconds().observe(result.seconds);
-    if (result.ok) {
+    if (result.ok()) {
       metrics_->bytes_in().inc(result.body.size());
       compress_queue_.push_back(Job{std::move(task), std::move(result.body)});
     }
   }
-  if (result.ok) {
+  if (result.ok()) {
     compress_cv_.notify_one();
     return;
   }
-  const auto reason = download_failure_reason(result.error);
-  if (result.transient)
-    retry_or_fail(task, std::move(result.error), result.retry_after_seconds, reason);
-  else
-    fail(task, std::move(result.error), reason);
+  on_failure(task, std::move(*result.failure), result.retry_after_seconds);
 }
 
 TaskOutcome Pipeline::outcome_of(const core::ClaimedTask& task, TaskOutcome::Kind kind) const {
@@ -250,18 +246,28 @@ TaskOutcome Pipeline::outcome_of(const core::ClaimedTask& task, TaskOutcome::Kin
   return outcome;
 }
 
+void Pipeline::on_failure(const core::ClaimedTask& task, core::Failure failure,
+                          std::optional<long> retry_after_seconds) {
+  const FailurePolicy policy = policy_for(failure.kind);
+  if (!policy.retry) {
+    fail(task, std::move(failure.message), policy.reason);
+  } else if (task.attempt >= options_.max_attempts) {
+    fail(task,
+         failure.message + " (gave up after " + std::to_string(task.attempt) + " attempts)",
+         policy.reason);
+  } else {
+    schedule_retry(task, std::move(failure.message), retry_after_seconds);
+  }
+}
+
 void Pipeline::fail(const core::ClaimedTask& task, std::string error, FailureReason reason) {
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::failed);
   outcome.error = std::move(error);
   record(std::move(outcome), reason);
 }
 
-void Pipeline::retry_or_fail(const core::ClaimedTask& task, std::string error,
-                             std::optional<long> retry_after_seconds, FailureReason reason) {
-  if (task.attempt >= options_.max_attempts) {
-    fail(task, error + " (gave up after " + std::to_string(task.attempt) + " attempts)", reason);
-    return;
-  }
+void Pipeline::schedule_retry(const core::ClaimedTask& task, std::string error,
+                              std::optional<long> retry_after_seconds) {
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::retry);
   std::int64_t delay_ms;
   if (retry_after_seconds) {
@@ -308,7 +314,7 @@ void Pipeline::compress_one(Job& job) {
   std::string().swap(job.body);  // the download is no longer needed: free it now
   if (!encoded) {
     observe();
-    fail(task, encoded.message(), image_failure_reason(encoded.message()));
+    on_failure(task, std::move(encoded).error());
     return;
   }
   PutJob put{task, output_name(task, encoded->extension), std::move(encoded->bytes), bytes_in,
@@ -340,8 +346,7 @@ void Pipeline::put_one(PutJob& job) {
   metrics_->processing_seconds().observe(
       std::chrono::duration<double>(Clock::now() - job.started).count());
   if (!stored) {
-    // A full or failing disk may recover; the image itself was fine.
-    retry_or_fail(task, stored.message(), std::nullopt, FailureReason::storage);
+    on_failure(task, core::make_failure(core::Failure::Kind::storage_error, stored.message()));
     return;
   }
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::succeeded);

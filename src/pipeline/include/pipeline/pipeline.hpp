@@ -18,6 +18,9 @@
 // It reports to metrics::ServiceMetrics: images ended (counted once their outcome is
 // written), failure reasons, retries, bytes, and the time of each download attempt and of
 // each image's processing (decode to stored). Updates are atomic adds, no locks.
+//
+// A failure (core::Failure, from the fetcher, the compressor or the blob store) is acted
+// on by its kind: retried or not, and counted under which reason (failure_policy.hpp).
 #pragma once
 
 #include <atomic>
@@ -28,12 +31,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "blob/blob_store.hpp"
+#include "core/failure.hpp"
 #include "core/types.hpp"
 #include "fetch/fetcher.hpp"
 #include "metrics/service_metrics.hpp"
@@ -103,9 +108,13 @@ class Pipeline {
   void record(core::TaskOutcome outcome,
               metrics::FailureReason reason = metrics::FailureReason::other);
   core::TaskOutcome outcome_of(const core::ClaimedTask& task, core::TaskOutcome::Kind kind) const;
+  // Fails the task, or schedules another attempt when the failure's kind is worth one and
+  // attempts remain (failure_policy.hpp). `retry_after_seconds`: the host's Retry-After.
+  void on_failure(const core::ClaimedTask& task, core::Failure failure,
+                  std::optional<long> retry_after_seconds = std::nullopt);
   void fail(const core::ClaimedTask& task, std::string error, metrics::FailureReason reason);
-  void retry_or_fail(const core::ClaimedTask& task, std::string error,
-                     std::optional<long> retry_after_seconds, metrics::FailureReason reason);
+  void schedule_retry(const core::ClaimedTask& task, std::string error,
+                      std::optional<long> retry_after_seconds);
   std::size_t capacity() const;
 
   Options options_;
