@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/mutex.hpp"
+#include "core/thread_annotations.hpp"
 #include "fetch/address_guard.hpp"
 #include "fetch/fetcher.hpp"
 #include "transfer.hpp"
@@ -22,15 +24,15 @@ constexpr int kPollMs = 1000;
 
 FetchResult shutting_down() {
   FetchResult result;
-  result.error = impl::kShuttingDown;
-  result.transient = true;
+  result.failure = impl::shutting_down_failure();
   return result;
 }
 
 FetchResult could_not_start(const std::string& why) {
   FetchResult result;
-  result.error = "download failed: could not start the transfer (" + why + ")";
-  result.transient = true;
+  result.failure = core::make_failure(
+      core::Failure::Kind::download_error,
+      "download failed: could not start the transfer (" + why + ")");
   return result;
 }
 
@@ -64,9 +66,9 @@ class CurlFetcher final : public Fetcher {
     curl_multi_cleanup(multi_);
   }
 
-  void fetch(std::string url, FetchCallback on_done) override {
+  void fetch(std::string url, FetchCallback on_done) IMGBATCH_EXCLUDES(mutex_) override {
     {
-      std::lock_guard lock(mutex_);
+      core::MutexLock lock(mutex_);
       if (!closed_) {
         in_flight_.fetch_add(1, std::memory_order_relaxed);
         queue_.push_back({std::move(url), std::move(on_done)});
@@ -81,9 +83,9 @@ class CurlFetcher final : public Fetcher {
 
   std::size_t in_flight() const override { return in_flight_.load(std::memory_order_relaxed); }
 
-  void stop() override {
+  void stop() IMGBATCH_EXCLUDES(mutex_) override {
     {
-      std::lock_guard lock(mutex_);
+      core::MutexLock lock(mutex_);
       if (!stopping_) {
         stopping_ = true;
         curl_multi_wakeup(multi_);
@@ -112,10 +114,10 @@ class CurlFetcher final : public Fetcher {
   }
 
   // Moves queued downloads into free slots; false once stopping.
-  bool start_queued() {
+  bool start_queued() IMGBATCH_EXCLUDES(mutex_) {
     batch_.clear();
     {
-      std::lock_guard lock(mutex_);
+      core::MutexLock lock(mutex_);
       if (stopping_) return false;
       while (!queue_.empty() && active_ + batch_.size() < concurrency_) {
         batch_.push_back(std::move(queue_.front()));
@@ -160,7 +162,7 @@ class CurlFetcher final : public Fetcher {
 
   // Ends running and queued downloads. Callbacks made here may call fetch(): until
   // closed_ is set their downloads join the queue, which is drained last.
-  void shut_down() {
+  void shut_down() IMGBATCH_EXCLUDES(mutex_) {
     for (auto& t : transfers_) {
       if (!t->active()) continue;
       curl_multi_remove_handle(multi_, t->easy());
@@ -171,7 +173,7 @@ class CurlFetcher final : public Fetcher {
     }
     std::deque<Queued> queued;
     {
-      std::lock_guard lock(mutex_);
+      core::MutexLock lock(mutex_);
       closed_ = true;
       queued.swap(queue_);
     }
@@ -215,10 +217,11 @@ class CurlFetcher final : public Fetcher {
   std::size_t active_ = 0;
   std::vector<Queued> batch_;
 
-  std::mutex mutex_;  // guards the three below
-  std::deque<Queued> queue_;
-  bool stopping_ = false;
-  bool closed_ = false;  // no more queueing: fetch() answers "shutting down" itself
+  core::Mutex mutex_;
+  std::deque<Queued> queue_ IMGBATCH_GUARDED_BY(mutex_);
+  bool stopping_ IMGBATCH_GUARDED_BY(mutex_) = false;
+  // No more queueing: fetch() answers "shutting down" itself.
+  bool closed_ IMGBATCH_GUARDED_BY(mutex_) = false;
 
   std::atomic<std::size_t> in_flight_{0};
   std::mutex join_mutex_;

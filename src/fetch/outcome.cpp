@@ -7,15 +7,6 @@
 namespace imgbatch::fetch::impl {
 namespace {
 
-bool starts_with_ci(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(text[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  return true;
-}
-
 std::string url_part(const std::string& url, CURLUPart part) {
   std::string out;
   CURLU* u = curl_url();
@@ -41,35 +32,46 @@ std::string rate_text(long bytes_per_second) {
   return std::to_string(bytes_per_second) + " bytes/s";
 }
 
-void fail(FetchResult& result, std::string message, bool transient) {
-  result.ok = false;
-  result.error = std::move(message);
-  result.transient = transient;
+using Kind = core::Failure::Kind;
+
+void fail(FetchResult& result, Kind kind, std::string message) {
+  result.failure = core::make_failure(kind, std::move(message));
 }
 
 void describe_http_status(long status, FetchResult& result) {
-  const bool transient = status == 408 || status == 429 || status >= 500;
-  fail(result, "download failed: HTTP " + std::to_string(status), transient);
+  // 408 and 429 ask to come back later; a 5xx is the host's own trouble, often brief.
+  const bool for_now = status == 408 || status == 429 || status >= 500;
+  fail(result, for_now ? Kind::http_unavailable : Kind::http_error,
+       "download failed: HTTP " + std::to_string(status));
 }
 
-// curl reports every timeout as CURLE_OPERATION_TIMEDOUT; its message (stable for many
-// releases) says which phase ran out of time.
+// curl reports every timeout as CURLE_OPERATION_TIMEDOUT; the phase the transfer was in
+// says which limit ran out.
 void describe_timeout(const TransferFacts& facts, const FetchLimits& limits, FetchResult& result) {
-  const std::string_view message = facts.curl_message;
-  if (starts_with_ci(message, "Operation too slow")) {
-    fail(result,
-         "download too slow: less than " + rate_text(limits.low_speed_bytes_per_second) +
-             " for " + std::to_string(low_speed_window_seconds(limits)) + " s",
-         true);
-  } else if (starts_with_ci(message, "Resolving timed out")) {
-    fail(result, "could not resolve host: " + url_part(facts.url, CURLUPART_HOST) + " (timed out)",
-         true);
-  } else if (starts_with_ci(message, "Connection timed out")) {
-    fail(result, "connection timed out after " + seconds_text(connect_timeout_ms(limits)) + " s",
-         true);
-  } else {
-    fail(result, "download timed out after " + seconds_text(limits.timeout_ms) + " s", true);
+  switch (facts.phase) {
+    case Phase::resolving:
+      fail(result, Kind::dns_timeout,
+           "could not resolve host: " + url_part(facts.url, CURLUPART_HOST) + " (timed out)");
+      return;
+    case Phase::connecting:
+      fail(result, Kind::connect_timeout,
+           "connection timed out after " + seconds_text(connect_timeout_ms(limits)) + " s");
+      return;
+    case Phase::transferring:
+      // Connected, so either the low-speed check or the overall timeout ended it; the
+      // overall timeout cannot fire before its time.
+      if (facts.elapsed_ms < limits.timeout_ms) {
+        fail(result, Kind::too_slow,
+             "download too slow: less than " + rate_text(limits.low_speed_bytes_per_second) +
+                 " for " + std::to_string(low_speed_window_seconds(limits)) + " s");
+        return;
+      }
+      break;
+    case Phase::starting:
+      break;
   }
+  fail(result, Kind::timed_out,
+       "download timed out after " + seconds_text(limits.timeout_ms) + " s");
 }
 
 }  // namespace
@@ -82,6 +84,10 @@ long low_speed_window_seconds(const FetchLimits& limits) {
   return std::max(1L, std::min(limits.low_speed_window_seconds, limits.timeout_ms / 3000));
 }
 
+core::Failure shutting_down_failure() {
+  return core::make_failure(Kind::shutting_down, "shutting down");
+}
+
 std::string seconds_text(long milliseconds) {
   if (milliseconds % 1000 == 0) return std::to_string(milliseconds / 1000);
   char text[32];
@@ -92,18 +98,18 @@ std::string seconds_text(long milliseconds) {
 void describe_outcome(const TransferFacts& facts, const FetchLimits& limits, FetchResult& result) {
   result.http_status = facts.http_status;
   result.retry_after_seconds = facts.retry_after_seconds;
+  result.failure.reset();
 
   if (facts.too_large) {
-    fail(result,
+    fail(result, Kind::too_large,
          "image too large: more than " + std::to_string(limits.max_bytes) +
-             " bytes (--max-image-bytes)",
-         false);
+             " bytes (--max-image-bytes)");
     return;
   }
   // With several addresses (IPv6 and IPv4) one may be refused and another fail for an
   // ordinary reason; the refusal explains the failure only when no connection was made.
   if (facts.blocked && facts.code == CURLE_COULDNT_CONNECT) {
-    fail(result, *facts.blocked + kPrivateNetworkHint, false);
+    fail(result, Kind::blocked_address, *facts.blocked + kPrivateNetworkHint);
     return;
   }
   const bool success_status = facts.http_status >= 200 && facts.http_status < 300;
@@ -113,37 +119,30 @@ void describe_outcome(const TransferFacts& facts, const FetchLimits& limits, Fet
     return;
   }
   if (facts.code == CURLE_OK) {
-    if (success_status) {
-      result.ok = true;
-      result.error.clear();
-      result.transient = false;
-    } else {
-      fail(result, "download failed: no HTTP response", true);
-    }
+    if (!success_status) fail(result, Kind::no_response, "download failed: no HTTP response");
     return;
   }
 
   switch (facts.code) {
     case CURLE_TOO_MANY_REDIRECTS:
-      fail(result, "too many redirects (more than " + std::to_string(limits.max_redirects) + ")",
-           false);
+      fail(result, Kind::too_many_redirects,
+           "too many redirects (more than " + std::to_string(limits.max_redirects) + ")");
       return;
     case CURLE_UNSUPPORTED_PROTOCOL: {
       const std::string scheme = url_part(facts.url, CURLUPART_SCHEME);
       const bool named = !scheme.empty() && scheme != "http" && scheme != "https";
-      fail(result,
+      fail(result, Kind::unsupported_scheme,
            std::string("unsupported URL scheme") + (named ? " \"" + scheme + "\"" : "") +
-               ": only http and https URLs are fetched",
-           false);
+               ": only http and https URLs are fetched");
       return;
     }
     case CURLE_URL_MALFORMAT:
-      fail(result, "invalid URL: " + curl_text(facts), false);
+      fail(result, Kind::invalid_url, "invalid URL: " + curl_text(facts));
       return;
     case CURLE_COULDNT_RESOLVE_HOST: {
       const std::string host = url_part(facts.url, CURLUPART_HOST);
-      // A DNS failure is often momentary (a resolver hiccup), so it is retried.
-      fail(result, "could not resolve host: " + (host.empty() ? curl_text(facts) : host), true);
+      fail(result, Kind::dns,
+           "could not resolve host: " + (host.empty() ? curl_text(facts) : host));
       return;
     }
     case CURLE_OPERATION_TIMEDOUT:
@@ -151,20 +150,18 @@ void describe_outcome(const TransferFacts& facts, const FetchLimits& limits, Fet
       return;
     case CURLE_PARTIAL_FILE:
       if (facts.content_length >= 0) {
-        fail(result,
+        fail(result, Kind::truncated,
              "download cut short: got " + std::to_string(facts.body_bytes) + " of " +
-                 std::to_string(facts.content_length) + " bytes",
-             true);
+                 std::to_string(facts.content_length) + " bytes");
       } else {
-        fail(result, "download cut short: " + curl_text(facts), true);
+        fail(result, Kind::truncated, "download cut short: " + curl_text(facts));
       }
       return;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
-      // A host with a bad certificate will not have a good one a minute later.
-      fail(result, "secure connection refused: " + curl_text(facts), false);
+      fail(result, Kind::tls_refused, "secure connection refused: " + curl_text(facts));
       return;
     case CURLE_COULDNT_CONNECT:
     case CURLE_SEND_ERROR:
@@ -176,11 +173,11 @@ void describe_outcome(const TransferFacts& facts, const FetchLimits& limits, Fet
     case CURLE_HTTP3:
     case CURLE_QUIC_CONNECT_ERROR:
     case CURLE_WEIRD_SERVER_REPLY:
-      fail(result, "connection failed: " + curl_text(facts), true);
+      fail(result, Kind::connect, "connection failed: " + curl_text(facts));
       return;
     default:
       // Anything else (out of memory, an internal error) is not the image's fault.
-      fail(result, "download failed: " + curl_text(facts), true);
+      fail(result, Kind::download_error, "download failed: " + curl_text(facts));
       return;
   }
 }

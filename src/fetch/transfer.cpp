@@ -55,10 +55,14 @@ Transfer::Transfer(const TransferSettings& settings) : settings_(settings), easy
     set(easy_, CURLOPT_WRITEDATA, static_cast<void*>(this));
     set(easy_, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
     set(easy_, CURLOPT_HEADERDATA, static_cast<void*>(this));
-    if (settings_.filter) {
-      set(easy_, CURLOPT_OPENSOCKETFUNCTION, &Transfer::on_open_socket);
-      set(easy_, CURLOPT_OPENSOCKETDATA, static_cast<void*>(this));
-    }
+    // These three follow the phase of each hop (see Phase in outcome.hpp); the socket
+    // callback also applies the address filter.
+    set(easy_, CURLOPT_RESOLVER_START_FUNCTION, &Transfer::on_resolver_start);
+    set(easy_, CURLOPT_RESOLVER_START_DATA, static_cast<void*>(this));
+    set(easy_, CURLOPT_OPENSOCKETFUNCTION, &Transfer::on_open_socket);
+    set(easy_, CURLOPT_OPENSOCKETDATA, static_cast<void*>(this));
+    set(easy_, CURLOPT_PREREQFUNCTION, &Transfer::on_connected);
+    set(easy_, CURLOPT_PREREQDATA, static_cast<void*>(this));
     set(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
     set(easy_, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     set(easy_, CURLOPT_FOLLOWLOCATION, 1L);
@@ -105,6 +109,7 @@ double Transfer::elapsed_seconds() const {
 FetchResult Transfer::finish(CURLcode code) {
   FetchResult result;
   result.seconds = elapsed_seconds();
+  facts_.elapsed_ms = static_cast<long>(result.seconds * 1000.0);
   facts_.code = code;
   facts_.body_bytes = body_.size();
   facts_.curl_message = error_buffer_;
@@ -112,7 +117,7 @@ FetchResult Transfer::finish(CURLcode code) {
   if (curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK && effective)
     facts_.url = effective;
   describe_outcome(facts_, settings_.limits, result);
-  if (result.ok) result.body = std::move(body_);
+  if (result.ok()) result.body = std::move(body_);
   body_ = std::string();  // a failed download's bytes are not kept around in the pool
   return result;
 }
@@ -120,8 +125,7 @@ FetchResult Transfer::finish(CURLcode code) {
 FetchResult Transfer::cancel() {
   FetchResult result;
   result.seconds = elapsed_seconds();
-  result.error = kShuttingDown;
-  result.transient = true;
+  result.failure = shutting_down_failure();
   body_ = std::string();
   return result;
 }
@@ -196,15 +200,28 @@ std::size_t Transfer::on_body(char* data, std::size_t size, std::size_t count, v
   return length;
 }
 
+int Transfer::on_resolver_start(void*, void*, void* self) {
+  static_cast<Transfer*>(self)->facts_.phase = Phase::resolving;
+  return 0;
+}
+
 curl_socket_t Transfer::on_open_socket(void* self, curlsocktype purpose, curl_sockaddr* address) {
   auto& t = *static_cast<Transfer*>(self);
   if (purpose == CURLSOCKTYPE_IPCXN) {
-    if (auto reason = t.settings_.filter(&address->addr)) {
-      if (!t.facts_.blocked) t.facts_.blocked = std::move(reason);
-      return CURL_SOCKET_BAD;
+    t.facts_.phase = Phase::connecting;
+    if (t.settings_.filter) {
+      if (auto reason = t.settings_.filter(&address->addr)) {
+        if (!t.facts_.blocked) t.facts_.blocked = std::move(reason);
+        return CURL_SOCKET_BAD;
+      }
     }
   }
   return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+int Transfer::on_connected(void* self, char*, char*, int, int) {
+  static_cast<Transfer*>(self)->facts_.phase = Phase::transferring;
+  return CURL_PREREQFUNC_OK;
 }
 
 }  // namespace imgbatch::fetch::impl

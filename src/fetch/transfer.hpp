@@ -44,7 +44,11 @@ class Transfer {
  private:
   static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* self);
   static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* self);
+  static int on_resolver_start(void* resolver_state, void* reserved, void* self);
   static curl_socket_t on_open_socket(void* self, curlsocktype purpose, curl_sockaddr* address);
+  // Called once connected (or on a reused connection), before the request is sent.
+  static int on_connected(void* self, char* remote_ip, char* local_ip, int remote_port,
+                          int local_port);
   void header_line(std::string_view line);
   double elapsed_seconds() const;
 

@@ -72,19 +72,36 @@ nlohmann::json problems_json(const std::vector<csv::Problem>& problems) {
   return list;
 }
 
+// The answer to an upload and what became of it, for counting (imgbatch_uploads_total):
+// the handler says which outcome it produced rather than the counter reading it back
+// from the reply.
+struct UploadAnswer {
+  metrics::UploadOutcome outcome;
+  Reply reply;
+};
+
+// A problem+json answer (problem.hpp): nothing was stored.
+UploadAnswer refused(int status, std::string detail) {
+  return {metrics::UploadOutcome::rejected, problem(status, std::move(detail))};
+}
+UploadAnswer refused(int status, std::string detail, nlohmann::json errors) {
+  return {metrics::UploadOutcome::rejected,
+          problem(status, std::move(detail), std::move(errors))};
+}
+
 std::size_t image_count(const core::NewRequest& request) {
   std::size_t n = 0;
   for (const auto& product : request.products) n += product.image_urls.size();
   return n;
 }
 
-Reply upload(const Deps& deps, const restinio::request_t& req) {
+UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
   const auto& config = deps.config;
   const auto& body = req.body();
   // RESTinio already read the body: its own limit sits above ours so that an oversized
   // upload gets this answer instead of a dropped connection (see server.cpp).
   if (static_cast<std::int64_t>(body.size()) > config.max_upload_bytes)
-    return problem(413, "the upload is " + std::to_string(body.size()) +
+    return refused(413, "the upload is " + std::to_string(body.size()) +
                             " bytes; the limit is " + std::to_string(config.max_upload_bytes) +
                             " bytes (--max-upload-bytes)");
 
@@ -93,28 +110,28 @@ Reply upload(const Deps& deps, const restinio::request_t& req) {
       content_type ? std::string_view(content_type->data(), content_type->size())
                    : std::string_view();
   if (!is_form_data(type_text))
-    return problem(415, "POST /upload takes multipart/form-data with the CSV in the field "
+    return refused(415, "POST /upload takes multipart/form-data with the CSV in the field "
                         "'file'; got Content-Type '" + std::string(type_text) + "'");
 
   auto form = parse_upload_form(type_text, std::string_view(body.data(), body.size()));
-  if (!form) return problem(400, form.message());
+  if (!form) return refused(400, form.message());
   if (!form->file)
-    return problem(400, "the form field 'file' (the CSV) is missing");
+    return refused(400, "the form field 'file' (the CSV) is missing");
 
   std::optional<std::string> idempotency_key;
   if (const auto key = req.header().opt_value_of("Idempotency-Key")) {
     if (key->empty() || key->size() > kMaxIdempotencyKeyLength)
-      return problem(400, "the Idempotency-Key header must be 1 to " +
+      return refused(400, "the Idempotency-Key header must be 1 to " +
                               std::to_string(kMaxIdempotencyKeyLength) + " characters long");
     idempotency_key = std::string(key->data(), key->size());
   }
 
   auto options = read_options(*form, config);
-  if (!options) return problem(400, options.message());
+  if (!options) return refused(400, options.message());
 
   auto parsed = csv::parse_and_validate(*form->file, intake::parse_limits(config.max_rows));
   if (!parsed.ok())
-    return problem(400,
+    return refused(400,
                    "the CSV has " + std::string(parsed.problems_truncated ? "more than " : "") +
                        plural(parsed.problems.size(), "problem") +
                        (parsed.problems_truncated ? " (the first ones are listed)" : "") +
@@ -128,7 +145,7 @@ Reply upload(const Deps& deps, const restinio::request_t& req) {
   const auto outcome = deps.store.create_request(request);
   using Kind = core::CreateOutcome::Kind;
   if (outcome.kind == Kind::key_conflict)
-    return problem(422, "Idempotency-Key was used with a different upload; use a new key for "
+    return refused(422, "Idempotency-Key was used with a different upload; use a new key for "
                         "a new upload");
 
   // The rest of this call's log lines (the server's access line too) are about this id.
@@ -139,29 +156,22 @@ Reply upload(const Deps& deps, const restinio::request_t& req) {
   if (outcome.kind == Kind::replayed) {
     reply.header("Idempotent-Replayed", "true");
     spdlog::info("upload replayed (same Idempotency-Key and upload)");
-  } else {
-    spdlog::info("request created: {} products, {} images", request.products.size(),
-                 image_count(request));
-    if (deps.on_new_work) deps.on_new_work();
+    return {metrics::UploadOutcome::replayed, std::move(reply)};
   }
-  return reply;
-}
-
-metrics::UploadOutcome outcome_of(const Reply& reply) {
-  if (reply.status != 202) return metrics::UploadOutcome::rejected;
-  for (const auto& [name, value] : reply.headers)
-    if (name == "Idempotent-Replayed") return metrics::UploadOutcome::replayed;
-  return metrics::UploadOutcome::accepted;
+  spdlog::info("request created: {} products, {} images", request.products.size(),
+               image_count(request));
+  if (deps.on_new_work) deps.on_new_work();
+  return {metrics::UploadOutcome::accepted, std::move(reply)};
 }
 
 Reply counted_upload(const Deps& deps, const restinio::request_t& req) {
-  if (!deps.metrics) return upload(deps, req);
   try {
-    Reply reply = upload(deps, req);
-    deps.metrics->uploads(outcome_of(reply)).inc();
-    return reply;
+    UploadAnswer answer = upload(deps, req);
+    if (deps.metrics) deps.metrics->uploads(answer.outcome).inc();
+    return std::move(answer.reply);
   } catch (...) {
-    deps.metrics->uploads(metrics::UploadOutcome::rejected).inc();  // a 503 or a 500
+    // A 503 or a 500, answered by the server.
+    if (deps.metrics) deps.metrics->uploads(metrics::UploadOutcome::rejected).inc();
     throw;
   }
 }

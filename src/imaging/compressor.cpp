@@ -20,6 +20,7 @@ namespace {
 using impl::ImagePtr;
 using impl::OutputKind;
 using impl::take_vips_error;
+using Kind = core::Failure::Kind;
 
 struct GFree {
   void operator()(void* p) const { g_free(p); }
@@ -35,8 +36,8 @@ constexpr int kMaxWebpSide = 16383;
 // "warn and fill the rest with grey" into an error. No `n`/`page`: the defaults are
 // the first page (for HEIF, the primary image), which is what a photo pipeline wants.
 // `bytes` is not copied and must outlive the image.
-core::Result<ImagePtr> open_lazily(std::string_view bytes, const impl::Source& source,
-                                   VipsAccess access) {
+core::Result<ImagePtr, core::Failure> open_lazily(std::string_view bytes,
+                                                  const impl::Source& source, VipsAccess access) {
   VipsBlob* blob = vips_blob_new(nullptr, bytes.data(), bytes.size());
   VipsImage* out = nullptr;
   const int rc = vips_call(source.loader, blob, &out, "access", access, "fail_on",
@@ -44,8 +45,10 @@ core::Result<ImagePtr> open_lazily(std::string_view bytes, const impl::Source& s
   vips_area_unref(VIPS_AREA(blob));
   if (rc != 0) {
     if (source.format == impl::SourceFormat::heif)
-      return core::make_error("cannot decode HEIF/AVIF image: " + take_vips_error());
-    return core::make_error("corrupt or truncated image: " + take_vips_error());
+      return core::make_failure(Kind::decode_error,
+                                "cannot decode HEIF/AVIF image: " + take_vips_error());
+    return core::make_failure(Kind::decode_error,
+                              "corrupt or truncated image: " + take_vips_error());
   }
   return ImagePtr(out);
 }
@@ -54,26 +57,29 @@ core::Result<ImagePtr> open_lazily(std::string_view bytes, const impl::Source& s
 // refuses ("out of order read"); only a mirror (2) works strip by strip.
 bool needs_random_access(VipsImage* image) { return vips_image_get_orientation(image) > 2; }
 
-core::Status check_pixels(VipsImage* image, long long max_pixels) {
+core::Result<core::Ok, core::Failure> check_pixels(VipsImage* image, long long max_pixels) {
   const long long width = vips_image_get_width(image);
   const long long height = vips_image_get_page_height(image);
-  if (max_pixels <= 0 || width * height <= max_pixels) return core::ok_status();
-  return core::make_error("too many pixels: " + std::to_string(width) + "x" +
-                          std::to_string(height) + " is " + std::to_string(width * height) +
-                          " pixels, the limit is " + std::to_string(max_pixels));
+  if (max_pixels <= 0 || width * height <= max_pixels) return core::Ok{};
+  return core::make_failure(Kind::too_many_pixels,
+                            "too many pixels: " + std::to_string(width) + "x" +
+                                std::to_string(height) + " is " +
+                                std::to_string(width * height) + " pixels, the limit is " +
+                                std::to_string(max_pixels));
 }
 
-core::Status check_encodable(VipsImage* image, const OutputKind& kind) {
+core::Result<core::Ok, core::Failure> check_encodable(VipsImage* image, const OutputKind& kind) {
   const int side = std::max(vips_image_get_width(image), vips_image_get_height(image));
   const int limit = kind.format == core::ImageFormat::jpeg   ? kMaxJpegSide
                     : kind.format == core::ImageFormat::webp ? kMaxWebpSide
                                                              : 0;
-  if (limit == 0 || side <= limit) return core::ok_status();
-  return core::make_error("image too large for " + std::string(kind.name) + ": " +
-                          std::to_string(vips_image_get_width(image)) + "x" +
-                          std::to_string(vips_image_get_height(image)) + ", " + kind.name +
-                          " stores at most " + std::to_string(limit) +
-                          " pixels a side (choose png)");
+  if (limit == 0 || side <= limit) return core::Ok{};
+  return core::make_failure(Kind::encode_error,
+                            "image too large for " + std::string(kind.name) + ": " +
+                                std::to_string(vips_image_get_width(image)) + "x" +
+                                std::to_string(vips_image_get_height(image)) + ", " +
+                                kind.name + " stores at most " + std::to_string(limit) +
+                                " pixels a side (choose png)");
 }
 
 // Runs the whole pipeline: decoding happens here, pulled by the encoder, so a corrupt
@@ -124,15 +130,17 @@ struct Opened {
   int quality;
 };
 
-core::Result<Opened> open_checked(std::string_view input, const EncodeOptions& options) {
+core::Result<Opened, core::Failure> open_checked(std::string_view input,
+                                                const EncodeOptions& options) {
   impl::ensure_vips(nullptr);
 
   auto source = impl::sniff_source(input);
   if (!source) return source.error();
   const OutputKind kind = impl::output_kind(impl::resolve_format(options.format, source->format));
   if (kind.format == core::ImageFormat::avif && avif_unavailable())
-    return core::make_error("AVIF output is not available in this libvips build (" +
-                            *avif_unavailable() + "); choose jpeg, webp or png");
+    return core::make_failure(Kind::encode_error,
+                              "AVIF output is not available in this libvips build (" +
+                                  *avif_unavailable() + "); choose jpeg, webp or png");
 
   auto image = open_lazily(input, *source, VIPS_ACCESS_SEQUENTIAL);
   if (!image) return image.error();
@@ -157,7 +165,7 @@ Encoded described(std::string bytes, const OutputKind& kind, VipsImage* image) {
 }
 
 // Decodes and re-encodes: the path every input can take.
-core::Result<Encoded> encode_fully(std::string_view input, Opened opened) {
+core::Result<Encoded, core::Failure> encode_fully(std::string_view input, Opened opened) {
   const OutputKind& kind = opened.kind;
   ImagePtr& image = opened.image;
   if (needs_random_access(image.get())) {
@@ -170,8 +178,10 @@ core::Result<Encoded> encode_fully(std::string_view input, Opened opened) {
 
   void* raw = nullptr;
   size_t length = 0;
+  // Decoding happens here, pulled by the encoder: a failure is the input's.
   if (encode(image.get(), kind, opened.quality, &raw, &length) != 0)
-    return core::make_error("corrupt or truncated image: " + take_vips_error());
+    return core::make_failure(Kind::decode_error,
+                              "corrupt or truncated image: " + take_vips_error());
   const std::unique_ptr<void, GFree> buffer(raw);
 
   const std::string_view bytes(static_cast<const char*>(raw), length);
@@ -184,7 +194,8 @@ core::Result<Encoded> encode_fully(std::string_view input, Opened opened) {
 
 void init_vips(const char* argv0) { impl::ensure_vips(argv0); }
 
-core::Result<Encoded> compress(std::string_view input, const EncodeOptions& options) {
+core::Result<Encoded, core::Failure> compress(std::string_view input,
+                                              const EncodeOptions& options) {
   auto opened = open_checked(input, options);
   if (!opened) return opened.error();
   // The DCT-domain path (dct_requantise.hpp) where it gives what the full path would;
@@ -195,7 +206,8 @@ core::Result<Encoded> compress(std::string_view input, const EncodeOptions& opti
   return encode_fully(input, std::move(*opened));
 }
 
-core::Result<Encoded> compress_full(std::string_view input, const EncodeOptions& options) {
+core::Result<Encoded, core::Failure> compress_full(std::string_view input,
+                                                   const EncodeOptions& options) {
   auto opened = open_checked(input, options);
   if (!opened) return opened.error();
   return encode_fully(input, std::move(*opened));

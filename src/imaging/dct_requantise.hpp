@@ -30,7 +30,8 @@ bool dct_eligible(std::string_view input, const EncodeOptions& options);
 
 // compress() without the DCT-domain path: the reference that path is measured against
 // (tests, bench/dct_requant).
-core::Result<Encoded> compress_full(std::string_view input, const EncodeOptions& options);
+core::Result<Encoded, core::Failure> compress_full(std::string_view input,
+                                                   const EncodeOptions& options);
 
 namespace impl {
 

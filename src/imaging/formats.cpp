@@ -35,7 +35,7 @@ std::string format_name(std::string_view loader) {
 
 }  // namespace
 
-core::Result<Source> sniff_source(std::string_view bytes) {
+core::Result<Source, core::Failure> sniff_source(std::string_view bytes) {
   // Gives the loader's class name ("VipsForeignLoadJpegBuffer"); operations are
   // called by their nickname ("jpegload_buffer").
   const char* type_name = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
@@ -43,12 +43,14 @@ core::Result<Source> sniff_source(std::string_view bytes) {
       type_name != nullptr ? vips_nickname_find(g_type_from_name(type_name)) : nullptr;
   if (loader == nullptr) {
     discard_vips_error();
-    return core::make_error("not an image (the bytes are not a known image format)");
+    return core::make_failure(core::Failure::Kind::not_an_image,
+                              "not an image (the bytes are not a known image format)");
   }
   for (const auto& allowed : kAllowed)
     if (allowed.loader == loader) return Source{allowed.format, loader};
-  return core::make_error("unsupported image format: " + format_name(loader) +
-                          " (accepted: JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)");
+  return core::make_failure(core::Failure::Kind::unsupported_format,
+                            "unsupported image format: " + format_name(loader) +
+                                " (accepted: JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)");
 }
 
 core::ImageFormat resolve_format(core::ImageFormat requested, SourceFormat source) {

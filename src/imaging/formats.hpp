@@ -6,6 +6,7 @@
 
 #include <string_view>
 
+#include "core/failure.hpp"
 #include "core/result.hpp"
 #include "core/types.hpp"
 
@@ -18,9 +19,10 @@ struct Source {
   const char* loader;  // the libvips operation that reads it, e.g. "jpegload_buffer"
 };
 
-// "not an image (…)" when libvips knows no loader for the bytes, "unsupported image
-// format: svg (accepted: …)" when it does but the format is not allowed.
-core::Result<Source> sniff_source(std::string_view bytes);
+// not_an_image, "not an image (…)", when libvips knows no loader for the bytes;
+// unsupported_format, "unsupported image format: svg (accepted: …)", when it does but the
+// format is not allowed.
+core::Result<Source, core::Failure> sniff_source(std::string_view bytes);
 
 // What an encoded output is; `keep` is resolved before this is asked.
 struct OutputKind {

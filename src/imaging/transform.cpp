@@ -8,6 +8,11 @@
 namespace imgbatch::imaging::impl {
 namespace {
 
+// Every step here works on an image that decoded: a failure is the conversion's.
+core::Failure convert_failure(std::string message) {
+  return core::make_failure(core::Failure::Kind::convert_error, std::move(message));
+}
+
 // Replaces `image` with what `op(image, &out)` made of it. False (and `image`
 // unchanged) when libvips refused; the reason is in its error buffer.
 template <class Op>
@@ -34,7 +39,7 @@ bool has_non_srgb_profile(VipsImage* image) {
 // input with an embedded profile that is not sRGB (CMYK, Adobe RGB, Display P3) goes
 // through lcms with that profile, since the profile is stripped on output; greyscale
 // profiles are ignored (they differ from plain gamma only slightly).
-core::Status to_display_colour(ImagePtr& image) {
+core::Result<core::Ok, core::Failure> to_display_colour(ImagePtr& image) {
   const VipsInterpretation interpretation = vips_image_guess_interpretation(image.get());
   const bool grey = interpretation == VIPS_INTERPRETATION_B_W ||
                     interpretation == VIPS_INTERPRETATION_GREY16;
@@ -50,25 +55,25 @@ core::Status to_display_colour(ImagePtr& image) {
 
   if (vips_image_guess_interpretation(image.get()) != target) {
     if (!vips_colourspace_issupported(image.get()))
-      return core::make_error("unsupported colour space: libvips cannot convert " +
-                              std::string(vips_enum_nick(VIPS_TYPE_INTERPRETATION,
-                                                         interpretation)) +
-                              " images to sRGB");
+      return convert_failure("unsupported colour space: libvips cannot convert " +
+                             std::string(vips_enum_nick(VIPS_TYPE_INTERPRETATION,
+                                                        interpretation)) +
+                             " images to sRGB");
     if (!apply(image, [target](VipsImage* in, VipsImage** out) {
           return vips_colourspace(in, out, target, nullptr);
         }))
-      return core::make_error("cannot convert the image to sRGB: " + take_vips_error());
+      return convert_failure("cannot convert the image to sRGB: " + take_vips_error());
   }
 
   if (vips_image_get_format(image.get()) != VIPS_FORMAT_UCHAR &&
       !apply(image, [](VipsImage* in, VipsImage** out) {
         return vips_cast(in, out, VIPS_FORMAT_UCHAR, nullptr);
       }))
-    return core::make_error("cannot convert the image to 8 bits: " + take_vips_error());
-  return core::ok_status();
+    return convert_failure("cannot convert the image to 8 bits: " + take_vips_error());
+  return core::Ok{};
 }
 
-core::Status flatten_onto_white(ImagePtr& image) {
+core::Result<core::Ok, core::Failure> flatten_onto_white(ImagePtr& image) {
   const std::vector<double> white(static_cast<std::size_t>(vips_image_get_bands(image.get()) - 1),
                                   255.0);
   VipsArrayDouble* background = vips_array_double_new(white.data(), static_cast<int>(white.size()));
@@ -76,21 +81,21 @@ core::Status flatten_onto_white(ImagePtr& image) {
     return vips_flatten(in, out, "background", background, nullptr);
   });
   vips_area_unref(VIPS_AREA(background));
-  if (!flattened) return core::make_error("cannot flatten transparency: " + take_vips_error());
-  return core::ok_status();
+  if (!flattened) return convert_failure("cannot flatten transparency: " + take_vips_error());
+  return core::Ok{};
 }
 
 }  // namespace
 
-core::Status prepare(ImagePtr& image, bool keep_alpha) {
+core::Result<core::Ok, core::Failure> prepare(ImagePtr& image, bool keep_alpha) {
   // Applies the EXIF orientation and removes the tag, so no viewer rotates twice.
   if (!apply(image, [](VipsImage* in, VipsImage** out) { return vips_autorot(in, out, nullptr); }))
-    return core::make_error("cannot apply the EXIF orientation: " + take_vips_error());
+    return convert_failure("cannot apply the EXIF orientation: " + take_vips_error());
   if (auto status = to_display_colour(image); !status) return status;
   if (!keep_alpha && vips_image_hasalpha(image.get()))
     if (auto status = flatten_onto_white(image); !status) return status;
   // Metadata is left to the savers' `strip` (and, for WebP, to strip_webp_metadata).
-  return core::ok_status();
+  return core::Ok{};
 }
 
 }  // namespace imgbatch::imaging::impl

@@ -4,13 +4,14 @@
 // encoder pulls them.
 #pragma once
 
+#include "core/failure.hpp"
 #include "core/result.hpp"
 #include "vips_support.hpp"
 
 namespace imgbatch::imaging::impl {
 
-// `image` is replaced by the transformed image. After an error it may be half
-// transformed and is only good for throwing away.
-core::Status prepare(ImagePtr& image, bool keep_alpha);
+// `image` is replaced by the transformed image. After a failure (convert_error) it may be
+// half transformed and is only good for throwing away.
+core::Result<core::Ok, core::Failure> prepare(ImagePtr& image, bool keep_alpha);
 
 }  // namespace imgbatch::imaging::impl

@@ -8,9 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "failure_policy.hpp"
 #include "imaging/compressor.hpp"
 #include "logging/logging.hpp"
-#include "failure_reason.hpp"
 
 namespace imgbatch::pipeline {
 
@@ -88,14 +88,14 @@ void Pipeline::start() {
 
 void Pipeline::wake() {
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     wake_requested_ = true;
   }
   scheduler_cv_.notify_one();
 }
 
 std::size_t Pipeline::in_hand() const {
-  std::lock_guard lock(mutex_);
+  core::MutexLock lock(mutex_);
   return in_hand_.size();
 }
 
@@ -108,10 +108,11 @@ std::size_t Pipeline::capacity() const {
 void Pipeline::stop(std::chrono::milliseconds grace) {
   if (!started_.load() || stopped_.exchange(true)) return;
   {
-    std::unique_lock lock(mutex_);
+    core::MutexLock lock(mutex_);
     stopping_ = true;
     scheduler_cv_.notify_all();
-    drained_cv_.wait_for(lock, grace, [this] { return in_hand_.empty(); });
+    const auto deadline = Clock::now() + grace;
+    while (!in_hand_.empty() && lock.wait_until(drained_cv_, deadline)) continue;
     abandon_ = true;
     compress_stopping_ = true;
     compress_queue_.clear();  // still in in_hand_: their leases are released below
@@ -121,13 +122,13 @@ void Pipeline::stop(std::chrono::milliseconds grace) {
   for (auto& t : compressors_) t.join();
   {
     // Whatever is encoded is stored and recorded: it costs a write, and saves a redo.
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     put_stopping_ = true;
   }
   put_cv_.notify_all();
   for (auto& t : putters_) t.join();
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     wake_requested_ = true;
   }
   scheduler_cv_.notify_all();
@@ -147,12 +148,10 @@ void Pipeline::scheduler_loop() {
   auto next_rescue = Clock::now();
   for (;;) {
     {
-      std::unique_lock lock(mutex_);
+      core::MutexLock lock(mutex_);
       if (abandon_) return;
-      const auto timeout = in_hand_.empty() ? options_.idle_poll : kBusyTick;
-      scheduler_cv_.wait_for(lock, timeout, [this] {
-        return wake_requested_ || abandon_ || outcomes_.size() >= kFlushBatch;
-      });
+      const auto deadline = Clock::now() + (in_hand_.empty() ? options_.idle_poll : kBusyTick);
+      while (!scheduler_woken() && lock.wait_until(scheduler_cv_, deadline)) continue;
       wake_requested_ = false;
       if (abandon_) return;
     }
@@ -178,10 +177,14 @@ void Pipeline::scheduler_loop() {
   }
 }
 
+bool Pipeline::scheduler_woken() const {
+  return wake_requested_ || abandon_ || outcomes_.size() >= kFlushBatch;
+}
+
 void Pipeline::claim_more() {
   std::size_t room;
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     if (stopping_) return;
     const auto held = in_hand_.size();
     room = held >= capacity() ? 0 : capacity() - held;
@@ -191,7 +194,7 @@ void Pipeline::claim_more() {
   auto tasks = store_.claim_tasks(options_.owner, want, core::now_ms(), options_.lease.count());
   if (tasks.empty()) return;
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     for (const auto& task : tasks) in_hand_.insert(task.task_id);
     // A full batch suggests more is waiting: look again without sleeping.
     if (static_cast<int>(tasks.size()) == want) wake_requested_ = true;
@@ -207,7 +210,7 @@ void Pipeline::claim_more() {
 void Pipeline::renew_leases() {
   std::vector<std::int64_t> ids;
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     ids.assign(in_hand_.begin(), in_hand_.end());
   }
   if (ids.empty()) return;
@@ -221,24 +224,20 @@ void Pipeline::renew_leases() {
 
 void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result) {
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     if (abandon_) return;  // shutting down: the lease is released instead
     // Counted under the lock so a download cut short by stop() is never counted.
     metrics_->download_seconds().observe(result.seconds);
-    if (result.ok) {
+    if (result.ok()) {
       metrics_->bytes_in().inc(result.body.size());
       compress_queue_.push_back(Job{std::move(task), std::move(result.body)});
     }
   }
-  if (result.ok) {
+  if (result.ok()) {
     compress_cv_.notify_one();
     return;
   }
-  const auto reason = download_failure_reason(result.error);
-  if (result.transient)
-    retry_or_fail(task, std::move(result.error), result.retry_after_seconds, reason);
-  else
-    fail(task, std::move(result.error), reason);
+  on_failure(task, std::move(*result.failure), result.retry_after_seconds);
 }
 
 TaskOutcome Pipeline::outcome_of(const core::ClaimedTask& task, TaskOutcome::Kind kind) const {
@@ -250,18 +249,28 @@ TaskOutcome Pipeline::outcome_of(const core::ClaimedTask& task, TaskOutcome::Kin
   return outcome;
 }
 
+void Pipeline::on_failure(const core::ClaimedTask& task, core::Failure failure,
+                          std::optional<long> retry_after_seconds) {
+  const FailurePolicy policy = policy_for(failure.kind);
+  if (!policy.retry) {
+    fail(task, std::move(failure.message), policy.reason);
+  } else if (task.attempt >= options_.max_attempts) {
+    fail(task,
+         failure.message + " (gave up after " + std::to_string(task.attempt) + " attempts)",
+         policy.reason);
+  } else {
+    schedule_retry(task, std::move(failure.message), retry_after_seconds);
+  }
+}
+
 void Pipeline::fail(const core::ClaimedTask& task, std::string error, FailureReason reason) {
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::failed);
   outcome.error = std::move(error);
   record(std::move(outcome), reason);
 }
 
-void Pipeline::retry_or_fail(const core::ClaimedTask& task, std::string error,
-                             std::optional<long> retry_after_seconds, FailureReason reason) {
-  if (task.attempt >= options_.max_attempts) {
-    fail(task, error + " (gave up after " + std::to_string(task.attempt) + " attempts)", reason);
-    return;
-  }
+void Pipeline::schedule_retry(const core::ClaimedTask& task, std::string error,
+                              std::optional<long> retry_after_seconds) {
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::retry);
   std::int64_t delay_ms;
   if (retry_after_seconds) {
@@ -285,8 +294,8 @@ void Pipeline::compress_loop() {
   for (;;) {
     Job job;
     {
-      std::unique_lock lock(mutex_);
-      compress_cv_.wait(lock, [this] { return compress_stopping_ || !compress_queue_.empty(); });
+      core::MutexLock lock(mutex_);
+      while (!compress_stopping_ && compress_queue_.empty()) lock.wait(compress_cv_);
       if (compress_queue_.empty()) return;
       job = std::move(compress_queue_.front());
       compress_queue_.pop_front();
@@ -308,13 +317,13 @@ void Pipeline::compress_one(Job& job) {
   std::string().swap(job.body);  // the download is no longer needed: free it now
   if (!encoded) {
     observe();
-    fail(task, encoded.message(), image_failure_reason(encoded.message()));
+    on_failure(task, std::move(encoded).error());
     return;
   }
   PutJob put{task, output_name(task, encoded->extension), std::move(encoded->bytes), bytes_in,
              started};
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     put_queue_.push_back(std::move(put));
   }
   put_cv_.notify_one();
@@ -324,8 +333,8 @@ void Pipeline::put_loop() {
   for (;;) {
     PutJob job;
     {
-      std::unique_lock lock(mutex_);
-      put_cv_.wait(lock, [this] { return put_stopping_ || !put_queue_.empty(); });
+      core::MutexLock lock(mutex_);
+      while (!put_stopping_ && put_queue_.empty()) lock.wait(put_cv_);
       if (put_queue_.empty()) return;
       job = std::move(put_queue_.front());
       put_queue_.pop_front();
@@ -340,8 +349,7 @@ void Pipeline::put_one(PutJob& job) {
   metrics_->processing_seconds().observe(
       std::chrono::duration<double>(Clock::now() - job.started).count());
   if (!stored) {
-    // A full or failing disk may recover; the image itself was fine.
-    retry_or_fail(task, stored.message(), std::nullopt, FailureReason::storage);
+    on_failure(task, core::make_failure(core::Failure::Kind::storage_error, stored.message()));
     return;
   }
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::succeeded);
@@ -355,7 +363,7 @@ void Pipeline::put_one(PutJob& job) {
 void Pipeline::record(TaskOutcome outcome, FailureReason reason) {
   bool flush_now;
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     outcomes_.push_back(std::move(outcome));
     outcome_reasons_.push_back(reason);
     flush_now = outcomes_.size() >= kFlushBatch;
@@ -367,7 +375,7 @@ void Pipeline::flush_outcomes() {
   std::vector<TaskOutcome> batch;
   std::vector<FailureReason> reasons;
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     batch.swap(outcomes_);
     reasons.swap(outcome_reasons_);
   }
@@ -376,7 +384,7 @@ void Pipeline::flush_outcomes() {
   try {
     completed = store_.finish_tasks(batch, core::now_ms());
   } catch (...) {
-    std::lock_guard lock(mutex_);  // keep them for the next try
+    core::MutexLock lock(mutex_);  // keep them for the next try
     outcomes_.insert(outcomes_.begin(), std::make_move_iterator(batch.begin()),
                      std::make_move_iterator(batch.end()));
     outcome_reasons_.insert(outcome_reasons_.begin(), reasons.begin(), reasons.end());
@@ -394,7 +402,7 @@ void Pipeline::flush_outcomes() {
     }
   }
   {
-    std::lock_guard lock(mutex_);
+    core::MutexLock lock(mutex_);
     for (const auto& o : batch) in_hand_.erase(o.task_id);
     if (in_hand_.empty()) drained_cv_.notify_all();
   }

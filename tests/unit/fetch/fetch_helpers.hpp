@@ -9,10 +9,12 @@
 #include <future>
 #include <mutex>
 #include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/failure.hpp"
 #include "fetch/fetcher.hpp"
 #include "support/test_origin.hpp"
 
@@ -22,13 +24,22 @@ namespace imgbatch::fetch::testing_helpers {
 // instead of hanging.
 inline constexpr std::chrono::seconds kPatience{60};
 
+using Kind = core::Failure::Kind;
+
+// The kind of a download's failure; none when it succeeded.
+inline std::optional<Kind> kind_of(const FetchResult& r) {
+  return r.failure ? std::optional<Kind>(r.failure->kind) : std::nullopt;
+}
+
 inline FetchResult fetch_one(Fetcher& fetcher, const std::string& url) {
   auto promise = std::make_shared<std::promise<FetchResult>>();
   auto future = promise->get_future();
   fetcher.fetch(url, [promise](FetchResult&& r) { promise->set_value(std::move(r)); });
   if (future.wait_for(kPatience) != std::future_status::ready) {
     ADD_FAILURE() << "no callback for " << url;
-    return {};
+    FetchResult none;
+    none.failure = core::make_failure(Kind::download_error, "no callback");
+    return none;
   }
   return future.get();
 }

@@ -34,35 +34,35 @@ TEST(CurlFetcher, DownloadsEveryPhotoByteIdentical) {
   ASSERT_TRUE(collector.wait_all());
   for (std::size_t i = 0; i < names.size(); ++i) {
     const FetchResult& r = collector.results()[i];
-    EXPECT_TRUE(r.ok) << names[i] << ": " << r.error;
+    EXPECT_TRUE(r.ok()) << names[i] << ": " << r.error();
     EXPECT_EQ(r.http_status, 200);
     EXPECT_TRUE(r.body == photo(names[i])) << names[i] << " differs";
     EXPECT_GT(r.seconds, 0.0);
   }
 }
 
-TEST(CurlFetcher, NotFoundIsPermanentAndKeepsNoBody) {
+TEST(CurlFetcher, NotFoundIsAnHttpErrorAndKeepsNoBody) {
   TestOrigin origin;
   auto fetcher = make_curl_fetcher(loopback_limits(), 2);
   const FetchResult r = fetch_one(*fetcher, origin.url("/photos/missing.jpg"));
-  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.http_status, 404);
-  EXPECT_EQ(r.error, "download failed: HTTP 404");
-  EXPECT_FALSE(r.transient);
+  EXPECT_EQ(r.error(), "download failed: HTTP 404");
+  EXPECT_EQ(kind_of(r), Kind::http_error);
   EXPECT_TRUE(r.body.empty());
-  EXPECT_FALSE(fetch_one(*fetcher, origin.url("/status/403")).transient);
-  EXPECT_FALSE(fetch_one(*fetcher, origin.url("/status/410")).transient);
+  EXPECT_EQ(kind_of(fetch_one(*fetcher, origin.url("/status/403"))), Kind::http_error);
+  EXPECT_EQ(kind_of(fetch_one(*fetcher, origin.url("/status/410"))), Kind::http_error);
 }
 
-TEST(CurlFetcher, ServerErrorsAndThrottlingAreTransient) {
+TEST(CurlFetcher, ServerErrorsAndThrottlingSayTheHostIsUnavailable) {
   TestOrigin origin;
   auto fetcher = make_curl_fetcher(loopback_limits(), 2);
   for (int status : {500, 502, 503, 408, 429}) {
     const FetchResult r = fetch_one(*fetcher, origin.url("/status/" + std::to_string(status)));
-    EXPECT_FALSE(r.ok);
+    EXPECT_FALSE(r.ok());
     EXPECT_EQ(r.http_status, status);
-    EXPECT_EQ(r.error, "download failed: HTTP " + std::to_string(status));
-    EXPECT_TRUE(r.transient) << status;
+    EXPECT_EQ(r.error(), "download failed: HTTP " + std::to_string(status));
+    EXPECT_EQ(kind_of(r), Kind::http_unavailable) << status;
     EXPECT_TRUE(r.body.empty());
   }
 }
@@ -74,7 +74,7 @@ TEST(CurlFetcher, DoesNotRetryByItself) {
   EXPECT_EQ(fetch_one(*fetcher, origin.url("/flaky/1/Aqua.jpg")).http_status, 500);
   EXPECT_EQ(origin.request_count("/flaky/1/Aqua.jpg"), 1u);
   const FetchResult second = fetch_one(*fetcher, origin.url("/flaky/1/Aqua.jpg"));
-  EXPECT_TRUE(second.ok) << second.error;
+  EXPECT_TRUE(second.ok()) << second.error();
   EXPECT_EQ(origin.request_count("/flaky/1/Aqua.jpg"), 2u);
 }
 
@@ -83,7 +83,7 @@ TEST(CurlFetcher, ReadsRetryAfterInSecondsOrAsADate) {
   auto fetcher = make_curl_fetcher(loopback_limits(), 2);
   const FetchResult r = fetch_one(*fetcher, origin.url("/retry-after/7/Aqua.jpg"));
   EXPECT_EQ(r.http_status, 503);
-  EXPECT_TRUE(r.transient);
+  EXPECT_EQ(kind_of(r), Kind::http_unavailable);
   EXPECT_EQ(r.retry_after_seconds, 7);
 
   char date[64];
@@ -108,9 +108,9 @@ TEST(CurlFetcher, TimesOutAResponseThatDoesNotCome) {
   limits.timeout_ms = 500;
   auto fetcher = make_curl_fetcher(limits, 2);
   const FetchResult r = fetch_one(*fetcher, origin.url("/sleep/20000/Aqua.jpg"));
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "download timed out after 0.5 s");
-  EXPECT_TRUE(r.transient);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "download timed out after 0.5 s");
+  EXPECT_EQ(kind_of(r), Kind::timed_out);
   EXPECT_LT(r.seconds, 5.0);
 }
 
@@ -121,21 +121,21 @@ TEST(CurlFetcher, CutsOffATricklingHostLongBeforeTheTimeout) {
   limits.low_speed_window_seconds = 1;
   auto fetcher = make_curl_fetcher(limits, 2);
   const FetchResult r = fetch_one(*fetcher, origin.url("/slow/64/Aqua.jpg"));
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "download too slow: less than 1 KB/s for 1 s");
-  EXPECT_TRUE(r.transient);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "download too slow: less than 1 KB/s for 1 s");
+  EXPECT_EQ(kind_of(r), Kind::too_slow);
   EXPECT_LT(r.seconds, 15.0);
 }
 
-TEST(CurlFetcher, ABodyCutShortIsTransientAndSaysHowMuchCame) {
+TEST(CurlFetcher, ABodyCutShortIsTruncatedAndSaysHowMuchCame) {
   TestOrigin origin;
   auto fetcher = make_curl_fetcher(loopback_limits(), 2);
   const std::size_t size = photo("Aqua.jpg").size();
   const FetchResult r = fetch_one(*fetcher, origin.url("/short/Aqua.jpg"));
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "download cut short: got " + std::to_string(size / 2) + " of " +
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "download cut short: got " + std::to_string(size / 2) + " of " +
                          std::to_string(size) + " bytes");
-  EXPECT_TRUE(r.transient);
+  EXPECT_EQ(kind_of(r), Kind::truncated);
   EXPECT_TRUE(r.body.empty());
 }
 
@@ -143,9 +143,9 @@ TEST(CurlFetcher, RefusesAHugeContentLengthBeforeReadingTheBody) {
   TestOrigin origin;
   auto fetcher = make_curl_fetcher(loopback_limits(), 2);
   const FetchResult r = fetch_one(*fetcher, origin.url("/huge"));
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "image too large: more than 33554432 bytes (--max-image-bytes)");
-  EXPECT_FALSE(r.transient);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "image too large: more than 33554432 bytes (--max-image-bytes)");
+  EXPECT_EQ(kind_of(r), Kind::too_large);
   EXPECT_TRUE(r.body.empty());
   EXPECT_LT(r.seconds, 5.0);  // reading the 10 GB would take far longer
 }
@@ -158,7 +158,7 @@ TEST(CurlFetcher, RefusesOnContentLengthWithoutWaitingForTheBody) {
   limits.max_bytes = static_cast<long long>(photo("Aqua.jpg").size()) - 1;
   limits.timeout_ms = 5'000;
   const FetchResult r = fetch_one(*make_curl_fetcher(limits, 1), origin.url("/slow/1/Aqua.jpg"));
-  EXPECT_EQ(r.error.rfind("image too large: more than ", 0), 0u) << r.error;
+  EXPECT_EQ(r.error().rfind("image too large: more than ", 0), 0u) << r.error();
   EXPECT_LT(r.seconds, 4.0);
 }
 
@@ -170,16 +170,16 @@ TEST(CurlFetcher, StopsReadingAStreamWithoutLengthAtTheLimit) {
   auto fetcher = make_curl_fetcher(limits, 2);
   // Endless: without the cut it could only end by timing out.
   const FetchResult r = fetch_one(*fetcher, origin.url("/stream"));
-  EXPECT_EQ(r.error, "image too large: more than 1048576 bytes (--max-image-bytes)");
-  EXPECT_FALSE(r.transient);
+  EXPECT_EQ(r.error(), "image too large: more than 1048576 bytes (--max-image-bytes)");
+  EXPECT_EQ(kind_of(r), Kind::too_large);
 
   const FetchResult small = fetch_one(*fetcher, origin.url("/stream/1000"));
-  EXPECT_TRUE(small.ok) << small.error;
+  EXPECT_TRUE(small.ok()) << small.error();
   EXPECT_EQ(small.body, std::string(1000, '\0'));
   const FetchResult at_limit = fetch_one(*fetcher, origin.url("/stream/1048576"));
-  EXPECT_TRUE(at_limit.ok) << at_limit.error;
+  EXPECT_TRUE(at_limit.ok()) << at_limit.error();
   EXPECT_EQ(at_limit.body.size(), 1048576u);
-  EXPECT_FALSE(fetch_one(*fetcher, origin.url("/stream/1048577")).ok);
+  EXPECT_FALSE(fetch_one(*fetcher, origin.url("/stream/1048577")).ok());
 }
 
 TEST(CurlFetcher, MaxBytesIsInclusive) {
@@ -188,11 +188,11 @@ TEST(CurlFetcher, MaxBytesIsInclusive) {
   FetchLimits limits = loopback_limits();
   limits.max_bytes = static_cast<long long>(aqua.size());
   const FetchResult fits = fetch_one(*make_curl_fetcher(limits, 1), origin.url("/photos/Aqua.jpg"));
-  EXPECT_TRUE(fits.ok) << fits.error;
+  EXPECT_TRUE(fits.ok()) << fits.error();
   EXPECT_EQ(fits.body, aqua);
   limits.max_bytes -= 1;
   const FetchResult over = fetch_one(*make_curl_fetcher(limits, 1), origin.url("/photos/Aqua.jpg"));
-  EXPECT_EQ(over.error, "image too large: more than " + std::to_string(aqua.size() - 1) +
+  EXPECT_EQ(over.error(), "image too large: more than " + std::to_string(aqua.size() - 1) +
                             " bytes (--max-image-bytes)");
 }
 
@@ -200,20 +200,20 @@ TEST(CurlFetcher, FollowsUpToMaxRedirects) {
   TestOrigin origin;
   auto fetcher = make_curl_fetcher(loopback_limits(), 2);
   const FetchResult five = fetch_one(*fetcher, origin.url("/redirect/5/Aqua.jpg"));
-  EXPECT_TRUE(five.ok) << five.error;
+  EXPECT_TRUE(five.ok()) << five.error();
   EXPECT_EQ(five.http_status, 200);
   EXPECT_TRUE(five.body == photo("Aqua.jpg"));
   EXPECT_EQ(origin.request_count("/photos/Aqua.jpg"), 1u);
 
   const FetchResult six = fetch_one(*fetcher, origin.url("/redirect/6/Dune.jpg"));
-  EXPECT_FALSE(six.ok);
-  EXPECT_EQ(six.error, "too many redirects (more than 5)");
-  EXPECT_FALSE(six.transient);
+  EXPECT_FALSE(six.ok());
+  EXPECT_EQ(six.error(), "too many redirects (more than 5)");
+  EXPECT_EQ(kind_of(six), Kind::too_many_redirects);
   EXPECT_EQ(origin.request_count("/photos/Dune.jpg"), 0u);
 
   FetchLimits strict = loopback_limits();
   strict.max_redirects = 1;
-  EXPECT_EQ(fetch_one(*make_curl_fetcher(strict, 1), origin.url("/redirect/2/Aqua.jpg")).error,
+  EXPECT_EQ(fetch_one(*make_curl_fetcher(strict, 1), origin.url("/redirect/2/Aqua.jpg")).error(),
             "too many redirects (more than 1)");
 }
 
@@ -226,14 +226,14 @@ TEST(CurlFetcher, FetchesOnlyHttpAndHttpsEvenThroughARedirect) {
         origin.url("/redirect-to?url=file%3A%2F%2F%2Fetc%2Fpasswd"),
         origin.url("/redirect-to?url=ftp%3A%2F%2F127.0.0.1%3A1%2Fa.jpg")}) {
     const FetchResult r = fetch_one(*fetcher, url);
-    EXPECT_FALSE(r.ok) << url;
-    EXPECT_EQ(r.error.rfind("unsupported URL scheme", 0), 0u) << url << ": " << r.error;
-    EXPECT_FALSE(r.transient) << url;
+    EXPECT_FALSE(r.ok()) << url;
+    EXPECT_EQ(r.error().rfind("unsupported URL scheme", 0), 0u) << url << ": " << r.error();
+    EXPECT_EQ(kind_of(r), Kind::unsupported_scheme) << url;
     EXPECT_TRUE(r.body.empty());
   }
 }
 
-TEST(CurlFetcher, ReportsAConnectionRefusedAsTransient) {
+TEST(CurlFetcher, ReportsAConnectionRefusedAsAConnectFailure) {
   // A port that was free a moment ago: nothing listens there.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -246,9 +246,9 @@ TEST(CurlFetcher, ReportsAConnectionRefusedAsTransient) {
   auto fetcher = make_curl_fetcher(loopback_limits(), 1);
   const FetchResult r =
       fetch_one(*fetcher, "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/a.jpg");
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error.rfind("connection failed: ", 0), 0u) << r.error;
-  EXPECT_TRUE(r.transient);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error().rfind("connection failed: ", 0), 0u) << r.error();
+  EXPECT_EQ(kind_of(r), Kind::connect);
   EXPECT_EQ(r.http_status, 0);
 }
 
@@ -256,10 +256,10 @@ TEST(CurlFetcher, LeavesJudgingTheBytesToTheDecoder) {
   TestOrigin origin;
   auto fetcher = make_curl_fetcher(loopback_limits(), 2);
   const FetchResult random = fetch_one(*fetcher, origin.url("/random"));
-  EXPECT_TRUE(random.ok) << random.error;
+  EXPECT_TRUE(random.ok()) << random.error();
   EXPECT_EQ(random.body.size(), 65536u);
   const FetchResult html = fetch_one(*fetcher, origin.url("/html"));
-  EXPECT_TRUE(html.ok) << html.error;
+  EXPECT_TRUE(html.ok()) << html.error();
   EXPECT_NE(html.body.find("<html>"), std::string::npos);
 }
 
@@ -272,7 +272,7 @@ TEST(CurlFetcher, RunsAtMostConcurrencyDownloadsAtOnce) {
     fetcher->fetch(origin.url("/sleep/200/Aqua.jpg?v=" + std::to_string(i)), collector.callback(i));
   EXPECT_EQ(fetcher->in_flight(), kCount);
   ASSERT_TRUE(collector.wait_all());
-  for (const auto& r : collector.results()) EXPECT_TRUE(r.ok) << r.error;
+  for (const auto& r : collector.results()) EXPECT_TRUE(r.ok()) << r.error();
   EXPECT_LE(origin.max_concurrent_requests(), 3u);
   EXPECT_GE(origin.max_concurrent_requests(), 2u);  // and they do overlap
   EXPECT_EQ(fetcher->in_flight(), 0u);
@@ -313,7 +313,7 @@ TEST(CurlFetcher, CallsEveryCallbackExactlyOnceOnTheFetchThread) {
   for (std::size_t i = 0; i < kCount; ++i) {
     EXPECT_EQ(collector.calls()[i], 1) << i;
     const FetchResult& r = collector.results()[i];
-    EXPECT_EQ(r.ok, i % 6 == 0 || i % 6 == 3 || i % 6 == 5) << i << ": " << r.error;
+    EXPECT_EQ(r.ok(), i % 6 == 0 || i % 6 == 3 || i % 6 == 5) << i << ": " << r.error();
   }
   const std::set<std::thread::id> threads(collector.threads().begin(), collector.threads().end());
   EXPECT_EQ(threads.size(), 1u);
@@ -329,13 +329,13 @@ TEST(CurlFetcher, ACallbackMayQueueAnotherFetch) {
   auto fetcher = make_curl_fetcher(loopback_limits(), 1);
   auto second = std::make_shared<std::promise<FetchResult>>();
   fetcher->fetch(origin.url("/status/503"), [&](FetchResult&& first) {
-    EXPECT_TRUE(first.transient);
+    EXPECT_EQ(kind_of(first), Kind::http_unavailable);
     fetcher->fetch(origin.url("/photos/Aqua.jpg"),
                    [second](FetchResult&& r) { second->set_value(std::move(r)); });
   });
   auto future = second->get_future();
   ASSERT_EQ(future.wait_for(kPatience), std::future_status::ready);
-  EXPECT_TRUE(future.get().ok);
+  EXPECT_TRUE(future.get().ok());
 }
 
 TEST(CurlFetcher, StopEndsRunningAndQueuedDownloadsWithOneCallbackEach) {
@@ -356,8 +356,8 @@ TEST(CurlFetcher, StopEndsRunningAndQueuedDownloadsWithOneCallbackEach) {
   // stop() returns after the callbacks, so no waiting is needed.
   for (std::size_t i = 0; i < kCount; ++i) {
     EXPECT_EQ(collector.calls()[i], 1) << i;
-    EXPECT_EQ(collector.results()[i].error, "shutting down");
-    EXPECT_TRUE(collector.results()[i].transient);
+    EXPECT_EQ(collector.results()[i].error(), "shutting down");
+    EXPECT_EQ(kind_of(collector.results()[i]), Kind::shutting_down);
   }
   EXPECT_EQ(fetcher->in_flight(), 0u);
 
@@ -365,7 +365,7 @@ TEST(CurlFetcher, StopEndsRunningAndQueuedDownloadsWithOneCallbackEach) {
   bool answered = false;
   fetcher->fetch(origin.url("/photos/Aqua.jpg"), [&](FetchResult&& r) {
     answered = true;
-    EXPECT_EQ(r.error, "shutting down");
+    EXPECT_EQ(kind_of(r), Kind::shutting_down);
   });
   EXPECT_TRUE(answered);
   fetcher->stop();  // twice is harmless
@@ -381,6 +381,6 @@ TEST(CurlFetcher, DestroyingAFetcherEndsItsDownloads) {
   }
   for (std::size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(collector.calls()[i], 1);
-    EXPECT_EQ(collector.results()[i].error, "shutting down");
+    EXPECT_EQ(collector.results()[i].error(), "shutting down");
   }
 }

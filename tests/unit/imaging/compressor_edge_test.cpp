@@ -124,6 +124,7 @@ TEST_F(EdgeImages, AvifInputWorksOrFailsWithAClearReason) {
     EXPECT_EQ(image.width(), 4096);
     EXPECT_EQ(image.height(), 800);
   } else {
+    EXPECT_EQ(result.error().kind, core::Failure::Kind::decode_error);
     EXPECT_TRUE(result.message().starts_with("cannot decode HEIF/AVIF image: "))
         << result.message();
     EXPECT_GT(result.message().size(), std::string("cannot decode HEIF/AVIF image: ").size() + 5);
@@ -134,7 +135,9 @@ TEST_F(EdgeImages, BrokenFilesAreErrorsNotHalfGreyImages) {
   for (const char* name : {"edge/corrupt-header.jpg", "edge/truncated.jpg", "edge/truncated.png"}) {
     SCOPED_TRACE(name);
     for (auto format : {core::ImageFormat::jpeg, core::ImageFormat::webp}) {
-      const auto message = compress_error(name, {.format = format});
+      const auto failure = compress_failure(name, {.format = format});
+      EXPECT_EQ(failure.kind, core::Failure::Kind::decode_error);
+      const auto& message = failure.message;
       EXPECT_TRUE(message.starts_with("corrupt or truncated image: ")) << message;
       EXPECT_GT(message.size(), std::string("corrupt or truncated image: ").size());
     }
@@ -158,6 +161,7 @@ TEST_F(EdgeImages, DecompressionBombsAreRefusedFromTheHeaderAlone) {
     auto result = compress(input, {});
     const auto elapsed = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error().kind, core::Failure::Kind::too_many_pixels);
     EXPECT_EQ(result.message(), bomb.message);
     EXPECT_LT(elapsed, std::chrono::seconds(2));
     EXPECT_LT(max_rss_kib() - rss_before, 100 * 1024);
@@ -172,6 +176,7 @@ TEST_F(EdgeImages, ASideLongerThanTheEncoderAllowsIsAClearError) {
 
   auto webp = compress(input, {.format = core::ImageFormat::webp});
   ASSERT_FALSE(webp.ok());
+  EXPECT_EQ(webp.error().kind, core::Failure::Kind::encode_error);
   EXPECT_EQ(webp.message(),
             "image too large for WebP: 16400x8, WebP stores at most 16383 pixels a side "
             "(choose png)");
@@ -179,7 +184,9 @@ TEST_F(EdgeImages, ASideLongerThanTheEncoderAllowsIsAClearError) {
 }
 
 TEST_F(EdgeImages, SvgIsRefusedByName) {
-  EXPECT_EQ(compress_error("edge/struct-image-04-t.svg"),
+  const auto svg = compress_failure("edge/struct-image-04-t.svg");
+  EXPECT_EQ(svg.kind, core::Failure::Kind::unsupported_format);
+  EXPECT_EQ(svg.message,
             "unsupported image format: svg (accepted: JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)");
 }
 
@@ -193,6 +200,7 @@ TEST_F(EdgeImages, BytesThatAreNoImageAreSaidToBeNoImage) {
   for (const auto& input : {noise, html, std::string{}}) {
     auto result = compress(input, {});
     ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error().kind, core::Failure::Kind::not_an_image);
     EXPECT_EQ(result.message(), "not an image (the bytes are not a known image format)");
   }
 }

@@ -100,6 +100,7 @@ TEST_F(Photos, AvifIsWrittenOrRefusedWithAReason) {
   const auto input = read_testdata("edge/Landscape_6.jpg");
   auto avif = compress(input, {.format = core::ImageFormat::avif});
   if (!avif) {
+    EXPECT_EQ(avif.error().kind, core::Failure::Kind::encode_error);
     EXPECT_TRUE(avif.message().starts_with("AVIF output is not available")) << avif.message();
     return;
   }

@@ -115,6 +115,7 @@ class DctPath : public ImagingTest {
     auto result = compress(input, options);
     ASSERT_EQ(result.ok(), full.ok()) << (result.ok() ? full.message() : result.message());
     if (!full) {
+      EXPECT_EQ(result.error().kind, full.error().kind);
       EXPECT_EQ(result.message(), full.message());
       return;
     }
@@ -313,7 +314,9 @@ TEST_F(DctPath, DamagedJpegsKeepTheFullPathsOutcome) {
     SCOPED_TRACE(name);
     const auto input = read_testdata(name);
     expect_full_path_outcome(input, {});
-    EXPECT_TRUE(compress(input, {}).message().starts_with("corrupt or truncated image: "));
+    const auto result = compress(input, {});
+    EXPECT_EQ(result.error().kind, core::Failure::Kind::decode_error);
+    EXPECT_TRUE(result.message().starts_with("corrupt or truncated image: "));
   }
 
   // An end-of-image marker in the middle of the scan: libjpeg warns (corrupt data) and
@@ -378,6 +381,7 @@ TEST_F(DctPath, ThePixelLimitStillRefusesFirst) {
   EXPECT_FALSE(dct_eligible(input, options));
   auto result = compress(input, options);
   ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().kind, core::Failure::Kind::too_many_pixels);
   EXPECT_EQ(result.message(), "too many pixels: 1920x1080 is 2073600 pixels, the limit is 2000000");
 }
 

@@ -30,12 +30,14 @@ TEST_F(Sniffing, FindsTheFormatFromTheBytesNotTheName) {
 TEST_F(Sniffing, RefusesFormatsLibvipsReadsButPhotosAreNot) {
   auto pdf = impl::sniff_source("%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<<>>\nendobj\n");
   ASSERT_FALSE(pdf.ok());
+  EXPECT_EQ(pdf.error().kind, core::Failure::Kind::unsupported_format);
   EXPECT_EQ(pdf.message(),
             "unsupported image format: pdf (accepted: JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)");
 
   // A netpbm file, which libvips hands to ImageMagick when reading from memory.
   auto pgm = impl::sniff_source(std::string("P5\n1 1\n255\n") + '\x80');
   ASSERT_FALSE(pgm.ok());
+  EXPECT_EQ(pgm.error().kind, core::Failure::Kind::unsupported_format);
   EXPECT_TRUE(pgm.message().starts_with("unsupported image format: magick")) << pgm.message();
 }
 

@@ -74,12 +74,19 @@ class ImagingTest : public ::testing::Test {
     return result ? std::move(result).value() : Encoded{};
   }
 
-  static std::string compress_error(const std::string& relative, EncodeOptions options = {}) {
+  static core::Failure compress_failure(const std::string& relative,
+                                        EncodeOptions options = {}) {
     const auto input = read_testdata(relative);
     auto result = compress(input, options);
-    if (result) ADD_FAILURE() << relative << " was accepted, " << result->width << "x"
-                              << result->height;
-    return result ? std::string{} : result.message();
+    if (result) {
+      ADD_FAILURE() << relative << " was accepted, " << result->width << "x" << result->height;
+      return {core::Failure::Kind::decode_error, ""};
+    }
+    return std::move(result).error();
+  }
+
+  static std::string compress_error(const std::string& relative, EncodeOptions options = {}) {
+    return compress_failure(relative, options).message;
   }
 };
 

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 
@@ -178,6 +179,29 @@ TEST_F(PipelineTest, TransientFailuresAreRetriedAndPermanentOnesFailAtOnce) {
   EXPECT_EQ(m.bytes_out().value(), static_cast<std::uint64_t>(flaky.bytes_out));
   EXPECT_GT(m.bytes_in().value(), static_cast<std::uint64_t>(flaky.bytes_in))
       << "the HTML page counts as bytes downloaded too";
+}
+
+TEST_F(PipelineTest, AStorageFailureIsRetriedThenCountedAsStorage) {
+  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
+                         ->path().filename().string();
+  const auto id = create({origin_.url("/photos/" + photo)});
+  // A file where the request's folder of images should be: every put fails.
+  std::ofstream(dir_.path() / "images" / id) << "in the way";
+  auto fetcher = make_fetcher();
+  auto pipeline = make_pipeline(options(1, 2), *fetcher);
+  pipeline->start();
+  ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(60)));
+
+  const auto img = image(id, 0);
+  EXPECT_EQ(img.state, core::TaskState::failed);
+  EXPECT_EQ(img.attempts, 2);
+  EXPECT_EQ(img.error.value_or("").rfind("could not store image: ", 0), 0u)
+      << img.error.value_or("");
+  EXPECT_NE(img.error.value_or("").find("(gave up after 2 attempts)"), std::string::npos);
+  auto& m = pipeline->metrics();
+  EXPECT_EQ(m.image_failures(metrics::FailureReason::storage).value(), 1u);
+  EXPECT_EQ(m.image_retries().value(), 1u);
+  EXPECT_EQ(m.images_failed().value(), 1u);
 }
 
 TEST_F(PipelineTest, RetryAfterIsHonoured) {

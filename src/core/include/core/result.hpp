@@ -1,7 +1,11 @@
 // Result<T>: the value of an operation that can fail in an expected way (bad input, a
 // 404 from an image host, a full disk). The error is a message meant for a user: it says
 // what went wrong and, where it can, what to do. Exceptions are kept for bugs and
-// start-up failures (see ARCHITECTURE.md, "Errors").
+// start-up failures (see docs/architecture.md, "Errors").
+//
+// Result<T, Failure> (core/failure.hpp) is the same with a failure the program acts on by
+// its kind, for image work whose failures are retried or counted by class. Any error type
+// with a `message` member fits.
 #pragma once
 
 #include <string>
@@ -16,11 +20,11 @@ struct Error {
 
 inline Error make_error(std::string message) { return Error{std::move(message)}; }
 
-template <class T>
+template <class T, class E = Error>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  Result(E error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -33,11 +37,12 @@ class [[nodiscard]] Result {
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const Error& error() const { return std::get<1>(v_); }
+  const E& error() const& { return std::get<1>(v_); }
+  E&& error() && { return std::get<1>(std::move(v_)); }
   const std::string& message() const { return error().message; }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
 // For operations that return nothing on success.

@@ -10,6 +10,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "core/failure.hpp"
 
 struct sockaddr;  // <sys/socket.h>
 
@@ -28,13 +31,19 @@ struct FetchLimits {
 };
 
 struct FetchResult {
-  bool ok = false;
   std::string body;          // the image bytes when ok; empty otherwise
   long http_status = 0;      // of the last response; 0 when no response arrived
-  std::string error;         // for a user: "download failed: HTTP 404", "download timed out after 30 s", …
-  bool transient = false;    // worth retrying (connection error, timeout, 408, 429, 5xx, cut short)
+  // Why the download failed; none when it succeeded. The kind says what happened
+  // (core::Failure::Kind::http_unavailable for a 503, timed_out, …); whether that is worth
+  // a retry is the caller's decision. The message is for a user: "download failed: HTTP
+  // 404", "download timed out after 30 s", …
+  std::optional<core::Failure> failure;
   std::optional<long> retry_after_seconds;  // from a Retry-After header
   double seconds = 0;        // wall time of the transfer
+
+  bool ok() const { return !failure.has_value(); }
+  // The failure's message, empty when ok.
+  std::string_view error() const { return failure ? std::string_view(failure->message) : ""; }
 };
 
 using FetchCallback = std::function<void(FetchResult&&)>;
@@ -44,14 +53,14 @@ class Fetcher {
   virtual ~Fetcher() = default;
   // Queues a download; at most `concurrency` (given at construction) run at once.
   // Thread-safe. After stop() the callback is called at once, on the caller's thread,
-  // with the transient error "shutting down".
+  // with the failure "shutting down" (Kind::shutting_down).
   virtual void fetch(std::string url, FetchCallback on_done) = 0;
   // Downloads queued or running.
   virtual std::size_t in_flight() const = 0;
-  // Stops the fetch thread; pending downloads end with the transient error "shutting
-  // down". Returns once every callback has been made (except when called from a callback,
-  // which cannot wait for its own thread). The destructor calls it; never destroy a
-  // fetcher from one of its callbacks.
+  // Stops the fetch thread; pending downloads end with the failure "shutting down"
+  // (Kind::shutting_down). Returns once every callback has been made (except when called
+  // from a callback, which cannot wait for its own thread). The destructor calls it;
+  // never destroy a fetcher from one of its callbacks.
   virtual void stop() = 0;
 };
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/failure.hpp"
 #include "core/result.hpp"
 #include "core/types.hpp"
 
@@ -41,16 +42,21 @@ struct Encoded {
 void init_vips(const char* argv0);
 
 // Thread-safe. `input` is not copied and only needs to live until the call returns.
-// Errors name the cause, e.g.:
-//   "not an image (the bytes are not a known image format)"
-//   "unsupported image format: svg (accepted: JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF)"
-//   "too many pixels: 20000x14000 is 280000000 pixels, the limit is 100000000"
-//   "corrupt or truncated image: VipsJpeg: Premature end of JPEG file"
-//   "cannot decode HEIF/AVIF image: …"
-//   "image too large for WebP: 20000x300, WebP stores at most 16383 pixels a side (choose png)"
-//   "AVIF output is not available in this libvips build (…); choose jpeg, webp or png"
+// A failure has a kind and a message naming the cause, e.g.:
+//   not_an_image        "not an image (the bytes are not a known image format)"
+//   unsupported_format  "unsupported image format: svg (accepted: JPEG, PNG, WebP, GIF, TIFF,
+//                       HEIF/AVIF)"
+//   too_many_pixels     "too many pixels: 20000x14000 is 280000000 pixels, the limit is
+//                       100000000"
+//   decode_error        "corrupt or truncated image: VipsJpeg: Premature end of JPEG file",
+//                       "cannot decode HEIF/AVIF image: …"
+//   convert_error       "unsupported colour space: …", "cannot convert the image to sRGB: …"
+//   encode_error        "image too large for WebP: 20000x300, WebP stores at most 16383
+//                       pixels a side (choose png)", "AVIF output is not available in this
+//                       libvips build (…); choose jpeg, webp or png"
 // `keep` writes the input's format when it is JPEG, PNG or WebP, else JPEG.
-core::Result<Encoded> compress(std::string_view input, const EncodeOptions& options);
+core::Result<Encoded, core::Failure> compress(std::string_view input,
+                                              const EncodeOptions& options);
 
 // The extension compress() will produce for `format` when the input's own format is
 // unknown (used to name outputs before encoding): `keep` gives "jpg".

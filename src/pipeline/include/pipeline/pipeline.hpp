@@ -18,6 +18,15 @@
 // It reports to metrics::ServiceMetrics: images ended (counted once their outcome is
 // written), failure reasons, retries, bytes, and the time of each download attempt and of
 // each image's processing (decode to stored). Updates are atomic adds, no locks.
+//
+// A failure (core::Failure, from the fetcher, the compressor or the blob store) is acted
+// on by its kind: retried or not, and counted under which reason (failure_policy.hpp).
+//
+// The threads share one mutex: the queues, the set of tasks in hand and the stop flags
+// change together (a task leaves one queue and enters the next under one lock, and stop()
+// must see no task between two places). Each condition variable wakes one kind of
+// thread. Every member the threads share is annotated with the mutex that guards it, so
+// the clang build (-Wthread-safety) rejects an access without it.
 #pragma once
 
 #include <atomic>
@@ -27,13 +36,16 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "blob/blob_store.hpp"
+#include "core/failure.hpp"
+#include "core/mutex.hpp"
+#include "core/thread_annotations.hpp"
 #include "core/types.hpp"
 #include "fetch/fetcher.hpp"
 #include "metrics/service_metrics.hpp"
@@ -66,14 +78,14 @@ class Pipeline {
 
   void start();
   // New work may be in the store: look now rather than at the next poll.
-  void wake();
+  void wake() IMGBATCH_EXCLUDES(mutex_);
   // Stops claiming; waits up to `grace` for the tasks in hand to end, then stops the
   // fetcher, records what ended and hands every other task back to the store (its lease
   // released), so another process can take it at once. Idempotent.
-  void stop(std::chrono::milliseconds grace);
+  void stop(std::chrono::milliseconds grace) IMGBATCH_EXCLUDES(mutex_);
 
   // Tasks claimed and not yet recorded.
-  std::size_t in_hand() const;
+  std::size_t in_hand() const IMGBATCH_EXCLUDES(mutex_);
   metrics::ServiceMetrics& metrics() { return *metrics_; }
 
  private:
@@ -90,22 +102,32 @@ class Pipeline {
     std::chrono::steady_clock::time_point started;  // when its processing began
   };
 
-  void scheduler_loop();
-  void compress_loop();
-  void claim_more();
-  void renew_leases();
-  void flush_outcomes();
-  void on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result);
-  void compress_one(Job& job);
-  void put_loop();
-  void put_one(PutJob& job);
+  void scheduler_loop() IMGBATCH_EXCLUDES(mutex_);
+  // Whether the scheduler has a reason to stop sleeping.
+  bool scheduler_woken() const IMGBATCH_REQUIRES(mutex_);
+  void compress_loop() IMGBATCH_EXCLUDES(mutex_);
+  void claim_more() IMGBATCH_EXCLUDES(mutex_);
+  void renew_leases() IMGBATCH_EXCLUDES(mutex_);
+  void flush_outcomes() IMGBATCH_EXCLUDES(mutex_);
+  void on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result)
+      IMGBATCH_EXCLUDES(mutex_);
+  void compress_one(Job& job) IMGBATCH_EXCLUDES(mutex_);
+  void put_loop() IMGBATCH_EXCLUDES(mutex_);
+  void put_one(PutJob& job) IMGBATCH_EXCLUDES(mutex_);
   // `reason` counts only when the outcome is a failure.
   void record(core::TaskOutcome outcome,
-              metrics::FailureReason reason = metrics::FailureReason::other);
+              metrics::FailureReason reason = metrics::FailureReason::other)
+      IMGBATCH_EXCLUDES(mutex_);
   core::TaskOutcome outcome_of(const core::ClaimedTask& task, core::TaskOutcome::Kind kind) const;
-  void fail(const core::ClaimedTask& task, std::string error, metrics::FailureReason reason);
-  void retry_or_fail(const core::ClaimedTask& task, std::string error,
-                     std::optional<long> retry_after_seconds, metrics::FailureReason reason);
+  // Fails the task, or schedules another attempt when the failure's kind is worth one and
+  // attempts remain (failure_policy.hpp). `retry_after_seconds`: the host's Retry-After.
+  void on_failure(const core::ClaimedTask& task, core::Failure failure,
+                  std::optional<long> retry_after_seconds = std::nullopt)
+      IMGBATCH_EXCLUDES(mutex_);
+  void fail(const core::ClaimedTask& task, std::string error, metrics::FailureReason reason)
+      IMGBATCH_EXCLUDES(mutex_);
+  void schedule_retry(const core::ClaimedTask& task, std::string error,
+                      std::optional<long> retry_after_seconds) IMGBATCH_EXCLUDES(mutex_);
   std::size_t capacity() const;
 
   Options options_;
@@ -117,21 +139,25 @@ class Pipeline {
   std::unique_ptr<metrics::ServiceMetrics> own_metrics_;
   metrics::ServiceMetrics* metrics_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable scheduler_cv_;
-  std::condition_variable compress_cv_;
-  std::condition_variable put_cv_;
-  std::condition_variable drained_cv_;
-  bool wake_requested_ = false;
-  bool stopping_ = false;          // no more claims
-  bool compress_stopping_ = false;  // compress threads exit when the queue is empty
-  bool abandon_ = false;           // past the grace period: results are dropped, leases released
-  std::unordered_set<std::int64_t> in_hand_;  // claimed, outcome not yet written
-  std::deque<Job> compress_queue_;
-  std::deque<PutJob> put_queue_;
-  bool put_stopping_ = false;  // put threads exit when their queue is empty
-  std::vector<core::TaskOutcome> outcomes_;
-  std::vector<metrics::FailureReason> outcome_reasons_;  // one per outcome, for failures
+  mutable core::Mutex mutex_;
+  std::condition_variable scheduler_cv_;  // wake_requested_, abandon_, a full batch of outcomes
+  std::condition_variable compress_cv_;   // compress_queue_, compress_stopping_
+  std::condition_variable put_cv_;        // put_queue_, put_stopping_
+  std::condition_variable drained_cv_;    // in_hand_ empty (stop() waits for it)
+  bool wake_requested_ IMGBATCH_GUARDED_BY(mutex_) = false;
+  bool stopping_ IMGBATCH_GUARDED_BY(mutex_) = false;  // no more claims
+  // Compress threads exit when the queue is empty.
+  bool compress_stopping_ IMGBATCH_GUARDED_BY(mutex_) = false;
+  // Past the grace period: results are dropped, leases released.
+  bool abandon_ IMGBATCH_GUARDED_BY(mutex_) = false;
+  // Claimed, outcome not yet written.
+  std::unordered_set<std::int64_t> in_hand_ IMGBATCH_GUARDED_BY(mutex_);
+  std::deque<Job> compress_queue_ IMGBATCH_GUARDED_BY(mutex_);
+  std::deque<PutJob> put_queue_ IMGBATCH_GUARDED_BY(mutex_);
+  bool put_stopping_ IMGBATCH_GUARDED_BY(mutex_) = false;  // put threads exit when it is empty
+  std::vector<core::TaskOutcome> outcomes_ IMGBATCH_GUARDED_BY(mutex_);
+  // One per outcome, for failures.
+  std::vector<metrics::FailureReason> outcome_reasons_ IMGBATCH_GUARDED_BY(mutex_);
 
   std::thread scheduler_;
   std::vector<std::thread> compressors_;
