@@ -33,7 +33,7 @@ namespace {
 std::string env(const char* name) { return std::string("IMGBATCH_") + name; }
 
 // The options are grouped so that each subcommand takes the groups that mean something to
-// it; serve and worker take them all, in the order of API.md's table.
+// it; serve and worker take them all, in the order of docs/configuration.md's table.
 
 // A repeated option takes its last value, as most command lines do.
 void take_last_values(CLI::App& app) {
@@ -171,7 +171,7 @@ void add_webhook_retry_option(CLI::App& app, core::Config& config) {
       ->capture_default_str();
 }
 
-// Every option of API.md's table, for serve and worker.
+// Every option of docs/configuration.md's table, for serve and worker.
 void add_service_options(CLI::App& app, core::Config& config, std::string& format) {
   take_last_values(app);
   add_placement_options(app, config);

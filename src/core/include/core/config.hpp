@@ -1,5 +1,5 @@
-// Config: every option of API.md's table, with its default. Filled by the CLI (flags and
-// IMGBATCH_* environment variables); read-only after start-up.
+// Config: every option of docs/configuration.md's table, with its default. Filled by the
+// CLI (flags and IMGBATCH_* environment variables); read-only after start-up.
 #pragma once
 
 #include <cstdint>

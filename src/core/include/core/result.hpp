@@ -1,7 +1,7 @@
 // Result<T>: the value of an operation that can fail in an expected way (bad input, a
 // 404 from an image host, a full disk). The error is a message meant for a user: it says
 // what went wrong and, where it can, what to do. Exceptions are kept for bugs and
-// start-up failures (see ARCHITECTURE.md, "Errors").
+// start-up failures (see docs/architecture.md, "Errors").
 #pragma once
 
 #include <string>

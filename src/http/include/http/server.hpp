@@ -1,4 +1,4 @@
-// The HTTP API (API.md, "HTTP API") on RESTinio: POST /upload, GET /status, GET
+// The HTTP API (docs/API.md) on RESTinio: POST /upload, GET /status, GET
 // /requests[/ID/output.csv], GET /images/ID/NAME, GET /health, GET /metrics and the POST
 // /webhook receiver. It runs on its own pool of two threads: handlers only parse, validate
 // and make quick Store calls, while the images are processed elsewhere (pipeline/), woken
