@@ -151,23 +151,25 @@ void add_log_options(CLI::App& app, core::Config& config) {
 }
 
 // A number of seconds that is positive and finite ("inf" and "nan" parse as numbers).
-const CLI::Validator kPositiveSeconds(
-    [](std::string& text) -> std::string {
-      char* end = nullptr;
-      const double value = std::strtod(text.c_str(), &end);
-      if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value) ||
-          value <= 0)
-        return "\"" + text + "\" is not a positive number of seconds (for example 0.01)";
-      return {};
-    },
-    "SECONDS");
+CLI::Validator positive_seconds() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value) ||
+            value <= 0)
+          return "\"" + text + "\" is not a positive number of seconds (for example 0.01)";
+        return {};
+      },
+      "SECONDS");
+}
 
 void add_webhook_retry_option(CLI::App& app, core::Config& config) {
   app.add_option("--webhook-retry-base", config.webhook_retry_base_seconds,
                  "seconds the 5 s step of the webhook retry schedule takes; every other step "
                  "scales with it (for tests)")
       ->envname(env("WEBHOOK_RETRY_BASE"))
-      ->check(kPositiveSeconds)
+      ->check(positive_seconds())
       ->capture_default_str();
 }
 
