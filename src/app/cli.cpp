@@ -4,10 +4,13 @@
 #include <sqlite3.h>
 #include <vips/vips.h>
 
-#include <csignal>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -17,6 +20,7 @@
 #include "logging/logging.hpp"
 #include "process_command.hpp"
 #include "service.hpp"
+#include "shutdown_signals.hpp"
 
 #ifndef IMGBATCH_VERSION
 #define IMGBATCH_VERSION "dev"
@@ -29,7 +33,7 @@ namespace {
 std::string env(const char* name) { return std::string("IMGBATCH_") + name; }
 
 // The options are grouped so that each subcommand takes the groups that mean something to
-// it; serve and worker take them all, in the order of API.md's table.
+// it; serve and worker take them all, in the order of docs/configuration.md's table.
 
 // A repeated option takes its last value, as most command lines do.
 void take_last_values(CLI::App& app) {
@@ -138,9 +142,38 @@ void add_log_options(CLI::App& app, core::Config& config) {
       ->envname(env("LOG_FORMAT"))
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  app.add_option("--log-level", config.log_level,
+                 "trace, debug, info, warn, error, critical or off")
+      ->envname(env("LOG_LEVEL"))
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(kLogLevels),
+                                                     std::end(kLogLevels))))
+      ->capture_default_str();
 }
 
-// Every option of API.md's table, for serve and worker.
+// A number of seconds that is positive and finite ("inf" and "nan" parse as numbers).
+CLI::Validator positive_seconds() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value) ||
+            value <= 0)
+          return "\"" + text + "\" is not a positive number of seconds (for example 0.01)";
+        return {};
+      },
+      "SECONDS");
+}
+
+void add_webhook_retry_option(CLI::App& app, core::Config& config) {
+  app.add_option("--webhook-retry-base", config.webhook_retry_base_seconds,
+                 "seconds the 5 s step of the webhook retry schedule takes; every other step "
+                 "scales with it (for tests)")
+      ->envname(env("WEBHOOK_RETRY_BASE"))
+      ->check(positive_seconds())
+      ->capture_default_str();
+}
+
+// Every option of docs/configuration.md's table, for serve and worker.
 void add_service_options(CLI::App& app, core::Config& config, std::string& format) {
   take_last_values(app);
   add_placement_options(app, config);
@@ -149,6 +182,7 @@ void add_service_options(CLI::App& app, core::Config& config, std::string& forma
   add_limit_options(app, config, true);
   add_lease_option(app, config);
   add_log_options(app, config);
+  add_webhook_retry_option(app, config);
 }
 
 // `process FILE.csv --out DIR` and the options that matter without a server.
@@ -173,18 +207,7 @@ void add_process_options(CLI::App& app, ProcessArgs& args, std::string& format) 
       "Exit codes: 0 every image succeeded; 1 some images failed (listed); 2 bad usage,\n"
       "an unreadable or invalid CSV, or DIR holds another CSV's results; 3 internal or\n"
       "database error; 130/143 interrupted by SIGINT/SIGTERM (run again to resume).\n"
-      "Log level: warn unless IMGBATCH_LOG_LEVEL says otherwise.");
-}
-
-// Blocked before any thread starts (libvips, curl, the pipeline), so that every thread
-// inherits the mask and SIGINT/SIGTERM reach only the main thread's sigwait: no handler
-// runs inside library code, and no stray thread takes the default action.
-void block_shutdown_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+      "The log level is warn by default, so that log lines do not break up the progress.");
 }
 
 std::string version_text() {
@@ -215,6 +238,8 @@ int run_cli(int argc, char** argv) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (auto* config : {&serve_settings.config, &worker_settings.config, &process_args.config})
     config->workers = cores;
+  // Info lines would break up the progress bar; what goes wrong still shows.
+  process_args.config.log_level = "warn";
 
   auto* serve = app.add_subcommand("serve", "HTTP API and workers in one process");
   add_service_options(*serve, serve_settings.config, serve_settings.format);
@@ -236,12 +261,11 @@ int run_cli(int argc, char** argv) {
     std::cout << version_text() << "\n";
     return 0;
   }
+  // Before libvips, curl or anything else starts a thread (shutdown_signals.hpp).
   block_shutdown_signals();
   if (process->parsed()) {
     process_args.config.format = *core::parse_image_format(process_format);
-    setup_logging(process_args.config.log_format);
-    // Info lines would break up the progress bar; what goes wrong still shows.
-    if (std::getenv("IMGBATCH_LOG_LEVEL") == nullptr) spdlog::set_level(spdlog::level::warn);
+    setup_logging(process_args.config.log_format, process_args.config.log_level);
     imaging::init_vips(argv[0]);
     return run_process(process_args);
   }
@@ -249,7 +273,7 @@ int run_cli(int argc, char** argv) {
   Settings& chosen = worker->parsed() ? worker_settings : serve_settings;
   core::Config& config = chosen.config;
   config.format = *core::parse_image_format(chosen.format);
-  setup_logging(config.log_format);
+  setup_logging(config.log_format, config.log_level);
   imaging::init_vips(argv[0]);
   try {
     if (serve->parsed()) return run_service(config, ServiceRole::serve);

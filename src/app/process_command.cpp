@@ -8,9 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -26,6 +24,7 @@
 #include "intake/new_request.hpp"
 #include "pipeline/pipeline.hpp"
 #include "progress_display.hpp"
+#include "shutdown_signals.hpp"
 #include "store/store.hpp"
 #include "worker_setup.hpp"
 
@@ -122,11 +121,13 @@ class OutputFolderBlobStore final : public blob::BlobStore {
   core::Status put(const std::string& key, std::string_view bytes) override {
     return files_->put(map(key), bytes);
   }
-  core::Result<std::string> get(const std::string& key) override { return files_->get(map(key)); }
-  bool exists(const std::string& key) override { return files_->exists(map(key)); }
-  std::optional<std::string> local_path(const std::string& key) override {
-    return files_->local_path(map(key));
+  core::Result<blob::StoredObject> get(const std::string& key) override {
+    return files_->get(map(key));
   }
+  core::Result<std::string> etag(const std::string& key) override {
+    return files_->etag(map(key));
+  }
+  bool exists(const std::string& key) override { return files_->exists(map(key)); }
   int remove_stale_temporaries(std::chrono::seconds older_than) override {
     return files_->remove_stale_temporaries(older_than);
   }
@@ -357,16 +358,6 @@ core::Result<std::string> find_or_create_request(OutputFolder& folder, store::St
 }
 
 
-// Waits up to `timeout` for SIGINT or SIGTERM (blocked, so taken here and nowhere else);
-// returns the signal, or 0.
-int wait_for_signal(const sigset_t& signals, std::chrono::milliseconds timeout) {
-  timespec wait{};
-  wait.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  wait.tv_nsec = static_cast<long>(timeout.count() % 1000) * 1'000'000L;
-  const int signal = ::sigtimedwait(&signals, nullptr, &wait);
-  return signal > 0 ? signal : 0;
-}
-
 struct Stopped {
   core::RequestRecord record;
   int signal = 0;  // non-zero when interrupted
@@ -375,22 +366,15 @@ struct Stopped {
 // Runs the pipeline until the request ends or a signal comes, drawing progress.
 Stopped run_until_ended(store::Store& store, blob::BlobStore& blobs, const core::Config& config,
                         const std::string& id, Clock::time_point started) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   // A run killed earlier left its tasks leased to a process that is gone; the folder lock
   // says no one else works here, so they are free now rather than when the lease ends.
   constexpr core::TimeMs kYearMs = 365LL * 24 * 60 * 60 * 1000;
   store.release_expired_leases(core::now_ms() + kYearMs);
 
-  auto fetcher = make_fetcher(config);
   pipeline::Options options = pipeline_options(config);
   // Only this process works on the folder: looking for due retries often costs little.
   options.idle_poll = std::chrono::milliseconds(250);
-  pipeline::Pipeline workers(options, store, blobs, *fetcher, {});
+  Workers workers(config, std::move(options), store, blobs, {});
   workers.start();
   workers.wake();
 
@@ -401,7 +385,7 @@ Stopped run_until_ended(store::Store& store, blob::BlobStore& blobs, const core:
   Stopped stopped{must_get(store, id), 0};
   while (!ended(stopped.record)) {
     display.update(sample_of(stopped.record), Clock::now());
-    stopped.signal = wait_for_signal(signals, kPollInterval);
+    stopped.signal = wait_for_shutdown_signal(kPollInterval);
     stopped.record = must_get(store, id);
     if (stopped.signal != 0) break;
   }
@@ -447,7 +431,7 @@ int process_folder(const ProcessArgs& args, csv::ParsedCsv parsed, const std::st
     const auto stopped = run_until_ended(*store, blobs, args.config, *id, started);
     record = stopped.record;
     if (stopped.signal != 0) {
-      std::cerr << "imgbatch: interrupted by " << (stopped.signal == SIGINT ? "SIGINT" : "SIGTERM")
+      std::cerr << "imgbatch: interrupted by " << shutdown_signal_name(stopped.signal)
                 << " with " << sample_of(record).done << " of " << record.progress.total
                 << " images done; run the same command again to carry on from there\n";
       return 128 + stopped.signal;

@@ -6,8 +6,8 @@
 // command is run again, and a finished one is not redone. DIR belongs to one CSV (and one
 // quality/format): another CSV is refused, so results never mix.
 //
-// The caller blocks SIGINT and SIGTERM in every thread before starting any (as for
-// `serve`); run_process takes them synchronously and stops gracefully.
+// The caller blocks SIGINT and SIGTERM before starting any thread (as for `serve`, see
+// shutdown_signals.hpp); run_process takes them synchronously and stops gracefully.
 #pragma once
 
 #include <string>

@@ -1,22 +1,13 @@
 #include "service.hpp"
 
-#include <csignal>
-#include <memory>
-#include <optional>
+#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
-#include "blob/blob_store.hpp"
-#include "fetch/fetcher.hpp"
-#include "http/server.hpp"
-#include "metrics/service_metrics.hpp"
-#include "pipeline/pipeline.hpp"
-#include "store/store.hpp"
-#include "webhook/dispatcher.hpp"
+#include "shutdown_signals.hpp"
 #include "webhook/receiver_check.hpp"
 #include "webhook/retry.hpp"
 #include "webhook/signature.hpp"
-#include "worker_setup.hpp"
 
 namespace imgbatch {
 
@@ -27,100 +18,99 @@ constexpr std::chrono::seconds kShutdownGrace{10};
 // A crash can leave temporary files behind; anything this old is no longer being written.
 constexpr std::chrono::minutes kStaleTemporaryAge{10};
 
-// Signals are blocked in every thread and taken synchronously by the main thread, so no
-// handler runs inside library code.
-sigset_t block_shutdown_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
+std::unique_ptr<blob::BlobStore> open_blobs(const core::Config& config) {
+  auto blobs = blob::open_blob_store(config.storage);
+  if (const int removed = blobs->remove_stale_temporaries(kStaleTemporaryAge); removed > 0)
+    spdlog::info("removed {} temporary file(s) left by an earlier crash", removed);
+  return blobs;
+}
+
+webhook::DispatcherOptions dispatcher_options(const core::Config& config,
+                                              metrics::ServiceMetrics& metrics) {
+  webhook::DispatcherOptions options;
+  options.secret = config.webhook_secret;
+  options.public_url = config.effective_public_url();
+  options.allow_private_networks = config.allow_private_networks;
+  options.retry_scale = webhook::retry_scale(config.webhook_retry_base_seconds);
+  options.metrics = &metrics;
+  return options;
+}
+
+// With a webhook secret, POST /webhook takes only notifications signed with it.
+http::WebhookVerifier webhook_verifier(const core::Config& config) {
+  if (!config.webhook_secret || config.webhook_secret->empty()) return {};
+  auto key = webhook::parse_secret(*config.webhook_secret);
+  if (!key) throw std::invalid_argument(key.message());
+  auto check = std::make_shared<webhook::ReceiverCheck>(std::move(key.value()));
+  return [check](const http::HeaderLookup& header, std::string_view body) {
+    const auto id = header(webhook::SignatureHeaders::kId).value_or("");
+    const auto timestamp = header(webhook::SignatureHeaders::kTimestamp).value_or("");
+    const auto signature = header(webhook::SignatureHeaders::kSignature).value_or("");
+    return check->check(id, timestamp, signature, body, core::now_ms() / 1000);
+  };
 }
 
 }  // namespace
 
-int run_service(const core::Config& config, ServiceRole role) {
-  const sigset_t signals = block_shutdown_signals();
-
-  auto store = store::open_store(config.db);
-  auto blobs = blob::open_blob_store(config.storage);
-  if (const int removed = blobs->remove_stale_temporaries(kStaleTemporaryAge); removed > 0)
-    spdlog::info("removed {} temporary file(s) left by an earlier crash", removed);
-
-  // Declared before everything that counts into it, so it is destroyed after them.
-  metrics::Registry registry;
-  metrics::ServiceMetrics metrics(registry);
-
-  webhook::DispatcherOptions dispatch_options;
-  dispatch_options.secret = config.webhook_secret;
-  dispatch_options.public_url = config.effective_public_url();
-  dispatch_options.allow_private_networks = config.allow_private_networks;
-  dispatch_options.retry_scale = webhook::retry_scale_from_env();
-  dispatch_options.metrics = &metrics;
-  webhook::Dispatcher dispatcher(dispatch_options, *store);
-
-  std::unique_ptr<fetch::Fetcher> fetcher;
-  std::unique_ptr<pipeline::Pipeline> workers;
+Service::Service(const core::Config& config, ServiceRole role)
+    : config_(config),
+      store_(store::open_store(config.db)),
+      blobs_(open_blobs(config)),
+      metrics_(registry_),
+      dispatcher_(dispatcher_options(config, metrics_), *store_) {
   if (config.workers > 0) {
-    fetcher = make_fetcher(config);
     pipeline::Options options = pipeline_options(config);
-    options.metrics = &metrics;
-    workers = std::make_unique<pipeline::Pipeline>(
-        options, *store, *blobs, *fetcher,
-        [&dispatcher](const std::vector<std::string>&) { dispatcher.wake(); });
+    options.metrics = &metrics_;
+    workers_.emplace(config, std::move(options), *store_, *blobs_,
+                     [this](const std::vector<std::string>&) { dispatcher_.wake(); });
   }
-  // Another process's upload or released lease wakes idle workers at once (PostgreSQL's
-  // LISTEN/NOTIFY); SQLite has no watch, the in-process server wakes them directly. Declared
-  // after `workers`, so it stops calling them before they are destroyed.
-  const auto work_watch = workers ? store->watch_new_work([&workers] { workers->wake(); })
-                                  : nullptr;
-
-  // Read at scrape time: one COUNT over the pending-task index, and a size under a lock.
-  metrics.set_task_sources(
-      [&store]() -> std::optional<double> {
-        return static_cast<double>(store->queue_depth().pending);
+  // Read at scrape time, by the server, which is destroyed before the workers: one COUNT
+  // over the pending-task index, and a size under a lock.
+  metrics_.set_task_sources(
+      [this]() -> std::optional<double> {
+        return static_cast<double>(store_->queue_depth().pending);
       },
-      [&workers]() -> std::optional<double> {
-        return workers ? static_cast<double>(workers->in_hand()) : 0.0;
+      [this]() -> std::optional<double> {
+        return workers_ ? static_cast<double>(workers_->in_hand()) : 0.0;
       });
-
-  std::unique_ptr<http::Server> server;
   if (role == ServiceRole::serve) {
-    server = std::make_unique<http::Server>(config, *store, *blobs, [&workers] {
-      if (workers) workers->wake();
-    });
-    server->set_metrics(metrics);
-    if (config.webhook_secret && !config.webhook_secret->empty()) {
-      auto key = webhook::parse_secret(*config.webhook_secret);
-      if (!key) throw std::invalid_argument(key.message());
-      auto check = std::make_shared<webhook::ReceiverCheck>(std::move(key.value()));
-      server->set_webhook_verifier(
-          [check](const http::HeaderLookup& header, std::string_view body) {
-            const auto id = header(webhook::SignatureHeaders::kId).value_or("");
-            const auto timestamp = header(webhook::SignatureHeaders::kTimestamp).value_or("");
-            const auto signature = header(webhook::SignatureHeaders::kSignature).value_or("");
-            return check->check(id, timestamp, signature, body, core::now_ms() / 1000);
-          });
-    }
-    server->start();
-    spdlog::info("imgbatch listening on {} (public URL {}), {} compress thread(s), database {}",
-                 config.listen, config.effective_public_url(), config.workers,
-                 store::redact_uri(config.db));
-  } else {
-    spdlog::info("imgbatch worker: {} compress thread(s), database {}", config.workers,
-                 store::redact_uri(config.db));
+    http::ServerOptions options;
+    options.metrics = &metrics_;
+    options.webhook_verifier = webhook_verifier(config);
+    server_.emplace(config, *store_, *blobs_,
+                    [this] {
+                      if (workers_) workers_->wake();
+                    },
+                    std::move(options));
   }
-  if (workers) workers->start();
-  dispatcher.start();
+}
 
-  int signal = 0;
-  sigwait(&signals, &signal);
-  spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+void Service::start() {
+  if (server_) {
+    server_->start();
+    spdlog::info("imgbatch listening on {} (public URL {}), {} compress thread(s), database {}",
+                 config_.listen, config_.effective_public_url(), config_.workers,
+                 store::redact_uri(config_.db));
+  } else {
+    spdlog::info("imgbatch worker: {} compress thread(s), database {}", config_.workers,
+                 store::redact_uri(config_.db));
+  }
+  if (workers_) workers_->start();
+  dispatcher_.start();
+}
 
-  if (server) server->stop();
-  if (workers) workers->stop(kShutdownGrace);
-  dispatcher.stop();
+void Service::stop() {
+  if (server_) server_->stop();
+  if (workers_) workers_->stop(kShutdownGrace);
+  dispatcher_.stop();
+}
+
+int run_service(const core::Config& config, ServiceRole role) {
+  Service service(config, role);
+  service.start();
+  const int signal = wait_for_shutdown_signal();
+  spdlog::info("received {}, shutting down", shutdown_signal_name(signal));
+  service.stop();
   spdlog::info("stopped cleanly");
   return 0;
 }

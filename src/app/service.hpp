@@ -1,15 +1,53 @@
-// Assembles a running imgbatch process from its parts (store, blob storage, fetcher,
-// pipeline, webhook dispatcher, HTTP server), waits for SIGTERM/SIGINT, and shuts down in
-// order: stop accepting, finish or hand back claimed work, exit 0.
+// A running `imgbatch serve` or `imgbatch worker` process: its parts (store, blob storage,
+// metrics, webhook dispatcher, workers, HTTP server) assembled from the options, started,
+// and stopped in order on SIGTERM/SIGINT: stop accepting, finish or hand back claimed
+// work, exit 0.
 #pragma once
 
+#include <memory>
+#include <optional>
+
+#include "blob/blob_store.hpp"
 #include "core/config.hpp"
+#include "http/server.hpp"
+#include "metrics/service_metrics.hpp"
+#include "store/store.hpp"
+#include "webhook/dispatcher.hpp"
+#include "worker_setup.hpp"
 
 namespace imgbatch {
 
 enum class ServiceRole { serve, worker };
 
-// Returns the process exit code. Throws on start-up failures (bad URI, port in use).
+// The members are declared in the order the parts depend on each other: each is built
+// after what it uses and, members being destroyed in reverse, destroyed before it. So the
+// server goes first (its routes use everything else), then the workers (they count into
+// the metrics and wake the dispatcher), and the store last.
+class Service {
+ public:
+  // Assembles the parts; nothing runs yet. Throws on start-up failures (a bad URI, an
+  // unwritable storage folder, a malformed webhook secret).
+  Service(const core::Config& config, ServiceRole role);
+
+  // Starts the server (throws when it cannot listen), the workers and the dispatcher.
+  void start();
+  // Stops accepting, gives images in hand a grace period, hands the rest back to the store,
+  // and ends the webhook senders.
+  void stop();
+
+ private:
+  const core::Config& config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<blob::BlobStore> blobs_;
+  metrics::Registry registry_;
+  metrics::ServiceMetrics metrics_;
+  webhook::Dispatcher dispatcher_;
+  std::optional<Workers> workers_;     // none with --workers 0 (an API-only node)
+  std::optional<http::Server> server_;  // none for `worker`
+};
+
+// Runs a service until SIGTERM or SIGINT (blocked beforehand by the caller, see
+// shutdown_signals.hpp); returns the process exit code. Throws on start-up failures.
 int run_service(const core::Config& config, ServiceRole role);
 
 }  // namespace imgbatch

@@ -1,6 +1,7 @@
 #include "worker_setup.hpp"
 
 #include <chrono>
+#include <utility>
 
 namespace imgbatch {
 
@@ -21,5 +22,11 @@ pipeline::Options pipeline_options(const core::Config& config) {
   options.max_pixels = config.max_pixels;
   return options;
 }
+
+Workers::Workers(const core::Config& config, pipeline::Options options, store::Store& store,
+                 blob::BlobStore& blobs, pipeline::Pipeline::CompletionListener on_completed)
+    : fetcher_(make_fetcher(config)),
+      pipeline_(std::move(options), store, blobs, *fetcher_, std::move(on_completed)),
+      work_watch_(store.watch_new_work([this] { pipeline_.wake(); })) {}
 
 }  // namespace imgbatch

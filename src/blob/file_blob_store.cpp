@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 #include <system_error>
@@ -20,6 +22,15 @@ core::Error store_error(int err) { return core::make_error("could not store imag
 core::Error bad_key(const std::string& key) {
   return core::make_error("invalid image key \"" + key +
                           "\": expected REQUEST_ID/NAME made of letters, digits, '.', '_' or '-'");
+}
+
+core::Error not_found(const std::string& key) {
+  return core::make_error("image " + key + " not found");
+}
+
+core::Error open_error(const std::string& key, int err) {
+  if (err == ENOENT || err == ENOTDIR) return not_found(key);
+  return core::make_error("could not read image " + key + ": " + errno_text(err));
 }
 
 class Fd {
@@ -80,6 +91,62 @@ bool starts_with_temporary_prefix(const std::string& name) {
   return name.rfind(kTemporaryPrefix, 0) == 0;
 }
 
+// FNV-1a, 64 bits: stable across builds and machines (unlike std::hash) and cheap. The tag
+// only has to change when the bytes do, not resist forgery. (The same digest GET /images
+// computed per request before tags were stored, so clients' cached tags stay valid.)
+class Fnv1a {
+ public:
+  Fnv1a& add(std::string_view bytes) {
+    for (const unsigned char c : bytes) {
+      hash_ ^= c;
+      hash_ *= 0x100000001b3ULL;
+    }
+    return *this;
+  }
+  Fnv1a& add(std::uint64_t n) { return add(std::to_string(n)).add("|"); }
+  std::string hex() const {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string text;
+    for (int shift = 60; shift >= 0; shift -= 4) text.push_back(kDigits[(hash_ >> shift) & 0xf]);
+    return text;
+  }
+
+ private:
+  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
+
+// The tag of an object whose file carries none (a file system without user extended
+// attributes, or a file written by an older version): from what identifies this version
+// of the file. A put renames a new file into place, so the inode and the modification
+// time change with every put; the prefix keeps these tags apart from digests.
+std::string metadata_etag(const struct stat& st) {
+  const auto mtime_ns = static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000ULL +
+                        static_cast<std::uint64_t>(st.st_mtim.tv_nsec);
+  return "m-" + Fnv1a()
+                    .add(static_cast<std::uint64_t>(st.st_size))
+                    .add(mtime_ns)
+                    .add(static_cast<std::uint64_t>(st.st_ino))
+                    .add(static_cast<std::uint64_t>(st.st_dev))
+                    .hex();
+}
+
+bool is_digest(std::string_view text) {
+  if (text.size() != 16) return false;
+  for (const char c : text)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+// The digest recorded on the open file, or the metadata tag when there is none (or the
+// attribute holds something else: it must never put arbitrary bytes into a header).
+std::string etag_of(int fd, const struct stat& st) {
+  char value[64];
+  const ssize_t n = ::fgetxattr(fd, kEtagAttribute, value, sizeof value);
+  if (n > 0 && is_digest(std::string_view(value, static_cast<std::size_t>(n))))
+    return std::string(value, static_cast<std::size_t>(n));
+  return metadata_etag(st);
+}
+
 }  // namespace
 
 FileBlobStore::FileBlobStore(fs::path root, BlobStoreOptions options) : options_(options) {
@@ -125,6 +192,11 @@ core::Status FileBlobStore::put(const std::string& key, std::string_view bytes) 
     return store_error(err);
   };
   if (int err = write_all(fd.get(), bytes)) return fail(err);
+  // Set on the temporary, so the object and its tag appear together with the rename. A
+  // file system that refuses user attributes (ENOTSUP) is no error: get falls back to a
+  // tag from the file's metadata.
+  const std::string tag = Fnv1a().add(bytes).hex();
+  (void)::fsetxattr(fd.get(), kEtagAttribute, tag.data(), tag.size(), 0);
   if (options_.fsync && ::fsync(fd.get()) != 0) return fail(errno);
   if (fd.release_and_close() != 0) return fail(errno);
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) return fail(errno);
@@ -134,21 +206,22 @@ core::Status FileBlobStore::put(const std::string& key, std::string_view bytes) 
   return core::ok_status();
 }
 
-core::Result<std::string> FileBlobStore::get(const std::string& key) {
+core::Result<StoredObject> FileBlobStore::get(const std::string& key) {
   if (!is_safe_key(key)) return bad_key(key);
   const std::string path = (root_ / key).string();
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return core::make_error("image " + key + " not found");
-    return core::make_error("could not read image " + key + ": " + errno_text(errno));
-  }
+  if (fd.get() < 0) return open_error(key, errno);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
     return core::make_error("could not read image " + key + ": " + errno_text(errno));
   }
-  if (!S_ISREG(st.st_mode)) return core::make_error("image " + key + " not found");
+  if (!S_ISREG(st.st_mode)) return not_found(key);
 
-  std::string out;
+  StoredObject object;
+  // From the open file, so the tag and the bytes are of the same version even when a put
+  // renames another file over the name meanwhile.
+  object.etag = etag_of(fd.get(), st);
+  std::string& out = object.bytes;
   out.resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;
   for (;;) {
@@ -162,18 +235,26 @@ core::Result<std::string> FileBlobStore::get(const std::string& key) {
     got += static_cast<std::size_t>(n);
   }
   out.resize(got);
-  return out;
+  return object;
+}
+
+core::Result<std::string> FileBlobStore::etag(const std::string& key) {
+  if (!is_safe_key(key)) return bad_key(key);
+  const std::string path = (root_ / key).string();
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return open_error(key, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return core::make_error("could not read image " + key + ": " + errno_text(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return not_found(key);
+  return etag_of(fd.get(), st);
 }
 
 bool FileBlobStore::exists(const std::string& key) {
   if (!is_safe_key(key)) return false;
   struct stat st {};
   return ::stat((root_ / key).c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-std::optional<std::string> FileBlobStore::local_path(const std::string& key) {
-  if (!exists(key)) return std::nullopt;
-  return (root_ / key).string();
 }
 
 int FileBlobStore::remove_stale_temporaries(std::chrono::seconds older_than) {

@@ -3,6 +3,12 @@
 // the rename is atomic), fsyncs it, renames it over the final name, then fsyncs the
 // directory: readers see the old object, the new one, or nothing, never a torn file.
 // Safe to use from many threads and many processes on the same directory.
+//
+// An object's tag is a digest of its bytes, stored as the extended attribute
+// user.imgbatch.etag of its file (set on the temporary, so it arrives with the rename).
+// Where the file system keeps no user attributes, the tag comes from the file's size,
+// modification time and inode instead: still new with every put, but not equal for equal
+// bytes put twice.
 #pragma once
 
 #include <filesystem>
@@ -12,15 +18,17 @@
 
 namespace imgbatch::blob {
 
+inline constexpr const char* kEtagAttribute = "user.imgbatch.etag";
+
 class FileBlobStore final : public BlobStore {
  public:
   // Creates `root` (and its parents) if needed; throws std::runtime_error when it cannot.
   explicit FileBlobStore(std::filesystem::path root, BlobStoreOptions options = {});
 
   core::Status put(const std::string& key, std::string_view bytes) override;
-  core::Result<std::string> get(const std::string& key) override;
+  core::Result<StoredObject> get(const std::string& key) override;
+  core::Result<std::string> etag(const std::string& key) override;
   bool exists(const std::string& key) override;
-  std::optional<std::string> local_path(const std::string& key) override;
   // Scans DIR/*/ for ".tmp-*" files: one directory read per request directory. Besides
   // those older than `older_than`, removes at once those whose writer is gone (see
   // temporary_name.hpp), so a kill -9 leaves nothing behind after the next start.
@@ -29,7 +37,7 @@ class FileBlobStore final : public BlobStore {
   const std::filesystem::path& root() const { return root_; }
 
  private:
-  std::filesystem::path root_;  // absolute, so local_path survives a chdir
+  std::filesystem::path root_;  // absolute, so a chdir changes nothing
   BlobStoreOptions options_;
 };
 

@@ -1,4 +1,4 @@
-// parse_and_validate: the rules of API.md "The input CSV" over the records that
+// parse_and_validate: the rules of docs/API.md, "The CSV", over the records that
 // impl::read_records finds. Every problem is collected (up to the limit) rather than
 // stopping at the first, so a user fixes a file in one round.
 #include <algorithm>

@@ -3,7 +3,6 @@
 // sets the status line, logs the request and turns unexpected exceptions into problems.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,8 +19,6 @@ struct Reply {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Type among them
   std::string body;
-  // When set, the body is this file, sent with sendfile(2); `body` is ignored.
-  std::optional<std::string> file_path;
 
   Reply& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

@@ -30,7 +30,7 @@ struct Deps {
   store::Store& store;
   blob::BlobStore& blob;
   std::function<void()> on_new_work;
-  metrics::ServiceMetrics* metrics = nullptr;  // none: no GET /metrics, nothing counted
+  metrics::ServiceMetrics* const metrics = nullptr;  // none: no GET /metrics, nothing counted
 };
 
 using Handler =

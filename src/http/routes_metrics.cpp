@@ -1,5 +1,5 @@
 // GET /metrics: the process's metrics in the Prometheus text format (registry.hpp). It is
-// mounted only when the server has metrics (Server::set_metrics), which `imgbatch serve`
+// mounted only when the server has metrics (ServerOptions::metrics), which `imgbatch serve`
 // always gives it.
 #include "routes.hpp"
 #include "metrics/service_metrics.hpp"

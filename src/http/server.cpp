@@ -63,25 +63,12 @@ std::uint64_t transport_body_limit(std::int64_t max_upload_bytes) {
 
 // Sends the reply; returns the status sent.
 int send(const restinio::request_handle_t& req, Reply reply, Clock::time_point started) {
-  std::optional<restinio::sendfile_t> file;
-  if (reply.file_path) {
-    try {
-      file.emplace(restinio::sendfile(*reply.file_path));
-    } catch (const std::exception& e) {
-      // Found a moment ago, gone now: only a deletion behind our back does this.
-      spdlog::error("{}: cannot open {}: {}", req->header().path(), *reply.file_path, e.what());
-      reply = problem(404, "the file is no longer available");
-    }
-  }
   auto response = req->create_response(restinio::http_status_line_t{
       restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
       std::string(reason_phrase(reply.status))});
   response.append_header_date_field();
   for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
-  if (file)
-    response.set_body(std::move(*file));
-  else
-    response.set_body(std::move(reply.body));
+  response.set_body(std::move(reply.body));
   response.done();
 
   const auto ms =
@@ -172,8 +159,9 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
 
 struct Server::Impl {
   Impl(const core::Config& config, store::Store& store, blob::BlobStore& blob,
-       std::function<void()> on_new_work)
-      : deps{config, store, blob, std::move(on_new_work), nullptr} {}
+       std::function<void()> on_new_work, ServerOptions options)
+      : deps{config, store, blob, std::move(on_new_work), options.metrics},
+        receiver(std::move(options.webhook_verifier)) {}
 
   Deps deps;
   WebhookReceiver receiver;
@@ -182,16 +170,11 @@ struct Server::Impl {
 };
 
 Server::Server(const core::Config& config, store::Store& store, blob::BlobStore& blob,
-               std::function<void()> on_new_work)
-    : impl_(std::make_unique<Impl>(config, store, blob, std::move(on_new_work))) {}
+               std::function<void()> on_new_work, ServerOptions options)
+    : impl_(std::make_unique<Impl>(config, store, blob, std::move(on_new_work),
+                                   std::move(options))) {}
 
 Server::~Server() { stop(); }
-
-void Server::set_webhook_verifier(WebhookVerifier verifier) {
-  impl_->receiver.set_verifier(std::move(verifier));
-}
-
-void Server::set_metrics(metrics::ServiceMetrics& metrics) { impl_->deps.metrics = &metrics; }
 
 void Server::start() {
   if (impl_->running) throw std::logic_error("http::Server::start called twice");

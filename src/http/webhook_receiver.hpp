@@ -25,15 +25,15 @@ class WebhookReceiver {
  public:
   static constexpr std::size_t kMaxEvents = 100;
 
-  // Must be set before the server starts: requests read it without a lock.
-  void set_verifier(WebhookVerifier verifier) { verifier_ = std::move(verifier); }
+  // Without a verifier, every notification with a JSON body is taken.
+  explicit WebhookReceiver(WebhookVerifier verifier = {}) : verifier_(std::move(verifier)) {}
 
   Reply receive(const HeaderLookup& header, std::string_view body);
   // {"events": [...]}, newest first.
   nlohmann::json events() const;
 
  private:
-  WebhookVerifier verifier_;
+  const WebhookVerifier verifier_;  // set once: requests read it without a lock
   mutable std::mutex mutex_;
   std::deque<nlohmann::json> events_;  // newest at the front
 };

@@ -1,7 +1,6 @@
 #include "logging/logging.hpp"
 
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -87,14 +86,14 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::
   return logger;
 }
 
-void setup_logging(const std::string& format) {
+void setup_logging(const std::string& format, const std::string& level) {
   // Logs go to stderr so that stdout stays free for command output.
   auto logger =
       make_logger("imgbatch", format, std::make_shared<spdlog::sinks::stderr_sink_mt>());
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::info);
-  if (const char* level = std::getenv("IMGBATCH_LOG_LEVEL"))
-    spdlog::set_level(spdlog::level::from_str(level));
+  // spdlog takes an unknown name for "off"; the command line admits only kLogLevels.
+  spdlog::set_level(spdlog::level::from_str(level));
 }
 
 }  // namespace imgbatch

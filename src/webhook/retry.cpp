@@ -2,9 +2,7 @@
 
 #include <array>
 #include <cmath>
-#include <cstdlib>
 #include <stdexcept>
-#include <string>
 
 #include "sender.hpp"
 
@@ -31,23 +29,10 @@ std::optional<milliseconds> retry_delay(int attempt, double scale) {
   return scaled(kSchedule[static_cast<std::size_t>(attempt - 1)], scale);
 }
 
-core::Result<double> parse_retry_scale(std::string_view base_seconds) {
-  const std::string text(base_seconds);
-  char* end = nullptr;
-  double base = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(base) || base <= 0) {
-    return core::make_error(std::string(kRetryBaseEnv) + "=\"" + text +
-                            "\" is not a positive number of seconds (for example 0.01)");
-  }
-  return base / kBaseStepSeconds;
-}
-
-double retry_scale_from_env() {
-  const char* value = std::getenv(std::string(kRetryBaseEnv).c_str());
-  if (value == nullptr) return 1.0;
-  auto scale = parse_retry_scale(value);
-  if (!scale) throw std::runtime_error(scale.message());
-  return *scale;
+double retry_scale(double base_seconds) {
+  if (!std::isfinite(base_seconds) || base_seconds <= 0)
+    throw std::invalid_argument("the webhook retry base must be a positive number of seconds");
+  return base_seconds / kBaseStepSeconds;
 }
 
 std::optional<milliseconds> next_attempt_delay(int attempts_made, const SendResult& last,

@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
-#include "e2e/e2e_support.hpp"
+#include "support/running_server.hpp"
 
-namespace imgbatch::testing {
+namespace imgbatch::test_support {
 namespace {
 
 struct Run {
@@ -15,9 +15,9 @@ struct Run {
   std::string output;
 };
 
-Run run(const std::vector<std::string>& args) {
-  TempFolder folder;
-  ChildProcess process(IMGBATCH_EXE, args, (folder.path() / "out.log").string());
+Run run(const std::vector<std::string>& args, const Environment& env = {}) {
+  TempDir folder;
+  ChildProcess process(IMGBATCH_EXE, args, (folder.path() / "out.log").string(), env);
   const int code = process.wait(std::chrono::seconds(30));
   return {code, process.log()};
 }
@@ -37,9 +37,38 @@ TEST(Cli, HelpExplainsEveryOptionOfTheContract) {
        {"--listen", "--db", "--storage", "--public-url", "--workers", "--download-concurrency",
         "--quality", "--format", "--webhook-url", "--webhook-secret", "--allow-private-networks",
         "--max-upload-bytes", "--max-rows", "--max-image-bytes", "--max-pixels",
-        "--download-timeout", "--max-attempts", "--log-format"})
+        "--download-timeout", "--max-attempts", "--lease-seconds", "--log-format",
+        "--log-level", "--webhook-retry-base"})
     EXPECT_NE(r.output.find(option), std::string::npos) << option << " missing from:\n" << r.output;
-  EXPECT_NE(r.output.find("IMGBATCH_MAX_IMAGE_BYTES"), std::string::npos) << r.output;
+  for (const char* variable :
+       {"IMGBATCH_MAX_IMAGE_BYTES", "IMGBATCH_LOG_LEVEL", "IMGBATCH_WEBHOOK_RETRY_BASE"})
+    EXPECT_NE(r.output.find(variable), std::string::npos) << variable << " missing from:\n"
+                                                          << r.output;
+}
+
+// The log level and the webhook retry base are options like the others: from a flag or
+// their environment variable, checked at start-up.
+TEST(Cli, LogLevelAndRetryBaseAreCheckedLikeEveryOption) {
+  auto r = run({"serve", "--log-level", "loud"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--log-level"), std::string::npos) << r.output;
+  r = run({"worker"}, {{"IMGBATCH_LOG_LEVEL", "loud"}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--log-level"), std::string::npos) << r.output;
+  r = run({"process", "in.csv", "--out", "out"}, {{"IMGBATCH_LOG_LEVEL", "loud"}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--log-level"), std::string::npos) << r.output;
+  for (const char* bad : {"soon", "0", "-1", "inf", "nan"}) {
+    r = run({"serve"}, {{"IMGBATCH_WEBHOOK_RETRY_BASE", bad}});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("--webhook-retry-base"), std::string::npos) << r.output;
+  }
+  r = run({"process", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--log-level"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("{trace,debug,info,warn,error,critical,off}=warn"),
+            std::string::npos)
+      << "process logs warnings and errors only unless told otherwise:\n" << r.output;
 }
 
 TEST(Cli, NoCommandOrABadValueIsAClearError) {
@@ -54,7 +83,7 @@ TEST(Cli, NoCommandOrABadValueIsAClearError) {
 }
 
 TEST(Cli, AnUnknownDatabaseUriFailsAtStartUpNamingIt) {
-  TempFolder folder;
+  TempDir folder;
   const auto r = run({"serve", "--listen", "127.0.0.1:" + std::to_string(free_port()), "--db",
                       "oracle://nowhere", "--storage",
                       "file:" + (folder.path() / "img").string()});
@@ -63,7 +92,7 @@ TEST(Cli, AnUnknownDatabaseUriFailsAtStartUpNamingIt) {
 }
 
 TEST(Cli, EnvironmentSetsOptionsAndFlagsWin) {
-  TempFolder folder;
+  TempDir folder;
   const int env_port = free_port();
   const int flag_port = free_port();
   ::setenv("IMGBATCH_LISTEN", ("127.0.0.1:" + std::to_string(env_port)).c_str(), 1);
@@ -74,7 +103,7 @@ TEST(Cli, EnvironmentSetsOptionsAndFlagsWin) {
   {
     ChildProcess from_env(IMGBATCH_EXE, common, (folder.path() / "env.log").string());
     ASSERT_TRUE(from_env.wait_for_port(env_port, std::chrono::seconds(20))) << from_env.log();
-    testutil::HttpClient client("http://127.0.0.1:" + std::to_string(env_port));
+    HttpClient client("http://127.0.0.1:" + std::to_string(env_port));
     const std::string csv = "S. No.,Product Name,Input Image Urls\n1,A,https://example.com/a.jpg\n";
     auto upload = client.post_form("/upload", {{"file", csv, "p.csv", "text/csv"}});
     ASSERT_EQ(upload.status, 202) << upload.body;
@@ -97,4 +126,4 @@ TEST(Cli, EnvironmentSetsOptionsAndFlagsWin) {
 }
 
 }  // namespace
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

@@ -9,24 +9,23 @@
 
 #include <gtest/gtest.h>
 
-#include "e2e/e2e_support.hpp"
+#include "support/running_server.hpp"
 #include "support/test_origin.hpp"
 
-namespace imgbatch::testing {
+namespace imgbatch::test_support {
 namespace {
 
-using test_support::TestOrigin;
 
-int succeeded(testutil::HttpClient& client, const std::string& id) {
+int succeeded(HttpClient& client, const std::string& id) {
   auto r = client.get("/status?request_id=" + id + "&limit=1");
   return r.status == 200 ? r.json()["progress"]["succeeded"].get<int>() : -1;
 }
 
 TEST(Crash, RepeatedKill9LosesNothingAndDuplicatesNothing) {
   TestOrigin origin;
-  TempFolder folder;
+  TempDir folder;
   // A separate API-only imgbatch receives the webhook, so it outlives every crash.
-  TempFolder receiver_folder;
+  TempDir receiver_folder;
   RunningServer receiver({"--workers", "0"}, &receiver_folder.path());
 
   const std::vector<std::string> args = {"--workers", "1", "--download-concurrency", "3",
@@ -102,4 +101,4 @@ TEST(Crash, RepeatedKill9LosesNothingAndDuplicatesNothing) {
 }
 
 }  // namespace
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

@@ -23,17 +23,15 @@
 #include <gtest/gtest.h>
 #include <vips/vips8>
 
-#include "e2e/e2e_support.hpp"
+#include "support/running_server.hpp"
 #include "support/postgres_cluster.hpp"
 #include "support/test_origin.hpp"
 
-namespace imgbatch::testing {
+namespace imgbatch::test_support {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using test_support::PostgresCluster;
-using test_support::TestOrigin;
 
 constexpr int kSmallWidth = 160;
 constexpr const char* kSmallName = "small.jpg";
@@ -43,7 +41,7 @@ PostgresCluster& cluster() { return PostgresCluster::shared(); }
 // A folder holding one small JPEG made from a test photo: 240 full-size photos would make
 // the compress threads, not the scale-out, the subject (and the test slow).
 const fs::path& small_photo_dir() {
-  static TempFolder folder;
+  static TempDir folder;
   static const bool made = [] {
     if (VIPS_INIT("postgres_e2e_test") != 0) throw std::runtime_error("vips_init failed");
     vips::VImage::thumbnail((TestOrigin::photos_dir() / "Garden.jpg").c_str(), kSmallWidth)
@@ -75,20 +73,20 @@ std::string make_csv(const TestOrigin& origin, int images, int sleep_ms) {
   return csv;
 }
 
-std::string upload(const testutil::HttpClient& client, const std::string& csv) {
+std::string upload(const HttpClient& client, const std::string& csv) {
   const auto response = client.post_form("/upload", {{"file", csv, "p.csv", "text/csv"}});
   EXPECT_EQ(response.status, 202) << response.body;
   return response.status == 202 ? response.json()["request_id"].get<std::string>() : "";
 }
 
 // -1 while the node cannot say (e.g. a 503 while the database is away).
-int succeeded(const testutil::HttpClient& client, const std::string& id) {
+int succeeded(const HttpClient& client, const std::string& id) {
   const auto response = client.get("/status?request_id=" + id + "&limit=1");
   return response.status == 200 ? response.json()["progress"]["succeeded"].get<int>() : -1;
 }
 
 // Polls until at least `count` images succeeded; false on timeout.
-bool wait_for_succeeded(const testutil::HttpClient& client, const std::string& id, int count,
+bool wait_for_succeeded(const HttpClient& client, const std::string& id, int count,
                         std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -99,7 +97,7 @@ bool wait_for_succeeded(const testutil::HttpClient& client, const std::string& i
 }
 
 // The whole status document once the request has ended (or the last one seen).
-nlohmann::json wait_until_ended(const testutil::HttpClient& client, const std::string& id,
+nlohmann::json wait_until_ended(const HttpClient& client, const std::string& id,
                                 std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   nlohmann::json doc;
@@ -120,7 +118,7 @@ struct ApiNode {
   int port = 0;
   std::unique_ptr<ChildProcess> process;
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port); }
-  testutil::HttpClient client() const { return testutil::HttpClient(base_url()); }
+  HttpClient client() const { return HttpClient(base_url()); }
 };
 
 // One database of the shared cluster, one storage folder, and the processes on them.
@@ -192,7 +190,7 @@ class Deployment {
     return (folder_.path() / (name + ".log")).string();
   }
 
-  TempFolder folder_;
+  TempDir folder_;
   std::string database_;
   int lease_seconds_;
   // Declared last: destroyed (SIGKILLed) first, while the folder still exists.
@@ -422,4 +420,4 @@ TEST_F(PostgresScaleOut, EveryApiNodeServesRequestsMadeThroughAnother) {
 }
 
 }  // namespace
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

@@ -14,14 +14,13 @@
 #include <vips/vips8>
 
 #include "csv/csv.hpp"
-#include "e2e/e2e_support.hpp"
+#include "support/running_server.hpp"
 #include "support/test_origin.hpp"
 
-namespace imgbatch::testing {
+namespace imgbatch::test_support {
 namespace {
 
 namespace fs = std::filesystem;
-using test_support::TestOrigin;
 using namespace std::chrono_literals;
 
 std::string read_text(const fs::path& path) {
@@ -93,7 +92,7 @@ class ProcessCommand : public ::testing::Test {
 
   std::string photo(const std::string& name) const { return origin_.url("/photos/" + name); }
 
-  TempFolder folder_;
+  TempDir folder_;
   TestOrigin origin_;
 };
 
@@ -284,4 +283,4 @@ TEST_F(ProcessCommand, AKilledRunResumesAtOnceNotAfterItsLeases) {
 }
 
 }  // namespace
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

@@ -15,13 +15,12 @@
 #include <vips/vips8>
 
 #include "csv/csv.hpp"
-#include "e2e/e2e_support.hpp"
+#include "support/running_server.hpp"
 #include "support/test_origin.hpp"
 
-namespace imgbatch::testing {
+namespace imgbatch::test_support {
 namespace {
 
-using test_support::TestOrigin;
 
 std::vector<std::string> photo_names() {
   std::vector<std::string> names;
@@ -302,4 +301,4 @@ TEST_F(EndToEnd, JsonLogsCarryTheRequestIdOnEveryLineAboutIt) {
 }
 
 }  // namespace
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

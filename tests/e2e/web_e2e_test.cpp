@@ -18,7 +18,7 @@
 
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
-#include "e2e/e2e_support.hpp"
+#include "support/running_server.hpp"
 #include "http/routes.hpp"
 #include "http/webhook_receiver.hpp"
 #include "metrics/registry.hpp"
@@ -26,11 +26,10 @@
 #include "store/store.hpp"
 #include "support/test_origin.hpp"
 
-namespace imgbatch::testing {
+namespace imgbatch::test_support {
 namespace {
 
 using namespace std::chrono_literals;
-using test_support::TestOrigin;
 
 const std::filesystem::path kNodeDir = IMGBATCH_WEB_NODE_DIR;
 const std::filesystem::path kSourceDir = IMGBATCH_SOURCE_DIR;
@@ -147,7 +146,7 @@ TEST(WebE2E, DashboardInChromium) {
          "scripts/install-deps.sh";
   TestOrigin origin;
   RunningServer server;
-  TempFolder folder;
+  TempDir folder;
   // One image is held back 3 s by the origin, so the page is seen half way through.
   const auto photos = photo_names();
   ASSERT_GE(photos.size(), 8u);
@@ -181,7 +180,7 @@ TEST(WebE2E, OpenApiDescribesRealAnswers) {
   if (!node_modules_installed()) return;
   TestOrigin origin;
   RunningServer server({"--max-upload-bytes", "65536"});
-  TempFolder folder;
+  TempDir folder;
   write_file(folder.path() / "routes.txt", mounted_routes(folder.path()));
 
   const auto run = run_node("openapi_check.js",
@@ -194,4 +193,4 @@ TEST(WebE2E, OpenApiDescribesRealAnswers) {
 }
 
 }  // namespace
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

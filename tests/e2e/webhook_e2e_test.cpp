@@ -18,20 +18,16 @@
 #include <gtest/gtest.h>
 
 #include "core/types.hpp"
-#include "e2e/e2e_support.hpp"
+#include "support/running_server.hpp"
 #include "store/store.hpp"
 #include "support/test_origin.hpp"
-#include "unit/webhook/http_receiver.hpp"
+#include "support/http_receiver.hpp"
 #include "webhook/signature.hpp"
 
-namespace imgbatch::testing {
+namespace imgbatch::test_support {
 namespace {
 
 using namespace std::chrono_literals;
-using test_support::TestOrigin;
-using testing_support::http_response;
-using testing_support::HttpReceiver;
-using testing_support::ReceivedRequest;
 
 constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const Environment kFastRetries = {{"IMGBATCH_WEBHOOK_RETRY_BASE", "0.01"}};
@@ -72,8 +68,8 @@ class NodeReceiver {
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
-  testutil::HttpClient client() const {
-    return testutil::HttpClient("http://127.0.0.1:" + std::to_string(port_));
+  HttpClient client() const {
+    return HttpClient("http://127.0.0.1:" + std::to_string(port_));
   }
   // What it received, oldest first, each with the library's verdict.
   nlohmann::json received() const {
@@ -90,7 +86,7 @@ class NodeReceiver {
   std::string log() const { return process_ ? process_->log() : ""; }
 
  private:
-  TempFolder folder_;
+  TempDir folder_;
   int port_;
   std::unique_ptr<ChildProcess> process_;
 };
@@ -107,7 +103,7 @@ std::string photo_csv(const TestOrigin& origin, const std::string& tag) {
 
 std::string upload(const RunningServer& server, const std::string& csv,
                    const std::optional<std::string>& webhook_url) {
-  std::vector<testutil::FormField> fields = {{"file", csv, "products.csv", "text/csv"}};
+  std::vector<FormField> fields = {{"file", csv, "products.csv", "text/csv"}};
   if (webhook_url) fields.push_back({"webhook_url", *webhook_url, std::nullopt, ""});
   const auto r = server.client().post_form("/upload", fields);
   EXPECT_EQ(r.status, 202) << r.body;
@@ -120,7 +116,7 @@ std::vector<core::Delivery> deliveries_in(const std::filesystem::path& folder,
   return store->get_deliveries(request_id);
 }
 
-testutil::Headers signed_headers(const std::string& signing_key, const std::string& id,
+Headers signed_headers(const std::string& signing_key, const std::string& id,
                                  std::int64_t timestamp, const std::string& body) {
   const auto h = webhook::sign_headers(signing_key, id, timestamp, body);
   return {{"webhook-id", h.id}, {"webhook-timestamp", h.timestamp}, {"webhook-signature", h.signature}};
@@ -250,7 +246,7 @@ TEST_F(WebhookE2E, ANotificationCutOffByKill9IsDeliveredOnceAfterRestart) {
   EXPECT_TRUE(after[0].delivered_at.has_value());
 }
 
-void expect_unauthorized(const testutil::HttpResponse& r, const std::string& reason) {
+void expect_unauthorized(const HttpResponse& r, const std::string& reason) {
   EXPECT_EQ(r.status, 401) << r.body;
   EXPECT_EQ(r.header("content-type"), "application/problem+json");
   const auto problem = nlohmann::json::parse(r.body, nullptr, false);
@@ -268,7 +264,7 @@ TEST_F(WebhookE2E, ReceiverTakesSignedFreshNotificationsAndRefusesTheRest) {
   RunningServer server({"--webhook-secret", kSecret});
   auto client = server.client();
   const std::string body = R"({"request_id":"r-1","status":"completed"})";
-  const auto post = [&](const testutil::Headers& headers, const std::string& payload) {
+  const auto post = [&](const Headers& headers, const std::string& payload) {
     return client.post("/webhook", payload, "application/json", headers);
   };
 
@@ -348,4 +344,4 @@ TEST_F(WebhookE2E, OwnNotificationsPassOwnReceiver) {
 }
 
 }  // namespace
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

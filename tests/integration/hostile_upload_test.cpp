@@ -18,17 +18,17 @@
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
 #include "http/server.hpp"
-#include "integration/http_client.hpp"
-#include "integration/temp_dir.hpp"
+#include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
 #include "store/store.hpp"
 
 namespace imgbatch {
 namespace {
 
-using testutil::FormField;
-using testutil::Headers;
-using testutil::HttpClient;
-using testutil::HttpResponse;
+using test_support::FormField;
+using test_support::Headers;
+using test_support::HttpClient;
+using test_support::HttpResponse;
 
 constexpr std::int64_t kMaxUploadBytes = 16 * 1024;
 
@@ -79,8 +79,8 @@ class Mutator {
  private:
   void edit(std::string& s) {
     static const std::vector<std::string> kTokens = {
-        "\r\n", "\n", "\r", "--", "--" + std::string(testutil::kFormBoundary),
-        "\r\n--" + std::string(testutil::kFormBoundary) + "--\r\n", "\"", "\"\"", ",", ";",
+        "\r\n", "\n", "\r", "--", "--" + std::string(test_support::kFormBoundary),
+        "\r\n--" + std::string(test_support::kFormBoundary) + "--\r\n", "\"", "\"\"", ",", ";",
         "=", ":", " ", "\t", std::string("\0", 1), "\xFF", "\xC3", "\xEF\xBB\xBF", "%",
         "name=\"file\"", "Content-Disposition: form-data; name=\"file\"\r\n\r\n",
         "https://", "http://", "ftp://", "https:///", "[::1]", "S. No.", "1,"};
@@ -192,7 +192,7 @@ class HostileUploadTest : public ::testing::Test {
 
   static inline const std::set<long> kExpected = {202, 400, 413, 415, 422};
 
-  testutil::TempDir dir_;
+  test_support::TempDir dir_;
   core::Config config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<blob::BlobStore> blob_;
@@ -203,9 +203,9 @@ class HostileUploadTest : public ::testing::Test {
 
 TEST_F(HostileUploadTest, MutatedMultipartBodiesAreAnsweredAndRejectedCleanly) {
   Mutator mutator(20240611);
-  const std::string body = testutil::form_body(valid_fields());
-  ASSERT_EQ(send(body, testutil::form_content_type()), 202);
-  for (int i = 0; i < 200; ++i) send(mutator.mutate(body), testutil::form_content_type());
+  const std::string body = test_support::form_body(valid_fields());
+  ASSERT_EQ(send(body, test_support::form_content_type()), 202);
+  for (int i = 0; i < 200; ++i) send(mutator.mutate(body), test_support::form_content_type());
   EXPECT_GT(statuses_[400], 20) << statuses();
   EXPECT_FALSE(HasFailure()) << statuses();
 }
@@ -215,8 +215,8 @@ TEST_F(HostileUploadTest, MutatedCsvsInAWellFormedFormAreAnsweredAndRejectedClea
   int accepted = 0;
   int rejected = 0;
   for (int i = 0; i < 150; ++i) {
-    const auto status = send(testutil::form_body(valid_fields(mutator.mutate(kValidCsv))),
-                             testutil::form_content_type());
+    const auto status = send(test_support::form_body(valid_fields(mutator.mutate(kValidCsv))),
+                             test_support::form_content_type());
     (status == 202 ? accepted : rejected) += 1;
   }
   // Both outcomes occur, or the mutations test nothing.
@@ -225,8 +225,8 @@ TEST_F(HostileUploadTest, MutatedCsvsInAWellFormedFormAreAnsweredAndRejectedClea
 }
 
 TEST_F(HostileUploadTest, OddContentTypesAreAnsweredAndRejectedCleanly) {
-  const std::string body = testutil::form_body(valid_fields());
-  const std::string boundary(testutil::kFormBoundary);
+  const std::string body = test_support::form_body(valid_fields());
+  const std::string boundary(test_support::kFormBoundary);
   const std::vector<std::string> types = {
       "", "text/csv", "multipart/form-data", "multipart/form-data;", "multipart/form-data; boundary=",
       "multipart/form-data; boundary=\"\"", "multipart/form-data; boundary=other",
@@ -242,7 +242,7 @@ TEST_F(HostileUploadTest, OddContentTypesAreAnsweredAndRejectedCleanly) {
   for (const auto& type : types) send(body, type);
 
   Mutator mutator(99);
-  for (int i = 0; i < 60; ++i) send(body, mutator.mutate(testutil::form_content_type()));
+  for (int i = 0; i < 60; ++i) send(body, mutator.mutate(test_support::form_content_type()));
   EXPECT_GT(statuses_[415], 3) << statuses();
   EXPECT_GT(statuses_[400], 3) << statuses();
 }
@@ -269,28 +269,28 @@ TEST_F(HostileUploadTest, BadOptionValuesAreRejectedCleanly) {
         replaced = true;
       }
     if (!replaced) fields.push_back({name, value, std::nullopt, ""});
-    if (send(testutil::form_body(fields), testutil::form_content_type()) == 202)
+    if (send(test_support::form_body(fields), test_support::form_content_type()) == 202)
       accepted.push_back(name + "=" + shown(value));
   }
   // A field twice, a file field missing, no fields at all.
   auto twice = valid_fields();
   twice.push_back({"quality", "70", std::nullopt, ""});
-  EXPECT_EQ(send(testutil::form_body(twice), testutil::form_content_type()), 400);
-  EXPECT_EQ(send(testutil::form_body({{"quality", "70", std::nullopt, ""}}),
-                 testutil::form_content_type()),
+  EXPECT_EQ(send(test_support::form_body(twice), test_support::form_content_type()), 400);
+  EXPECT_EQ(send(test_support::form_body({{"quality", "70", std::nullopt, ""}}),
+                 test_support::form_content_type()),
             400);
-  EXPECT_EQ(send(testutil::form_body({}), testutil::form_content_type()), 400);
+  EXPECT_EQ(send(test_support::form_body({}), test_support::form_content_type()), 400);
   // Only "unknown" (an extra field is ignored) may have been accepted.
   EXPECT_EQ(accepted, std::vector<std::string>{"unknown=\"x\""});
 }
 
 TEST_F(HostileUploadTest, OddIdempotencyKeysAndOversizedUploadsAreAnsweredCleanly) {
-  const std::string body = testutil::form_body(valid_fields());
-  const std::string type = testutil::form_content_type();
+  const std::string body = test_support::form_body(valid_fields());
+  const std::string type = test_support::form_content_type();
   EXPECT_EQ(send(body, type, {{"Idempotency-Key", std::string(256, 'k')}}), 400);
   EXPECT_EQ(send(body, type, {{"Idempotency-Key", "k1"}}), 202);
   EXPECT_EQ(send(body, type, {{"Idempotency-Key", "k1"}}), 202);  // the replay
-  EXPECT_EQ(send(testutil::form_body(valid_fields(kValidCsv + "4,SKU4,https://i.example/f\r\n")),
+  EXPECT_EQ(send(test_support::form_body(valid_fields(kValidCsv + "4,SKU4,https://i.example/f\r\n")),
                  type, {{"Idempotency-Key", "k1"}}),
             422);
   send(body, type, {{"Idempotency-Key", "\xFF\xFE"}});
@@ -300,12 +300,12 @@ TEST_F(HostileUploadTest, OddIdempotencyKeysAndOversizedUploadsAreAnsweredCleanl
   std::string big_csv = kValidCsv;
   while (static_cast<std::int64_t>(big_csv.size()) <= kMaxUploadBytes)
     big_csv += "9,SKU9,https://img.example/many.jpg\r\n";
-  EXPECT_EQ(send(testutil::form_body(valid_fields(big_csv)), type), 413);
+  EXPECT_EQ(send(test_support::form_body(valid_fields(big_csv)), type), 413);
   // Under the limit but over max_rows: the CSV's problem, a 400.
   std::string many_rows = "S. No.,Product Name,Input Image Urls\n";
   for (int i = 0; i < 60; ++i)
     many_rows += std::to_string(i) + ",P,https://i.example/" + std::to_string(i) + "\n";
-  EXPECT_EQ(send(testutil::form_body(valid_fields(many_rows)), type), 400);
+  EXPECT_EQ(send(test_support::form_body(valid_fields(many_rows)), type), 400);
 }
 
 }  // namespace

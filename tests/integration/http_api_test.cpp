@@ -14,16 +14,16 @@
 #include "core/config.hpp"
 #include "core/ids.hpp"
 #include "http/server.hpp"
-#include "integration/http_client.hpp"
-#include "integration/temp_dir.hpp"
+#include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
 #include "store/store.hpp"
 
 namespace imgbatch {
 namespace {
 
-using testutil::FormField;
-using testutil::HttpClient;
-using testutil::HttpResponse;
+using test_support::FormField;
+using test_support::HttpClient;
+using test_support::HttpResponse;
 
 constexpr const char* kPublicUrl = "http://files.example";
 
@@ -85,7 +85,7 @@ class HttpApiTest : public ::testing::Test {
 
   void TearDown() override { server_->stop(); }
 
-  HttpResponse upload(std::vector<FormField> fields, const testutil::Headers& headers = {}) {
+  HttpResponse upload(std::vector<FormField> fields, const test_support::Headers& headers = {}) {
     return client_->post_form("/upload", fields, headers);
   }
 
@@ -103,7 +103,7 @@ class HttpApiTest : public ::testing::Test {
     return r.json();
   }
 
-  testutil::TempDir dir_;
+  test_support::TempDir dir_;
   core::Config config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<blob::BlobStore> blob_;
@@ -230,7 +230,7 @@ TEST_F(HttpApiTest, UploadWithoutTheFileFieldIs400) {
   EXPECT_NE(body.value("detail", "").find("'file'"), std::string::npos) << body.dump();
   expect_problem(upload({file_field(kTwoProducts), file_field(kTwoProducts)}), 400);
   // multipart/form-data that is not a multipart body
-  expect_problem(client_->post("/upload", "just text", testutil::form_content_type()), 400);
+  expect_problem(client_->post("/upload", "just text", test_support::form_content_type()), 400);
   expect_problem(client_->post("/upload", "x", "multipart/form-data"), 400);
 }
 
@@ -255,7 +255,7 @@ TEST_F(HttpApiTest, BadUploadOptionsAre400) {
 }
 
 TEST_F(HttpApiTest, IdempotencyKeyReplaysTheSameUploadAndRefusesAnother) {
-  const testutil::Headers key = {{"Idempotency-Key", "order-42"}};
+  const test_support::Headers key = {{"Idempotency-Key", "order-42"}};
   const auto first = upload({file_field(kTwoProducts)}, key);
   ASSERT_EQ(first.status, 202) << first.body;
   const std::string id = first.json()["request_id"];
@@ -498,13 +498,14 @@ TEST_F(HttpApiTest, WebhookReceiverKeepsOnlyTheLatestEvents) {
 
 TEST_F(HttpApiTest, WebhookVerifierRefusalIs401) {
   core::Config config = config_;
-  http::Server guarded(config, *store_, *blob_, [] {});
-  guarded.set_webhook_verifier(
+  http::ServerOptions options;
+  options.webhook_verifier =
       [](const http::HeaderLookup& header, std::string_view body) -> std::optional<std::string> {
-        if (header("Webhook-Signature") != std::optional<std::string>("v1,good:" + std::string(body)))
-          return "the signature does not match";
-        return std::nullopt;
-      });
+    if (header("Webhook-Signature") != std::optional<std::string>("v1,good:" + std::string(body)))
+      return "the signature does not match";
+    return std::nullopt;
+  };
+  http::Server guarded(config, *store_, *blob_, [] {}, std::move(options));
   guarded.start();
   HttpClient client("http://127.0.0.1:" + std::to_string(guarded.port()));
 

@@ -7,7 +7,7 @@
 #include "core/config.hpp"
 #include "http/listen_address.hpp"
 #include "http/server.hpp"
-#include "integration/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "store/store.hpp"
 
 namespace imgbatch::http {
@@ -49,15 +49,17 @@ TEST(ListenAddress, RejectsMalformedValuesNamingThem) {
 class NullBlobStore : public blob::BlobStore {
  public:
   core::Status put(const std::string&, std::string_view) override { return core::ok_status(); }
-  core::Result<std::string> get(const std::string&) override {
+  core::Result<blob::StoredObject> get(const std::string&) override {
+    return core::make_error("missing");
+  }
+  core::Result<std::string> etag(const std::string&) override {
     return core::make_error("missing");
   }
   bool exists(const std::string&) override { return false; }
-  std::optional<std::string> local_path(const std::string&) override { return std::nullopt; }
 };
 
 TEST(ServerStart, ThrowsForABadListenValue) {
-  testutil::TempDir dir;
+  test_support::TempDir dir;
   auto store = store::open_store("sqlite:" + (dir / "db.sqlite"));
   NullBlobStore blob;
   core::Config config;
@@ -72,7 +74,7 @@ TEST(ServerStart, ThrowsForABadListenValue) {
 }
 
 TEST(ServerStart, ThrowsWhenThePortIsTaken) {
-  testutil::TempDir dir;
+  test_support::TempDir dir;
   auto store = store::open_store("sqlite:" + (dir / "db.sqlite"));
   NullBlobStore blob;
   core::Config config;

@@ -16,22 +16,22 @@
 #include "fetch/fetcher.hpp"
 #include "http/server.hpp"
 #include "imaging/compressor.hpp"
-#include "integration/http_client.hpp"
-#include "integration/temp_dir.hpp"
+#include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
 #include "metrics/service_metrics.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/store.hpp"
 #include "support/test_origin.hpp"
-#include "unit/metrics/exposition_parser.hpp"
+#include "support/exposition_parser.hpp"
 #include "webhook/dispatcher.hpp"
 
 namespace imgbatch {
 namespace {
 
 using namespace std::chrono_literals;
-using metrics::testing::Exposition;
+using test_support::Exposition;
 using test_support::TestOrigin;
-using testutil::HttpClient;
+using test_support::HttpClient;
 
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 60s) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -84,9 +84,10 @@ class MetricsTest : public ::testing::Test {
           return static_cast<double>(pipeline_->in_hand());
         });
 
+    http::ServerOptions server_options;
+    server_options.metrics = &metrics_;
     server_ = std::make_unique<http::Server>(config_, *store_, *blob_,
-                                             [this] { pipeline_->wake(); });
-    server_->set_metrics(metrics_);
+                                             [this] { pipeline_->wake(); }, server_options);
     server_->start();
     client_ = std::make_unique<HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
     pipeline_->start();
@@ -103,7 +104,7 @@ class MetricsTest : public ::testing::Test {
     const auto r = client_->get("/metrics");
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.header("content-type").value_or(""), "text/plain; version=0.0.4; charset=utf-8");
-    auto e = metrics::testing::parse_exposition(r.body);
+    auto e = test_support::parse_exposition(r.body);
     EXPECT_TRUE(e.errors.empty()) << ::testing::PrintToString(e.errors) << "\n" << r.body;
     return e;
   }
@@ -115,7 +116,7 @@ class MetricsTest : public ::testing::Test {
     return v.value_or(-1);
   }
 
-  testutil::TempDir dir_;
+  test_support::TempDir dir_;
   core::Config config_;
   metrics::Registry registry_;
   metrics::ServiceMetrics metrics_{registry_};
@@ -206,7 +207,7 @@ TEST_F(MetricsTest, OneGoodAndOneFailingImageAreCountedWithTheirReasonBytesAndTi
 TEST_F(MetricsTest, RejectedAndReplayedUploadsAreCountedApart) {
   const std::string csv = "S. No.,Product Name,Input Image Urls\n1,A," +
                           origin_.url("/status/404") + "\n";
-  const testutil::Headers key = {{"Idempotency-Key", "metrics-test-key"}};
+  const test_support::Headers key = {{"Idempotency-Key", "metrics-test-key"}};
   ASSERT_EQ(client_->post_form("/upload", {{"file", csv, "p.csv", "text/csv"}}, key).status, 202);
   ASSERT_EQ(client_->post_form("/upload", {{"file", csv, "p.csv", "text/csv"}}, key).status, 202);
   EXPECT_EQ(client_->post_form("/upload", {{"file", "not,a\ncsv", "p.csv", "text/csv"}}).status,

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,26 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 namespace imgbatch::blob {
 namespace {
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::path(testing::TempDir()) / "blob_test_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> names;
@@ -65,7 +53,7 @@ TEST_P(FileBlobStoreTest, PutThenGetReturnsTheSameBytes) {
   ASSERT_TRUE(store_.put("req1/0-0.jpg", bytes).ok());
   auto got = store_.get("req1/0-0.jpg");
   ASSERT_TRUE(got.ok()) << got.message();
-  EXPECT_EQ(*got, bytes);
+  EXPECT_EQ(got->bytes, bytes);
   EXPECT_TRUE(store_.exists("req1/0-0.jpg"));
   EXPECT_FALSE(store_.exists("req1/0-1.jpg"));
   EXPECT_EQ(names_in(dir_.path() / "images" / "req1"), std::vector<std::string>{"0-0.jpg"});
@@ -76,26 +64,69 @@ TEST_P(FileBlobStoreTest, EmptyAndLargeObjectsRoundTrip) {
   for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>(i * 31 % 251);
   ASSERT_TRUE(store_.put("r/empty", "").ok());
   ASSERT_TRUE(store_.put("r/large", large).ok());
-  EXPECT_EQ(*store_.get("r/empty"), "");
-  EXPECT_EQ(*store_.get("r/large"), large);
+  EXPECT_EQ(store_.get("r/empty")->bytes, "");
+  EXPECT_EQ(store_.get("r/large")->bytes, large);
 }
 
-TEST_P(FileBlobStoreTest, LocalPathNamesTheStoredFile) {
-  ASSERT_TRUE(store_.put("req/a.jpg", "abc").ok());
-  auto path = store_.local_path("req/a.jpg");
-  ASSERT_TRUE(path.has_value());
-  EXPECT_TRUE(fs::path(*path).is_absolute());
-  std::ifstream in(*path, std::ios::binary);
-  std::string content((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_EQ(content, "abc");
-  EXPECT_FALSE(store_.local_path("req/missing.jpg").has_value());
-  EXPECT_FALSE(store_.local_path("../images/req/a.jpg").has_value());
+TEST_P(FileBlobStoreTest, TheTagIsADigestStoredWithTheObject) {
+  ASSERT_TRUE(store_.put("req/a.jpg", "first bytes").ok());
+  const auto tag = store_.etag("req/a.jpg");
+  ASSERT_TRUE(tag.ok()) << tag.message();
+  EXPECT_EQ(tag->size(), 16u) << *tag;
+  EXPECT_EQ(store_.get("req/a.jpg")->etag, *tag);
+  // Recorded on the file itself, so no read has to hash the bytes.
+  char value[64];
+  const auto path = dir_.path() / "images" / "req" / "a.jpg";
+  const ssize_t n = ::getxattr(path.c_str(), kEtagAttribute, value, sizeof value);
+  ASSERT_GT(n, 0) << "no " << kEtagAttribute << " attribute";
+  EXPECT_EQ(std::string(value, static_cast<std::size_t>(n)), *tag);
+
+  // The same bytes again (a task done twice) keep their tag; other bytes get another.
+  ASSERT_TRUE(store_.put("req/a.jpg", "first bytes").ok());
+  EXPECT_EQ(*store_.etag("req/a.jpg"), *tag);
+  ASSERT_TRUE(store_.put("req/b.jpg", "first bytes").ok());
+  EXPECT_EQ(*store_.etag("req/b.jpg"), *tag);
+  ASSERT_TRUE(store_.put("req/a.jpg", "other bytes").ok());
+  EXPECT_NE(*store_.etag("req/a.jpg"), *tag);
+}
+
+// A file system without user attributes (or a file of an older version) has no recorded
+// digest: the tag then comes from the file's metadata, and still changes with every put.
+TEST_P(FileBlobStoreTest, WithoutTheAttributeTheTagComesFromTheFile) {
+  const auto path = dir_.path() / "images" / "req" / "a.jpg";
+  ASSERT_TRUE(store_.put("req/a.jpg", "bytes").ok());
+  const auto digest = *store_.etag("req/a.jpg");
+  ASSERT_EQ(::removexattr(path.c_str(), kEtagAttribute), 0);
+
+  const auto tag = store_.etag("req/a.jpg");
+  ASSERT_TRUE(tag.ok()) << tag.message();
+  EXPECT_NE(*tag, digest);
+  EXPECT_EQ(tag->rfind("m-", 0), 0u) << *tag;
+  EXPECT_EQ(*store_.etag("req/a.jpg"), *tag) << "stable while the file stays";
+  const auto got = store_.get("req/a.jpg");
+  EXPECT_EQ(got->etag, *tag);
+  EXPECT_EQ(got->bytes, "bytes");
+
+  // A put renames a new file into place: the metadata, and so the tag, are new.
+  ASSERT_TRUE(store_.put("req/a.jpg", "bytes, again").ok());
+  ASSERT_EQ(::removexattr(path.c_str(), kEtagAttribute), 0);
+  EXPECT_NE(*store_.etag("req/a.jpg"), *tag);
+
+  // Something else in the attribute never reaches a header: the file's tag is used.
+  ASSERT_EQ(::setxattr(path.c_str(), kEtagAttribute, "\"\r\nX: y", 6, 0), 0);
+  EXPECT_EQ(store_.etag("req/a.jpg")->rfind("m-", 0), 0u);
+}
+
+TEST_P(FileBlobStoreTest, TagOfAMissingObjectIsAnError) {
+  const auto tag = store_.etag("req/missing.jpg");
+  ASSERT_FALSE(tag.ok());
+  EXPECT_EQ(tag.message(), "image req/missing.jpg not found");
 }
 
 TEST_P(FileBlobStoreTest, SecondPutReplacesTheObjectWhole) {
   ASSERT_TRUE(store_.put("req/a.jpg", std::string(10000, 'a')).ok());
   ASSERT_TRUE(store_.put("req/a.jpg", "short").ok());
-  EXPECT_EQ(*store_.get("req/a.jpg"), "short");
+  EXPECT_EQ(store_.get("req/a.jpg")->bytes, "short");
   EXPECT_EQ(names_in(dir_.path() / "images" / "req"), std::vector<std::string>{"a.jpg"});
 }
 
@@ -131,7 +162,9 @@ TEST(FileBlobStore, UnsafeKeysAreRefusedAndTouchNothingOutside) {
     ASSERT_FALSE(got.ok()) << key;
     EXPECT_NE(got.message().find("invalid image key"), std::string::npos) << got.message();
     EXPECT_FALSE(store.exists(key)) << key;
-    EXPECT_FALSE(store.local_path(key).has_value()) << key;
+    const auto tag = store.etag(key);
+    ASSERT_FALSE(tag.ok()) << key;
+    EXPECT_NE(tag.message().find("invalid image key"), std::string::npos) << tag.message();
   }
   std::ifstream in(dir.path() / "secret");
   std::string content((std::istreambuf_iterator<char>(in)), {});
@@ -140,7 +173,8 @@ TEST(FileBlobStore, UnsafeKeysAreRefusedAndTouchNothingOutside) {
 }
 
 // Eight writers race on one key while a reader watches: every read sees one writer's
-// whole object, the end state is one writer's whole object, and no temporary is left.
+// whole object with that object's tag, the end state is one writer's whole object, and no
+// temporary is left.
 TEST(FileBlobStore, ConcurrentPutsOfOneKeyLeaveOneWholeObject) {
   TempDir dir;
   FileBlobStore store(dir.path());
@@ -148,8 +182,17 @@ TEST(FileBlobStore, ConcurrentPutsOfOneKeyLeaveOneWholeObject) {
   constexpr int kThreads = 8;
   constexpr int kPutsEach = 6;
 
-  auto whole = [](const std::string& s) {
-    return s.size() == kSize && s.find_first_not_of(s.front()) == std::string::npos;
+  // The tag of each writer's bytes, learnt from a key of its own.
+  std::vector<std::string> tags;
+  for (int t = 0; t < kThreads; ++t) {
+    const std::string key = "ref/" + std::to_string(t);
+    ASSERT_TRUE(store.put(key, std::string(kSize, static_cast<char>('A' + t))).ok());
+    tags.push_back(*store.etag(key));
+  }
+  auto whole = [&tags](const StoredObject& object) {
+    const std::string& s = object.bytes;
+    return s.size() == kSize && s.find_first_not_of(s.front()) == std::string::npos &&
+           object.etag == tags.at(static_cast<std::size_t>(s.front() - 'A'));
   };
   std::atomic<bool> done{false};
   std::atomic<int> torn_reads{0}, reads{0};
@@ -204,7 +247,7 @@ TEST(FileBlobStore, RemovesOnlyStaleTemporaries) {
   EXPECT_FALSE(fs::exists(dir.path() / "other" / ".tmp-old2"));
   EXPECT_FALSE(fs::exists(dir.path() / ".tmp-root"));
   EXPECT_TRUE(fs::exists(dir.path() / "req" / ".tmp-fresh"));
-  EXPECT_EQ(*store.get("req/a.jpg"), "kept");
+  EXPECT_EQ(store.get("req/a.jpg")->bytes, "kept");
   EXPECT_EQ(store.remove_stale_temporaries(std::chrono::hours(1)), 0);
 }
 
@@ -265,7 +308,7 @@ TEST(FileBlobStore, FailedWriteKeepsThePreviousObjectAndNoTemporary) {
 
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.message(), "could not store image: File too large");
-  EXPECT_EQ(*store.get("req/a.jpg"), "previous");
+  EXPECT_EQ(store.get("req/a.jpg")->bytes, "previous");
   EXPECT_EQ(names_in(dir.path() / "req"), std::vector<std::string>{"a.jpg"});
 }
 

@@ -7,14 +7,14 @@
 #include <thread>
 
 #include "metrics/text_format.hpp"
-#include "unit/metrics/exposition_parser.hpp"
+#include "support/exposition_parser.hpp"
 
 namespace imgbatch::metrics {
 namespace {
 
-using testing::parse_exposition;
+using test_support::parse_exposition;
 
-testing::Exposition parsed(const Registry& registry) {
+test_support::Exposition parsed(const Registry& registry) {
   const auto text = registry.render();
   auto e = parse_exposition(text);
   EXPECT_TRUE(e.errors.empty()) << ::testing::PrintToString(e.errors) << "\n" << text;

@@ -4,12 +4,12 @@
 
 #include <set>
 
-#include "unit/metrics/exposition_parser.hpp"
+#include "support/exposition_parser.hpp"
 
 namespace imgbatch::metrics {
 namespace {
 
-using testing::parse_exposition;
+using test_support::parse_exposition;
 
 TEST(ServiceMetrics, EverySeriesExistsAtZeroFromTheStart) {
   Registry registry;

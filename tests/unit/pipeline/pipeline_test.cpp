@@ -11,7 +11,7 @@
 #include "core/ids.hpp"
 #include "imaging/compressor.hpp"
 #include "support/test_origin.hpp"
-#include "unit/store/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 namespace imgbatch::pipeline {
 namespace {
@@ -91,7 +91,7 @@ class PipelineTest : public ::testing::Test {
     return store_->get_products(id, product, 1).at(0).images.at(0);
   }
 
-  store::testing::TempDir dir_;
+  test_support::TempDir dir_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<blob::BlobStore> blobs_;
   Completions completions_;

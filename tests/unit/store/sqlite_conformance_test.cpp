@@ -4,11 +4,13 @@
 #include <filesystem>
 #include <string>
 
-#include "unit/store/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "unit/store/store_conformance.hpp"
 
 namespace imgbatch::store::testing {
 namespace {
+
+using test_support::TempDir;
 
 class SqliteHarness final : public StoreHarness {
  public:

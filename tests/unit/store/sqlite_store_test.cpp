@@ -14,10 +14,12 @@
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
-#include "unit/store/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 namespace imgbatch::store::testing {
 namespace {
+
+using test_support::TempDir;
 
 // A plain SQLite handle, to look at the file from outside the Store.
 class RawDb {

@@ -19,18 +19,18 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ids.hpp"
-#include "http_receiver.hpp"
+#include "support/http_receiver.hpp"
 #include "store/store.hpp"
-#include "unit/store/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 #include "webhook/signature.hpp"
 
 namespace imgbatch::webhook {
 namespace {
 
 using namespace std::chrono_literals;
-using testing_support::http_response;
-using testing_support::HttpReceiver;
-using testing_support::ReceivedRequest;
+using test_support::http_response;
+using test_support::HttpReceiver;
+using test_support::ReceivedRequest;
 
 constexpr const char* kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -123,7 +123,7 @@ class DispatcherTest : public ::testing::Test {
     return o;
   }
 
-  store::testing::TempDir dir_;
+  test_support::TempDir dir_;
   std::unique_ptr<store::Store> store_ = store::open_store(uri());
 };
 

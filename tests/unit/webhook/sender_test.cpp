@@ -8,15 +8,15 @@
 #include <chrono>
 #include <string>
 
-#include "http_receiver.hpp"
+#include "support/http_receiver.hpp"
 #include "webhook/signature.hpp"
 
 namespace imgbatch::webhook {
 namespace {
 
-using testing_support::http_response;
-using testing_support::HttpReceiver;
-using testing_support::ReceivedRequest;
+using test_support::http_response;
+using test_support::HttpReceiver;
+using test_support::ReceivedRequest;
 
 HeaderList signed_headers(const std::string& body) {
   auto h = sign_headers("test key", "msg_1", 1700000000, body);

@@ -2,17 +2,29 @@
 // atomic: readers see the whole object or nothing, and putting the same key twice leaves
 // one whole object (a repeated task changes nothing). Backends are chosen once, at
 // start-up, by open_blob_store from a URI; `file:DIR` is the only one today.
+//
+// Every object has an entity tag, recorded when it is stored, so that serving an image
+// never means hashing it: GET /images answers If-None-Match from the tag alone. A tag
+// changes whenever the bytes do; equal bytes put again keep their tag where the backend
+// records a digest (the file backend does, in an extended attribute; an object store
+// such as S3 has its own ETag).
 #pragma once
 
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/result.hpp"
 
 namespace imgbatch::blob {
+
+// A stored object and its entity tag (opaque text without quotes, [0-9a-z-] only, so the
+// caller may quote it as an HTTP ETag).
+struct StoredObject {
+  std::string bytes;
+  std::string etag;
+};
 
 class BlobStore {
  public:
@@ -21,12 +33,11 @@ class BlobStore {
   // Errors are values with a message fit for an image's error entry, e.g.
   // "could not store image: No space left on device".
   virtual core::Status put(const std::string& key, std::string_view bytes) = 0;
-  // The object's bytes; an error when missing or unreadable.
-  virtual core::Result<std::string> get(const std::string& key) = 0;
+  // The object's bytes and tag; an error when missing or unreadable.
+  virtual core::Result<StoredObject> get(const std::string& key) = 0;
+  // The object's tag alone, without reading its bytes; an error when missing.
+  virtual core::Result<std::string> etag(const std::string& key) = 0;
   virtual bool exists(const std::string& key) = 0;
-  // A path on the local file system when the backend has one and the object exists (lets
-  // HTTP use sendfile); nullopt for an unsafe key, a missing object or a remote backend.
-  virtual std::optional<std::string> local_path(const std::string& key) = 0;
 
   // Removes what a put killed half-way (kill -9, power loss) left behind: whatever is
   // older than `older_than`, and younger leftovers the backend can prove abandoned (their

@@ -1,5 +1,5 @@
-// Config: every option of API.md's table, with its default. Filled by the CLI (flags and
-// IMGBATCH_* environment variables); read-only after start-up.
+// Config: every option of docs/configuration.md's table, with its default. Filled by the
+// CLI (flags and IMGBATCH_* environment variables); read-only after start-up.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,10 @@ struct Config {
   // crash, this is how long its images wait before another process takes them.
   int lease_seconds = 60;
   std::string log_format = "text";
+  std::string log_level = "info";  // trace, debug, info, warn, error, critical or off
+  // Seconds that the 5 s step of the webhook retry schedule takes; every other step
+  // scales with it. Tests shrink it to run a whole schedule in seconds.
+  double webhook_retry_base_seconds = 5.0;
 
   // public_url without a trailing slash, defaulted from listen.
   std::string effective_public_url() const;

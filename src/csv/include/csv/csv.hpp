@@ -1,4 +1,4 @@
-// The input CSV (API.md, "The input CSV"): parsed with libcsv (RFC 4180, strict quoting),
+// The input CSV (docs/API.md, "The CSV"): parsed with libcsv (RFC 4180, strict quoting),
 // validated, and every problem reported at once, each on the 1-based line where its record
 // begins and with a message that says what is wrong and what to do. And the output CSV:
 // the input columns plus "Output Image Urls", written so that it parses back to the same

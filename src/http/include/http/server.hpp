@@ -1,4 +1,4 @@
-// The HTTP API (API.md, "HTTP API") on RESTinio: POST /upload, GET /status, GET
+// The HTTP API (docs/API.md) on RESTinio: POST /upload, GET /status, GET
 // /requests[/ID/output.csv], GET /images/ID/NAME, GET /health, GET /metrics and the POST
 // /webhook receiver. It runs on its own pool of two threads: handlers only parse, validate
 // and make quick Store calls, while the images are processed elsewhere (pipeline/), woken
@@ -24,20 +24,24 @@ class ServiceMetrics;
 
 namespace imgbatch::http {
 
+// What a server may be given besides what every route needs; all of it is fixed at
+// construction, so requests read it without a lock.
+struct ServerOptions {
+  // Serves GET /metrics from these and counts uploads and requests into them; they must
+  // outlive the server. None: no GET /metrics, nothing counted.
+  metrics::ServiceMetrics* metrics = nullptr;
+  // Checks each POST /webhook. None: every notification with a JSON body is taken.
+  WebhookVerifier webhook_verifier;
+};
+
 class Server {
  public:
   // The references must outlive the server.
   Server(const core::Config& config, store::Store& store, blob::BlobStore& blob,
-         std::function<void()> on_new_work);
+         std::function<void()> on_new_work, ServerOptions options = {});
   ~Server();  // stops the server if it runs
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
-
-  // Checks each POST /webhook; call before start(). Without one, every JSON body is taken.
-  void set_webhook_verifier(WebhookVerifier verifier);
-  // Serves GET /metrics from `metrics` and counts uploads and requests into it; call
-  // before start(). It must outlive the server.
-  void set_metrics(metrics::ServiceMetrics& metrics);
 
   // Listens on config.listen and returns once connections are accepted. Throws
   // std::runtime_error naming the address for a malformed --listen or a failed bind.

@@ -1,4 +1,4 @@
-// Compressing one image with libvips, as API.md's "What happens to an image" says:
+// Compressing one image with libvips, as docs/API.md's "What happens to each image" says:
 // format sniffed from the bytes and checked against an allow-list (JPEG, PNG, WebP, GIF,
 // TIFF, HEIF/AVIF), header checked against the pixel limit before any decoding,
 // truncated or corrupt input is an error, EXIF orientation applied, 8-bit sRGB (a

@@ -21,8 +21,13 @@
 
 namespace imgbatch {
 
-// `format`: "json" or anything else for text. Installs the default logger (stderr).
-void setup_logging(const std::string& format);
+// `format`: "json" or anything else for text; `level`: one of kLogLevels. Installs the
+// default logger (stderr).
+void setup_logging(const std::string& format, const std::string& level);
+
+// The levels setup_logging takes, least severe first.
+inline constexpr const char* kLogLevels[] = {"trace", "debug", "info",  "warn",
+                                             "error", "critical", "off"};
 
 // A logger in that format writing to `sink`; setup_logging uses it with stderr, tests
 // with a string sink.

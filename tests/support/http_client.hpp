@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace imgbatch::testutil {
+namespace imgbatch::test_support {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
@@ -64,4 +64,4 @@ class HttpClient {
   std::string base_url_;
 };
 
-}  // namespace imgbatch::testutil
+}  // namespace imgbatch::test_support

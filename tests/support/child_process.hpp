@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace imgbatch::testing {
+namespace imgbatch::test_support {
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_port();
@@ -42,4 +42,4 @@ class ChildProcess {
   std::string log_path_;
 };
 
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

@@ -1,4 +1,4 @@
-#include "integration/http_client.hpp"
+#include "support/http_client.hpp"
 
 #include <curl/curl.h>
 
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace imgbatch::testutil {
+namespace imgbatch::test_support {
 
 namespace {
 
@@ -143,4 +143,4 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view path,
   return response;
 }
 
-}  // namespace imgbatch::testutil
+}  // namespace imgbatch::test_support

@@ -1,39 +1,22 @@
-// Shared pieces of the end-to-end tests: a temporary folder, and a running `imgbatch serve`
-// on a free port with its database and images in that folder.
+// A running `imgbatch serve` for end-to-end tests: the real binary as a child process on a
+// free port, with its database and images in a temporary folder. Its users define
+// IMGBATCH_EXE, the path of the binary (tests/e2e/CMakeLists.txt does).
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <memory>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "e2e/process.hpp"
-#include "integration/http_client.hpp"
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
 
-namespace imgbatch::testing {
-
-class TempFolder {
- public:
-  TempFolder() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("imgbatch-e2e-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+namespace imgbatch::test_support {
 
 // `imgbatch serve` in a child process, on a free port, with SQLite and file storage in a
 // temporary folder. Private networks are allowed because the test origin is on loopback.
@@ -61,7 +44,7 @@ class RunningServer {
 
   int port() const { return port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  testutil::HttpClient client() const { return testutil::HttpClient(base_url()); }
+  HttpClient client() const { return HttpClient(base_url()); }
   ChildProcess& process() { return *process_; }
   const std::filesystem::path& folder() const { return folder_; }
 
@@ -84,10 +67,10 @@ class RunningServer {
   }
 
  private:
-  TempFolder owned_;
+  TempDir owned_;
   std::filesystem::path folder_;
   int port_;
   std::unique_ptr<ChildProcess> process_;
 };
 
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

@@ -1,4 +1,4 @@
-#include "e2e/process.hpp"
+#include "support/child_process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace imgbatch::testing {
+namespace imgbatch::test_support {
 
 int free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -123,4 +123,4 @@ std::string ChildProcess::log() const {
   return ss.str();
 }
 
-}  // namespace imgbatch::testing
+}  // namespace imgbatch::test_support

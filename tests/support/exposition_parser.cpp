@@ -1,11 +1,11 @@
-#include "unit/metrics/exposition_parser.hpp"
+#include "support/exposition_parser.hpp"
 
 #include <cstdlib>
 #include <limits>
 #include <set>
 #include <sstream>
 
-namespace imgbatch::metrics::testing {
+namespace imgbatch::test_support {
 
 namespace {
 
@@ -179,4 +179,4 @@ Exposition parse_exposition(const std::string& text) {
   return e;
 }
 
-}  // namespace imgbatch::metrics::testing
+}  // namespace imgbatch::test_support

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace imgbatch::metrics::testing {
+namespace imgbatch::test_support {
 
 struct Sample {
   std::string name;
@@ -31,4 +31,4 @@ struct Exposition {
 
 Exposition parse_exposition(const std::string& text);
 
-}  // namespace imgbatch::metrics::testing
+}  // namespace imgbatch::test_support

@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-namespace imgbatch::testing_support {
+namespace imgbatch::test_support {
 
 struct ReceivedRequest {
   std::string method;
@@ -180,4 +180,4 @@ class HttpReceiver {
   std::vector<ReceivedRequest> requests_;
 };
 
-}  // namespace imgbatch::testing_support
+}  // namespace imgbatch::test_support

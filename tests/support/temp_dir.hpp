@@ -1,5 +1,5 @@
-// A fresh directory under the system's temporary directory, removed with its contents
-// when the object goes away.
+// A fresh folder under the system's temporary directory ($TMPDIR, else /tmp), removed with
+// everything in it when the object goes away.
 #pragma once
 
 #include <stdlib.h>
@@ -9,12 +9,13 @@
 #include <string>
 #include <system_error>
 
-namespace imgbatch::testutil {
+namespace imgbatch::test_support {
 
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "imgbatch-test-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "imgbatch-test-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr)
       throw std::runtime_error("mkdtemp failed for " + pattern);
     path_ = pattern;
@@ -27,10 +28,11 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
+  // The path of `name` inside, as text: dir / "db.sqlite".
   std::string operator/(const std::string& name) const { return (path_ / name).string(); }
 
  private:
   std::filesystem::path path_;
 };
 
-}  // namespace imgbatch::testutil
+}  // namespace imgbatch::test_support
