@@ -70,9 +70,9 @@ int run_service(const core::Config& config, ServiceRole role) {
         options, *store, *blobs, *fetcher,
         [&dispatcher](const std::vector<std::string>&) { dispatcher.wake(); });
   }
-  // Another process's upload or released lease wakes idle workers at once (PostgreSQL's
-  // LISTEN/NOTIFY); SQLite has no watch, the in-process server wakes them directly. Declared
-  // after `workers`, so it stops calling them before they are destroyed.
+  // An upload, a retry or a released lease wakes idle workers at once (PostgreSQL's
+  // LISTEN/NOTIFY, SQLite's in-process notifier). Declared after `workers`, so it stops
+  // calling them before they are destroyed.
   const auto work_watch = workers ? store->watch_new_work([&workers] { workers->wake(); })
                                   : nullptr;
 
@@ -87,9 +87,7 @@ int run_service(const core::Config& config, ServiceRole role) {
 
   std::unique_ptr<http::Server> server;
   if (role == ServiceRole::serve) {
-    server = std::make_unique<http::Server>(config, *store, *blobs, [&workers] {
-      if (workers) workers->wake();
-    });
+    server = std::make_unique<http::Server>(config, *store, *blobs);
     server->set_metrics(metrics);
     if (config.webhook_secret && !config.webhook_secret->empty()) {
       auto key = webhook::parse_secret(*config.webhook_secret);

@@ -142,7 +142,6 @@ Reply upload(const Deps& deps, const restinio::request_t& req) {
   } else {
     spdlog::info("request created: {} products, {} images", request.products.size(),
                  image_count(request));
-    if (deps.on_new_work) deps.on_new_work();
   }
   return reply;
 }

@@ -171,9 +171,8 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
 }  // namespace
 
 struct Server::Impl {
-  Impl(const core::Config& config, store::Store& store, blob::BlobStore& blob,
-       std::function<void()> on_new_work)
-      : deps{config, store, blob, std::move(on_new_work), nullptr} {}
+  Impl(const core::Config& config, store::Store& store, blob::BlobStore& blob)
+      : deps{config, store, blob, nullptr} {}
 
   Deps deps;
   WebhookReceiver receiver;
@@ -181,9 +180,8 @@ struct Server::Impl {
   std::atomic<std::uint16_t> port{0};
 };
 
-Server::Server(const core::Config& config, store::Store& store, blob::BlobStore& blob,
-               std::function<void()> on_new_work)
-    : impl_(std::make_unique<Impl>(config, store, blob, std::move(on_new_work))) {}
+Server::Server(const core::Config& config, store::Store& store, blob::BlobStore& blob)
+    : impl_(std::make_unique<Impl>(config, store, blob)) {}
 
 Server::~Server() { stop(); }
 

@@ -21,6 +21,7 @@
 #include "e2e/e2e_support.hpp"
 #include "store/store.hpp"
 #include "support/test_origin.hpp"
+#include "unit/store/sqlite_deliveries.hpp"
 #include "unit/webhook/http_receiver.hpp"
 #include "webhook/signature.hpp"
 
@@ -116,8 +117,7 @@ std::string upload(const RunningServer& server, const std::string& csv,
 
 std::vector<core::Delivery> deliveries_in(const std::filesystem::path& folder,
                                           const std::string& request_id) {
-  auto store = store::open_store("sqlite:" + (folder / "db.sqlite").string());
-  return store->get_deliveries(request_id);
+  return store::testing::sqlite_deliveries(folder / "db.sqlite", request_id);
 }
 
 testutil::Headers signed_headers(const std::string& signing_key, const std::string& id,

@@ -84,8 +84,8 @@ class MetricsTest : public ::testing::Test {
           return static_cast<double>(pipeline_->in_hand());
         });
 
-    server_ = std::make_unique<http::Server>(config_, *store_, *blob_,
-                                             [this] { pipeline_->wake(); });
+    watch_ = store_->watch_new_work([this] { pipeline_->wake(); });
+    server_ = std::make_unique<http::Server>(config_, *store_, *blob_);
     server_->set_metrics(metrics_);
     server_->start();
     client_ = std::make_unique<HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
@@ -124,6 +124,7 @@ class MetricsTest : public ::testing::Test {
   std::unique_ptr<webhook::Dispatcher> dispatcher_;
   std::unique_ptr<fetch::Fetcher> fetcher_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<store::WorkWatch> watch_;  // wakes pipeline_, so destroyed before it
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<HttpClient> client_;
   TestOrigin origin_;

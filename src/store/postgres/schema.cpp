@@ -103,6 +103,25 @@ constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
 };
 
+class PostgresSchemaEditor final : public common::SchemaEditor {
+ public:
+  explicit PostgresSchemaEditor(Connection& connection) : connection_(connection) {}
+  void exec(std::string_view sql, const std::string& doing) override {
+    connection_.exec(sql, doing);
+  }
+  int recorded_version() override {
+    return connection_.query(common::kReadVersion, "reading the schema version").integer(0, 0);
+  }
+  void record(int version, core::TimeMs applied_at) override {
+    connection_.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                      Params().add(version).add(applied_at),
+                      "recording schema migration " + std::to_string(version));
+  }
+
+ private:
+  Connection& connection_;
+};
+
 }  // namespace
 
 std::span<const Migration> migrations() { return kMigrations; }
@@ -114,31 +133,11 @@ void migrate(Connection& connection, std::span<const Migration> steps) {
   if (server_version < kMinimumServerVersion)
     throw StoreError("postgresql: the server is version " + std::to_string(server_version) +
                      "; imgbatch needs PostgreSQL 12 or newer");
-  const int known = steps.empty() ? 0 : steps.back().version;
   Transaction transaction(connection);
   connection.exec(kMigrationLock, "waiting for the schema migration lock");
-  // Under the lock: whoever held it before us may have just created everything.
-  connection.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      " version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
-      "creating the schema_migrations table");
-  const int current =
-      connection
-          .query("SELECT coalesce(max(version), 0) FROM schema_migrations",
-                 "reading the schema version")
-          .integer(0, 0);
-  if (current > known)
-    throw StoreError("postgresql: the database has schema version " + std::to_string(current) +
-                     " but this build knows only up to " + std::to_string(known) +
-                     "; run a newer imgbatch against it");
-  if (current == known) return;  // the transaction rolls back: nothing was changed
-  for (const Migration& step : steps) {
-    if (step.version <= current) continue;
-    connection.exec(step.sql, "applying schema migration " + std::to_string(step.version));
-    connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                     Params().add(step.version).add(core::now_ms()),
-                     "recording schema migration " + std::to_string(step.version));
-  }
+  PostgresSchemaEditor editor(connection);
+  // Nothing applied: the transaction rolls back, having changed nothing.
+  if (!common::apply_migrations(editor, steps, "postgresql: the database")) return;
   transaction.commit("committing the schema migrations");
 }
 

@@ -1,4 +1,4 @@
-// The PostgreSQL schema as a list of numbered migrations, recorded in schema_migrations.
+// The PostgreSQL schema as a list of numbered migrations (common/migrations.hpp).
 // All the missing steps run in one transaction that first takes a transaction-level
 // advisory lock, so that any number of processes starting at once on the same database
 // migrate it exactly once: the others wait for the lock, then find nothing left to do.
@@ -7,14 +7,12 @@
 #include <span>
 #include <string_view>
 
+#include "common/migrations.hpp"
 #include "postgres/connection.hpp"
 
 namespace imgbatch::store::postgres {
 
-struct Migration {
-  int version;
-  std::string_view sql;
-};
+using common::Migration;
 
 // The migrations of this build, in order; the last one's version is the schema version.
 std::span<const Migration> migrations();

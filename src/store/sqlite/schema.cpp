@@ -105,12 +105,36 @@ constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
 };
 
+bool table_exists(Connection& connection, std::string_view name) {
+  Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+              "looking for a table");
+  query.bind(1, name);
+  query.step();
+  return query.integer(0) > 0;
+}
+
 int recorded_version(Connection& connection) {
-  Query query(connection, "SELECT coalesce(max(version), 0) FROM schema_version",
-              "reading the schema version");
+  Query query(connection, common::kReadVersion, "reading the schema version");
   query.step();
   return query.integer(0);
 }
+
+class SqliteSchemaEditor final : public common::SchemaEditor {
+ public:
+  explicit SqliteSchemaEditor(Connection& connection) : connection_(connection) {}
+  void exec(std::string_view sql, const std::string& doing) override {
+    connection_.exec(sql, doing);
+  }
+  int recorded_version() override { return sqlite::recorded_version(connection_); }
+  void record(int version, core::TimeMs applied_at) override {
+    Query record(connection_, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                 "recording schema migration " + std::to_string(version));
+    record.bind(1, version).bind(2, applied_at).run();
+  }
+
+ private:
+  Connection& connection_;
+};
 
 }  // namespace
 
@@ -119,28 +143,21 @@ std::span<const Migration> migrations() { return kMigrations; }
 int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
 
 void migrate(Connection& connection, std::span<const Migration> steps) {
-  connection.exec(
-      "CREATE TABLE IF NOT EXISTS schema_version ("
-      " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-      "creating the schema_version table");
-  const int known = steps.empty() ? 0 : steps.back().version;
   // The common case, an up-to-date file, needs no write lock.
-  if (recorded_version(connection) == known) return;
-  for (const Migration& step : steps) {
-    Transaction transaction(connection, Transaction::Kind::write);
-    // Read inside the write lock: another process may have applied it a moment ago.
-    const int current = recorded_version(connection);
-    if (current > known)
-      throw StoreError("sqlite: database '" + connection.path() + "' has schema version " +
-                       std::to_string(current) + " but this build knows only up to " +
-                       std::to_string(known) + "; run a newer imgbatch against it");
-    if (current >= step.version) continue;
-    connection.exec(step.sql, "applying schema migration " + std::to_string(step.version));
-    Query record(connection, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                 "recording schema migration");
-    record.bind(1, step.version).bind(2, core::now_ms()).run();
-    transaction.commit();
-  }
+  if (table_exists(connection, common::kVersionTable) &&
+      recorded_version(connection) == common::known_version(steps))
+    return;
+  Transaction transaction(connection, Transaction::Kind::write);
+  // Files written before the version table had the name PostgreSQL's has: carried over
+  // under the write lock, so that two processes opening such a file rename it once.
+  if (!table_exists(connection, common::kVersionTable) &&
+      table_exists(connection, common::kOldSqliteVersionTable))
+    connection.exec("ALTER TABLE " + std::string(common::kOldSqliteVersionTable) + " RENAME TO " +
+                        std::string(common::kVersionTable),
+                    "renaming the schema version table");
+  SqliteSchemaEditor editor(connection);
+  common::apply_migrations(editor, steps, "sqlite: database '" + connection.path() + "'");
+  transaction.commit();
 }
 
 }  // namespace imgbatch::store::sqlite

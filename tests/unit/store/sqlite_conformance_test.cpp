@@ -4,8 +4,9 @@
 #include <filesystem>
 #include <string>
 
-#include "unit/store/temp_dir.hpp"
+#include "unit/store/sqlite_deliveries.hpp"
 #include "unit/store/store_conformance.hpp"
+#include "unit/store/temp_dir.hpp"
 
 namespace imgbatch::store::testing {
 namespace {
@@ -14,10 +15,15 @@ class SqliteHarness final : public StoreHarness {
  public:
   std::unique_ptr<Store> open() override {
     // A folder that does not exist yet: open_store must create it.
-    return open_store("sqlite:" + (dir_.path() / "nested" / "imgbatch.db").string());
+    return open_store("sqlite:" + file().string());
+  }
+  std::vector<core::Delivery> deliveries(const std::string& request_id) override {
+    return sqlite_deliveries(file(), request_id);
   }
 
  private:
+  std::filesystem::path file() const { return dir_.path() / "nested" / "imgbatch.db"; }
+
   TempDir dir_;
 };
 
