@@ -192,7 +192,7 @@ auto PostgresStore::run(std::string_view doing, Body&& body) {
 PostgresStore::PostgresStore(const std::string& uri) : uri_(uri), pool_(uri, kPoolSize) {
   describe_target(uri);  // a malformed URI fails here with its own message
   run("migrating the schema", [&](Connection& db) {
-    migrate(db, migrations());
+    migrate(db);
     return 0;
   });
 }

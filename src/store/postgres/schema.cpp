@@ -23,26 +23,16 @@ constexpr int kMinimumServerVersion = 120000;
 // its check, a trigger per row, was 40 % of the time of storing a large request, and
 // these rows are only ever written by create_request, in the transaction that has just
 // stored their request.
-constexpr std::string_view kSchemaV1 = R"sql(
+// In three parts: the head of `requests`, its columns shared by both backends
+// (common::kRequestColumnsV1), then the rest.
+constexpr std::string_view kSchemaV1Head = R"sql(
 CREATE TABLE requests (
   seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   id              TEXT NOT NULL UNIQUE,
   status          TEXT NOT NULL
                   CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
-  created_at      BIGINT NOT NULL,
-  updated_at      BIGINT NOT NULL,
-  columns         TEXT NOT NULL,          -- JSON array: the CSV header as uploaded
-  webhook_url     TEXT,
-  quality         INTEGER NOT NULL,
-  format          TEXT NOT NULL,
-  failure_reason  TEXT,
-  idempotency_key TEXT,
-  fingerprint     TEXT NOT NULL,
-  products_total  INTEGER NOT NULL,
-  total           INTEGER NOT NULL,
-  succeeded       INTEGER NOT NULL DEFAULT 0,
-  failed          INTEGER NOT NULL DEFAULT 0
-);
+)sql";
+constexpr std::string_view kSchemaV1Tail = R"sql(
 CREATE INDEX requests_by_created_at ON requests (created_at, seq);
 CREATE INDEX requests_by_idempotency_key ON requests (idempotency_key, created_at)
   WHERE idempotency_key IS NOT NULL;
@@ -99,45 +89,29 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id)
 CREATE INDEX deliveries_by_request ON deliveries (request_id);
 )sql";
 
-constexpr Migration kMigrations[] = {
-    {1, kSchemaV1},
-};
-
-class PostgresSchemaEditor final : public common::SchemaEditor {
- public:
-  explicit PostgresSchemaEditor(Connection& connection) : connection_(connection) {}
-  void exec(std::string_view sql, const std::string& doing) override {
-    connection_.exec(sql, doing);
-  }
-  int recorded_version() override {
-    return connection_.query(common::kReadVersion, "reading the schema version").integer(0, 0);
-  }
-  void record(int version, core::TimeMs applied_at) override {
-    connection_.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                      Params().add(version).add(applied_at),
-                      "recording schema migration " + std::to_string(version));
-  }
-
- private:
-  Connection& connection_;
-};
 
 }  // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
+std::span<const common::Migration> migrations() {
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail);
+  return schema.migrations();
+}
 
-int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
-
-void migrate(Connection& connection, std::span<const Migration> steps) {
+void migrate(Connection& connection) {
+  const std::span<const common::Migration> steps = migrations();
   const int server_version = PQserverVersion(connection.handle());
   if (server_version < kMinimumServerVersion)
     throw StoreError("postgresql: the server is version " + std::to_string(server_version) +
                      "; imgbatch needs PostgreSQL 12 or newer");
   Transaction transaction(connection);
   connection.exec(kMigrationLock, "waiting for the schema migration lock");
-  PostgresSchemaEditor editor(connection);
+  const common::SchemaAccess access{
+      [&](std::string_view sql, const std::string& doing) { connection.exec(sql, doing); },
+      [&](std::string_view sql, const std::string& doing) {
+        return connection.query(sql, doing).integer(0, 0);
+      }};
   // Nothing applied: the transaction rolls back, having changed nothing.
-  if (!common::apply_migrations(editor, steps, "postgresql: the database")) return;
+  if (!common::apply_migrations(access, steps, "postgresql: the database")) return;
   transaction.commit("committing the schema migrations");
 }
 

@@ -12,15 +12,12 @@
 
 namespace imgbatch::store::postgres {
 
-using common::Migration;
+// Brings the database to this build's schema: applies the migrations not yet recorded.
+// Throws StoreError when one fails (nothing is applied), when the database is newer than
+// this build, or when the server is older than PostgreSQL 12.
+void migrate(Connection& connection);
 
-// The migrations of this build, in order; the last one's version is the schema version.
-std::span<const Migration> migrations();
-int latest_schema_version();
-
-// Applies the migrations not yet recorded. Throws StoreError when one fails (nothing is
-// applied), when the database is newer than `steps`, or when the server is older than
-// PostgreSQL 12.
-void migrate(Connection& connection, std::span<const Migration> steps);
+// This build's migrations, in order (tests read the schema version from them).
+std::span<const common::Migration> migrations();
 
 }  // namespace imgbatch::store::postgres

@@ -13,7 +13,9 @@ namespace {
 // core/types.hpp; the CHECKs catch a bug that writes anything else. They are OR chains,
 // not IN lists: SQLite evaluates a CHECK's IN list by building a temporary b-tree for
 // every row inserted, which cost a third of the time of storing a large request.
-constexpr std::string_view kSchemaV1 = R"sql(
+// In three parts: the head of `requests`, its columns shared by both backends
+// (common::kRequestColumnsV1), then the rest.
+constexpr std::string_view kSchemaV1Head = R"sql(
 CREATE TABLE requests (
   -- Products and tasks refer to a request by this integer rather than by its uuid:
   -- smaller rows and index keys, faster comparisons, for the tables that grow.
@@ -22,21 +24,8 @@ CREATE TABLE requests (
   status          TEXT NOT NULL
                   CHECK (status = 'pending' OR status = 'processing'
                          OR status = 'completed' OR status = 'failed'),
-  created_at      INTEGER NOT NULL,
-  updated_at      INTEGER NOT NULL,
-  columns         TEXT NOT NULL,          -- JSON array: the CSV header as uploaded
-  webhook_url     TEXT,
-  quality         INTEGER NOT NULL,
-  format          TEXT NOT NULL,
-  failure_reason  TEXT,
-  idempotency_key TEXT,
-  fingerprint     TEXT NOT NULL,
-  products_total  INTEGER NOT NULL,
-  -- Kept up to date by every task transition, so a status poll reads one row.
-  total           INTEGER NOT NULL,
-  succeeded       INTEGER NOT NULL DEFAULT 0,
-  failed          INTEGER NOT NULL DEFAULT 0
-);
+)sql";
+constexpr std::string_view kSchemaV1Tail = R"sql(
 -- GET /requests, newest first (seq breaks ties in creation order).
 CREATE INDEX requests_by_created_at ON requests (created_at);
 CREATE INDEX requests_by_idempotency_key ON requests (idempotency_key, created_at)
@@ -101,9 +90,6 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
 CREATE INDEX deliveries_by_request ON deliveries (request_id);
 )sql";
 
-constexpr Migration kMigrations[] = {
-    {1, kSchemaV1},
-};
 
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
@@ -113,39 +99,24 @@ bool table_exists(Connection& connection, std::string_view name) {
   return query.integer(0) > 0;
 }
 
-int recorded_version(Connection& connection) {
-  Query query(connection, common::kReadVersion, "reading the schema version");
+int read_integer(Connection& connection, std::string_view sql, const std::string& doing) {
+  Query query(connection, sql, doing);
   query.step();
   return query.integer(0);
 }
 
-class SqliteSchemaEditor final : public common::SchemaEditor {
- public:
-  explicit SqliteSchemaEditor(Connection& connection) : connection_(connection) {}
-  void exec(std::string_view sql, const std::string& doing) override {
-    connection_.exec(sql, doing);
-  }
-  int recorded_version() override { return sqlite::recorded_version(connection_); }
-  void record(int version, core::TimeMs applied_at) override {
-    Query record(connection_, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                 "recording schema migration " + std::to_string(version));
-    record.bind(1, version).bind(2, applied_at).run();
-  }
-
- private:
-  Connection& connection_;
-};
-
 }  // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
-
-int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+std::span<const Migration> migrations() {
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail);
+  return schema.migrations();
+}
 
 void migrate(Connection& connection, std::span<const Migration> steps) {
   // The common case, an up-to-date file, needs no write lock.
   if (table_exists(connection, common::kVersionTable) &&
-      recorded_version(connection) == common::known_version(steps))
+      read_integer(connection, common::kReadVersion, "reading the schema version") ==
+          common::known_version(steps))
     return;
   Transaction transaction(connection, Transaction::Kind::write);
   // Files written before the version table had the name PostgreSQL's has: carried over
@@ -155,8 +126,12 @@ void migrate(Connection& connection, std::span<const Migration> steps) {
     connection.exec("ALTER TABLE " + std::string(common::kOldSqliteVersionTable) + " RENAME TO " +
                         std::string(common::kVersionTable),
                     "renaming the schema version table");
-  SqliteSchemaEditor editor(connection);
-  common::apply_migrations(editor, steps, "sqlite: database '" + connection.path() + "'");
+  const common::SchemaAccess access{
+      [&](std::string_view sql, const std::string& doing) { connection.exec(sql, doing); },
+      [&](std::string_view sql, const std::string& doing) {
+        return read_integer(connection, sql, doing);
+      }};
+  common::apply_migrations(access, steps, "sqlite: database '" + connection.path() + "'");
   transaction.commit();
 }
 

@@ -14,9 +14,9 @@ namespace imgbatch::store::sqlite {
 
 using common::Migration;
 
-// The migrations of this build, in order; the last one's version is the schema version.
+// The migrations of this build, in order; the last one's version is the schema version
+// (common::known_version).
 std::span<const Migration> migrations();
-int latest_schema_version();
 
 // Applies the migrations not yet recorded in schema_migrations (first renaming the
 // schema_version table of older files to it). Throws StoreError when one fails (nothing

@@ -33,21 +33,6 @@ void insert_delivery(Connection& db, const std::string& request_id, const std::s
 
 }  // namespace
 
-// A reader connection borrowed from the pool for the length of one call.
-class SqliteStore::ReaderLease {
- public:
-  ReaderLease(SqliteStore& store, std::unique_ptr<Connection> connection)
-      : store_(store), connection_(std::move(connection)) {}
-  ~ReaderLease() { store_.return_reader(std::move(connection_)); }
-  ReaderLease(const ReaderLease&) = delete;
-  ReaderLease& operator=(const ReaderLease&) = delete;
-  Connection& operator*() { return *connection_; }
-
- private:
-  SqliteStore& store_;
-  std::unique_ptr<Connection> connection_;
-};
-
 SqliteStore::SqliteStore(const std::string& path)
     : path_(path), writer_(std::make_unique<Connection>(path, Connection::Role::writer)) {
   migrate(*writer_, migrations());
@@ -71,9 +56,9 @@ SqliteStore::ReaderLease SqliteStore::reader() {
   return ReaderLease(*this, std::make_unique<Connection>(path_, Connection::Role::reader));
 }
 
-void SqliteStore::return_reader(std::unique_ptr<Connection> connection) {
+void SqliteStore::give_back(std::unique_ptr<Connection> connection) {
   // Still in a transaction only if a ROLLBACK failed; a fresh connection is safer.
-  if (connection->in_transaction()) return;
+  if (!connection || connection->in_transaction()) return;
   std::lock_guard lock(readers_mutex_);
   if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(connection));
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/lease.hpp"
 #include "common/work_notifier.hpp"
 #include "sqlite/checkpointer.hpp"
 #include "sqlite/connection.hpp"
@@ -47,9 +48,11 @@ class SqliteStore final : public Store {
   std::unique_ptr<WorkWatch> watch_new_work(std::function<void()> on_new_work) override;
 
  private:
-  class ReaderLease;
+  // A reader connection borrowed from the pool for the length of one call.
+  using ReaderLease = common::Lease<SqliteStore, Connection>;
+  friend ReaderLease;
   ReaderLease reader();
-  void return_reader(std::unique_ptr<Connection> connection);
+  void give_back(std::unique_ptr<Connection> connection);
 
   std::string path_;
   std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_, whose hook points at it

@@ -69,7 +69,7 @@ core::NewRequest small_request() {
 
 std::vector<std::string> all_versions() {
   std::vector<std::string> versions;
-  for (int v = 1; v <= sqlite::latest_schema_version(); ++v) versions.push_back(std::to_string(v));
+  for (int v = 1; v <= common::known_version(sqlite::migrations()); ++v) versions.push_back(std::to_string(v));
   return versions;
 }
 
@@ -156,7 +156,7 @@ TEST(SqliteStore, DatabaseFromANewerBuildIsRefused) {
   TempDir dir;
   const auto file = dir.path() / "imgbatch.db";
   open_store("sqlite:" + file.string());
-  const int newer = sqlite::latest_schema_version() + 1;
+  const int newer = common::known_version(sqlite::migrations()) + 1;
   RawDb(file).exec("INSERT INTO schema_migrations VALUES (" + std::to_string(newer) + ", 0)");
   const std::string message = error_of("sqlite:" + file.string());
   EXPECT_NE(message.find("schema version " + std::to_string(newer)), std::string::npos)
