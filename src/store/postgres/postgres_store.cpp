@@ -298,7 +298,8 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
 std::optional<core::RequestRecord> PostgresStore::get_request(const std::string& id) {
   return run("reading a request", [&](Connection& db) -> std::optional<core::RequestRecord> {
     const Result rows =
-        db.query(common::select_sql("SELECT ", common::kRequestColumns, " FROM requests WHERE id = $1"),
+        db.query(common::select_sql("SELECT ", common::kRequestColumns,
+                                    " FROM requests WHERE id = $1"),
                  Params().add(id), "reading a request");
     if (rows.rows() == 0) return std::nullopt;
     return common::read_request(rows.row(0), kBackend);
@@ -340,7 +341,8 @@ std::vector<core::RequestRecord> PostgresStore::list_requests(int limit, int off
   return run("listing requests", [&](Connection& db) {
     const Result rows =
         db.query(common::select_sql("SELECT ", common::kRequestColumns,
-                                    " FROM requests ORDER BY created_at DESC, seq DESC LIMIT $1 OFFSET $2"),
+                                    " FROM requests ORDER BY created_at DESC, seq DESC"
+                                    " LIMIT $1 OFFSET $2"),
                  Params().add(limit).add(std::max(offset, 0)), "listing requests");
     std::vector<core::RequestRecord> requests;
     for (int row = 0; row < rows.rows(); ++row)

@@ -78,7 +78,8 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
                   " ORDER BY created_at DESC, seq DESC LIMIT 1",
                   "looking up an idempotency key");
     earlier.bind(1, *request.idempotency_key).bind(2, prepared.idempotency_cutoff());
-    if (earlier.step()) return common::earlier_use(earlier.text(0), earlier.text(1) == request.fingerprint);
+    if (earlier.step())
+      return common::earlier_use(earlier.text(0), earlier.text(1) == request.fingerprint);
   }
 
   Query insert_request(db,
@@ -133,7 +134,9 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
 
 std::optional<core::RequestRecord> SqliteStore::get_request(const std::string& id) {
   auto db = reader();
-  Query query(*db, common::select_sql("SELECT ", common::kRequestColumns, " FROM requests WHERE id = ?1"),
+  Query query(*db,
+              common::select_sql("SELECT ", common::kRequestColumns,
+                                 " FROM requests WHERE id = ?1"),
               "reading a request");
   query.bind(1, id);
   if (!query.step()) return std::nullopt;
@@ -188,7 +191,8 @@ std::vector<core::RequestRecord> SqliteStore::list_requests(int limit, int offse
   auto db = reader();
   Query query(*db,
               common::select_sql("SELECT ", common::kRequestColumns,
-                                 " FROM requests ORDER BY created_at DESC, seq DESC LIMIT ?1 OFFSET ?2"),
+                                 " FROM requests ORDER BY created_at DESC, seq DESC"
+                                 " LIMIT ?1 OFFSET ?2"),
               "listing requests");
   query.bind(1, limit).bind(2, std::max(offset, 0));
   while (query.step()) requests.push_back(common::read_request(query, kBackend));

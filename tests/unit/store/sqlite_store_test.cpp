@@ -69,7 +69,8 @@ core::NewRequest small_request() {
 
 std::vector<std::string> all_versions() {
   std::vector<std::string> versions;
-  for (int v = 1; v <= common::known_version(sqlite::migrations()); ++v) versions.push_back(std::to_string(v));
+  for (int v = 1; v <= common::known_version(sqlite::migrations()); ++v)
+    versions.push_back(std::to_string(v));
   return versions;
 }
 
