@@ -77,11 +77,7 @@ Service::Service(const core::Config& config, ServiceRole role)
     http::ServerOptions options;
     options.metrics = &metrics_;
     options.webhook_verifier = webhook_verifier(config);
-    server_.emplace(config, *store_, *blobs_,
-                    [this] {
-                      if (workers_) workers_->wake();
-                    },
-                    std::move(options));
+    server_.emplace(config, *store_, *blobs_, std::move(options));
   }
 }
 

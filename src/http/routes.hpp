@@ -29,7 +29,6 @@ struct Deps {
   const core::Config& config;
   store::Store& store;
   blob::BlobStore& blob;
-  std::function<void()> on_new_work;
   metrics::ServiceMetrics* const metrics = nullptr;  // none: no GET /metrics, nothing counted
 };
 

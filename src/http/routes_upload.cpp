@@ -160,7 +160,6 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
   }
   spdlog::info("request created: {} products, {} images", request.products.size(),
                image_count(request));
-  if (deps.on_new_work) deps.on_new_work();
   return {metrics::UploadOutcome::accepted, std::move(reply)};
 }
 

@@ -159,8 +159,8 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
 
 struct Server::Impl {
   Impl(const core::Config& config, store::Store& store, blob::BlobStore& blob,
-       std::function<void()> on_new_work, ServerOptions options)
-      : deps{config, store, blob, std::move(on_new_work), options.metrics},
+       ServerOptions options)
+      : deps{config, store, blob, options.metrics},
         receiver(std::move(options.webhook_verifier)) {}
 
   Deps deps;
@@ -170,9 +170,8 @@ struct Server::Impl {
 };
 
 Server::Server(const core::Config& config, store::Store& store, blob::BlobStore& blob,
-               std::function<void()> on_new_work, ServerOptions options)
-    : impl_(std::make_unique<Impl>(config, store, blob, std::move(on_new_work),
-                                   std::move(options))) {}
+               ServerOptions options)
+    : impl_(std::make_unique<Impl>(config, store, blob, std::move(options))) {}
 
 Server::~Server() { stop(); }
 

@@ -82,7 +82,7 @@ std::string mounted_routes(const std::filesystem::path& folder) {
   auto blob = blob::open_blob_store("file:" + (folder / "routes-images").string());
   metrics::Registry registry;
   metrics::ServiceMetrics service_metrics(registry);
-  http::Deps deps{config, *store, *blob, [] {}, &service_metrics};
+  http::Deps deps{config, *store, *blob, &service_metrics};
   http::WebhookReceiver receiver;
   std::string lines;
   for (const auto& group : {http::upload_routes(deps), http::status_routes(deps),

@@ -22,6 +22,7 @@
 #include "store/store.hpp"
 #include "support/test_origin.hpp"
 #include "support/http_receiver.hpp"
+#include "support/sqlite_deliveries.hpp"
 #include "webhook/signature.hpp"
 
 namespace imgbatch::test_support {
@@ -112,8 +113,7 @@ std::string upload(const RunningServer& server, const std::string& csv,
 
 std::vector<core::Delivery> deliveries_in(const std::filesystem::path& folder,
                                           const std::string& request_id) {
-  auto store = store::open_store("sqlite:" + (folder / "db.sqlite").string());
-  return store->get_deliveries(request_id);
+  return test_support::sqlite_deliveries(folder / "db.sqlite", request_id);
 }
 
 Headers signed_headers(const std::string& signing_key, const std::string& id,

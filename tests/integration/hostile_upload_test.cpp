@@ -120,7 +120,7 @@ class HostileUploadTest : public ::testing::Test {
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
     blob_ = blob::open_blob_store("file:" + (dir_ / "images"),
                                   blob::BlobStoreOptions{.fsync = false});
-    server_ = std::make_unique<http::Server>(config_, *store_, *blob_, [] {});
+    server_ = std::make_unique<http::Server>(config_, *store_, *blob_);
     server_->start();
     ASSERT_NE(server_->port(), 0);
     client_ = std::make_unique<HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
@@ -77,7 +79,8 @@ class HttpApiTest : public ::testing::Test {
     config_.max_upload_bytes = 64 * 1024;
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
     blob_ = blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
-    server_ = std::make_unique<http::Server>(config_, *store_, *blob_, [this] { ++wakeups_; });
+    watch_ = store_->watch_new_work([this] { ++wakeups_; });
+    server_ = std::make_unique<http::Server>(config_, *store_, *blob_);
     server_->start();
     ASSERT_NE(server_->port(), 0);
     client_ = std::make_unique<HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
@@ -96,6 +99,15 @@ class HttpApiTest : public ::testing::Test {
     return r.json().value("request_id", "");
   }
 
+  // The wake-ups so far, once there are `expected` of them or a generous wait has passed:
+  // they come on the watch's own thread, soon after the upload's answer.
+  int wakeups(int expected) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (wakeups_.load() < expected && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return wakeups_.load();
+  }
+
   nlohmann::json get_json(const std::string& path, long status = 200) {
     const auto r = client_->get(path);
     EXPECT_EQ(r.status, status) << path << ": " << r.body;
@@ -107,7 +119,8 @@ class HttpApiTest : public ::testing::Test {
   core::Config config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<blob::BlobStore> blob_;
-  std::atomic<int> wakeups_{0};
+  std::atomic<int> wakeups_{0};  // the workers' wake-ups, as the service gets them
+  std::unique_ptr<store::WorkWatch> watch_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<HttpClient> client_;
 };
@@ -126,7 +139,7 @@ TEST_F(HttpApiTest, UploadOfTheSampleCsvIsAcceptedAndShownPending) {
   EXPECT_EQ(body.value("message", ""), "Upload successful, processing started.");
   EXPECT_EQ(r.header("location").value_or(""), "/status?request_id=" + id);
   EXPECT_FALSE(r.header("idempotent-replayed").has_value());
-  EXPECT_EQ(wakeups_.load(), 1);
+  EXPECT_EQ(wakeups(1), 1);
 
   const auto status = get_json(*r.header("location"));
   EXPECT_EQ(status["request_id"], id);
@@ -193,7 +206,7 @@ TEST_F(HttpApiTest, CsvProblemsAreAllListedAndNothingIsStored) {
   for (const auto& e : body["errors"]) EXPECT_FALSE(e.value("message", "").empty());
 
   EXPECT_EQ(get_json("/requests")["requests"].size(), 0u);
-  EXPECT_EQ(wakeups_.load(), 0);
+  EXPECT_EQ(wakeups(0), 0);
 }
 
 TEST_F(HttpApiTest, UploadThatIsNotMultipartIs415) {
@@ -265,7 +278,7 @@ TEST_F(HttpApiTest, IdempotencyKeyReplaysTheSameUploadAndRefusesAnother) {
   EXPECT_EQ(again.json()["request_id"], id);
   EXPECT_EQ(again.header("idempotent-replayed").value_or(""), "true");
   EXPECT_EQ(again.header("location").value_or(""), "/status?request_id=" + id);
-  EXPECT_EQ(wakeups_.load(), 1);
+  EXPECT_EQ(wakeups(1), 1);
 
   const auto body = expect_problem(upload({file_field(products_csv(3))}, key), 422);
   EXPECT_NE(body.value("detail", "").find("Idempotency-Key"), std::string::npos);
@@ -505,7 +518,7 @@ TEST_F(HttpApiTest, WebhookVerifierRefusalIs401) {
       return "the signature does not match";
     return std::nullopt;
   };
-  http::Server guarded(config, *store_, *blob_, [] {}, std::move(options));
+  http::Server guarded(config, *store_, *blob_, std::move(options));
   guarded.start();
   HttpClient client("http://127.0.0.1:" + std::to_string(guarded.port()));
 

@@ -64,7 +64,7 @@ TEST(ServerStart, ThrowsForABadListenValue) {
   NullBlobStore blob;
   core::Config config;
   config.listen = "localhost";
-  Server server(config, *store, blob, [] {});
+  Server server(config, *store, blob);
   try {
     server.start();
     FAIL() << "start() accepted listen value 'localhost'";
@@ -79,13 +79,13 @@ TEST(ServerStart, ThrowsWhenThePortIsTaken) {
   NullBlobStore blob;
   core::Config config;
   config.listen = "127.0.0.1:0";
-  Server first(config, *store, blob, [] {});
+  Server first(config, *store, blob);
   first.start();
   ASSERT_NE(first.port(), 0);
 
   core::Config same = config;
   same.listen = "127.0.0.1:" + std::to_string(first.port());
-  Server second(same, *store, blob, [] {});
+  Server second(same, *store, blob);
   EXPECT_THROW(second.start(), std::runtime_error);
   first.stop();
 }

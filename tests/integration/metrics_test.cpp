@@ -84,10 +84,10 @@ class MetricsTest : public ::testing::Test {
           return static_cast<double>(pipeline_->in_hand());
         });
 
+    watch_ = store_->watch_new_work([this] { pipeline_->wake(); });
     http::ServerOptions server_options;
     server_options.metrics = &metrics_;
-    server_ = std::make_unique<http::Server>(config_, *store_, *blob_,
-                                             [this] { pipeline_->wake(); }, server_options);
+    server_ = std::make_unique<http::Server>(config_, *store_, *blob_, server_options);
     server_->start();
     client_ = std::make_unique<HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
     pipeline_->start();
@@ -125,6 +125,7 @@ class MetricsTest : public ::testing::Test {
   std::unique_ptr<webhook::Dispatcher> dispatcher_;
   std::unique_ptr<fetch::Fetcher> fetcher_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<store::WorkWatch> watch_;  // wakes pipeline_, so destroyed before it
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<HttpClient> client_;
   TestOrigin origin_;

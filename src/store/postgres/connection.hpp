@@ -57,6 +57,27 @@ class Result {
   int integer(int row, int column) const { return static_cast<int>(int64(row, column)); }
   std::optional<std::int64_t> optional_int64(int row, int column) const;
 
+  // One row, read by column index alone: the shape store/common's readers take.
+  class Row {
+   public:
+    Row(const Result& result, int row) : result_(result), row_(row) {}
+    bool is_null(int column) const { return result_.is_null(row_, column); }
+    std::string text(int column) const { return result_.text(row_, column); }
+    std::optional<std::string> optional_text(int column) const {
+      return result_.optional_text(row_, column);
+    }
+    std::int64_t int64(int column) const { return result_.int64(row_, column); }
+    int integer(int column) const { return result_.integer(row_, column); }
+    std::optional<std::int64_t> optional_int64(int column) const {
+      return result_.optional_int64(row_, column);
+    }
+
+   private:
+    const Result& result_;
+    int row_;
+  };
+  Row row(int row) const { return Row(*this, row); }
+
  private:
   PGresult* result_;
 };

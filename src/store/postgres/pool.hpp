@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/lease.hpp"
 #include "postgres/connection.hpp"
 
 namespace imgbatch::store::postgres {
@@ -23,27 +24,13 @@ class ConnectionPool {
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-  class Lease {
-   public:
-    Lease(ConnectionPool& pool, std::unique_ptr<Connection> connection)
-        : pool_(pool), connection_(std::move(connection)) {}
-    ~Lease() { pool_.give_back(std::move(connection_)); }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    Connection& operator*() { return *connection_; }
-    Connection* operator->() { return connection_.get(); }
-    // Closes the connection now instead of returning it.
-    void discard() { connection_.reset(); }
-
-   private:
-    ConnectionPool& pool_;
-    std::unique_ptr<Connection> connection_;
-  };
+  using Lease = common::Lease<ConnectionPool, Connection>;
 
   // A usable connection; opens one if needed. Throws StoreError when it cannot connect.
   Lease borrow();
 
  private:
+  friend Lease;
   void give_back(std::unique_ptr<Connection> connection);
   std::unique_ptr<Connection> open();
 

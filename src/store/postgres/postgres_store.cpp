@@ -4,13 +4,13 @@
 #include <unordered_set>
 #include <utility>
 
-#include "core/ids.hpp"
+#include "common/new_request.hpp"
+#include "common/records.hpp"
 #include "postgres/conninfo.hpp"
 #include "postgres/listen_watch.hpp"
 #include "postgres/schema.hpp"
 #include "postgres/text.hpp"
 #include "stored_value.hpp"
-#include "string_list_json.hpp"
 
 namespace imgbatch::store::postgres {
 
@@ -18,7 +18,6 @@ namespace {
 
 constexpr std::string_view kBackend = "postgresql";  // names this backend in errors
 
-constexpr core::TimeMs kIdempotencyWindowMs = 24LL * 60 * 60 * 1000;
 // Connections per Store: calls are short, so a few serve the HTTP threads, the workers and
 // the dispatcher of one process without making the server hold a backend per thread.
 constexpr std::size_t kPoolSize = 4;
@@ -35,55 +34,6 @@ constexpr std::size_t kCopyChunkBytes = 256 * 1024;
 const std::string kNotifyWork = "NOTIFY " + std::string(kWorkChannel);
 
 
-constexpr std::string_view kRequestColumns =
-    "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
-    "failure_reason, products_total, total, succeeded, failed";
-
-core::RequestRecord read_request(const Result& rows, int row) {
-  core::RequestRecord r;
-  r.id = rows.text(row, 0);
-  const std::string status = rows.text(row, 1);
-  r.status = parse_stored(core::parse_request_status(status), status, kBackend, "request status");
-  r.created_at = rows.int64(row, 2);
-  r.updated_at = rows.int64(row, 3);
-  r.columns = decode_string_list(rows.view(row, 4));
-  r.webhook_url = rows.optional_text(row, 5);
-  r.quality = rows.integer(row, 6);
-  const std::string format = rows.text(row, 7);
-  r.format = parse_stored(core::parse_image_format(format), format, kBackend, "image format");
-  r.failure_reason = rows.optional_text(row, 8);
-  r.products_total = rows.integer(row, 9);
-  r.progress.total = rows.integer(row, 10);
-  r.progress.succeeded = rows.integer(row, 11);
-  r.progress.failed = rows.integer(row, 12);
-  return r;
-}
-
-constexpr std::string_view kDeliveryColumns =
-    "id, webhook_id, request_id, url, attempts, next_attempt_at, created_at, delivered_at, "
-    "last_status, last_error";
-
-core::Delivery read_delivery(const Result& rows, int row) {
-  core::Delivery d;
-  d.id = rows.int64(row, 0);
-  d.webhook_id = rows.text(row, 1);
-  d.request_id = rows.text(row, 2);
-  d.url = rows.text(row, 3);
-  d.attempts = rows.integer(row, 4);
-  d.next_attempt_at = rows.optional_int64(row, 5).value_or(0);
-  d.created_at = rows.int64(row, 6);
-  d.delivered_at = rows.optional_int64(row, 7);
-  if (auto status = rows.optional_int64(row, 8)) d.last_status = static_cast<int>(*status);
-  d.last_error = rows.optional_text(row, 9);
-  return d;
-}
-
-std::string sql(std::string_view head, std::string_view columns, std::string_view tail) {
-  std::string text(head);
-  text.append(columns).append(tail);
-  return text;
-}
-
 struct PendingDelivery {
   std::string request_id;
   std::string url;
@@ -96,7 +46,7 @@ void insert_deliveries(Connection& db, const std::vector<PendingDelivery>& deliv
   if (deliveries.empty()) return;
   std::vector<std::optional<std::string>> webhook_ids, request_ids, urls;
   for (const auto& d : deliveries) {
-    webhook_ids.emplace_back("msg_" + core::new_uuid());
+    webhook_ids.emplace_back(common::new_webhook_id());
     request_ids.emplace_back(d.request_id);
     urls.emplace_back(d.url);
   }
@@ -242,7 +192,7 @@ auto PostgresStore::run(std::string_view doing, Body&& body) {
 PostgresStore::PostgresStore(const std::string& uri) : uri_(uri), pool_(uri, kPoolSize) {
   describe_target(uri);  // a malformed URI fails here with its own message
   run("migrating the schema", [&](Connection& db) {
-    migrate(db, migrations());
+    migrate(db);
     return 0;
   });
 }
@@ -250,15 +200,7 @@ PostgresStore::PostgresStore(const std::string& uri) : uri_(uri), pool_(uri, kPo
 PostgresStore::~PostgresStore() = default;
 
 core::CreateOutcome PostgresStore::create_request(const core::NewRequest& request) {
-  const std::string columns = encode_string_list(request.columns);
-  std::vector<std::string> fields;
-  fields.reserve(request.products.size());
-  for (const auto& product : request.products) fields.push_back(encode_string_list(product.fields));
-  std::int64_t total = 0;
-  for (const auto& product : request.products)
-    total += static_cast<std::int64_t>(product.image_urls.size());
-  // Nothing to wait for: such a request is over as soon as it exists.
-  const bool ended = total == 0;
+  const common::PreparedRequest prepared(request);
 
   return run("storing a request", [&](Connection& db) -> core::CreateOutcome {
     Transaction transaction(db);
@@ -273,13 +215,11 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
           "SELECT id, fingerprint FROM requests"
           " WHERE idempotency_key = $1 AND created_at > $2"
           " ORDER BY created_at DESC, seq DESC LIMIT 1",
-          Params().add(*request.idempotency_key).add(request.created_at - kIdempotencyWindowMs),
+          Params().add(*request.idempotency_key).add(prepared.idempotency_cutoff()),
           "looking up an idempotency key");
-      if (earlier.rows() > 0) {
-        if (earlier.view(0, 1) == storable_text(request.fingerprint))
-          return {core::CreateOutcome::Kind::replayed, earlier.text(0, 0)};
-        return {core::CreateOutcome::Kind::key_conflict, {}};
-      }
+      if (earlier.rows() > 0)
+        return common::earlier_use(earlier.text(0, 0),
+                                   earlier.view(0, 1) == storable_text(request.fingerprint));
     }
 
     const std::int64_t seq =
@@ -290,17 +230,16 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
               " VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
               Params()
                   .add(request.id)
-                  .add(core::to_string(ended ? core::RequestStatus::completed
-                                             : core::RequestStatus::pending))
+                  .add(prepared.status())
                   .add(request.created_at)
-                  .add(columns)
+                  .add(prepared.columns)
                   .add(request.webhook_url)
                   .add(request.quality)
                   .add(core::to_string(request.format))
                   .add(request.idempotency_key)
                   .add(request.fingerprint)
-                  .add(static_cast<std::int64_t>(request.products.size()))
-                  .add(total),
+                  .add(prepared.products())
+                  .add(prepared.total),
               "storing a request")
             .int64(0, 0);
 
@@ -319,7 +258,7 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
                        row += '\t';
                        append_copy_field(row, product.product_name);
                        row += '\t';
-                       append_copy_field(row, fields[p]);
+                       append_copy_field(row, prepared.fields[p]);
                        row += '\n';
                      },
                      send);
@@ -347,10 +286,10 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
               },
               send);
         });
-    if (ended && request.webhook_url)
+    if (prepared.delivers_at_once())
       insert_deliveries(db, {{request.id, *request.webhook_url}}, request.created_at);
     // Delivered to the listeners when (and only if) the transaction commits.
-    if (!ended) db.exec(kNotifyWork, "announcing new work");
+    if (!prepared.ended) db.exec(kNotifyWork, "announcing new work");
     transaction.commit("committing a request");
     return {core::CreateOutcome::Kind::created, request.id};
   });
@@ -358,10 +297,12 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
 
 std::optional<core::RequestRecord> PostgresStore::get_request(const std::string& id) {
   return run("reading a request", [&](Connection& db) -> std::optional<core::RequestRecord> {
-    const Result rows = db.query(sql("SELECT ", kRequestColumns, " FROM requests WHERE id = $1"),
-                                 Params().add(id), "reading a request");
+    const Result rows =
+        db.query(common::select_sql("SELECT ", common::kRequestColumns,
+                                    " FROM requests WHERE id = $1"),
+                 Params().add(id), "reading a request");
     if (rows.rows() == 0) return std::nullopt;
-    return read_request(rows, 0);
+    return common::read_request(rows.row(0), kBackend);
   });
 }
 
@@ -374,35 +315,22 @@ std::vector<core::ProductRecord> PostgresStore::get_products(const std::string& 
     // One statement, so one snapshot: a page never mixes images from before and after a
     // write. Product indexes are 0..n-1 without gaps, so the page is a key range.
     const Result rows = db.query(
-        "SELECT p.idx, p.serial_number, p.product_name, p.fields, t.image_idx, t.source_url,"
-        " t.state, t.attempts, t.output_name, t.error, t.bytes_in, t.bytes_out"
-        " FROM products p LEFT JOIN tasks t"
+        common::select_sql("SELECT ", common::kProductColumns, ", ") +
+            std::string(common::kImageColumns) +
+            " FROM products p LEFT JOIN tasks t"
         " ON t.request_seq = p.request_seq AND t.product_idx = p.idx"
         " WHERE p.request_seq = (SELECT seq FROM requests WHERE id = $1)"
         " AND p.idx >= $2 AND p.idx < $3"
         " ORDER BY p.idx, t.image_idx",
         Params().add(request_id).add(first).add(end), "reading products");
     std::vector<core::ProductRecord> products;
-    for (int row = 0; row < rows.rows(); ++row) {
-      const int index = rows.integer(row, 0);
-      if (products.empty() || products.back().index != index) {
-        core::ProductRecord& p = products.emplace_back();
-        p.index = index;
-        p.serial_number = rows.text(row, 1);
-        p.product_name = rows.text(row, 2);
-        p.fields = decode_string_list(rows.view(row, 3));
-      }
-      if (rows.is_null(row, 4)) continue;  // a product without images
-      core::ImageRecord& image = products.back().images.emplace_back();
-      image.index = rows.integer(row, 4);
-      image.source_url = rows.text(row, 5);
-      const std::string state = rows.text(row, 6);
-      image.state = parse_stored(core::parse_task_state(state), state, kBackend, "task state");
-      image.attempts = rows.integer(row, 7);
-      image.output_name = rows.optional_text(row, 8);
-      image.error = rows.optional_text(row, 9);
-      image.bytes_in = rows.int64(row, 10);
-      image.bytes_out = rows.int64(row, 11);
+    for (int r = 0; r < rows.rows(); ++r) {
+      const Result::Row row = rows.row(r);
+      if (products.empty() || products.back().index != row.integer(0))
+        products.push_back(common::read_product(row));
+      if (row.is_null(common::kProductColumnCount)) continue;  // a product without images
+      products.back().images.push_back(
+          common::read_image(row, common::kProductColumnCount, kBackend));
     }
     return products;
   });
@@ -412,11 +340,13 @@ std::vector<core::RequestRecord> PostgresStore::list_requests(int limit, int off
   if (limit <= 0) return {};
   return run("listing requests", [&](Connection& db) {
     const Result rows =
-        db.query(sql("SELECT ", kRequestColumns,
-                     " FROM requests ORDER BY created_at DESC, seq DESC LIMIT $1 OFFSET $2"),
+        db.query(common::select_sql("SELECT ", common::kRequestColumns,
+                                    " FROM requests ORDER BY created_at DESC, seq DESC"
+                                    " LIMIT $1 OFFSET $2"),
                  Params().add(limit).add(std::max(offset, 0)), "listing requests");
     std::vector<core::RequestRecord> requests;
-    for (int row = 0; row < rows.rows(); ++row) requests.push_back(read_request(rows, row));
+    for (int row = 0; row < rows.rows(); ++row)
+      requests.push_back(common::read_request(rows.row(row), kBackend));
     return requests;
   });
 }
@@ -508,7 +438,7 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
       end_errors;
   std::unordered_set<std::int64_t> ended_before;
   for (const core::TaskOutcome& outcome : outcomes) {
-    if (outcome.kind == core::TaskOutcome::Kind::retry) {
+    if (!common::end_state(outcome)) {
       if (ended_before.contains(outcome.task_id)) continue;
       retry_ids.push_back(outcome.task_id);
       retry_at.push_back(outcome.retry_at);
@@ -516,12 +446,11 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
       retry_owners.emplace_back(outcome.owner);
       continue;
     }
-    const bool succeeded = outcome.kind == core::TaskOutcome::Kind::succeeded;
     ended_before.insert(outcome.task_id);
     end_ids.push_back(outcome.task_id);
-    end_states.emplace_back(succeeded ? "done" : "failed");
-    end_outputs.push_back(succeeded ? outcome.output_name : std::nullopt);
-    end_errors.push_back(succeeded ? std::nullopt : outcome.error);
+    end_states.emplace_back(*common::end_state(outcome));
+    end_outputs.push_back(outcome.output_name);
+    end_errors.push_back(outcome.error);
     bytes_in.push_back(outcome.bytes_in);
     bytes_out.push_back(outcome.bytes_out);
   }
@@ -564,53 +493,27 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
   });
 }
 
-bool PostgresStore::fail_request(const std::string& request_id, const std::string& reason,
-                                 core::TimeMs now) {
-  return run("failing a request", [&](Connection& db) {
-    Transaction transaction(db);
-    const Result failed = db.query(
-        "UPDATE requests SET status = 'failed', failure_reason = $2, updated_at = $3"
-        " WHERE id = $1 AND status IN ('pending', 'processing')"
-        " RETURNING seq, webhook_url",
-        Params().add(request_id).add(reason).add(now), "failing a request");
-    if (failed.rows() == 0) return false;  // unknown, or already ended
-    db.query(
-        "WITH ended AS ("
-        " UPDATE tasks SET state = 'failed', error = $2, lease_owner = NULL,"
-        " lease_expires = NULL, updated_at = $3"
-        " WHERE request_seq = $1 AND state IN ('pending', 'running') RETURNING 1)"
-        " UPDATE requests SET failed = failed + (SELECT count(*) FROM ended) WHERE seq = $1",
-        Params().add(failed.int64(0, 0)).add(reason).add(now),
-        "failing the open tasks of a request");
-    if (!failed.is_null(0, 1)) insert_deliveries(db, {{request_id, failed.text(0, 1)}}, now);
-    transaction.commit("committing a failed request");
-    return true;
-  });
-}
-
 std::vector<core::Delivery> PostgresStore::claim_deliveries(core::TimeMs now, int max,
                                                             core::TimeMs lease_ms) {
   if (max <= 0) return {};
   return run("claiming webhook deliveries", [&](Connection& db) {
     Transaction transaction(db);
     const Result rows = db.query(
-        sql("WITH picked AS MATERIALIZED ("
-            " SELECT id FROM deliveries"
+        common::select_sql(
+            "WITH picked AS MATERIALIZED ("
+            " SELECT id AS picked_id FROM deliveries"
             " WHERE next_attempt_at IS NOT NULL AND delivered_at IS NULL"
             " AND next_attempt_at <= $1 AND (lease_expires IS NULL OR lease_expires < $1)"
             " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
             " UPDATE deliveries SET lease_expires = $2 FROM picked"
-            " WHERE deliveries.id = picked.id RETURNING ",
-            "deliveries.id, webhook_id, request_id, url, attempts, next_attempt_at, created_at,"
-            " delivered_at, last_status, last_error",
-            ""),
+            " WHERE deliveries.id = picked.picked_id RETURNING ",
+            common::kDeliveryColumns, ""),
         Params().add(now).add(now + lease_ms).add(max), "claiming webhook deliveries");
     std::vector<core::Delivery> claimed;
-    for (int row = 0; row < rows.rows(); ++row) claimed.push_back(read_delivery(rows, row));
+    for (int row = 0; row < rows.rows(); ++row)
+      claimed.push_back(common::read_delivery(rows.row(row)));
     transaction.commit("committing claimed deliveries");
-    std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
-      return std::pair(a.next_attempt_at, a.id) < std::pair(b.next_attempt_at, b.id);
-    });
+    common::sort_by_due(claimed);
     return claimed;
   });
 }
@@ -643,17 +546,6 @@ void PostgresStore::record_delivery_attempt(const core::DeliveryAttempt& attempt
     }
     transaction.commit("committing a webhook attempt");
     return 0;
-  });
-}
-
-std::vector<core::Delivery> PostgresStore::get_deliveries(const std::string& request_id) {
-  return run("reading webhook deliveries", [&](Connection& db) {
-    const Result rows = db.query(
-        sql("SELECT ", kDeliveryColumns, " FROM deliveries WHERE request_id = $1 ORDER BY id"),
-        Params().add(request_id), "reading webhook deliveries");
-    std::vector<core::Delivery> deliveries;
-    for (int row = 0; row < rows.rows(); ++row) deliveries.push_back(read_delivery(rows, row));
-    return deliveries;
   });
 }
 

@@ -43,12 +43,9 @@ class PostgresStore final : public Store {
   int release_leases(const std::string& owner) override;
   std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                         core::TimeMs now) override;
-  bool fail_request(const std::string& request_id, const std::string& reason,
-                    core::TimeMs now) override;
   std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,
                                                core::TimeMs lease_ms) override;
   void record_delivery_attempt(const core::DeliveryAttempt& attempt, core::TimeMs now) override;
-  std::vector<core::Delivery> get_deliveries(const std::string& request_id) override;
   QueueDepth queue_depth() override;
   bool ping() override;
   std::unique_ptr<WorkWatch> watch_new_work(std::function<void()> on_new_work) override;

@@ -23,26 +23,16 @@ constexpr int kMinimumServerVersion = 120000;
 // its check, a trigger per row, was 40 % of the time of storing a large request, and
 // these rows are only ever written by create_request, in the transaction that has just
 // stored their request.
-constexpr std::string_view kSchemaV1 = R"sql(
+// In three parts: the head of `requests`, its columns shared by both backends
+// (common::kRequestColumnsV1), then the rest.
+constexpr std::string_view kSchemaV1Head = R"sql(
 CREATE TABLE requests (
   seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   id              TEXT NOT NULL UNIQUE,
   status          TEXT NOT NULL
                   CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
-  created_at      BIGINT NOT NULL,
-  updated_at      BIGINT NOT NULL,
-  columns         TEXT NOT NULL,          -- JSON array: the CSV header as uploaded
-  webhook_url     TEXT,
-  quality         INTEGER NOT NULL,
-  format          TEXT NOT NULL,
-  failure_reason  TEXT,
-  idempotency_key TEXT,
-  fingerprint     TEXT NOT NULL,
-  products_total  INTEGER NOT NULL,
-  total           INTEGER NOT NULL,
-  succeeded       INTEGER NOT NULL DEFAULT 0,
-  failed          INTEGER NOT NULL DEFAULT 0
-);
+)sql";
+constexpr std::string_view kSchemaV1Tail = R"sql(
 CREATE INDEX requests_by_created_at ON requests (created_at, seq);
 CREATE INDEX requests_by_idempotency_key ON requests (idempotency_key, created_at)
   WHERE idempotency_key IS NOT NULL;
@@ -99,46 +89,29 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id)
 CREATE INDEX deliveries_by_request ON deliveries (request_id);
 )sql";
 
-constexpr Migration kMigrations[] = {
-    {1, kSchemaV1},
-};
 
 }  // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
+std::span<const common::Migration> migrations() {
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail);
+  return schema.migrations();
+}
 
-int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
-
-void migrate(Connection& connection, std::span<const Migration> steps) {
+void migrate(Connection& connection) {
+  const std::span<const common::Migration> steps = migrations();
   const int server_version = PQserverVersion(connection.handle());
   if (server_version < kMinimumServerVersion)
     throw StoreError("postgresql: the server is version " + std::to_string(server_version) +
                      "; imgbatch needs PostgreSQL 12 or newer");
-  const int known = steps.empty() ? 0 : steps.back().version;
   Transaction transaction(connection);
   connection.exec(kMigrationLock, "waiting for the schema migration lock");
-  // Under the lock: whoever held it before us may have just created everything.
-  connection.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      " version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
-      "creating the schema_migrations table");
-  const int current =
-      connection
-          .query("SELECT coalesce(max(version), 0) FROM schema_migrations",
-                 "reading the schema version")
-          .integer(0, 0);
-  if (current > known)
-    throw StoreError("postgresql: the database has schema version " + std::to_string(current) +
-                     " but this build knows only up to " + std::to_string(known) +
-                     "; run a newer imgbatch against it");
-  if (current == known) return;  // the transaction rolls back: nothing was changed
-  for (const Migration& step : steps) {
-    if (step.version <= current) continue;
-    connection.exec(step.sql, "applying schema migration " + std::to_string(step.version));
-    connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                     Params().add(step.version).add(core::now_ms()),
-                     "recording schema migration " + std::to_string(step.version));
-  }
+  const common::SchemaAccess access{
+      [&](std::string_view sql, const std::string& doing) { connection.exec(sql, doing); },
+      [&](std::string_view sql, const std::string& doing) {
+        return connection.query(sql, doing).integer(0, 0);
+      }};
+  // Nothing applied: the transaction rolls back, having changed nothing.
+  if (!common::apply_migrations(access, steps, "postgresql: the database")) return;
   transaction.commit("committing the schema migrations");
 }
 

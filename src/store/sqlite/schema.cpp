@@ -13,7 +13,9 @@ namespace {
 // core/types.hpp; the CHECKs catch a bug that writes anything else. They are OR chains,
 // not IN lists: SQLite evaluates a CHECK's IN list by building a temporary b-tree for
 // every row inserted, which cost a third of the time of storing a large request.
-constexpr std::string_view kSchemaV1 = R"sql(
+// In three parts: the head of `requests`, its columns shared by both backends
+// (common::kRequestColumnsV1), then the rest.
+constexpr std::string_view kSchemaV1Head = R"sql(
 CREATE TABLE requests (
   -- Products and tasks refer to a request by this integer rather than by its uuid:
   -- smaller rows and index keys, faster comparisons, for the tables that grow.
@@ -22,21 +24,8 @@ CREATE TABLE requests (
   status          TEXT NOT NULL
                   CHECK (status = 'pending' OR status = 'processing'
                          OR status = 'completed' OR status = 'failed'),
-  created_at      INTEGER NOT NULL,
-  updated_at      INTEGER NOT NULL,
-  columns         TEXT NOT NULL,          -- JSON array: the CSV header as uploaded
-  webhook_url     TEXT,
-  quality         INTEGER NOT NULL,
-  format          TEXT NOT NULL,
-  failure_reason  TEXT,
-  idempotency_key TEXT,
-  fingerprint     TEXT NOT NULL,
-  products_total  INTEGER NOT NULL,
-  -- Kept up to date by every task transition, so a status poll reads one row.
-  total           INTEGER NOT NULL,
-  succeeded       INTEGER NOT NULL DEFAULT 0,
-  failed          INTEGER NOT NULL DEFAULT 0
-);
+)sql";
+constexpr std::string_view kSchemaV1Tail = R"sql(
 -- GET /requests, newest first (seq breaks ties in creation order).
 CREATE INDEX requests_by_created_at ON requests (created_at);
 CREATE INDEX requests_by_idempotency_key ON requests (idempotency_key, created_at)
@@ -101,46 +90,49 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
 CREATE INDEX deliveries_by_request ON deliveries (request_id);
 )sql";
 
-constexpr Migration kMigrations[] = {
-    {1, kSchemaV1},
-};
 
-int recorded_version(Connection& connection) {
-  Query query(connection, "SELECT coalesce(max(version), 0) FROM schema_version",
-              "reading the schema version");
+bool table_exists(Connection& connection, std::string_view name) {
+  Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+              "looking for a table");
+  query.bind(1, name);
+  query.step();
+  return query.integer(0) > 0;
+}
+
+int read_integer(Connection& connection, std::string_view sql, const std::string& doing) {
+  Query query(connection, sql, doing);
   query.step();
   return query.integer(0);
 }
 
 }  // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
-
-int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+std::span<const Migration> migrations() {
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail);
+  return schema.migrations();
+}
 
 void migrate(Connection& connection, std::span<const Migration> steps) {
-  connection.exec(
-      "CREATE TABLE IF NOT EXISTS schema_version ("
-      " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-      "creating the schema_version table");
-  const int known = steps.empty() ? 0 : steps.back().version;
   // The common case, an up-to-date file, needs no write lock.
-  if (recorded_version(connection) == known) return;
-  for (const Migration& step : steps) {
-    Transaction transaction(connection, Transaction::Kind::write);
-    // Read inside the write lock: another process may have applied it a moment ago.
-    const int current = recorded_version(connection);
-    if (current > known)
-      throw StoreError("sqlite: database '" + connection.path() + "' has schema version " +
-                       std::to_string(current) + " but this build knows only up to " +
-                       std::to_string(known) + "; run a newer imgbatch against it");
-    if (current >= step.version) continue;
-    connection.exec(step.sql, "applying schema migration " + std::to_string(step.version));
-    Query record(connection, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                 "recording schema migration");
-    record.bind(1, step.version).bind(2, core::now_ms()).run();
-    transaction.commit();
-  }
+  if (table_exists(connection, common::kVersionTable) &&
+      read_integer(connection, common::kReadVersion, "reading the schema version") ==
+          common::known_version(steps))
+    return;
+  Transaction transaction(connection, Transaction::Kind::write);
+  // Files written before the version table had the name PostgreSQL's has: carried over
+  // under the write lock, so that two processes opening such a file rename it once.
+  if (!table_exists(connection, common::kVersionTable) &&
+      table_exists(connection, common::kOldSqliteVersionTable))
+    connection.exec("ALTER TABLE " + std::string(common::kOldSqliteVersionTable) + " RENAME TO " +
+                        std::string(common::kVersionTable),
+                    "renaming the schema version table");
+  const common::SchemaAccess access{
+      [&](std::string_view sql, const std::string& doing) { connection.exec(sql, doing); },
+      [&](std::string_view sql, const std::string& doing) {
+        return read_integer(connection, sql, doing);
+      }};
+  common::apply_migrations(access, steps, "sqlite: database '" + connection.path() + "'");
+  transaction.commit();
 }
 
 }  // namespace imgbatch::store::sqlite

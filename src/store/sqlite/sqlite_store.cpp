@@ -4,11 +4,11 @@
 #include <unordered_map>
 #include <utility>
 
-#include "core/ids.hpp"
+#include "common/new_request.hpp"
+#include "common/records.hpp"
 #include "sqlite/batch_insert.hpp"
 #include "sqlite/schema.hpp"
 #include "stored_value.hpp"
-#include "string_list_json.hpp"
 
 namespace imgbatch::store::sqlite {
 
@@ -16,60 +16,9 @@ namespace {
 
 constexpr std::string_view kBackend = "sqlite";  // names this backend in errors
 
-constexpr core::TimeMs kIdempotencyWindowMs = 24LL * 60 * 60 * 1000;
 // Readers beyond this many are closed when returned instead of kept: enough for the
 // HTTP threads of one process, small enough not to hold file descriptors for nothing.
 constexpr std::size_t kMaxIdleReaders = 8;
-
-
-constexpr std::string_view kRequestColumns =
-    "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
-    "failure_reason, products_total, total, succeeded, failed";
-
-core::RequestRecord read_request(const Query& row) {
-  core::RequestRecord r;
-  r.id = row.text(0);
-  const std::string status = row.text(1);
-  r.status = parse_stored(core::parse_request_status(status), status, kBackend, "request status");
-  r.created_at = row.int64(2);
-  r.updated_at = row.int64(3);
-  r.columns = decode_string_list(row.text(4));
-  r.webhook_url = row.optional_text(5);
-  r.quality = row.integer(6);
-  const std::string format = row.text(7);
-  r.format = parse_stored(core::parse_image_format(format), format, kBackend, "image format");
-  r.failure_reason = row.optional_text(8);
-  r.products_total = row.integer(9);
-  r.progress.total = row.integer(10);
-  r.progress.succeeded = row.integer(11);
-  r.progress.failed = row.integer(12);
-  return r;
-}
-
-constexpr std::string_view kDeliveryColumns =
-    "id, webhook_id, request_id, url, attempts, next_attempt_at, created_at, delivered_at, "
-    "last_status, last_error";
-
-core::Delivery read_delivery(const Query& row) {
-  core::Delivery d;
-  d.id = row.int64(0);
-  d.webhook_id = row.text(1);
-  d.request_id = row.text(2);
-  d.url = row.text(3);
-  d.attempts = row.integer(4);
-  d.next_attempt_at = row.optional_int64(5).value_or(0);
-  d.created_at = row.int64(6);
-  d.delivered_at = row.optional_int64(7);
-  if (auto status = row.optional_int64(8)) d.last_status = static_cast<int>(*status);
-  d.last_error = row.optional_text(9);
-  return d;
-}
-
-std::string sql(std::string_view head, std::string_view columns, std::string_view tail) {
-  std::string text(head);
-  text.append(columns).append(tail);
-  return text;
-}
 
 // Queues the notification for a request that has just ended; called inside the
 // transaction that ended it, so a crash cannot separate the two.
@@ -79,25 +28,10 @@ void insert_delivery(Connection& db, const std::string& request_id, const std::s
                "INSERT INTO deliveries (webhook_id, request_id, url, next_attempt_at, created_at)"
                " VALUES (?1, ?2, ?3, ?4, ?4)",
                "queueing a webhook delivery");
-  insert.bind(1, "msg_" + core::new_uuid()).bind(2, request_id).bind(3, url).bind(4, now).run();
+  insert.bind(1, common::new_webhook_id()).bind(2, request_id).bind(3, url).bind(4, now).run();
 }
 
 }  // namespace
-
-// A reader connection borrowed from the pool for the length of one call.
-class SqliteStore::ReaderLease {
- public:
-  ReaderLease(SqliteStore& store, std::unique_ptr<Connection> connection)
-      : store_(store), connection_(std::move(connection)) {}
-  ~ReaderLease() { store_.return_reader(std::move(connection_)); }
-  ReaderLease(const ReaderLease&) = delete;
-  ReaderLease& operator=(const ReaderLease&) = delete;
-  Connection& operator*() { return *connection_; }
-
- private:
-  SqliteStore& store_;
-  std::unique_ptr<Connection> connection_;
-};
 
 SqliteStore::SqliteStore(const std::string& path)
     : path_(path), writer_(std::make_unique<Connection>(path, Connection::Role::writer)) {
@@ -122,24 +56,16 @@ SqliteStore::ReaderLease SqliteStore::reader() {
   return ReaderLease(*this, std::make_unique<Connection>(path_, Connection::Role::reader));
 }
 
-void SqliteStore::return_reader(std::unique_ptr<Connection> connection) {
+void SqliteStore::give_back(std::unique_ptr<Connection> connection) {
   // Still in a transaction only if a ROLLBACK failed; a fresh connection is safer.
-  if (connection->in_transaction()) return;
+  if (!connection || connection->in_transaction()) return;
   std::lock_guard lock(readers_mutex_);
   if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(connection));
 }
 
 core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request) {
   // Encoded before taking the write lock, which other writers are waiting for.
-  const std::string columns = encode_string_list(request.columns);
-  std::vector<std::string> fields;
-  fields.reserve(request.products.size());
-  for (const auto& product : request.products) fields.push_back(encode_string_list(product.fields));
-  std::int64_t total = 0;
-  for (const auto& product : request.products)
-    total += static_cast<std::int64_t>(product.image_urls.size());
-  // Nothing to wait for: such a request is over as soon as it exists.
-  const bool ended = total == 0;
+  const common::PreparedRequest prepared(request);
 
   std::lock_guard lock(writer_mutex_);
   Connection& db = *writer_;
@@ -151,12 +77,9 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
                   " WHERE idempotency_key = ?1 AND created_at > ?2"
                   " ORDER BY created_at DESC, seq DESC LIMIT 1",
                   "looking up an idempotency key");
-    earlier.bind(1, *request.idempotency_key).bind(2, request.created_at - kIdempotencyWindowMs);
-    if (earlier.step()) {
-      if (earlier.text(1) == request.fingerprint)
-        return {core::CreateOutcome::Kind::replayed, earlier.text(0)};
-      return {core::CreateOutcome::Kind::key_conflict, {}};
-    }
+    earlier.bind(1, *request.idempotency_key).bind(2, prepared.idempotency_cutoff());
+    if (earlier.step())
+      return common::earlier_use(earlier.text(0), earlier.text(1) == request.fingerprint);
   }
 
   Query insert_request(db,
@@ -166,17 +89,16 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
                        " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING seq",
                        "storing a request");
   insert_request.bind(1, request.id)
-      .bind(2, core::to_string(ended ? core::RequestStatus::completed
-                                     : core::RequestStatus::pending))
+      .bind(2, prepared.status())
       .bind(3, request.created_at)
-      .bind(4, columns)
+      .bind(4, prepared.columns)
       .bind(5, request.webhook_url)
       .bind(6, request.quality)
       .bind(7, core::to_string(request.format))
       .bind(8, request.idempotency_key)
       .bind(9, request.fingerprint)
-      .bind(10, static_cast<std::int64_t>(request.products.size()))
-      .bind(11, total);
+      .bind(10, prepared.products())
+      .bind(11, prepared.total);
   insert_request.step();
   const std::int64_t seq = insert_request.int64(0);
   insert_request.reset();
@@ -184,15 +106,15 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
   BatchInsert products(db,
                        "INSERT INTO products (request_seq, idx, serial_number, product_name, fields)"
                        " VALUES ",
-                       5, static_cast<std::int64_t>(request.products.size()), "storing products");
+                       5, prepared.products(), "storing products");
   BatchInsert tasks(db,
                     "INSERT INTO tasks (request_seq, product_idx, image_idx, source_url, updated_at)"
                     " VALUES ",
-                    5, total, "storing image tasks");
+                    5, prepared.total, "storing image tasks");
   for (std::size_t p = 0; p < request.products.size(); ++p) {
     const auto& product = request.products[p];
     products.row(seq, static_cast<std::int64_t>(p), product.serial_number, product.product_name,
-                 fields[p]);
+                 prepared.fields[p]);
   }
   for (std::size_t p = 0; p < request.products.size(); ++p) {
     const auto& urls = request.products[p].image_urls;
@@ -202,20 +124,23 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
   }
   products.finish();
   tasks.finish();
-  if (ended && request.webhook_url)
+  if (prepared.delivers_at_once())
     insert_delivery(db, request.id, *request.webhook_url, request.created_at);
 
   transaction.commit();
+  if (!prepared.ended) notifier_.notify();
   return {core::CreateOutcome::Kind::created, request.id};
 }
 
 std::optional<core::RequestRecord> SqliteStore::get_request(const std::string& id) {
   auto db = reader();
-  Query query(*db, sql("SELECT ", kRequestColumns, " FROM requests WHERE id = ?1"),
+  Query query(*db,
+              common::select_sql("SELECT ", common::kRequestColumns,
+                                 " FROM requests WHERE id = ?1"),
               "reading a request");
   query.bind(1, id);
   if (!query.step()) return std::nullopt;
-  return read_request(query);
+  return common::read_request(query, kBackend);
 }
 
 std::vector<core::ProductRecord> SqliteStore::get_products(const std::string& request_id,
@@ -231,42 +156,29 @@ std::vector<core::ProductRecord> SqliteStore::get_products(const std::string& re
   {
     // Product indexes are 0..n-1 without gaps, so the page is a key range, not an OFFSET.
     Query query(*db,
-                "SELECT idx, serial_number, product_name, fields FROM products"
-                " WHERE request_seq = (SELECT seq FROM requests WHERE id = ?1)"
-                " AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+                common::select_sql("SELECT ", common::kProductColumns,
+                                   " FROM products p"
+                                   " WHERE p.request_seq = (SELECT seq FROM requests WHERE id = ?1)"
+                                   " AND p.idx >= ?2 AND p.idx < ?3 ORDER BY p.idx"),
                 "reading products");
     query.bind(1, request_id).bind(2, first).bind(3, end);
-    while (query.step()) {
-      core::ProductRecord& p = products.emplace_back();
-      p.index = query.integer(0);
-      p.serial_number = query.text(1);
-      p.product_name = query.text(2);
-      p.fields = decode_string_list(query.text(3));
-    }
+    while (query.step()) products.push_back(common::read_product(query));
   }
   if (products.empty()) return products;
   {
     Query query(*db,
-                "SELECT product_idx, image_idx, source_url, state, attempts, output_name, error,"
-                " bytes_in, bytes_out FROM tasks"
-                " WHERE request_seq = (SELECT seq FROM requests WHERE id = ?1)"
-                " AND product_idx >= ?2 AND product_idx < ?3"
-                " ORDER BY product_idx, image_idx",
+                common::select_sql("SELECT t.product_idx, ", common::kImageColumns,
+                                   " FROM tasks t"
+                                   " WHERE t.request_seq = (SELECT seq FROM requests WHERE id = ?1)"
+                                   " AND t.product_idx >= ?2 AND t.product_idx < ?3"
+                                   " ORDER BY t.product_idx, t.image_idx"),
                 "reading the images of products");
     query.bind(1, request_id).bind(2, first).bind(3, end);
     while (query.step()) {
       const std::int64_t position = query.int64(0) - first;
       if (position < 0 || position >= static_cast<std::int64_t>(products.size())) continue;
-      core::ImageRecord& image = products[static_cast<std::size_t>(position)].images.emplace_back();
-      image.index = query.integer(1);
-      image.source_url = query.text(2);
-      const std::string state = query.text(3);
-      image.state = parse_stored(core::parse_task_state(state), state, kBackend, "task state");
-      image.attempts = query.integer(4);
-      image.output_name = query.optional_text(5);
-      image.error = query.optional_text(6);
-      image.bytes_in = query.int64(7);
-      image.bytes_out = query.int64(8);
+      products[static_cast<std::size_t>(position)].images.push_back(
+          common::read_image(query, 1, kBackend));
     }
   }
   snapshot.commit();
@@ -278,11 +190,12 @@ std::vector<core::RequestRecord> SqliteStore::list_requests(int limit, int offse
   if (limit <= 0) return requests;
   auto db = reader();
   Query query(*db,
-              sql("SELECT ", kRequestColumns,
-                  " FROM requests ORDER BY created_at DESC, seq DESC LIMIT ?1 OFFSET ?2"),
+              common::select_sql("SELECT ", common::kRequestColumns,
+                                 " FROM requests ORDER BY created_at DESC, seq DESC"
+                                 " LIMIT ?1 OFFSET ?2"),
               "listing requests");
   query.bind(1, limit).bind(2, std::max(offset, 0));
-  while (query.step()) requests.push_back(read_request(query));
+  while (query.step()) requests.push_back(common::read_request(query, kBackend));
   return requests;
 }
 
@@ -383,7 +296,9 @@ int SqliteStore::release_expired_leases(core::TimeMs now) {
                 " updated_at = ?1 WHERE state = 'running' AND lease_expires < ?1",
                 "releasing expired leases");
   release.bind(1, now).run();
-  return db.changes();
+  const int released = db.changes();
+  if (released > 0) notifier_.notify();
+  return released;
 }
 
 int SqliteStore::release_leases(const std::string& owner) {
@@ -394,7 +309,9 @@ int SqliteStore::release_leases(const std::string& owner) {
                 " updated_at = ?2 WHERE state = 'running' AND lease_owner = ?1",
                 "releasing the leases of an owner");
   release.bind(1, owner).bind(2, core::now_ms()).run();
-  return db.changes();
+  const int released = db.changes();
+  if (released > 0) notifier_.notify();
+  return released;
 }
 
 std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
@@ -407,65 +324,58 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
 
   // Requests that had a task end in this call, in first-seen order.
   std::vector<std::int64_t> ended_in;
+  bool retried = false;
+  // Both ends in one statement, as PostgreSQL's kEndTasks. `state IN ('pending',
+  // 'running')` is what makes counting exactly-once: an outcome for a task that has
+  // already ended (a duplicate, or a late report from a worker whose lease expired and
+  // whose task was redone) changes nothing. The task's own request is used, not the one
+  // the outcome names.
+  Query end(db,
+            "UPDATE tasks SET state = ?2,"
+            " output_name = CASE WHEN ?2 = 'done' THEN ?3 ELSE output_name END,"
+            " error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE error END,"
+            " bytes_in = ?5, bytes_out = ?6, lease_owner = NULL, lease_expires = NULL,"
+            " updated_at = ?7"
+            " WHERE id = ?1 AND state IN ('pending', 'running') RETURNING request_seq",
+            "recording an ended task");
+  Query count(db,
+              "UPDATE requests SET succeeded = succeeded + (?2 = 'done'),"
+              " failed = failed + (?2 = 'failed'), updated_at = ?3 WHERE seq = ?1",
+              "updating request progress");
+  // The attempt was counted when the task was claimed.
+  Query retry(db,
+              "UPDATE tasks SET state = 'pending', not_before = ?2, error = ?3,"
+              " lease_owner = NULL, lease_expires = NULL, updated_at = ?4"
+              " WHERE id = ?1 AND state = 'running' AND lease_owner = ?5",
+              "scheduling a task retry");
   for (const core::TaskOutcome& outcome : outcomes) {
-    // `state IN ('pending', 'running')` is what makes counting exactly-once: an outcome
-    // for a task that has already ended (a duplicate, or a late report from a worker
-    // whose lease expired and whose task was redone) changes nothing. The task's own
-    // request is used, not the one the outcome names.
-    std::optional<std::int64_t> seq;
-    const char* counter = nullptr;
-    switch (outcome.kind) {
-      case core::TaskOutcome::Kind::succeeded: {
-        Query done(db,
-                   "UPDATE tasks SET state = 'done', output_name = ?2, bytes_in = ?3,"
-                   " bytes_out = ?4, lease_owner = NULL, lease_expires = NULL, updated_at = ?5"
-                   " WHERE id = ?1 AND state IN ('pending', 'running') RETURNING request_seq",
-                   "recording a finished task");
-        done.bind(1, outcome.task_id)
-            .bind(2, outcome.output_name)
-            .bind(3, outcome.bytes_in)
-            .bind(4, outcome.bytes_out)
-            .bind(5, now);
-        if (done.step()) seq = done.int64(0);
-        counter = "UPDATE requests SET succeeded = succeeded + 1, updated_at = ?2 WHERE seq = ?1";
-        break;
-      }
-      case core::TaskOutcome::Kind::failed: {
-        Query failed(db,
-                     "UPDATE tasks SET state = 'failed', error = ?2, bytes_in = ?3,"
-                     " bytes_out = ?4, lease_owner = NULL, lease_expires = NULL, updated_at = ?5"
-                     " WHERE id = ?1 AND state IN ('pending', 'running') RETURNING request_seq",
-                     "recording a failed task");
-        failed.bind(1, outcome.task_id)
-            .bind(2, outcome.error)
-            .bind(3, outcome.bytes_in)
-            .bind(4, outcome.bytes_out)
-            .bind(5, now);
-        if (failed.step()) seq = failed.int64(0);
-        counter = "UPDATE requests SET failed = failed + 1, updated_at = ?2 WHERE seq = ?1";
-        break;
-      }
-      case core::TaskOutcome::Kind::retry: {
-        // The attempt was counted when the task was claimed.
-        Query retry(db,
-                    "UPDATE tasks SET state = 'pending', not_before = ?2, error = ?3,"
-                    " lease_owner = NULL, lease_expires = NULL, updated_at = ?4"
-                    " WHERE id = ?1 AND state = 'running' AND lease_owner = ?5",
-                    "scheduling a task retry");
-        retry.bind(1, outcome.task_id)
-            .bind(2, outcome.retry_at)
-            .bind(3, outcome.error)
-            .bind(4, now)
-            .bind(5, outcome.owner)
-            .run();
-        break;
-      }
+    const std::optional<std::string_view> state = common::end_state(outcome);
+    if (!state) {
+      retry.bind(1, outcome.task_id)
+          .bind(2, outcome.retry_at)
+          .bind(3, outcome.error)
+          .bind(4, now)
+          .bind(5, outcome.owner)
+          .run();
+      retried = retried || db.changes() > 0;
+      retry.reset();
+      continue;
     }
-    if (!seq) continue;
-    Query count(db, counter, "updating request progress");
-    count.bind(1, *seq).bind(2, now).run();
-    if (std::find(ended_in.begin(), ended_in.end(), *seq) == ended_in.end())
-      ended_in.push_back(*seq);
+    end.bind(1, outcome.task_id)
+        .bind(2, *state)
+        .bind(3, outcome.output_name)
+        .bind(4, outcome.error)
+        .bind(5, outcome.bytes_in)
+        .bind(6, outcome.bytes_out)
+        .bind(7, now);
+    const bool ended = end.step();
+    const std::int64_t seq = ended ? end.int64(0) : 0;
+    end.reset();
+    if (!ended) continue;
+    count.bind(1, seq).bind(2, *state).bind(3, now).run();
+    count.reset();
+    if (std::find(ended_in.begin(), ended_in.end(), seq) == ended_in.end())
+      ended_in.push_back(seq);
   }
 
   for (std::int64_t seq : ended_in) {
@@ -485,40 +395,8 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
     completed.push_back(std::move(id));
   }
   transaction.commit();
+  if (retried) notifier_.notify();
   return completed;
-}
-
-bool SqliteStore::fail_request(const std::string& request_id, const std::string& reason,
-                               core::TimeMs now) {
-  std::lock_guard lock(writer_mutex_);
-  Connection& db = *writer_;
-  Transaction transaction(db, Transaction::Kind::write);
-  std::int64_t seq = 0;
-  std::optional<std::string> webhook_url;
-  {
-    Query fail(db,
-               "UPDATE requests SET status = 'failed', failure_reason = ?2, updated_at = ?3"
-               " WHERE id = ?1 AND (status = 'pending' OR status = 'processing')"
-               " RETURNING seq, webhook_url",
-               "failing a request");
-    fail.bind(1, request_id).bind(2, reason).bind(3, now);
-    if (!fail.step()) return false;  // unknown, or already ended
-    seq = fail.int64(0);
-    webhook_url = fail.optional_text(1);
-  }
-  Query fail_tasks(db,
-                   "UPDATE tasks SET state = 'failed', error = ?2, lease_owner = NULL,"
-                   " lease_expires = NULL, updated_at = ?3"
-                   " WHERE request_seq = ?1 AND (state = 'pending' OR state = 'running')",
-                   "failing the open tasks of a request");
-  fail_tasks.bind(1, seq).bind(2, reason).bind(3, now).run();
-  const int failed_tasks = db.changes();
-  Query count(db, "UPDATE requests SET failed = failed + ?2 WHERE seq = ?1",
-              "updating request progress");
-  count.bind(1, seq).bind(2, failed_tasks).run();
-  if (webhook_url) insert_delivery(db, request_id, *webhook_url, now);
-  transaction.commit();
-  return true;
 }
 
 std::vector<core::Delivery> SqliteStore::claim_deliveries(core::TimeMs now, int max,
@@ -528,17 +406,16 @@ std::vector<core::Delivery> SqliteStore::claim_deliveries(core::TimeMs now, int 
   std::lock_guard lock(writer_mutex_);
   Connection& db = *writer_;
   Query claim(db,
-              sql("UPDATE deliveries SET lease_expires = ?2 WHERE id IN (SELECT id FROM deliveries"
+              common::select_sql(
+                  "UPDATE deliveries SET lease_expires = ?2 WHERE id IN (SELECT id FROM deliveries"
                   " WHERE next_attempt_at IS NOT NULL AND delivered_at IS NULL"
                   " AND next_attempt_at <= ?1 AND (lease_expires IS NULL OR lease_expires < ?1)"
                   " ORDER BY next_attempt_at, id LIMIT ?3) RETURNING ",
-                  kDeliveryColumns, ""),
+                  common::kDeliveryColumns, ""),
               "claiming webhook deliveries");
   claim.bind(1, now).bind(2, now + lease_ms).bind(3, max);
-  while (claim.step()) claimed.push_back(read_delivery(claim));
-  std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
-    return std::pair(a.next_attempt_at, a.id) < std::pair(b.next_attempt_at, b.id);
-  });
+  while (claim.step()) claimed.push_back(common::read_delivery(claim));
+  common::sort_by_due(claimed);
   return claimed;
 }
 
@@ -568,15 +445,8 @@ void SqliteStore::record_delivery_attempt(const core::DeliveryAttempt& attempt,
   }
 }
 
-std::vector<core::Delivery> SqliteStore::get_deliveries(const std::string& request_id) {
-  std::vector<core::Delivery> deliveries;
-  auto db = reader();
-  Query query(*db,
-              sql("SELECT ", kDeliveryColumns, " FROM deliveries WHERE request_id = ?1 ORDER BY id"),
-              "reading webhook deliveries");
-  query.bind(1, request_id);
-  while (query.step()) deliveries.push_back(read_delivery(query));
-  return deliveries;
+std::unique_ptr<WorkWatch> SqliteStore::watch_new_work(std::function<void()> on_new_work) {
+  return notifier_.watch(std::move(on_new_work));
 }
 
 Store::QueueDepth SqliteStore::queue_depth() {
@@ -592,7 +462,7 @@ Store::QueueDepth SqliteStore::queue_depth() {
 bool SqliteStore::ping() {
   try {
     auto db = reader();
-    Query query(*db, "SELECT count(*) FROM schema_version", "pinging the database");
+    Query query(*db, "SELECT count(*) FROM schema_migrations", "pinging the database");
     return query.step();
   } catch (const StoreError&) {
     return false;

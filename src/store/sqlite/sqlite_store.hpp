@@ -5,11 +5,14 @@
 // checkpoints the WAL so that no write pays for it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/lease.hpp"
+#include "common/work_notifier.hpp"
 #include "sqlite/checkpointer.hpp"
 #include "sqlite/connection.hpp"
 #include "store/store.hpp"
@@ -35,19 +38,21 @@ class SqliteStore final : public Store {
   int release_leases(const std::string& owner) override;
   std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                         core::TimeMs now) override;
-  bool fail_request(const std::string& request_id, const std::string& reason,
-                    core::TimeMs now) override;
   std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,
                                                core::TimeMs lease_ms) override;
   void record_delivery_attempt(const core::DeliveryAttempt& attempt, core::TimeMs now) override;
-  std::vector<core::Delivery> get_deliveries(const std::string& request_id) override;
   QueueDepth queue_depth() override;
   bool ping() override;
+  // Woken by this store's writes (common::WorkNotifier). Writes that another process makes
+  // to the same file wake nobody here: the workers' idle wait finds them.
+  std::unique_ptr<WorkWatch> watch_new_work(std::function<void()> on_new_work) override;
 
  private:
-  class ReaderLease;
+  // A reader connection borrowed from the pool for the length of one call.
+  using ReaderLease = common::Lease<SqliteStore, Connection>;
+  friend ReaderLease;
   ReaderLease reader();
-  void return_reader(std::unique_ptr<Connection> connection);
+  void give_back(std::unique_ptr<Connection> connection);
 
   std::string path_;
   std::unique_ptr<Checkpointer> checkpointer_;  // outlives writer_, whose hook points at it
@@ -55,6 +60,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<Connection> writer_;
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;
+  common::WorkNotifier notifier_;
 };
 
 }  // namespace imgbatch::store::sqlite

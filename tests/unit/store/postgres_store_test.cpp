@@ -18,6 +18,7 @@
 #include "store/postgres/schema.hpp"
 #include "store/store.hpp"
 #include "support/postgres_cluster.hpp"
+#include "unit/store/wake_counter.hpp"
 
 namespace imgbatch::store::testing {
 namespace {
@@ -80,31 +81,6 @@ class Schema {
 };
 
 // Counts calls of a watch's callback and lets a test wait for the next one.
-class WakeCounter {
- public:
-  std::function<void()> callback() {
-    return [this] {
-      std::lock_guard lock(mutex_);
-      ++count_;
-      changed_.notify_all();
-    };
-  }
-  int count() {
-    std::lock_guard lock(mutex_);
-    return count_;
-  }
-  // True once the count exceeds `than`, false after a generous wait.
-  bool wait_above(int than, std::chrono::seconds timeout = 15s) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] { return count_ > than; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int count_ = 0;
-};
-
 // Waits until `condition()` holds, polling; false after a generous wait.
 template <class Condition>
 bool eventually(Condition condition, std::chrono::seconds timeout = 15s) {
@@ -162,7 +138,8 @@ TEST(PostgresStore, ManyProcessesStartingAtOnceMigrateAnEmptyDatabaseOnce) {
   for (auto& thread : threads) thread.join();
   ASSERT_EQ(failures.load(), 0);
   EXPECT_EQ(cluster().column(database, "SELECT version FROM schema_migrations ORDER BY version"),
-            std::vector<std::string>{std::to_string(postgres::latest_schema_version())});
+            std::vector<std::string>{
+                std::to_string(common::known_version(postgres::migrations()))});
   EXPECT_EQ(cluster().column(database,
                              "SELECT count(*) FROM information_schema.tables"
                              " WHERE table_schema = 'public'"

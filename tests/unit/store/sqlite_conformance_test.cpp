@@ -5,6 +5,7 @@
 #include <string>
 
 #include "support/temp_dir.hpp"
+#include "support/sqlite_deliveries.hpp"
 #include "unit/store/store_conformance.hpp"
 
 namespace imgbatch::store::testing {
@@ -16,10 +17,15 @@ class SqliteHarness final : public StoreHarness {
  public:
   std::unique_ptr<Store> open() override {
     // A folder that does not exist yet: open_store must create it.
-    return open_store("sqlite:" + (dir_.path() / "nested" / "imgbatch.db").string());
+    return open_store("sqlite:" + file().string());
+  }
+  std::vector<core::Delivery> deliveries(const std::string& request_id) override {
+    return test_support::sqlite_deliveries(file(), request_id);
   }
 
  private:
+  std::filesystem::path file() const { return dir_.path() / "nested" / "imgbatch.db"; }
+
   TempDir dir_;
 };
 

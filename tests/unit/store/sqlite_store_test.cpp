@@ -71,7 +71,8 @@ core::NewRequest small_request() {
 
 std::vector<std::string> all_versions() {
   std::vector<std::string> versions;
-  for (int v = 1; v <= sqlite::latest_schema_version(); ++v) versions.push_back(std::to_string(v));
+  for (int v = 1; v <= common::known_version(sqlite::migrations()); ++v)
+    versions.push_back(std::to_string(v));
   return versions;
 }
 
@@ -92,7 +93,7 @@ TEST(SqliteStore, OpeningCreatesTheFolderTheSchemaAndWalMode) {
 
   RawDb raw(file);
   EXPECT_EQ(raw.column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
-  EXPECT_EQ(raw.column("SELECT version FROM schema_version ORDER BY version"), all_versions());
+  EXPECT_EQ(raw.column("SELECT version FROM schema_migrations ORDER BY version"), all_versions());
   EXPECT_EQ(raw.column("SELECT name FROM sqlite_master WHERE type = 'table'"
                        " AND name IN ('requests', 'products', 'tasks', 'deliveries') ORDER BY name"),
             (std::vector<std::string>{"deliveries", "products", "requests", "tasks"}));
@@ -107,7 +108,7 @@ TEST(SqliteStore, ReopeningKeepsTheDataAndAppliesNoMigrationTwice) {
     auto store = open_store(uri);
     store->create_request(request);
     applied = RawDb(dir.path() / "imgbatch.db")
-                  .column("SELECT version || ':' || applied_at FROM schema_version ORDER BY version");
+                  .column("SELECT version || ':' || applied_at FROM schema_migrations ORDER BY version");
   }
   auto store = open_store(uri);
   const auto record = store->get_request(request.id);
@@ -116,7 +117,7 @@ TEST(SqliteStore, ReopeningKeepsTheDataAndAppliesNoMigrationTwice) {
   EXPECT_EQ(store->get_products(request.id, 0, 10).at(0).images.at(0).source_url,
             "https://img.example.com/a.jpg");
   EXPECT_EQ(RawDb(dir.path() / "imgbatch.db")
-                .column("SELECT version || ':' || applied_at FROM schema_version ORDER BY version"),
+                .column("SELECT version || ':' || applied_at FROM schema_migrations ORDER BY version"),
             applied);
 }
 
@@ -158,11 +159,36 @@ TEST(SqliteStore, DatabaseFromANewerBuildIsRefused) {
   TempDir dir;
   const auto file = dir.path() / "imgbatch.db";
   open_store("sqlite:" + file.string());
-  const int newer = sqlite::latest_schema_version() + 1;
-  RawDb(file).exec("INSERT INTO schema_version VALUES (" + std::to_string(newer) + ", 0)");
+  const int newer = common::known_version(sqlite::migrations()) + 1;
+  RawDb(file).exec("INSERT INTO schema_migrations VALUES (" + std::to_string(newer) + ", 0)");
   const std::string message = error_of("sqlite:" + file.string());
   EXPECT_NE(message.find("schema version " + std::to_string(newer)), std::string::npos)
       << message;
+}
+
+// Files written before the version table was named as PostgreSQL's: the table is carried
+// over, with the versions it recorded, and the file opens with its data.
+TEST(SqliteStore, DatabaseWithTheOldVersionTableOpensAndKeepsItsHistory) {
+  TempDir dir;
+  const auto file = dir.path() / "imgbatch.db";
+  const auto request = small_request();
+  open_store("sqlite:" + file.string())->create_request(request);
+  {
+    RawDb raw(file);
+    raw.exec("ALTER TABLE schema_migrations RENAME TO schema_version;"
+             " UPDATE schema_version SET applied_at = 42");
+  }
+  auto store = open_store("sqlite:" + file.string());
+  ASSERT_TRUE(store->get_request(request.id).has_value());
+  EXPECT_TRUE(store->ping());
+  RawDb raw(file);
+  EXPECT_EQ(raw.column("SELECT name FROM sqlite_master WHERE name LIKE 'schema_%'"),
+            std::vector<std::string>{"schema_migrations"});
+  std::vector<std::string> recorded;
+  for (const auto& version : all_versions()) recorded.push_back(version + ":42");
+  EXPECT_EQ(raw.column("SELECT version || ':' || applied_at FROM schema_migrations"
+                       " ORDER BY version"),
+            recorded);
 }
 
 TEST(SqliteStore, FailedMigrationIsRolledBackWhole) {
@@ -174,17 +200,18 @@ TEST(SqliteStore, FailedMigrationIsRolledBackWhole) {
       {2, "CREATE TABLE b (x INTEGER); INSERT INTO missing VALUES (1)"},
   };
   EXPECT_THROW(sqlite::migrate(connection, broken), StoreError);
+  // The missing steps are applied together or not at all, as on PostgreSQL.
   RawDb raw(file);
-  EXPECT_EQ(raw.column("SELECT version FROM schema_version"), std::vector<std::string>{"1"});
-  EXPECT_EQ(raw.column("SELECT name FROM sqlite_master WHERE name IN ('a', 'b')"),
-            std::vector<std::string>{"a"});
+  EXPECT_EQ(raw.column("SELECT name FROM sqlite_master WHERE name IN ('a', 'b',"
+                       " 'schema_migrations')"),
+            std::vector<std::string>{});
 
   const sqlite::Migration fixed[] = {
       {1, "CREATE TABLE a (x INTEGER)"},
       {2, "CREATE TABLE b (x INTEGER)"},
   };
   sqlite::migrate(connection, fixed);
-  EXPECT_EQ(raw.column("SELECT version FROM schema_version ORDER BY version"),
+  EXPECT_EQ(raw.column("SELECT version FROM schema_migrations ORDER BY version"),
             (std::vector<std::string>{"1", "2"}));
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/ids.hpp"
 #include "core/types.hpp"
+#include "unit/store/wake_counter.hpp"
 
 namespace imgbatch::store::testing {
 
@@ -181,7 +182,7 @@ TEST_P(StoreConformance, CreatedRequestReadsBackWithEverySetting) {
 TEST_P(StoreConformance, UnknownRequestIsAbsent) {
   EXPECT_FALSE(store().get_request(core::new_uuid()).has_value());
   EXPECT_TRUE(store().get_products(core::new_uuid(), 0, 10).empty());
-  EXPECT_TRUE(store().get_deliveries(core::new_uuid()).empty());
+  EXPECT_TRUE(harness().deliveries(core::new_uuid()).empty());
 }
 
 TEST_P(StoreConformance, ProductsReadBackWithFieldsAndImagesInOrder) {
@@ -271,7 +272,7 @@ TEST_P(StoreConformance, RequestWithoutImagesIsCompletedAtOnce) {
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->status, RequestStatus::completed);
   EXPECT_EQ(record->progress.total, 0);
-  EXPECT_EQ(store().get_deliveries(id).size(), 1u);
+  EXPECT_EQ(harness().deliveries(id).size(), 1u);
 }
 
 // ---- idempotency -----------------------------------------------------------------------
@@ -641,55 +642,6 @@ TEST_P(StoreConformance, ConcurrentFinishersCompleteTheRequestOnce) {
   EXPECT_EQ(record->progress.succeeded, 200);
 }
 
-// ---- failing a request -----------------------------------------------------------------
-
-TEST_P(StoreConformance, FailedRequestEndsItsOpenTasksAndNotifies) {
-  NewRequest request = make_request(1, 3);
-  request.webhook_url = "https://hooks.example.com/x";
-  const std::string id = create(store(), request);
-  const auto tasks = store().claim_tasks("w", 2, kT0, kLease);
-  ASSERT_EQ(tasks.size(), 2u);
-  store().finish_tasks({succeeded(tasks[0])}, kT0 + 1);
-
-  EXPECT_TRUE(store().fail_request(id, "storage is not writable", kT0 + 9));
-  const auto record = store().get_request(id);
-  EXPECT_EQ(record->status, RequestStatus::failed);
-  EXPECT_EQ(record->failure_reason, "storage is not writable");
-  EXPECT_EQ(record->updated_at, kT0 + 9);
-  EXPECT_EQ(record->progress.succeeded, 1);
-  EXPECT_EQ(record->progress.failed, 2);
-  EXPECT_EQ(record->progress.remaining(), 0);
-  EXPECT_EQ(image_at(store(), id, 0, 0).state, TaskState::done);
-  for (int i : {1, 2}) {  // one was running, one pending
-    EXPECT_EQ(image_at(store(), id, 0, i).state, TaskState::failed);
-    EXPECT_EQ(image_at(store(), id, 0, i).error, "storage is not writable");
-  }
-  const auto deliveries = store().get_deliveries(id);
-  ASSERT_EQ(deliveries.size(), 1u);
-  EXPECT_EQ(deliveries[0].next_attempt_at, kT0 + 9);
-  EXPECT_EQ(store().queue_depth().pending, 0);
-  EXPECT_EQ(store().queue_depth().running, 0);
-
-  // The worker that held task 1 reports late: ignored, and nothing completes.
-  EXPECT_TRUE(store().finish_tasks({succeeded(tasks[1])}, kT0 + 10).empty());
-  EXPECT_EQ(store().get_request(id)->status, RequestStatus::failed);
-  EXPECT_EQ(store().get_request(id)->progress.succeeded, 1);
-  EXPECT_FALSE(store().fail_request(id, "again", kT0 + 11));
-  EXPECT_EQ(store().get_request(id)->failure_reason, "storage is not writable");
-  EXPECT_EQ(store().get_deliveries(id).size(), 1u);
-}
-
-TEST_P(StoreConformance, OnlyOpenRequestsCanFail) {
-  EXPECT_FALSE(store().fail_request(core::new_uuid(), "no such request", kT0));
-  const std::string id = create(store(), make_request(1, 1));
-  const auto tasks = store().claim_tasks("w", 1, kT0, kLease);
-  ASSERT_EQ(tasks.size(), 1u);
-  store().finish_tasks({succeeded(tasks[0])}, kT0 + 1);
-  EXPECT_FALSE(store().fail_request(id, "too late", kT0 + 2));
-  EXPECT_EQ(store().get_request(id)->status, RequestStatus::completed);
-  EXPECT_FALSE(store().get_request(id)->failure_reason.has_value());
-}
-
 // ---- webhook deliveries ----------------------------------------------------------------
 
 TEST_P(StoreConformance, DeliveryIsQueuedAtCompletionOnlyWithAWebhookUrl) {
@@ -699,9 +651,9 @@ TEST_P(StoreConformance, DeliveryIsQueuedAtCompletionOnlyWithAWebhookUrl) {
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(store().finish_tasks({succeeded(tasks[0])}, kT0 + 8),
             std::vector<std::string>{without});
-  EXPECT_TRUE(store().get_deliveries(without).empty());
+  EXPECT_TRUE(harness().deliveries(without).empty());
 
-  const auto deliveries = store().get_deliveries(with);
+  const auto deliveries = harness().deliveries(with);
   ASSERT_EQ(deliveries.size(), 1u);
   const auto& d = deliveries[0];
   EXPECT_GT(d.id, 0);
@@ -735,7 +687,7 @@ TEST_P(StoreConformance, DeliveryIsLeasedRetriedAndDeliveredOnce) {
   EXPECT_EQ(second[0].webhook_id, first[0].webhook_id);
 
   store().record_delivery_attempt({second[0].id, false, 500, "HTTP 500", kT0 + 5000}, kT0 + 1100);
-  auto d = store().get_deliveries(id).at(0);
+  auto d = harness().deliveries(id).at(0);
   EXPECT_EQ(d.attempts, 1);
   EXPECT_EQ(d.last_status, 500);
   EXPECT_EQ(d.last_error, "HTTP 500");
@@ -748,7 +700,7 @@ TEST_P(StoreConformance, DeliveryIsLeasedRetriedAndDeliveredOnce) {
   EXPECT_EQ(third[0].attempts, 1);
   store().record_delivery_attempt({third[0].id, true, 204, std::nullopt, std::nullopt},
                                   kT0 + 5100);
-  d = store().get_deliveries(id).at(0);
+  d = harness().deliveries(id).at(0);
   EXPECT_EQ(d.attempts, 2);
   EXPECT_EQ(d.delivered_at, kT0 + 5100);
   EXPECT_EQ(d.last_status, 204);
@@ -757,7 +709,7 @@ TEST_P(StoreConformance, DeliveryIsLeasedRetriedAndDeliveredOnce) {
   // A dispatcher whose lease had run out reports a failure afterwards: too late to matter.
   store().record_delivery_attempt({third[0].id, false, std::nullopt, "timeout", kT0 + 9000},
                                   kT0 + 6000);
-  d = store().get_deliveries(id).at(0);
+  d = harness().deliveries(id).at(0);
   EXPECT_EQ(d.attempts, 2);
   EXPECT_EQ(d.delivered_at, kT0 + 5100);
   EXPECT_TRUE(store().claim_deliveries(kT0 + kHour, 10, 1000).empty());
@@ -770,7 +722,7 @@ TEST_P(StoreConformance, GivenUpDeliveryIsNeverClaimedAgain) {
   store().record_delivery_attempt({claimed[0].id, false, std::nullopt, "connection refused",
                                    std::nullopt},
                                   kT0 + 100);
-  const auto d = store().get_deliveries(id).at(0);
+  const auto d = harness().deliveries(id).at(0);
   EXPECT_EQ(d.attempts, 1);
   EXPECT_EQ(d.last_error, "connection refused");
   EXPECT_FALSE(d.last_status.has_value());
@@ -787,6 +739,50 @@ TEST_P(StoreConformance, DeliveriesAreClaimedEarliestFirstUpToMax) {
   const auto next = store().claim_deliveries(kT0 + 20, 5, 1000);
   ASSERT_EQ(next.size(), 1u);
   EXPECT_EQ(next[0].request_id, late);
+}
+
+// ---- waking the workers ----------------------------------------------------------------
+
+// A watch on a store hears of the work that store makes claimable (PostgreSQL: through
+// LISTEN/NOTIFY; SQLite: in-process), and stops once destroyed.
+TEST_P(StoreConformance, WatchIsWokenByWorkThisStoreMakesClaimable) {
+  WakeCounter wakes;
+  auto watch = store().watch_new_work(wakes.callback());
+  ASSERT_NE(watch, nullptr);
+
+  create(store(), make_request(1, 2));
+  ASSERT_TRUE(wakes.wait_above(0)) << "no wake-up for a new request";
+
+  int seen = wakes.count();
+  const auto tasks = store().claim_tasks("w", 2, kT0, kLease);
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(store().release_expired_leases(kT0 + kLease + 1), 2);
+  EXPECT_TRUE(wakes.wait_above(seen)) << "no wake-up for expired leases";
+
+  seen = wakes.count();
+  ASSERT_EQ(store().claim_tasks("w", 2, kT0 + kLease + 2, kLease).size(), 2u);
+  EXPECT_EQ(store().release_leases("w"), 2);
+  EXPECT_TRUE(wakes.wait_above(seen)) << "no wake-up for released leases";
+
+  seen = wakes.count();
+  const auto again = store().claim_tasks("w", 1, kT0 + 2 * kLease, kLease);
+  ASSERT_EQ(again.size(), 1u);
+  TaskOutcome retry;
+  retry.task_id = again[0].task_id;
+  retry.request_id = again[0].request_id;
+  retry.kind = TaskOutcome::Kind::retry;
+  retry.retry_at = kT0 + 3 * kLease;
+  retry.owner = "w";
+  store().finish_tasks({retry}, kT0 + 2 * kLease + 1);
+  EXPECT_TRUE(wakes.wait_above(seen)) << "no wake-up for a scheduled retry";
+
+  const auto stopping = std::chrono::steady_clock::now();
+  watch.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(5));
+  const int after_stop = wakes.count();
+  create(store(), make_request(1, 1));
+  EXPECT_FALSE(wakes.wait_above(after_stop, std::chrono::seconds(1)))
+      << "a destroyed watch was called";
 }
 
 // ---- health and scale ------------------------------------------------------------------

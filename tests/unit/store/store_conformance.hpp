@@ -13,6 +13,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -27,6 +28,9 @@ class StoreHarness {
   // Opens a Store on this test's database. Each call opens a separate instance (its own
   // connections), as a second process would; all of them see the same data.
   virtual std::unique_ptr<Store> open() = 0;
+  // The webhook deliveries of a request as the database holds them, read from outside the
+  // Store (which only claims the due ones), in the order they were queued.
+  virtual std::vector<core::Delivery> deliveries(const std::string& request_id) = 0;
 };
 
 struct StoreBackend {

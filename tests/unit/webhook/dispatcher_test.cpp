@@ -21,6 +21,7 @@
 #include "core/ids.hpp"
 #include "support/http_receiver.hpp"
 #include "store/store.hpp"
+#include "support/sqlite_deliveries.hpp"
 #include "support/temp_dir.hpp"
 #include "webhook/signature.hpp"
 
@@ -48,7 +49,8 @@ std::string ok() { return http_response(200, "OK"); }
 
 class DispatcherTest : public ::testing::Test {
  protected:
-  std::string uri() const { return "sqlite:" + (dir_.path() / "db.sqlite").string(); }
+  std::filesystem::path file() const { return dir_.path() / "db.sqlite"; }
+  std::string uri() const { return "sqlite:" + file().string(); }
   store::Store& store() { return *store_; }
 
   // Stores a request of one product with `images` images and returns its id.
@@ -101,13 +103,13 @@ class DispatcherTest : public ::testing::Test {
   }
 
   core::Delivery only_delivery(const std::string& id) {
-    const auto deliveries = store().get_deliveries(id);
+    const auto deliveries = test_support::sqlite_deliveries(file(), id);
     EXPECT_EQ(deliveries.size(), 1u);
     return deliveries.empty() ? core::Delivery{} : deliveries.front();
   }
 
   bool delivered(const std::string& id) {
-    const auto deliveries = store().get_deliveries(id);
+    const auto deliveries = test_support::sqlite_deliveries(file(), id);
     return deliveries.size() == 1 && deliveries[0].delivered_at.has_value();
   }
 
@@ -308,7 +310,7 @@ TEST_F(DispatcherTest, RetryAfterOn503PostponesTheNextAttempt) {
 TEST_F(DispatcherTest, NothingIsSentForARequestWithoutWebhookUrl) {
   HttpReceiver receiver([](const ReceivedRequest&) { return ok(); });
   const auto silent = completed_request(std::nullopt);
-  EXPECT_TRUE(store().get_deliveries(silent).empty());
+  EXPECT_TRUE(test_support::sqlite_deliveries(file(), silent).empty());
   const auto loud = completed_request(receiver.url());
 
   Dispatcher dispatcher(options(), store());
@@ -320,27 +322,6 @@ TEST_F(DispatcherTest, NothingIsSentForARequestWithoutWebhookUrl) {
   const auto requests = receiver.requests();
   ASSERT_EQ(requests.size(), 1u);  // the dispatcher ran, and sent only the one
   EXPECT_EQ(nlohmann::json::parse(requests[0].body)["request_id"], loud);
-}
-
-TEST_F(DispatcherTest, AFailedRequestIsNotifiedWithItsReason) {
-  HttpReceiver receiver([](const ReceivedRequest&) { return ok(); });
-  const auto id = create(receiver.url(), 3);
-  ASSERT_TRUE(store().get_deliveries(id).empty());  // still open: nothing to tell yet
-  ASSERT_TRUE(store().fail_request(id, "storage is not writable", core::now_ms()));
-  ASSERT_EQ(store().get_deliveries(id).size(), 1u);
-
-  Dispatcher dispatcher(options(kSecret), store());
-  dispatcher.start();
-  ASSERT_TRUE(eventually([&] { return delivered(id); }));
-  dispatcher.stop();
-
-  const auto requests = receiver.requests();
-  ASSERT_EQ(requests.size(), 1u);
-  const auto body = nlohmann::json::parse(requests[0].body);
-  EXPECT_EQ(body["request_id"], id);
-  EXPECT_EQ(body["status"], "failed");
-  EXPECT_EQ(body["failure_reason"], "storage is not writable");
-  EXPECT_EQ(body["progress"]["failed"], 3);
 }
 
 // Two dispatchers, each on its own connection to one database, as two processes would be:

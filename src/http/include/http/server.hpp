@@ -2,7 +2,7 @@
 // /requests[/ID/output.csv], GET /images/ID/NAME, GET /health, GET /metrics and the POST
 // /webhook receiver. It runs on its own pool of two threads: handlers only parse, validate
 // and make quick Store calls, while the images are processed elsewhere (pipeline/), woken
-// through `on_new_work` after each accepted upload.
+// by the store's watch (Store::watch_new_work) when an upload is stored.
 //
 // Every error is an RFC 9457 problem (problem.hpp). Uploads larger than
 // Config::max_upload_bytes are answered 413 after being read, up to a hard cap of twice
@@ -38,7 +38,7 @@ class Server {
  public:
   // The references must outlive the server.
   Server(const core::Config& config, store::Store& store, blob::BlobStore& blob,
-         std::function<void()> on_new_work, ServerOptions options = {});
+         ServerOptions options = {});
   ~Server();  // stops the server if it runs
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

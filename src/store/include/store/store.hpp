@@ -75,18 +75,12 @@ class Store {
   virtual std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                                 core::TimeMs now) = 0;
 
-  // Marks a request failed (it cannot go on); its open tasks fail with `reason`, and a
-  // delivery is created as for completion.
-  virtual bool fail_request(const std::string& request_id, const std::string& reason,
-                            core::TimeMs now) = 0;
-
   // Deliveries due at `now` and not delivered, leased until now + lease_ms so that
   // only one dispatcher sends each at a time.
   virtual std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,
                                                        core::TimeMs lease_ms) = 0;
   virtual void record_delivery_attempt(const core::DeliveryAttempt& attempt,
                                        core::TimeMs now) = 0;
-  virtual std::vector<core::Delivery> get_deliveries(const std::string& request_id) = 0;
 
   // Number of tasks pending (claimable now or later) and running.
   struct QueueDepth {
@@ -98,17 +92,14 @@ class Store {
   // True when the database answers.
   virtual bool ping() = 0;
 
-  // Calls `on_new_work` soon after any process using this database makes tasks claimable:
-  // a request stored, a retry scheduled, leases released. It runs on a thread of the
-  // watch's own and must be quick and thread-safe (wake the workers, nothing more). It is
-  // a hint that shortens the workers' idle wait, never a replacement for it: wake-ups may
-  // be merged or spurious, and the ones that happen while the database is unreachable are
-  // lost (one call follows each reconnection, to make up for them). Returns nullptr when
-  // the backend has no such channel; SQLite has none, its server wakes the workers of its
-  // own process directly.
-  virtual std::unique_ptr<WorkWatch> watch_new_work(std::function<void()> /*on_new_work*/) {
-    return nullptr;
-  }
+  // Calls `on_new_work` soon after this store makes tasks claimable: a request stored, a
+  // retry scheduled, leases released. PostgreSQL hears of those made by any process using
+  // the database; SQLite of those made through this Store object. It runs on a thread of
+  // the watch's own and must be quick and thread-safe (wake the workers, nothing more). It
+  // is a hint that shortens the workers' idle wait, never a replacement for it: wake-ups
+  // may be merged or spurious, and the ones that happen while the database is unreachable
+  // are lost (one call follows each reconnection, to make up for them).
+  virtual std::unique_ptr<WorkWatch> watch_new_work(std::function<void()> on_new_work) = 0;
 };
 
 // Opens the backend named by a URI: `sqlite:PATH`, or `postgresql://…` / `postgres://…`

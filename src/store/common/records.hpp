@@ -1,0 +1,114 @@
+// The rows both backends read back, in one shape: the column lists they select and the
+// mapping of such a row to a core record. `Row` is the backend's view of one result row,
+// with text(i), integer(i), int64(i), optional_text(i) and optional_int64(i) by column
+// index (sqlite::Query, postgres::Result::Row).
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/types.hpp"
+#include "stored_value.hpp"
+#include "string_list_json.hpp"
+
+namespace imgbatch::store::common {
+
+// "SELECT " + columns + tail, the one way statements over these column lists are built.
+inline std::string select_sql(std::string_view head, std::string_view columns,
+                              std::string_view tail) {
+  std::string text(head);
+  text.append(columns).append(tail);
+  return text;
+}
+
+inline constexpr std::string_view kRequestColumns =
+    "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
+    "failure_reason, products_total, total, succeeded, failed";
+
+template <class Row>
+core::RequestRecord read_request(const Row& row, std::string_view backend) {
+  core::RequestRecord r;
+  r.id = row.text(0);
+  const std::string status = row.text(1);
+  r.status = parse_stored(core::parse_request_status(status), status, backend, "request status");
+  r.created_at = row.int64(2);
+  r.updated_at = row.int64(3);
+  r.columns = decode_string_list(row.text(4));
+  r.webhook_url = row.optional_text(5);
+  r.quality = row.integer(6);
+  const std::string format = row.text(7);
+  r.format = parse_stored(core::parse_image_format(format), format, backend, "image format");
+  r.failure_reason = row.optional_text(8);
+  r.products_total = row.integer(9);
+  r.progress.total = row.integer(10);
+  r.progress.succeeded = row.integer(11);
+  r.progress.failed = row.integer(12);
+  return r;
+}
+
+inline constexpr std::string_view kDeliveryColumns =
+    "id, webhook_id, request_id, url, attempts, next_attempt_at, created_at, delivered_at, "
+    "last_status, last_error";
+
+template <class Row>
+core::Delivery read_delivery(const Row& row) {
+  core::Delivery d;
+  d.id = row.int64(0);
+  d.webhook_id = row.text(1);
+  d.request_id = row.text(2);
+  d.url = row.text(3);
+  d.attempts = row.integer(4);
+  d.next_attempt_at = row.optional_int64(5).value_or(0);
+  d.created_at = row.int64(6);
+  d.delivered_at = row.optional_int64(7);
+  if (auto status = row.optional_int64(8)) d.last_status = static_cast<int>(*status);
+  d.last_error = row.optional_text(9);
+  return d;
+}
+
+// Claimed deliveries go out soonest-due first (RETURNING promises no order).
+inline void sort_by_due(std::vector<core::Delivery>& deliveries) {
+  std::sort(deliveries.begin(), deliveries.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.next_attempt_at, a.id) < std::pair(b.next_attempt_at, b.id);
+  });
+}
+
+// The columns of a product's row, then those of one of its images, as get_products
+// selects them (products p, tasks t).
+inline constexpr std::string_view kProductColumns =
+    "p.idx, p.serial_number, p.product_name, p.fields";
+inline constexpr int kProductColumnCount = 4;
+inline constexpr std::string_view kImageColumns =
+    "t.image_idx, t.source_url, t.state, t.attempts, t.output_name, t.error, t.bytes_in, "
+    "t.bytes_out";
+
+template <class Row>
+core::ProductRecord read_product(const Row& row) {
+  core::ProductRecord p;
+  p.index = row.integer(0);
+  p.serial_number = row.text(1);
+  p.product_name = row.text(2);
+  p.fields = decode_string_list(row.text(3));
+  return p;
+}
+
+// The image whose columns (kImageColumns) start at `first`.
+template <class Row>
+core::ImageRecord read_image(const Row& row, int first, std::string_view backend) {
+  core::ImageRecord image;
+  image.index = row.integer(first);
+  image.source_url = row.text(first + 1);
+  const std::string state = row.text(first + 2);
+  image.state = parse_stored(core::parse_task_state(state), state, backend, "task state");
+  image.attempts = row.integer(first + 3);
+  image.output_name = row.optional_text(first + 4);
+  image.error = row.optional_text(first + 5);
+  image.bytes_in = row.int64(first + 6);
+  image.bytes_out = row.int64(first + 7);
+  return image;
+}
+
+}  // namespace imgbatch::store::common
