@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 namespace imgbatch::blob {
 namespace fs = std::filesystem;
@@ -36,6 +37,7 @@ core::Error open_error(const std::string& key, int err) {
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   ~Fd() {
@@ -206,9 +208,18 @@ core::Status FileBlobStore::put(const std::string& key, std::string_view bytes) 
   return core::ok_status();
 }
 
-core::Result<StoredObject> FileBlobStore::get(const std::string& key) {
+namespace {
+
+// An object opened for reading, with what fstat says of it: the tag and the bytes are
+// then taken from the same version even when a put renames another file over the name.
+struct OpenObject {
+  Fd fd;
+  struct stat st;
+};
+
+core::Result<OpenObject> open_object(const fs::path& root, const std::string& key) {
   if (!is_safe_key(key)) return bad_key(key);
-  const std::string path = (root_ / key).string();
+  const std::string path = (root / key).string();
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return open_error(key, errno);
   struct stat st {};
@@ -216,11 +227,18 @@ core::Result<StoredObject> FileBlobStore::get(const std::string& key) {
     return core::make_error("could not read image " + key + ": " + errno_text(errno));
   }
   if (!S_ISREG(st.st_mode)) return not_found(key);
+  return OpenObject{std::move(fd), st};
+}
 
+}  // namespace
+
+core::Result<StoredObject> FileBlobStore::get(const std::string& key) {
+  auto opened = open_object(root_, key);
+  if (!opened) return opened.error();
+  const Fd& fd = opened->fd;
   StoredObject object;
-  // From the open file, so the tag and the bytes are of the same version even when a put
-  // renames another file over the name meanwhile.
-  object.etag = etag_of(fd.get(), st);
+  object.etag = etag_of(fd.get(), opened->st);
+  const auto& st = opened->st;
   std::string& out = object.bytes;
   out.resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;
@@ -239,16 +257,9 @@ core::Result<StoredObject> FileBlobStore::get(const std::string& key) {
 }
 
 core::Result<std::string> FileBlobStore::etag(const std::string& key) {
-  if (!is_safe_key(key)) return bad_key(key);
-  const std::string path = (root_ / key).string();
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return open_error(key, errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return core::make_error("could not read image " + key + ": " + errno_text(errno));
-  }
-  if (!S_ISREG(st.st_mode)) return not_found(key);
-  return etag_of(fd.get(), st);
+  auto opened = open_object(root_, key);
+  if (!opened) return opened.error();
+  return etag_of(opened->fd.get(), opened->st);
 }
 
 bool FileBlobStore::exists(const std::string& key) {
