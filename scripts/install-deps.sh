@@ -10,6 +10,9 @@ packages=(
   libvips-dev libcurl4-openssl-dev libsqlite3-dev libcsv-dev uuid-dev libssl-dev
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
+  # `make format-check` (part of `make test`) and `make lint`: the versions .clang-format
+  # and .clang-tidy are written for.
+  clang-format-14 clang-tidy-14
   sqlite3 curl
   libpq-dev postgresql
   # The dashboard's end-to-end test drives this browser headless through playwright-core
