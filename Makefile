@@ -19,7 +19,8 @@ SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:strict_
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 
-.PHONY: all deps build run test test-release build-sanitize test-sanitize fuzz clean
+.PHONY: all deps build run test test-release build-sanitize test-sanitize fuzz clean \
+  format format-check lint
 
 all: build
 
@@ -36,9 +37,40 @@ run: build
 	@mkdir -p data/images
 	./$(BUILD_DIR)/imgbatch serve --listen 127.0.0.1:8080 --db sqlite:data/imgbatch.db --storage file:data/images
 
-# Everything CI checks: the Release suite, then the same suite under the sanitizers with a
-# short run of each fuzz target. Any failure stops make with a non-zero status.
-test: test-release test-sanitize
+# Everything CI checks: the formatting (seconds, so first), the Release suite, then the same
+# suite under the sanitizers with a short run of each fuzz target. Any failure stops make
+# with a non-zero status.
+test: format-check test-release test-sanitize
+
+# The C++ files against .clang-format, with Debian 12's clang-format 14 (scripts/format.sh
+# says which files). format-check changes nothing and fails on any drift; format fixes it.
+CLANG_FORMAT ?= clang-format-14
+format: deps
+	@CLANG_FORMAT=$(CLANG_FORMAT) bash scripts/format.sh
+
+format-check: deps
+	@CLANG_FORMAT=$(CLANG_FORMAT) bash scripts/format.sh --check
+
+# clang-tidy 14 with .clang-tidy over src/ (the product; tests/ are left out, see
+# docs/testing.md "Static analysis"). Every finding is an error, so any finding fails.
+# It needs a configured clang tree for compile_commands.json, not a build: LINT_DIR is
+# configured (again each time, a few seconds, so new files are seen), never compiled.
+# It takes minutes on 2 cores, so it is not part of `make test`.
+LINT_DIR ?= build-lint
+RUN_CLANG_TIDY ?= run-clang-tidy-14
+CLANG_TIDY ?= clang-tidy-14
+# A regular expression on the source paths: `make lint LINT_FILES=src/csv/` checks one module.
+LINT_FILES ?= $(CURDIR)/src/
+lint: deps
+	@cmake -S . -B $(LINT_DIR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ $(CMAKE_FLAGS) >/dev/null
+	@if $(RUN_CLANG_TIDY) -clang-tidy-binary $(CLANG_TIDY) -p $(LINT_DIR) -j $(JOBS) -quiet \
+	    '$(LINT_FILES)' >$(LINT_DIR)/clang-tidy.log 2>&1; then \
+	  echo "lint: no findings"; \
+	else \
+	  sed 's/\x1b\[[0-9;]*m//g' $(LINT_DIR)/clang-tidy.log | grep -E ': (error|warning):' | sort -u; \
+	  echo "lint: findings above; the whole log is $(LINT_DIR)/clang-tidy.log"; exit 1; \
+	fi
 
 test-release: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
@@ -78,4 +110,4 @@ package: build
 	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && ls $(CURDIR)/$(BUILD_DIR)/imgbatch_*.deb
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(LINT_DIR)

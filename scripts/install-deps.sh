@@ -10,6 +10,9 @@ packages=(
   libvips-dev libcurl4-openssl-dev libsqlite3-dev libcsv-dev uuid-dev libssl-dev
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
+  # `make format-check` (part of `make test`) and `make lint`: the versions .clang-format
+  # and .clang-tidy are written for.
+  clang-format-14 clang-tidy-14
   sqlite3 curl
   # make package (cpack's dpkg-shlibdeps) and its test (systemd-analyze verify on the unit).
   dpkg-dev systemd

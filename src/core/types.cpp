@@ -11,7 +11,7 @@ TimeMs now_ms() {
 }
 
 std::string format_iso8601(TimeMs t) {
-  std::time_t seconds = static_cast<std::time_t>(t / 1000);
+  const auto seconds = static_cast<std::time_t>(t / 1000);
   std::tm tm{};
   gmtime_r(&seconds, &tm);
   char buf[32];

@@ -35,7 +35,7 @@ class Sha256 {
       throw std::runtime_error("OpenSSL: SHA-256 failed");
     static constexpr char kDigits[] = "0123456789abcdef";
     std::string out;
-    out.reserve(length * 2);
+    out.reserve(std::size_t{length} * 2);
     for (unsigned int i = 0; i < length; ++i) {
       out.push_back(kDigits[digest[i] >> 4]);
       out.push_back(kDigits[digest[i] & 0xf]);

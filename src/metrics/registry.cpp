@@ -45,7 +45,7 @@ void write_histogram(std::string& out, const std::string& name,
                      const Histogram& histogram) {
   const auto labels = label_set(names, values);
   const auto snapshot = histogram.snapshot();
-  names.push_back("le");
+  names.emplace_back("le");
   values.emplace_back();
   const auto& bounds = histogram.bounds();
   for (std::size_t i = 0; i <= bounds.size(); ++i) {
@@ -81,13 +81,13 @@ void check_names(const std::string& name, const std::vector<std::string>& label_
                  MetricType type) {
   if (!is_valid_metric_name(name))
     throw std::invalid_argument("invalid metric name '" + name + "'");
-  for (const auto& label : label_names) {
-    if (!is_valid_label_name(label))
-      throw std::invalid_argument("invalid label name '" + label + "' for " + name);
-    if (type == MetricType::histogram && label == "le")
-      throw std::invalid_argument("the label 'le' is reserved for histogram buckets (" + name +
-                                  ")");
-  }
+  const auto invalid = std::find_if(label_names.begin(), label_names.end(),
+                                    [](const std::string& l) { return !is_valid_label_name(l); });
+  if (invalid != label_names.end())
+    throw std::invalid_argument("invalid label name '" + *invalid + "' for " + name);
+  if (type == MetricType::histogram &&
+      std::find(label_names.begin(), label_names.end(), "le") != label_names.end())
+    throw std::invalid_argument("the label 'le' is reserved for histogram buckets (" + name + ")");
 }
 
 }  // namespace

@@ -130,7 +130,9 @@ SendResult send_webhook(const std::string& url, std::string_view body, const Hea
       curl_slist_free_all(raw_list);
       return stop_with("invalid webhook header \"" + name + "\": names and values cannot hold line breaks");
     }
-    headers_ok = headers_ok && add_header(name + ": " + value);
+    std::string line = name;
+    line.append(": ").append(value);
+    headers_ok = headers_ok && add_header(line);
   }
   std::unique_ptr<curl_slist, SlistDeleter> header_list(raw_list);
   if (!headers_ok) {
