@@ -26,6 +26,7 @@
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
 #include "http/server.hpp"
+#include "request_scanner.hpp"
 #include "integration/http_client.hpp"
 #include "integration/temp_dir.hpp"
 #include "store/store.hpp"
@@ -345,6 +346,84 @@ TEST_F(HttpEdgesTest, KeepAliveConnectionServesRequestsAfterAnUpload) {
   }
   ASSERT_TRUE(c.send_all(request("GET", "/requests")));
   EXPECT_EQ(c.read_response().status, 200);
+}
+
+// --- RequestScanner alone: the framing it follows, fed whole or a byte at a time ---------
+
+struct Scanned {
+  std::string released;
+  std::vector<http::RequestScanner::Step> events;
+  std::size_t used = 0;
+};
+
+Scanned scan(std::string_view input, std::uint64_t limit, std::size_t piece) {
+  http::RequestScanner scanner(limit);
+  Scanned out;
+  std::string_view rest = input;
+  while (!rest.empty()) {
+    auto part = rest.substr(0, piece);
+    while (!part.empty()) {
+      auto step = scanner.feed(part, out.released);
+      out.used += step.used;
+      part.remove_prefix(step.used);
+      rest.remove_prefix(step.used);
+      if (step.event != http::RequestScanner::Event::kNone) out.events.push_back(step);
+      if (step.event == http::RequestScanner::Event::kRefuse) return out;
+    }
+  }
+  return out;
+}
+
+TEST(RequestScanner, ReleasesPipelinedRequestsWholeAndAsksForContinueAfterTheHead) {
+  const std::string body(100, 'b');
+  const std::string input = request("GET", "/health") +
+                            "POST /upload HTTP/1.1\r\nContent-Length: 100\r\n"
+                            "Expect: 100-Continue\r\n\r\n" +
+                            body + request("GET", "/requests");
+  for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, input.size()}) {
+    SCOPED_TRACE(piece);
+    const auto s = scan(input, 100, piece);
+    EXPECT_EQ(s.released, input);
+    ASSERT_EQ(s.events.size(), 1u);
+    EXPECT_EQ(s.events[0].event, http::RequestScanner::Event::kContinue);
+  }
+}
+
+TEST(RequestScanner, HoldsBackARefusedHeadWhole) {
+  const std::string first = request("GET", "/health");
+  const std::string input = first + "POST /upload HTTP/1.1\r\nContent-Length: 101\r\n\r\n";
+  for (const std::size_t piece : {std::size_t{1}, input.size()}) {
+    const auto s = scan(input, 100, piece);
+    EXPECT_EQ(s.released, first);  // nothing of the refused request
+    ASSERT_EQ(s.events.size(), 1u);
+    EXPECT_EQ(s.events[0].status, 413);
+  }
+}
+
+TEST(RequestScanner, CountsChunkedBodiesAndRefusesTheChunkThatPassesTheLimit) {
+  const std::string head = "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string within = head + "32\r\n" + std::string(50, 'a') + "\r\n32;x=y\r\n" +
+                             std::string(50, 'a') + "\r\n0\r\nTrailer: t\r\n\r\n" +
+                             request("GET", "/health");
+  auto s = scan(within, 100, 3);
+  EXPECT_EQ(s.released, within);  // exactly the limit is fine
+  EXPECT_TRUE(s.events.empty());
+  const std::string over = head + "32\r\n" + std::string(50, 'a') + "\r\n33\r\n";
+  s = scan(over, 100, 1);
+  ASSERT_EQ(s.events.size(), 1u);
+  EXPECT_EQ(s.events[0].status, 413);
+  EXPECT_EQ(s.released.find("33"), std::string::npos);  // refused at its size line
+}
+
+TEST(RequestScanner, UnknownExpectationIs417AndWhatItCannotFollowPassesThrough) {
+  auto s = scan(request("POST", "/x", "Expect: gold\r\nContent-Length: 1\r\n"), 100, 1);
+  ASSERT_EQ(s.events.size(), 1u);
+  EXPECT_EQ(s.events[0].status, 417);
+  // A malformed chunk size is RESTinio's to refuse: the bytes go on untouched.
+  const std::string bad = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nmore";
+  s = scan(bad, 100, 1);
+  EXPECT_EQ(s.released, bad);
+  EXPECT_TRUE(s.events.empty());
 }
 
 }  // namespace
