@@ -160,6 +160,7 @@ void Connection::after_write() {
 
 void Connection::refuse(int status, const std::string& detail) {
   spdlog::info("refused a request before its body: {} {}", status, detail);
+  if (limits->on_refused) limits->on_refused(status);
   write_own(refusal(status, detail), [self = shared_from_this()](const asio::error_code& ec) {
     if (ec) {
       self->finish_read(ec, 0);

@@ -37,6 +37,8 @@ struct GuardLimits {
   std::uint64_t max_body = 0;
   // How long a refused client may go on sending before the connection is closed anyway.
   std::chrono::milliseconds linger{5000};
+  // Told of each refusal (status 413 or 417), e.g. to count it; may run on any I/O thread.
+  std::function<void(int status)> on_refused;
 };
 
 // Per-io_context settings of the GuardedSockets made on it.

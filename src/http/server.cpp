@@ -216,8 +216,12 @@ void Server::start() {
     std::move(group.begin(), group.end(), std::back_inserter(routes));
   std::shared_ptr<Router> router = make_router(with_head_routes(std::move(routes)), impl_->deps.metrics);
 
-  restinio::asio_ns::use_service<GuardSettings>(impl_->io_context)
-      .set_limits({static_cast<std::uint64_t>(std::max<std::int64_t>(config.max_upload_bytes, 0))});
+  GuardLimits guard;
+  guard.max_body = static_cast<std::uint64_t>(std::max<std::int64_t>(config.max_upload_bytes, 0));
+  guard.on_refused = [metrics = impl_->deps.metrics](int status) {
+    count_request(metrics, "before_body", status);
+  };
+  restinio::asio_ns::use_service<GuardSettings>(impl_->io_context).set_limits(guard);
   auto settings =
       restinio::server_settings_t<Traits>{}
           .address(address->host)
