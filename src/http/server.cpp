@@ -214,7 +214,8 @@ void Server::start() {
                      image_routes(impl_->deps), webhook_routes(impl_->receiver),
                      metrics_routes(impl_->deps), web_routes()})
     std::move(group.begin(), group.end(), std::back_inserter(routes));
-  std::shared_ptr<Router> router = make_router(with_head_routes(std::move(routes)), impl_->deps.metrics);
+  std::shared_ptr<Router> router =
+      make_router(with_head_routes(std::move(routes)), impl_->deps.metrics);
 
   GuardLimits guard;
   guard.max_body = static_cast<std::uint64_t>(std::max<std::int64_t>(config.max_upload_bytes, 0));
