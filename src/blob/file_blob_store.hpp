@@ -23,7 +23,7 @@ inline constexpr const char* kEtagAttribute = "user.imgbatch.etag";
 class FileBlobStore final : public BlobStore {
  public:
   // Creates `root` (and its parents) if needed; throws std::runtime_error when it cannot.
-  explicit FileBlobStore(std::filesystem::path root, BlobStoreOptions options = {});
+  explicit FileBlobStore(const std::filesystem::path& root, BlobStoreOptions options = {});
 
   core::Status put(const std::string& key, std::string_view bytes) override;
   core::Result<StoredObject> get(const std::string& key) override;

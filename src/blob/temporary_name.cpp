@@ -1,6 +1,6 @@
 #include "temporary_name.hpp"
 
-#include <signal.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <cerrno>

@@ -47,7 +47,7 @@ void init_curl_once() {
 class CurlFetcher final : public Fetcher {
  public:
   CurlFetcher(FetchLimits limits, int concurrency, AddressFilter filter)
-      : settings_{std::move(limits), std::move(filter)},
+      : settings_{limits, std::move(filter)},
         concurrency_(static_cast<std::size_t>(std::max(1, concurrency))),
         multi_(curl_multi_init()) {
     if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
@@ -233,13 +233,13 @@ class CurlFetcher final : public Fetcher {
 std::unique_ptr<Fetcher> make_curl_fetcher(FetchLimits limits, int concurrency,
                                            AddressFilter filter) {
   init_curl_once();
-  return std::make_unique<CurlFetcher>(std::move(limits), concurrency, std::move(filter));
+  return std::make_unique<CurlFetcher>(limits, concurrency, std::move(filter));
 }
 
 std::unique_ptr<Fetcher> make_curl_fetcher(FetchLimits limits, int concurrency) {
   AddressFilter filter;
   if (!limits.allow_private_networks) filter = [](const sockaddr* a) { return blocked_reason(a); };
-  return make_curl_fetcher(std::move(limits), concurrency, std::move(filter));
+  return make_curl_fetcher(limits, concurrency, std::move(filter));
 }
 
 }  // namespace imgbatch::fetch

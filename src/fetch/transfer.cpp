@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <limits>
@@ -14,9 +15,9 @@ namespace imgbatch::fetch::impl {
 namespace {
 
 constexpr const char* kUserAgent = "imgbatch/0.1";
-constexpr long kBufferBytes = 128 * 1024;
+constexpr long kBufferBytes = 128L * 1024;
 // An error page is read this far (keeping the connection reusable), then abandoned.
-constexpr std::size_t kMaxDiscardedBytes = 64 * 1024;
+constexpr std::size_t kMaxDiscardedBytes = std::size_t{64} * 1024;
 
 bool equals_ci(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -192,7 +193,7 @@ std::size_t Transfer::on_body(char* data, std::size_t size, std::size_t count, v
     }
     return length;
   }
-  if (static_cast<long long>(t.body_.size() + length) > t.settings_.limits.max_bytes) {
+  if (t.body_.size() + length > static_cast<std::size_t>(std::max<long long>(t.settings_.limits.max_bytes, 0))) {
     t.facts_.too_large = true;
     return 0;
   }

@@ -59,7 +59,7 @@ using Clock = std::chrono::steady_clock;
 // limit so that the handlers' own 413 stays the answer should the guard ever let one by.
 std::uint64_t transport_body_limit(std::int64_t max_upload_bytes) {
   const auto ours = static_cast<std::uint64_t>(std::max<std::int64_t>(max_upload_bytes, 0));
-  constexpr std::uint64_t kSlack = 1024 * 1024;
+  constexpr std::uint64_t kSlack = std::uint64_t{1024} * 1024;
   if (ours > std::numeric_limits<std::uint64_t>::max() / 2 - kSlack)
     return std::numeric_limits<std::uint64_t>::max();
   return std::max(ours * 2, ours + kSlack);
@@ -212,9 +212,9 @@ void Server::start() {
           .protocol(address->ipv6 ? restinio::asio_ns::ip::tcp::v6()
                                   : restinio::asio_ns::ip::tcp::v4())
           .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
-                                        .max_url_size(16 * 1024)
+                                        .max_url_size(std::size_t{16} * 1024)
                                         .max_field_name_size(1024)
-                                        .max_field_value_size(16 * 1024)
+                                        .max_field_value_size(std::size_t{16} * 1024)
                                         .max_field_count(200)
                                         .max_body_size(transport_body_limit(
                                             config.max_upload_bytes)))

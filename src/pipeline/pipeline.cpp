@@ -102,7 +102,8 @@ std::size_t Pipeline::in_hand() const {
 // Room for downloads in flight plus a short queue before each compress thread: enough to
 // keep every core busy, small enough that memory does not grow with the request's size.
 std::size_t Pipeline::capacity() const {
-  return static_cast<std::size_t>(options_.download_concurrency + 2 * options_.compress_threads);
+  return static_cast<std::size_t>(options_.download_concurrency) +
+         2 * static_cast<std::size_t>(options_.compress_threads);
 }
 
 void Pipeline::stop(std::chrono::milliseconds grace) {
@@ -237,6 +238,7 @@ void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result
     compress_cv_.notify_one();
     return;
   }
+  // NOLINTNEXTLINE(bugprone-use-after-move): task was moved only on success, which returned.
   on_failure(task, std::move(*result.failure), result.retry_after_seconds);
 }
 

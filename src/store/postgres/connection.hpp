@@ -15,8 +15,8 @@
 
 #include "store/store.hpp"
 
-typedef struct pg_conn PGconn;
-typedef struct pg_result PGresult;
+using PGconn = struct pg_conn;
+using PGresult = struct pg_result;
 
 namespace imgbatch::store::postgres {
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-typedef struct pg_conn PGconn;
+using PGconn = struct pg_conn;
 
 namespace imgbatch::store::postgres {
 

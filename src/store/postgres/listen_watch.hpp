@@ -14,7 +14,7 @@
 
 #include "store/store.hpp"
 
-typedef struct pg_conn PGconn;
+using PGconn = struct pg_conn;
 
 namespace imgbatch::store::postgres {
 

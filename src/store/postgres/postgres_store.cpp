@@ -29,7 +29,7 @@ constexpr int kMaxConflictRetries = 5;
 constexpr int kIdempotencyLockSpace = 0x696d6762;
 // COPY data goes to libpq in pieces of about this size, so that a huge request never
 // needs its whole text form in memory.
-constexpr std::size_t kCopyChunkBytes = 256 * 1024;
+constexpr std::size_t kCopyChunkBytes = std::size_t{256} * 1024;
 
 const std::string kNotifyWork = "NOTIFY " + std::string(kWorkChannel);
 
@@ -345,6 +345,7 @@ std::vector<core::RequestRecord> PostgresStore::list_requests(int limit, int off
                                     " LIMIT $1 OFFSET $2"),
                  Params().add(limit).add(std::max(offset, 0)), "listing requests");
     std::vector<core::RequestRecord> requests;
+    requests.reserve(static_cast<std::size_t>(rows.rows()));
     for (int row = 0; row < rows.rows(); ++row)
       requests.push_back(common::read_request(rows.row(row), kBackend));
     return requests;
@@ -510,6 +511,7 @@ std::vector<core::Delivery> PostgresStore::claim_deliveries(core::TimeMs now, in
             common::kDeliveryColumns, ""),
         Params().add(now).add(now + lease_ms).add(max), "claiming webhook deliveries");
     std::vector<core::Delivery> claimed;
+    claimed.reserve(static_cast<std::size_t>(rows.rows()));
     for (int row = 0; row < rows.rows(); ++row)
       claimed.push_back(common::read_delivery(rows.row(row)));
     transaction.commit("committing claimed deliveries");

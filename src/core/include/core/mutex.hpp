@@ -34,7 +34,7 @@ class IMGBATCH_CAPABILITY("mutex") Mutex {
 class IMGBATCH_SCOPED_CAPABILITY MutexLock {
  public:
   explicit MutexLock(Mutex& mutex) IMGBATCH_ACQUIRE(mutex) : lock_(mutex.mutex_) {}
-  ~MutexLock() IMGBATCH_RELEASE() {}
+  ~MutexLock() IMGBATCH_RELEASE() = default;
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
 
