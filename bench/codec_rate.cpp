@@ -38,8 +38,10 @@ struct Options {
 };
 
 [[noreturn]] void usage(const char* message) {
-  std::fprintf(stderr, "codec_rate: %s\nusage: codec_rate [--threads N] [--seconds S] "
-                       "[--min-images M] [--full-path] FILE...\n", message);
+  std::fprintf(stderr,
+               "codec_rate: %s\nusage: codec_rate [--threads N] [--seconds S] "
+               "[--min-images M] [--full-path] FILE...\n",
+               message);
   std::exit(2);
 }
 
@@ -80,7 +82,9 @@ std::string read_file(const std::string& path) {
 double cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
@@ -140,10 +144,12 @@ int main(int argc, char** argv) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const double cpu = cpu_seconds() - cpu_start;
 
-  std::printf("codec_rate path=%s threads=%u files=%zu images=%lld failures=%lld seconds=%.3f "
-              "images_per_s=%.3f cpu_s=%.3f cpu_ms_per_image=%.2f bytes_in=%lld bytes_out=%lld\n",
-              options.full_path ? "full" : "shipped", options.threads, inputs.size(), done.load(), failures.load(), elapsed,
-              static_cast<double>(done.load()) / elapsed, cpu,
-              done.load() > 0 ? cpu * 1000.0 / static_cast<double>(done.load()) : 0.0, bytes_in.load(), bytes_out.load());
+  std::printf(
+      "codec_rate path=%s threads=%u files=%zu images=%lld failures=%lld seconds=%.3f "
+      "images_per_s=%.3f cpu_s=%.3f cpu_ms_per_image=%.2f bytes_in=%lld bytes_out=%lld\n",
+      options.full_path ? "full" : "shipped", options.threads, inputs.size(), done.load(),
+      failures.load(), elapsed, static_cast<double>(done.load()) / elapsed, cpu,
+      done.load() > 0 ? cpu * 1000.0 / static_cast<double>(done.load()) : 0.0, bytes_in.load(),
+      bytes_out.load());
   return failures.load() == 0 ? 0 : 1;
 }

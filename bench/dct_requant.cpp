@@ -122,14 +122,14 @@ struct Totals {
   void print(const char* name) const {
     if (files == 0) return;
     const double n = files;
-    std::printf("dct_requant total=%s files=%d full_cpu_ms=%.1f dct_cpu_ms=%.1f speedup_cpu=%.2f "
-                "full_wall_ms=%.1f dct_wall_ms=%.1f full_bytes=%lld dct_bytes=%lld "
-                "size_ratio=%.3f mean_full_psnr=%.3f mean_dct_psnr=%.3f worst_psnr_delta=%.3f\n",
-                name, files, sum.full.cpu_s * 1e3, sum.dct.cpu_s * 1e3,
-                sum.full.cpu_s / sum.dct.cpu_s, sum.full.wall_s * 1e3, sum.dct.wall_s * 1e3,
-                sum.full_bytes, sum.dct_bytes,
-                static_cast<double>(sum.dct_bytes) / static_cast<double>(sum.full_bytes),
-                sum.full_psnr / n, sum.dct_psnr / n, worst_psnr_delta);
+    std::printf(
+        "dct_requant total=%s files=%d full_cpu_ms=%.1f dct_cpu_ms=%.1f speedup_cpu=%.2f "
+        "full_wall_ms=%.1f dct_wall_ms=%.1f full_bytes=%lld dct_bytes=%lld "
+        "size_ratio=%.3f mean_full_psnr=%.3f mean_dct_psnr=%.3f worst_psnr_delta=%.3f\n",
+        name, files, sum.full.cpu_s * 1e3, sum.dct.cpu_s * 1e3, sum.full.cpu_s / sum.dct.cpu_s,
+        sum.full.wall_s * 1e3, sum.dct.wall_s * 1e3, sum.full_bytes, sum.dct_bytes,
+        static_cast<double>(sum.dct_bytes) / static_cast<double>(sum.full_bytes), sum.full_psnr / n,
+        sum.dct_psnr / n, worst_psnr_delta);
   }
 };
 
@@ -146,8 +146,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
-    else files.push_back(arg);
+    if (arg == "--rounds" && i + 1 < argc)
+      rounds = std::atoi(argv[++i]);
+    else
+      files.push_back(arg);
   }
   if (files.empty()) {
     std::fprintf(stderr, "usage: dct_requant [--rounds N] FILE...\n");
@@ -193,21 +195,22 @@ int main(int argc, char** argv) {
     figures.dct_bytes = static_cast<long long>(dct.size());
     figures.full_psnr = psnr(original, decode_rgb(full, width, height));
     figures.dct_psnr = psnr(original, decode_rgb(dct, width, height));
-    std::printf("dct_requant file=%s path=%s full_cpu_ms=%.1f dct_cpu_ms=%.1f speedup_cpu=%.2f "
-                "full_wall_ms=%.1f dct_wall_ms=%.1f full_bytes=%lld dct_bytes=%lld "
-                "size_ratio=%.3f full_psnr=%.3f dct_psnr=%.3f\n",
-                file.substr(file.find_last_of('/') + 1).c_str(), eligible ? "dct" : "full",
-                figures.full.cpu_s * 1e3, figures.dct.cpu_s * 1e3,
-                figures.full.cpu_s / figures.dct.cpu_s, figures.full.wall_s * 1e3,
-                figures.dct.wall_s * 1e3, figures.full_bytes, figures.dct_bytes,
-                static_cast<double>(figures.dct_bytes) / static_cast<double>(figures.full_bytes),
-                figures.full_psnr, figures.dct_psnr);
+    std::printf(
+        "dct_requant file=%s path=%s full_cpu_ms=%.1f dct_cpu_ms=%.1f speedup_cpu=%.2f "
+        "full_wall_ms=%.1f dct_wall_ms=%.1f full_bytes=%lld dct_bytes=%lld "
+        "size_ratio=%.3f full_psnr=%.3f dct_psnr=%.3f\n",
+        file.substr(file.find_last_of('/') + 1).c_str(), eligible ? "dct" : "full",
+        figures.full.cpu_s * 1e3, figures.dct.cpu_s * 1e3, figures.full.cpu_s / figures.dct.cpu_s,
+        figures.full.wall_s * 1e3, figures.dct.wall_s * 1e3, figures.full_bytes, figures.dct_bytes,
+        static_cast<double>(figures.dct_bytes) / static_cast<double>(figures.full_bytes),
+        figures.full_psnr, figures.dct_psnr);
     all.add(figures);
     if (eligible) dct_path.add(figures);
   }
-  std::printf("dct_requant rounding=%.3f (keep only if size_ratio <= 1.03 and mean_dct_psnr >= "
-              "mean_full_psnr)\n",
-              rounding);
+  std::printf(
+      "dct_requant rounding=%.3f (keep only if size_ratio <= 1.03 and mean_dct_psnr >= "
+      "mean_full_psnr)\n",
+      rounding);
   all.print("all");
   dct_path.print("dct_path");
   vips_shutdown();

@@ -100,7 +100,8 @@ void run_worker(const Target& target, Clock::time_point start, Clock::duration i
       fd = -1;
       continue;
     }
-    out.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
+    out.latencies_ms.push_back(
+        std::chrono::duration<double, std::milli>(Clock::now() - due).count());
   }
   if (fd >= 0) ::close(fd);
 }
@@ -130,8 +131,8 @@ int main(int argc, char** argv) {
   const auto interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(connections / rate));
   const auto start = Clock::now() + std::chrono::milliseconds(100);
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<Worker> workers(static_cast<std::size_t>(connections));
   std::vector<std::thread> threads;
   for (int i = 0; i < connections; ++i)

@@ -163,7 +163,8 @@ Outcome run(std::vector<std::unique_ptr<store::Store>>& stores, int tasks, int b
             done.owner = owner;
             outcomes.push_back(std::move(done));
           }
-          completions.fetch_add(static_cast<int>(store.finish_tasks(outcomes, core::now_ms()).size()));
+          completions.fetch_add(
+              static_cast<int>(store.finish_tasks(outcomes, core::now_ms()).size()));
           finished.fetch_add(static_cast<long long>(claimed.size()));
         }
       } catch (const std::exception& e) {
@@ -207,7 +208,8 @@ void run_sqlite(const Settings& settings) {
     const fs::path file =
         fs::path(settings.sqlite_dir) / ("store-" + std::to_string(threads) + ".db");
     std::vector<std::unique_ptr<store::Store>> stores;
-    for (int t = 0; t < threads; ++t) stores.push_back(store::open_store("sqlite:" + file.string()));
+    for (int t = 0; t < threads; ++t)
+      stores.push_back(store::open_store("sqlite:" + file.string()));
     const Outcome outcome = run(stores, settings.tasks, settings.batch);
     stores.clear();
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
@@ -223,7 +225,8 @@ void execute(const std::string& uri, const std::string& sql) {
     PQfinish(conn);
     throw std::runtime_error("cannot connect to " + store::redact_uri(uri) + ": " + message);
   }
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   PGresult* result = PQexec(conn, sql.c_str());
   const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
   const std::string message = PQresultErrorMessage(result);
@@ -239,8 +242,7 @@ void run_postgres(const Settings& settings) {
   int next = 0;
   for (const auto& commit : commits) {
     for (const int threads : settings.threads) {
-      const std::string schema =
-          "bench_" + std::to_string(getpid()) + "_" + std::to_string(++next);
+      const std::string schema = "bench_" + std::to_string(getpid()) + "_" + std::to_string(++next);
       execute(settings.pg_uri, "CREATE SCHEMA " + schema);
       std::string uri = settings.pg_uri + separator + "options=-csearch_path%3D" + schema;
       if (commit == "async") uri += "%20-csynchronous_commit%3Doff";

@@ -108,13 +108,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using imgbatch::csv::ParseLimits;
   const auto bytes = imgbatch::fuzz::as_text(data, size);
   imgbatch::fuzz::check_parse(bytes, ParseLimits{});
-  imgbatch::fuzz::check_parse(bytes, ParseLimits{.max_rows = 2,
-                                                  .max_urls_per_product = 2,
-                                                  .max_url_length = 40,
-                                                  .max_problems = 3});
+  imgbatch::fuzz::check_parse(
+      bytes,
+      ParseLimits{
+          .max_rows = 2, .max_urls_per_product = 2, .max_url_length = 40, .max_problems = 3});
   imgbatch::fuzz::check_parse(bytes, ParseLimits{.max_rows = 1000,
-                                                  .max_urls_per_product = 100,
-                                                  .max_url_length = 2048,
-                                                  .max_problems = 1});
+                                                 .max_urls_per_product = 100,
+                                                 .max_url_length = 2048,
+                                                 .max_problems = 1});
   return 0;
 }

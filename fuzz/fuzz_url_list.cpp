@@ -30,8 +30,7 @@ void check_url_verdict(std::string_view url, std::size_t max_length) {
   const std::string why = csv::check_url(url, max_length);
   require(is_json_safe(why), "check_url's message is valid UTF-8", why);
   if (!why.empty()) return;
-  require(!url.empty() && url.size() <= max_length, "an accepted URL is 1 to max_length long",
-          url);
+  require(!url.empty() && url.size() <= max_length, "an accepted URL is 1 to max_length long", url);
   require(starts_with_http_scheme(url), "an accepted URL is http:// or https://", url);
   require(is_json_safe(url), "an accepted URL is UTF-8 text", url);
   for (char c : url) {

@@ -51,15 +51,15 @@ void add_placement_options(CLI::App& app, core::Config& config) {
   app.add_option("--storage", config.storage, "where images are stored: file:DIR")
       ->envname(env("STORAGE"))
       ->capture_default_str();
-  app.add_option("--public-url", config.public_url,
-                 "base of every output URL, as clients reach this service (default: http://<listen>)")
+  app.add_option(
+         "--public-url", config.public_url,
+         "base of every output URL, as clients reach this service (default: http://<listen>)")
       ->envname(env("PUBLIC_URL"));
 }
 
 // `for_service`: serve or worker, where --workers 0 means "API only" and an upload may
 // override the quality; for `process` neither is so.
-void add_work_options(CLI::App& app, core::Config& config, std::string& format,
-                      bool for_service) {
+void add_work_options(CLI::App& app, core::Config& config, std::string& format, bool for_service) {
   app.add_option("--workers", config.workers,
                  for_service
                      ? "compress threads (default: number of cores); 0 = API only, no processing"
@@ -71,9 +71,9 @@ void add_work_options(CLI::App& app, core::Config& config, std::string& format,
       ->envname(env("DOWNLOAD_CONCURRENCY"))
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  app.add_option("--quality", config.quality,
-                 for_service ? "output quality 1-100 (an upload may override it)"
-                                  : "output quality 1-100")
+  app.add_option(
+         "--quality", config.quality,
+         for_service ? "output quality 1-100 (an upload may override it)" : "output quality 1-100")
       ->envname(env("QUALITY"))
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
@@ -106,8 +106,7 @@ void add_limit_options(CLI::App& app, core::Config& config, bool uploads) {
       ->envname(env("MAX_ROWS"))
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{10'000'000}))
       ->capture_default_str();
-  app.add_option("--max-image-bytes", config.max_image_bytes,
-                 "largest image download (e.g. 32MiB)")
+  app.add_option("--max-image-bytes", config.max_image_bytes, "largest image download (e.g. 32MiB)")
       ->envname(env("MAX_IMAGE_BYTES"))
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
@@ -145,8 +144,7 @@ void add_log_options(CLI::App& app, core::Config& config) {
   app.add_option("--log-level", config.log_level,
                  "trace, debug, info, warn, error, critical or off")
       ->envname(env("LOG_LEVEL"))
-      ->check(CLI::IsMember(std::vector<std::string>(std::begin(kLogLevels),
-                                                     std::end(kLogLevels))))
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(kLogLevels), std::end(kLogLevels))))
       ->capture_default_str();
 }
 
@@ -211,17 +209,18 @@ void add_process_options(CLI::App& app, ProcessArgs& args, std::string& format) 
 }
 
 std::string version_text() {
-  return std::string("imgbatch ") + IMGBATCH_VERSION + " (libvips " + vips_version_string() +
-         ", " + curl_version_info(CURLVERSION_NOW)->version + " libcurl, SQLite " +
-         sqlite3_libversion() + ")";
+  return std::string("imgbatch ") + IMGBATCH_VERSION + " (libvips " + vips_version_string() + ", " +
+         curl_version_info(CURLVERSION_NOW)->version + " libcurl, SQLite " + sqlite3_libversion() +
+         ")";
 }
 
 }  // namespace
 
 int run_cli(int argc, char** argv) {
-  CLI::App app{"imgbatch: batch image compression service.\n"
-               "Upload a CSV of products and image URLs; imgbatch downloads, compresses and\n"
-               "stores every image, and tells you (status, output CSV, webhook) when done."};
+  CLI::App app{
+      "imgbatch: batch image compression service.\n"
+      "Upload a CSV of products and image URLs; imgbatch downloads, compresses and\n"
+      "stores every image, and tells you (status, output CSV, webhook) when done."};
   app.require_subcommand(1);
   app.set_version_flag("--version", version_text());
 

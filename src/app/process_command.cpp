@@ -71,7 +71,8 @@ core::Result<std::string> read_whole_file(const std::string& path) {
 core::Status write_file_atomically(const fs::path& path, std::string_view bytes) {
   const fs::path temporary = path.string() + ".tmp";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) return core::make_error("cannot write " + temporary.string() + ": " + errno_text(errno));
+  if (fd < 0)
+    return core::make_error("cannot write " + temporary.string() + ": " + errno_text(errno));
   const char* p = bytes.data();
   std::size_t left = bytes.size();
   while (left > 0) {
@@ -105,8 +106,8 @@ void print_problems(const std::string& csv_path, const csv::ParseResult& parsed)
     std::cerr << problem.message << "\n";
   }
   if (parsed.problems_truncated)
-    std::cerr << "imgbatch: " << csv_path << ": more problems than these "
-              << parsed.problems.size() << "; fix them and run again to see the rest\n";
+    std::cerr << "imgbatch: " << csv_path << ": more problems than these " << parsed.problems.size()
+              << "; fix them and run again to see the rest\n";
   std::cerr << "imgbatch: nothing was processed; fix the CSV and run again\n";
 }
 
@@ -124,9 +125,7 @@ class OutputFolderBlobStore final : public blob::BlobStore {
   core::Result<blob::StoredObject> get(const std::string& key) override {
     return files_->get(map(key));
   }
-  core::Result<std::string> etag(const std::string& key) override {
-    return files_->etag(map(key));
-  }
+  core::Result<std::string> etag(const std::string& key) override { return files_->etag(map(key)); }
   bool exists(const std::string& key) override { return files_->exists(map(key)); }
   int remove_stale_temporaries(std::chrono::seconds older_than) override {
     return files_->remove_stale_temporaries(older_than);
@@ -197,8 +196,8 @@ class OutputFolder {
     if (!doc.is_object() || !doc.contains("request_id") || !doc.contains("fingerprint"))
       throw std::runtime_error(path.string() + " is damaged; delete " + state_dir().string() +
                                " to start this folder over");
-    return SavedRequest{doc["request_id"].get<std::string>(),
-                        doc["fingerprint"].get<std::string>(), doc.value("csv", "")};
+    return SavedRequest{doc["request_id"].get<std::string>(), doc["fingerprint"].get<std::string>(),
+                        doc.value("csv", "")};
   }
 
   core::Status save_request(const SavedRequest& saved) const {
@@ -237,7 +236,7 @@ struct Results {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::vector<std::string>> output_paths;
   std::vector<FailedImage> failures;
-  std::int64_t bytes_in = 0;   // of the images that succeeded
+  std::int64_t bytes_in = 0;  // of the images that succeeded
   std::int64_t bytes_out = 0;
 };
 
@@ -256,9 +255,8 @@ Results collect_results(store::Store& store, const core::RequestRecord& record) 
           results.bytes_in += image.bytes_in;
           results.bytes_out += image.bytes_out;
         } else if (image.state == core::TaskState::failed) {
-          results.failures.push_back({product.serial_number, product.product_name,
-                                      image.index + 1, count, image.source_url,
-                                      image.error.value_or("failed")});
+          results.failures.push_back({product.serial_number, product.product_name, image.index + 1,
+                                      count, image.source_url, image.error.value_or("failed")});
         }
       }
       results.rows.push_back(product.fields);
@@ -274,15 +272,14 @@ std::string megabytes(std::int64_t bytes) {
   return text;
 }
 
-void print_summary(const core::RequestRecord& record, const Results& results,
-                   double seconds) {
+void print_summary(const core::RequestRecord& record, const Results& results, double seconds) {
   const auto& p = record.progress;
-  std::cout << "done: " << p.total << " image" << (p.total == 1 ? "" : "s") << ", "
-            << p.succeeded << " succeeded, " << p.failed << " failed, "
-            << megabytes(results.bytes_in) << " in, " << megabytes(results.bytes_out) << " out";
+  std::cout << "done: " << p.total << " image" << (p.total == 1 ? "" : "s") << ", " << p.succeeded
+            << " succeeded, " << p.failed << " failed, " << megabytes(results.bytes_in) << " in, "
+            << megabytes(results.bytes_out) << " out";
   if (results.bytes_in > 0) {
-    const double change =
-        100.0 * (1.0 - static_cast<double>(results.bytes_out) / static_cast<double>(results.bytes_in));
+    const double change = 100.0 * (1.0 - static_cast<double>(results.bytes_out) /
+                                             static_cast<double>(results.bytes_in));
     char text[48];
     std::snprintf(text, sizeof text, " (%.0f%% %s)", std::abs(change),
                   change >= 0 ? "smaller" : "larger");
@@ -345,9 +342,8 @@ core::Result<std::string> find_or_create_request(OutputFolder& folder, store::St
     if (auto written = folder.save_request(*saved); !written)
       throw std::runtime_error(written.message());
   }
-  const auto request =
-      intake::new_request(saved->request_id, std::move(parsed), settings_of(args), fingerprint,
-                          "process:" + fingerprint);
+  const auto request = intake::new_request(saved->request_id, std::move(parsed), settings_of(args),
+                                           fingerprint, "process:" + fingerprint);
   const auto outcome = store.create_request(request);
   if (outcome.request_id != saved->request_id) {
     saved->request_id = outcome.request_id;
@@ -356,7 +352,6 @@ core::Result<std::string> find_or_create_request(OutputFolder& folder, store::St
   }
   return outcome.request_id;
 }
-
 
 struct Stopped {
   core::RequestRecord record;
@@ -378,10 +373,9 @@ Stopped run_until_ended(store::Store& store, blob::BlobStore& blobs, const core:
   workers.start();
   workers.wake();
 
-  ProgressDisplay display(std::cerr,
-                          ::isatty(STDERR_FILENO) ? ProgressDisplay::Mode::bar
-                                                  : ProgressDisplay::Mode::lines,
-                          started);
+  ProgressDisplay display(
+      std::cerr,
+      ::isatty(STDERR_FILENO) ? ProgressDisplay::Mode::bar : ProgressDisplay::Mode::lines, started);
   Stopped stopped{must_get(store, id), 0};
   while (!ended(stopped.record)) {
     display.update(sample_of(stopped.record), Clock::now());
@@ -405,7 +399,7 @@ int finish_completed(OutputFolder& folder, store::Store& store, const core::Requ
   }
   print_summary(record, results, std::chrono::duration<double>(Clock::now() - started).count());
   return results.failures.empty() && record.progress.failed == 0 ? process_exit::kAllSucceeded
-                                                                  : process_exit::kSomeFailed;
+                                                                 : process_exit::kSomeFailed;
 }
 
 int process_folder(const ProcessArgs& args, csv::ParsedCsv parsed, const std::string& fingerprint,
@@ -431,8 +425,8 @@ int process_folder(const ProcessArgs& args, csv::ParsedCsv parsed, const std::st
     const auto stopped = run_until_ended(*store, blobs, args.config, *id, started);
     record = stopped.record;
     if (stopped.signal != 0) {
-      std::cerr << "imgbatch: interrupted by " << shutdown_signal_name(stopped.signal)
-                << " with " << sample_of(record).done << " of " << record.progress.total
+      std::cerr << "imgbatch: interrupted by " << shutdown_signal_name(stopped.signal) << " with "
+                << sample_of(record).done << " of " << record.progress.total
                 << " images done; run the same command again to carry on from there\n";
       return 128 + stopped.signal;
     }
@@ -461,8 +455,7 @@ int run_process(const ProcessArgs& args) {
   }
   // The CSV and the settings that change the output: the same command resumes, anything
   // else is another job.
-  const auto fingerprint =
-      intake::upload_fingerprint(*bytes, settings_of(args));
+  const auto fingerprint = intake::upload_fingerprint(*bytes, settings_of(args));
 
   try {
     return process_folder(args, std::move(*parsed.csv), fingerprint, started);

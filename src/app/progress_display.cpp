@@ -36,14 +36,12 @@ std::string format_duration(std::optional<double> seconds) {
   return text;
 }
 
-std::string format_bar_line(const ProgressSample& sample, double images_per_second,
-                            int bar_width) {
+std::string format_bar_line(const ProgressSample& sample, double images_per_second, int bar_width) {
   bar_width = std::max(1, bar_width);
   const int filled =
-      sample.total <= 0
-          ? bar_width
-          : static_cast<int>(static_cast<long long>(bar_width) *
-                             std::clamp(sample.done, 0, sample.total) / sample.total);
+      sample.total <= 0 ? bar_width
+                        : static_cast<int>(static_cast<long long>(bar_width) *
+                                           std::clamp(sample.done, 0, sample.total) / sample.total);
   std::optional<double> eta;
   if (sample.done >= sample.total)
     eta = 0.0;
@@ -53,16 +51,16 @@ std::string format_bar_line(const ProgressSample& sample, double images_per_seco
   std::string line = "[";
   line.append(static_cast<std::size_t>(filled), '#');
   line.append(static_cast<std::size_t>(bar_width - filled), '.');
-  line += "] " + std::to_string(sample.done) + "/" + std::to_string(sample.total) +
-          " images  " + rate_text(images_per_second) + "  ETA " + format_duration(eta);
+  line += "] " + std::to_string(sample.done) + "/" + std::to_string(sample.total) + " images  " +
+          rate_text(images_per_second) + "  ETA " + format_duration(eta);
   if (sample.failed > 0) line += "  " + std::to_string(sample.failed) + " failed";
   return line;
 }
 
 std::string format_plain_line(const ProgressSample& sample, double images_per_second) {
   std::string line = "progress: " + std::to_string(sample.done) + "/" +
-                     std::to_string(sample.total) + " (" + std::to_string(percent(sample)) +
-                     "%) " + rate_text(images_per_second);
+                     std::to_string(sample.total) + " (" + std::to_string(percent(sample)) + "%) " +
+                     rate_text(images_per_second);
   if (sample.failed > 0) line += ", " + std::to_string(sample.failed) + " failed";
   return line;
 }
@@ -118,8 +116,7 @@ void ProgressDisplay::write_line(const ProgressSample& sample, Clock::time_point
   out_.flush();
   last_line_at_ = now;
   last_line_done_ = sample.done;
-  last_line_tenth_ =
-      sample.total > 0 ? static_cast<int>(10LL * sample.done / sample.total) : 10;
+  last_line_tenth_ = sample.total > 0 ? static_cast<int>(10LL * sample.done / sample.total) : 10;
 }
 
 }  // namespace imgbatch

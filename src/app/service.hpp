@@ -42,7 +42,7 @@ class Service {
   metrics::Registry registry_;
   metrics::ServiceMetrics metrics_;
   webhook::Dispatcher dispatcher_;
-  std::optional<Workers> workers_;     // none with --workers 0 (an API-only node)
+  std::optional<Workers> workers_;      // none with --workers 0 (an API-only node)
   std::optional<http::Server> server_;  // none for `worker`
 };
 

@@ -45,8 +45,9 @@ std::unique_ptr<BlobStore> open_blob_store(const std::string& uri,
     }
   }
   if (dir.empty()) {
-    throw std::runtime_error("storage URI \"" + uri +
-                             "\" names no directory: expected file:DIR (for example file:data/images)");
+    throw std::runtime_error(
+        "storage URI \"" + uri +
+        "\" names no directory: expected file:DIR (for example file:data/images)");
   }
   return std::make_unique<FileBlobStore>(dir, options);
 }

@@ -18,7 +18,9 @@ namespace {
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
-core::Error store_error(int err) { return core::make_error("could not store image: " + errno_text(err)); }
+core::Error store_error(int err) {
+  return core::make_error("could not store image: " + errno_text(err));
+}
 
 core::Error bad_key(const std::string& key) {
   return core::make_error("invalid image key \"" + key +
@@ -165,8 +167,9 @@ FileBlobStore::FileBlobStore(const fs::path& root, BlobStoreOptions options) : o
   std::string probe;
   int fd = create_temporary(root_.string(), probe);
   if (fd < 0) {
-    throw std::runtime_error("storage directory " + root_.string() + " is not writable: " +
-                             errno_text(errno) + " (check --storage and the directory's permissions)");
+    throw std::runtime_error("storage directory " + root_.string() +
+                             " is not writable: " + errno_text(errno) +
+                             " (check --storage and the directory's permissions)");
   }
   ::close(fd);
   ::unlink(probe.c_str());
@@ -290,7 +293,8 @@ int FileBlobStore::remove_stale_temporaries(std::chrono::seconds older_than) {
     }
     std::error_code ec2;
     if (name.front() == '.' || !it->is_directory(ec2) || it->is_symlink(ec2)) continue;
-    for (fs::directory_iterator sub(it->path(), ec2), send; !ec2 && sub != send; sub.increment(ec2)) {
+    for (fs::directory_iterator sub(it->path(), ec2), send; !ec2 && sub != send;
+         sub.increment(ec2)) {
       consider(*sub);
     }
   }

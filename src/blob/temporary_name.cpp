@@ -1,7 +1,7 @@
 #include "temporary_name.hpp"
 
-#include <csignal>
 #include <unistd.h>
+#include <csignal>
 
 #include <cerrno>
 #include <charconv>
@@ -22,8 +22,8 @@ std::string this_host() {
   std::string host(buffer);
   // '-' separates the fields of the name, and '/' must never appear in a file name.
   for (char& c : host) {
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '.';
+    const bool keep =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.';
     if (!keep) c = '_';
   }
   return host;

@@ -26,8 +26,7 @@ std::optional<E> parse_enum(std::string_view s, const std::string_view (&names)[
     if (names[i] == s) return static_cast<E>(i);
   return std::nullopt;
 }
-constexpr std::string_view kRequestStatusNames[] = {"pending", "processing", "completed",
-                                                    "failed"};
+constexpr std::string_view kRequestStatusNames[] = {"pending", "processing", "completed", "failed"};
 constexpr std::string_view kTaskStateNames[] = {"pending", "running", "done", "failed"};
 constexpr std::string_view kFormatNames[] = {"jpeg", "webp", "avif", "png", "keep"};
 }  // namespace

@@ -11,8 +11,8 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
     return k < n && p[k] >= lo && p[k] <= hi;
   };
   if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;           // no overlongs
-  if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;     // no surrogates
+  if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;        // no overlongs
+  if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;  // no surrogates
   if (c >= 0xE1 && c <= 0xEF) return cont(1) && cont(2) ? 3 : 0;
   if (c == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;  // no overlongs
   if (c >= 0xF1 && c <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;

@@ -61,8 +61,8 @@ class Validator final : public impl::RecordSink {
       return;  // a spreadsheet's leftover ",,," row: as blank as an empty line
     if (++rows_seen_ > limits_.max_rows) {
       add(line, "",
-          "the file has more than " + std::to_string(limits_.max_rows) +
-              " products; at most " + std::to_string(limits_.max_rows) +
+          "the file has more than " + std::to_string(limits_.max_rows) + " products; at most " +
+              std::to_string(limits_.max_rows) +
               " are accepted in one upload, so split it into several files");
       row_limit_hit_ = true;
       return;
@@ -88,13 +88,10 @@ class Validator final : public impl::RecordSink {
   void on_invalid_utf8(int line, std::size_t byte) override {
     add(line, "",
         "this line has bytes that are not UTF-8 text (the first at character " +
-            std::to_string(byte + 1) +
-            "); save the file as UTF-8 (in Excel: \"CSV UTF-8\")");
+            std::to_string(byte + 1) + "); save the file as UTF-8 (in Excel: \"CSV UTF-8\")");
   }
 
-  bool done() const override {
-    return row_limit_hit_ || problems_.size() >= limits_.max_problems;
-  }
+  bool done() const override { return row_limit_hit_ || problems_.size() >= limits_.max_problems; }
 
   ParseResult finish(bool read_to_end) && {
     if (!header_seen_ && problems_.empty())
@@ -102,16 +99,14 @@ class Validator final : public impl::RecordSink {
           "the file is empty; upload a CSV file with a header row (S. No., Product Name, "
           "Input Image Urls) and one row per product");
     else if (header_seen_ && !header_broken_ && rows_seen_ == 0)
-      add(0, "",
-          "the file has a header but no products; add one row per product below the header");
+      add(0, "", "the file has a header but no products; add one row per product below the header");
 
     ParseResult result;
     result.problems_truncated = truncated_ || (!read_to_end && !row_limit_hit_);
     std::stable_sort(problems_.begin(), problems_.end(),
                      [](const Problem& a, const Problem& b) { return a.line < b.line; });
     result.problems = std::move(problems_);
-    if (result.problems.empty())
-      result.csv = ParsedCsv{std::move(columns_), std::move(products_)};
+    if (result.problems.empty()) result.csv = ParsedCsv{std::move(columns_), std::move(products_)};
     return result;
   }
 
@@ -190,8 +185,7 @@ class Validator final : public impl::RecordSink {
     if (index_[kName]) {
       product.product_name = std::string(impl::trim(fields[*index_[kName]]));
       if (product.product_name.empty())
-        add(line, std::string(kNameColumn),
-            "the product name is empty; give every product a name");
+        add(line, std::string(kNameColumn), "the product name is empty; give every product a name");
     }
     if (index_[kUrls]) {
       product.image_urls = split_url_list(fields[*index_[kUrls]]);
@@ -242,10 +236,10 @@ ParseResult parse_and_validate(std::string_view bytes, const ParseLimits& limits
   if (bytes.starts_with(kUtf8Bom)) bytes.remove_prefix(kUtf8Bom.size());
   if (bytes.starts_with("\xFF\xFE") || bytes.starts_with("\xFE\xFF")) {
     ParseResult result;
-    result.problems.push_back(Problem{
-        1, "",
-        "the file is UTF-16 text; save it as UTF-8 (in Excel: \"CSV UTF-8\") and upload it "
-        "again"});
+    result.problems.push_back(
+        Problem{1, "",
+                "the file is UTF-16 text; save it as UTF-8 (in Excel: \"CSV UTF-8\") and upload it "
+                "again"});
     return result;
   }
   Validator validator(limits, bytes.size());

@@ -37,8 +37,7 @@ std::vector<std::string> split_url_list(std::string_view cell) {
     if (c == ',') {
       if (i >= run_end) {
         run_end = i;
-        while (run_end < cell.size() &&
-               (cell[run_end] == ',' || impl::is_blank(cell[run_end])))
+        while (run_end < cell.size() && (cell[run_end] == ',' || impl::is_blank(cell[run_end])))
           ++run_end;
         run_separates = run_end == cell.size() || starts_with_http_scheme(cell.substr(run_end));
       }

@@ -28,8 +28,7 @@ void append_field(std::string& out, std::string_view field) {
   out += '"';
 }
 
-void append_row(std::string& out, const std::vector<std::string>& fields,
-                std::string_view last) {
+void append_row(std::string& out, const std::vector<std::string>& fields, std::string_view last) {
   for (const auto& f : fields) {
     append_field(out, f);
     out += ',';

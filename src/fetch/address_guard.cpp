@@ -14,13 +14,13 @@ const char* ipv4_range(std::uint32_t a) {
   if ((a >> 24) == 0) return "unspecified";
   if ((a >> 24) == 127) return "loopback";
   if ((a >> 24) == 10) return "private";
-  if ((a & 0xFFF00000u) == 0xAC100000u) return "private";      // 172.16.0.0/12
-  if ((a & 0xFFFF0000u) == 0xC0A80000u) return "private";      // 192.168.0.0/16
-  if ((a & 0xFFFF0000u) == 0xA9FE0000u) return "link-local";   // 169.254.0.0/16, cloud metadata
+  if ((a & 0xFFF00000u) == 0xAC100000u) return "private";     // 172.16.0.0/12
+  if ((a & 0xFFFF0000u) == 0xC0A80000u) return "private";     // 192.168.0.0/16
+  if ((a & 0xFFFF0000u) == 0xA9FE0000u) return "link-local";  // 169.254.0.0/16, cloud metadata
   if ((a & 0xFFC00000u) == 0x64400000u) return "carrier-grade NAT";  // 100.64.0.0/10
   if (a == 0xFFFFFFFFu) return "broadcast";
-  if ((a & 0xF0000000u) == 0xE0000000u) return "multicast";    // 224.0.0.0/4
-  if ((a & 0xF0000000u) == 0xF0000000u) return "reserved";     // 240.0.0.0/4
+  if ((a & 0xF0000000u) == 0xE0000000u) return "multicast";  // 224.0.0.0/4
+  if ((a & 0xF0000000u) == 0xF0000000u) return "reserved";   // 240.0.0.0/4
   return nullptr;
 }
 
@@ -47,10 +47,10 @@ const char* ipv6_range(const unsigned char* b) {
   if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b[4] == 0x00 && b[5] == 0x01)
     return "private";  // 64:ff9b:1::/48, local-use NAT64 (RFC 8215)
   if (b[0] == 0x20 && b[1] == 0x02) return ipv4_range(ipv4_at(b + 2));  // 6to4
-  if ((b[0] & 0xFE) == 0xFC) return "private";                      // fc00::/7 unique local
-  if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return "link-local";   // fe80::/10
-  if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return "site-local";   // fec0::/10 (deprecated)
-  if (b[0] == 0xFF) return "multicast";                             // ff00::/8
+  if ((b[0] & 0xFE) == 0xFC) return "private";                          // fc00::/7 unique local
+  if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return "link-local";       // fe80::/10
+  if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return "site-local";       // fec0::/10 (deprecated)
+  if (b[0] == 0xFF) return "multicast";                                 // ff00::/8
   return nullptr;
 }
 

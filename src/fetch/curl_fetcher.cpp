@@ -30,9 +30,9 @@ FetchResult shutting_down() {
 
 FetchResult could_not_start(const std::string& why) {
   FetchResult result;
-  result.failure = core::make_failure(
-      core::Failure::Kind::download_error,
-      "download failed: could not start the transfer (" + why + ")");
+  result.failure =
+      core::make_failure(core::Failure::Kind::download_error,
+                         "download failed: could not start the transfer (" + why + ")");
   return result;
 }
 

@@ -76,9 +76,7 @@ void describe_timeout(const TransferFacts& facts, const FetchLimits& limits, Fet
 
 }  // namespace
 
-long connect_timeout_ms(const FetchLimits& limits) {
-  return std::min(limits.timeout_ms, 10'000L);
-}
+long connect_timeout_ms(const FetchLimits& limits) { return std::min(limits.timeout_ms, 10'000L); }
 
 long low_speed_window_seconds(const FetchLimits& limits) {
   return std::max(1L, std::min(limits.low_speed_window_seconds, limits.timeout_ms / 3000));

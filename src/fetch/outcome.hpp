@@ -28,16 +28,16 @@ enum class Phase {
 struct TransferFacts {
   CURLcode code = CURLE_OK;
   Phase phase = Phase::starting;
-  long elapsed_ms = 0;                   // from the start of the transfer to its end
-  long http_status = 0;                  // of the last response; 0 when none arrived
-  long long content_length = -1;         // of the last response; -1 when not given
-  std::size_t body_bytes = 0;            // of the body kept
-  bool too_large = false;                // refused on Content-Length or cut at max_bytes
-  bool error_body_abandoned = false;     // stopped reading a non-2xx body on purpose
-  std::optional<std::string> blocked;    // from the address filter, when it refused one
+  long elapsed_ms = 0;                 // from the start of the transfer to its end
+  long http_status = 0;                // of the last response; 0 when none arrived
+  long long content_length = -1;       // of the last response; -1 when not given
+  std::size_t body_bytes = 0;          // of the body kept
+  bool too_large = false;              // refused on Content-Length or cut at max_bytes
+  bool error_body_abandoned = false;   // stopped reading a non-2xx body on purpose
+  std::optional<std::string> blocked;  // from the address filter, when it refused one
   std::optional<long> retry_after_seconds;
-  std::string curl_message;              // CURLOPT_ERRORBUFFER: only quoted in messages
-  std::string url;                       // the last URL tried (a redirect target)
+  std::string curl_message;  // CURLOPT_ERRORBUFFER: only quoted in messages
+  std::string url;           // the last URL tried (a redirect target)
 };
 
 // Fills failure (none on success), http_status and retry_after_seconds of `result`.

@@ -3,8 +3,8 @@
 #include <curl/curl.h>
 
 #include <charconv>
-#include <system_error>
 #include <string>
+#include <system_error>
 
 namespace imgbatch::fetch {
 

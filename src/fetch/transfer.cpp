@@ -30,7 +30,8 @@ bool equals_ci(std::string_view a, std::string_view b) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
@@ -46,7 +47,8 @@ bool is_success(long status) { return status >= 200 && status < 300; }
 
 }  // namespace
 
-Transfer::Transfer(const TransferSettings& settings) : settings_(settings), easy_(curl_easy_init()) {
+Transfer::Transfer(const TransferSettings& settings)
+    : settings_(settings), easy_(curl_easy_init()) {
   if (easy_ == nullptr) throw std::runtime_error("curl_easy_init failed");
   const FetchLimits& limits = settings_.limits;
   try {
@@ -153,8 +155,10 @@ void Transfer::header_line(std::string_view line) {
     long long length = -1;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
     // A length too big to parse is certainly too large.
-    if (ec == std::errc::result_out_of_range) length = std::numeric_limits<long long>::max();
-    else if (ec != std::errc() || end != value.data() + value.size()) length = -1;
+    if (ec == std::errc::result_out_of_range)
+      length = std::numeric_limits<long long>::max();
+    else if (ec != std::errc() || end != value.data() + value.size())
+      length = -1;
     facts_.content_length = length;
   } else if (equals_ci(name, "retry-after")) {
     facts_.retry_after_seconds = parse_retry_after(value, std::time(nullptr));
@@ -193,7 +197,8 @@ std::size_t Transfer::on_body(char* data, std::size_t size, std::size_t count, v
     }
     return length;
   }
-  if (t.body_.size() + length > static_cast<std::size_t>(std::max<long long>(t.settings_.limits.max_bytes, 0))) {
+  if (t.body_.size() + length >
+      static_cast<std::size_t>(std::max<long long>(t.settings_.limits.max_bytes, 0))) {
     t.facts_.too_large = true;
     return 0;
   }

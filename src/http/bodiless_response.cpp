@@ -31,8 +31,9 @@ class response_builder_t<imgbatch::http::bodiless_output_t> final
   request_handling_status_t done() {
     if (!m_connection) throw_done_must_be_called_once();
     impl::connection_handle_t connection{std::move(m_connection)};
-    const auto presence = content_length_ ? impl::content_length_field_presence_t::add_content_length
-                                          : impl::content_length_field_presence_t::skip_content_length;
+    const auto presence = content_length_
+                              ? impl::content_length_field_presence_t::add_content_length
+                              : impl::content_length_field_presence_t::skip_content_length;
     writable_items_container_t parts;
     parts.emplace_back(impl::create_header_string(m_header, presence));
     write_group_t group{std::move(parts)};

@@ -26,8 +26,8 @@ std::optional<GuardLimits> limits_of(asio::io_context& io) {
 // A whole HTTP/1.1 response that closes the connection: the problem+json of `status`.
 std::string refusal(int status, const std::string& detail) {
   const Reply reply = problem(status, detail);
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
-                    std::string(reason_phrase(status)) + "\r\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
   for (const auto& [name, value] : reply.headers) out += name + ": " + value + "\r\n";
   out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\nConnection: close\r\n\r\n";
   return out + reply.body;
@@ -36,10 +36,7 @@ std::string refusal(int status, const std::string& detail) {
 }  // namespace
 
 Connection::Connection(const asio::any_io_executor& executor, std::optional<GuardLimits> l)
-    : socket(executor),
-      limits(l),
-      scanner_(l ? l->max_body : 0),
-      linger_timer_(executor) {}
+    : socket(executor), limits(l), scanner_(l ? l->max_body : 0), linger_timer_(executor) {}
 
 void Connection::start_read(asio::mutable_buffer buffer, asio::any_io_executor executor,
                             ReadDone done) {
@@ -49,8 +46,9 @@ void Connection::start_read(asio::mutable_buffer buffer, asio::any_io_executor e
   if (!limits) {  // not guarded: straight to the socket
     socket.async_read_some(
         buffer, asio::bind_executor(read_executor_, [self = shared_from_this()](
-                                                        const asio::error_code& ec,
-                                                        std::size_t n) { self->finish_read(ec, n); }));
+                                                        const asio::error_code& ec, std::size_t n) {
+          self->finish_read(ec, n);
+        }));
     return;
   }
   initiating_ = true;
@@ -89,13 +87,13 @@ void Connection::pump() {
     if (pending_.event == RequestScanner::Event::kContinue) {
       // RESTinio has the head and wants the body: the client may send it now.
       pending_ = {};
-      write_own("HTTP/1.1 100 Continue\r\n\r\n", [self = shared_from_this()](
-                                                        const asio::error_code& ec) {
-        if (ec)
-          self->finish_read(ec, 0);
-        else
-          self->pump();
-      });
+      write_own("HTTP/1.1 100 Continue\r\n\r\n",
+                [self = shared_from_this()](const asio::error_code& ec) {
+                  if (ec)
+                    self->finish_read(ec, 0);
+                  else
+                    self->pump();
+                });
       return;
     }
     if (pending_.event == RequestScanner::Event::kRefuse) {
@@ -104,24 +102,24 @@ void Connection::pump() {
       return;
     }
     if (raw_begin_ < raw_end_) {
-      pending_ = scanner_.feed(
-          std::string_view(raw_.data() + raw_begin_, raw_end_ - raw_begin_), ready_);
+      pending_ =
+          scanner_.feed(std::string_view(raw_.data() + raw_begin_, raw_end_ - raw_begin_), ready_);
       raw_begin_ += pending_.used;
       continue;
     }
     raw_.resize(kReadChunk);
     socket.async_read_some(
         asio::buffer(raw_),
-        asio::bind_executor(read_executor_, [self = shared_from_this()](
-                                                const asio::error_code& ec, std::size_t n) {
-          if (ec) {
-            self->finish_read(ec, 0);
-            return;
-          }
-          self->raw_begin_ = 0;
-          self->raw_end_ = n;
-          self->pump();
-        }));
+        asio::bind_executor(read_executor_,
+                            [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                              if (ec) {
+                                self->finish_read(ec, 0);
+                                return;
+                              }
+                              self->raw_begin_ = 0;
+                              self->raw_end_ = n;
+                              self->pump();
+                            }));
     return;
   }
 }
@@ -172,8 +170,8 @@ void Connection::refuse(int status, const std::string& detail) {
     asio::error_code ignored;
     self->socket.shutdown(asio::socket_base::shutdown_send, ignored);
     self->linger_timer_.expires_after(self->limits->linger);
-    self->linger_timer_.async_wait(asio::bind_executor(
-        self->read_executor_, [self](const asio::error_code& timer_ec) {
+    self->linger_timer_.async_wait(
+        asio::bind_executor(self->read_executor_, [self](const asio::error_code& timer_ec) {
           asio::error_code ignored_cancel;
           if (!timer_ec) self->socket.cancel(ignored_cancel);
         }));
@@ -185,17 +183,18 @@ void Connection::drain() {
   raw_.resize(kReadChunk);
   socket.async_read_some(
       asio::buffer(raw_),
-      asio::bind_executor(read_executor_, [self = shared_from_this()](const asio::error_code& ec,
-                                                                      std::size_t) {
-        if (!ec) {
-          self->drain();
-          return;
-        }
-        self->linger_timer_.cancel();
-        self->refused_ = true;
-        // RESTinio has seen nothing of this request: an end of input makes it close quietly.
-        self->finish_read(asio::error::eof, 0);
-      }));
+      asio::bind_executor(read_executor_,
+                          [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+                            if (!ec) {
+                              self->drain();
+                              return;
+                            }
+                            self->linger_timer_.cancel();
+                            self->refused_ = true;
+                            // RESTinio has seen nothing of this request: an end of input makes it
+                            // close quietly.
+                            self->finish_read(asio::error::eof, 0);
+                          }));
 }
 
 void Connection::cancel() { linger_timer_.cancel(); }
@@ -214,8 +213,7 @@ GuardedSocket::GuardedSocket(GuardedSocket&& other) : c_(std::move(other.c_)) {
 GuardedSocket& GuardedSocket::operator=(GuardedSocket&& other) {
   if (this != &other) {
     c_ = std::move(other.c_);
-    other.c_ =
-        std::make_shared<guard_detail::Connection>(c_->socket.get_executor(), c_->limits);
+    other.c_ = std::make_shared<guard_detail::Connection>(c_->socket.get_executor(), c_->limits);
   }
   return *this;
 }

@@ -96,9 +96,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ReadDone read_done_;
   bool initiating_ = false;  // inside start_read: completions must be posted
 
-  int writes_running_ = 0;                 // RESTinio's
+  int writes_running_ = 0;  // RESTinio's
   bool own_write_running_ = false;
-  std::function<void()> when_writes_idle_;  // our write, waiting for RESTinio's
+  std::function<void()> when_writes_idle_;             // our write, waiting for RESTinio's
   std::vector<std::function<void()>> writes_waiting_;  // RESTinio's, waiting for ours
   std::string own_bytes_;
   asio::steady_timer linger_timer_;
@@ -151,8 +151,8 @@ class GuardedSocket {
     auto shared = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
     c_->before_write([c = c_, buffers, executor, shared] {
       c->socket.async_write_some(
-          buffers, asio::bind_executor(executor, [c, shared](const asio::error_code& ec,
-                                                             std::size_t n) {
+          buffers,
+          asio::bind_executor(executor, [c, shared](const asio::error_code& ec, std::size_t n) {
             (*shared)(ec, n);  // may start the next write of the same response
             c->after_write();
           }));
@@ -165,11 +165,11 @@ class GuardedSocket {
     auto executor = asio::get_associated_executor(handler, c_->socket.get_executor());
     auto shared = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
     c_->before_write([c = c_, what, executor, shared] {
-      c->socket.async_wait(what, asio::bind_executor(executor, [c, shared](
-                                                                   const asio::error_code& ec) {
-        (*shared)(ec);
-        c->after_write();
-      }));
+      c->socket.async_wait(what,
+                           asio::bind_executor(executor, [c, shared](const asio::error_code& ec) {
+                             (*shared)(ec);
+                             c->after_write();
+                           }));
     });
   }
 
@@ -188,8 +188,7 @@ class GuardedSocket {
 
 // RESTinio's hooks for its own socket types, found by argument-dependent lookup.
 template <typename Connection, typename StartRead, typename Failed>
-void prepare_connection_and_start_read(GuardedSocket&, Connection&, StartRead start_read,
-                                       Failed) {
+void prepare_connection_and_start_read(GuardedSocket&, Connection&, StartRead start_read, Failed) {
   start_read();
 }
 inline restinio::impl::tls_socket_t* make_tls_socket_pointer_for_state_listener(

@@ -8,8 +8,8 @@ namespace imgbatch::http {
 
 namespace {
 core::Error bad(std::string_view text, std::string_view why) {
-  return core::make_error("invalid listen address '" + std::string(text) + "': " +
-                          std::string(why) +
+  return core::make_error("invalid listen address '" + std::string(text) +
+                          "': " + std::string(why) +
                           "; expected HOST:PORT such as 127.0.0.1:8080, 0.0.0.0:8080 or "
                           "[::1]:8080");
 }

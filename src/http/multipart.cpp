@@ -33,8 +33,7 @@ bool is_form_data(std::string_view content_type) {
   return parsed && is_form_data_type(*parsed);
 }
 
-core::Result<UploadForm> parse_upload_form(std::string_view content_type,
-                                           std::string_view body) {
+core::Result<UploadForm> parse_upload_form(std::string_view content_type, std::string_view body) {
   const auto parsed = hfp::content_type_value_t::try_parse(content_type);
   if (!parsed || !is_form_data_type(*parsed))
     return core::make_error("the body must be multipart/form-data");
@@ -42,22 +41,23 @@ core::Result<UploadForm> parse_upload_form(std::string_view content_type,
   if (!boundary)
     return core::make_error("the Content-Type multipart/form-data has no boundary parameter");
   if (mp::check_boundary_value(*boundary))
-    return core::make_error("the multipart boundary is not valid (RFC 2046: 1 to 70 "
-                            "characters of a restricted set)");
+    return core::make_error(
+        "the multipart boundary is not valid (RFC 2046: 1 to 70 "
+        "characters of a restricted set)");
 
   const std::string delimiter = "--" + std::string(*boundary);
   const auto parts = mp::split_multipart_body(body, delimiter);
   if (parts.empty())
-    return core::make_error("the multipart body has no parts: each part must start with "
-                            "--BOUNDARY and the body must end with --BOUNDARY--");
+    return core::make_error(
+        "the multipart body has no parts: each part must start with "
+        "--BOUNDARY and the body must end with --BOUNDARY--");
 
   UploadForm form;
   for (const auto raw : parts) {
     auto part = mp::try_parse_part(raw);
     if (!part) return core::make_error("a multipart part has malformed headers");
     const auto disposition = part->fields.opt_value_of(restinio::http_field::content_disposition);
-    if (!disposition)
-      return core::make_error("a multipart part has no Content-Disposition header");
+    if (!disposition) return core::make_error("a multipart part has no Content-Disposition header");
     const auto value = hfp::content_disposition_value_t::try_parse(*disposition);
     if (!value || !is_equal_caseless(value->value, "form-data"))
       return core::make_error("a multipart part's Content-Disposition is not form-data; name=…");

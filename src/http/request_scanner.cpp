@@ -39,8 +39,8 @@ int hex_value(char c) {
 }
 
 std::string too_large(std::string_view size, std::uint64_t max_body) {
-  return "the request body is " + std::string(size) + "; the limit is " +
-         std::to_string(max_body) + " bytes (--max-upload-bytes)";
+  return "the request body is " + std::string(size) + "; the limit is " + std::to_string(max_body) +
+         " bytes (--max-upload-bytes)";
 }
 
 }  // namespace
@@ -78,8 +78,8 @@ RequestScanner::Step RequestScanner::feed(std::string_view input, std::string& r
       }
       case State::kFixedBody:
       case State::kChunkData: {
-        const auto take = static_cast<std::size_t>(
-            std::min<std::uint64_t>(remaining_, input.size() - i));
+        const auto take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, input.size() - i));
         released.append(input.substr(i, take));
         i += take;
         remaining_ -= take;
@@ -186,9 +186,9 @@ RequestScanner::Step RequestScanner::end_of_head(std::size_t used, std::string& 
   if (!unknown_expectation.empty()) {
     state_ = State::kRefused;
     head_.clear();
-    return Step{used, Event::kRefuse, 417,
-                "the expectation \"" + unknown_expectation +
-                    "\" is not supported; only 100-continue is"};
+    return Step{
+        used, Event::kRefuse, 417,
+        "the expectation \"" + unknown_expectation + "\" is not supported; only 100-continue is"};
   }
   if (!chunked && content_length && *content_length > max_body_) {
     state_ = State::kRefused;

@@ -37,8 +37,16 @@ class RequestScanner {
   Step feed(std::string_view input, std::string& released);
 
  private:
-  enum class State { kHead, kFixedBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers,
-                     kPassThrough, kRefused };
+  enum class State {
+    kHead,
+    kFixedBody,
+    kChunkSize,
+    kChunkData,
+    kChunkDataEnd,
+    kTrailers,
+    kPassThrough,
+    kRefused
+  };
 
   Step end_of_head(std::size_t used, std::string& released);
 

@@ -16,10 +16,8 @@ struct ImageType {
   std::string_view extension;
   std::string_view content_type;
 };
-constexpr std::array<ImageType, 4> kImageTypes{{{"jpg", "image/jpeg"},
-                                                {"webp", "image/webp"},
-                                                {"avif", "image/avif"},
-                                                {"png", "image/png"}}};
+constexpr std::array<ImageType, 4> kImageTypes{
+    {{"jpg", "image/jpeg"}, {"webp", "image/webp"}, {"avif", "image/avif"}, {"png", "image/png"}}};
 
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;
@@ -93,8 +91,7 @@ Reply image(const Deps& deps, const restinio::request_t& req,
 
 std::vector<Route> image_routes(const Deps& deps) {
   return {{restinio::http_method_get(), "/images/:id/:name",
-           [&deps](const restinio::request_t& req,
-                   const restinio::router::route_params_t& params) {
+           [&deps](const restinio::request_t& req, const restinio::router::route_params_t& params) {
              return image(deps, req, params);
            }}};
 }

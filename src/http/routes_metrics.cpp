@@ -1,8 +1,8 @@
 // GET /metrics: the process's metrics in the Prometheus text format (registry.hpp). It is
 // mounted only when the server has metrics (ServerOptions::metrics), which `imgbatch serve`
 // always gives it.
-#include "routes.hpp"
 #include "metrics/service_metrics.hpp"
+#include "routes.hpp"
 
 namespace imgbatch::http {
 

@@ -25,10 +25,10 @@ constexpr int kCsvChunk = 1000;
 using Query = restinio::query_string_params_t;
 
 core::Result<Query> parse_query(const restinio::request_t& req) {
-  auto query =
-      restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(
-          req.header().query());
-  if (!query) return core::make_error("the query string is malformed: " + query.error().description());
+  auto query = restinio::try_parse_query<restinio::parse_query_traits::javascript_compatible>(
+      req.header().query());
+  if (!query)
+    return core::make_error("the query string is malformed: " + query.error().description());
   return std::move(*query);
 }
 
@@ -84,9 +84,8 @@ Reply list_requests(const Deps& deps, const restinio::request_t& req) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& record : deps.store.list_requests(page->limit, page->offset))
     list.push_back(core::request_summary(record, public_url));
-  return json_reply(200, {{"requests", std::move(list)},
-                          {"limit", page->limit},
-                          {"offset", page->offset}});
+  return json_reply(
+      200, {{"requests", std::move(list)}, {"limit", page->limit}, {"offset", page->offset}});
 }
 
 Reply output_csv(const Deps& deps, const restinio::router::route_params_t& params) {
@@ -145,10 +144,9 @@ Reply health(const Deps& deps) {
 std::vector<Route> status_routes(const Deps& deps) {
   using Params = restinio::router::route_params_t;
   std::vector<Route> routes;
-  routes.push_back({restinio::http_method_get(), "/status",
-                    [&deps](const restinio::request_t& req, const Params&) {
-                      return status(deps, req);
-                    }});
+  routes.push_back(
+      {restinio::http_method_get(), "/status",
+       [&deps](const restinio::request_t& req, const Params&) { return status(deps, req); }});
   routes.push_back({restinio::http_method_get(), "/requests",
                     [&deps](const restinio::request_t& req, const Params&) {
                       return list_requests(deps, req);

@@ -8,12 +8,12 @@
 #include "core/ids.hpp"
 #include "csv/csv.hpp"
 #include "intake/new_request.hpp"
+#include "logging/logging.hpp"
+#include "metrics/service_metrics.hpp"
 #include "multipart.hpp"
 #include "params.hpp"
 #include "problem.hpp"
 #include "routes.hpp"
-#include "logging/logging.hpp"
-#include "metrics/service_metrics.hpp"
 
 namespace imgbatch::http {
 
@@ -85,8 +85,7 @@ UploadAnswer refused(int status, std::string detail) {
   return {metrics::UploadOutcome::rejected, problem(status, std::move(detail))};
 }
 UploadAnswer refused(int status, std::string detail, nlohmann::json errors) {
-  return {metrics::UploadOutcome::rejected,
-          problem(status, std::move(detail), std::move(errors))};
+  return {metrics::UploadOutcome::rejected, problem(status, std::move(detail), std::move(errors))};
 }
 
 std::size_t image_count(const core::NewRequest& request) {
@@ -101,8 +100,8 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
   // RESTinio already read the body: its own limit sits above ours so that an oversized
   // upload gets this answer instead of a dropped connection (see server.cpp).
   if (static_cast<std::int64_t>(body.size()) > config.max_upload_bytes)
-    return refused(413, "the upload is " + std::to_string(body.size()) +
-                            " bytes; the limit is " + std::to_string(config.max_upload_bytes) +
+    return refused(413, "the upload is " + std::to_string(body.size()) + " bytes; the limit is " +
+                            std::to_string(config.max_upload_bytes) +
                             " bytes (--max-upload-bytes)");
 
   const auto content_type = req.header().opt_value_of(restinio::http_field::content_type);
@@ -110,13 +109,14 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
       content_type ? std::string_view(content_type->data(), content_type->size())
                    : std::string_view();
   if (!is_form_data(type_text))
-    return refused(415, "POST /upload takes multipart/form-data with the CSV in the field "
-                        "'file'; got Content-Type '" + std::string(type_text) + "'");
+    return refused(415,
+                   "POST /upload takes multipart/form-data with the CSV in the field "
+                   "'file'; got Content-Type '" +
+                       std::string(type_text) + "'");
 
   auto form = parse_upload_form(type_text, std::string_view(body.data(), body.size()));
   if (!form) return refused(400, form.message());
-  if (!form->file)
-    return refused(400, "the form field 'file' (the CSV) is missing");
+  if (!form->file) return refused(400, "the form field 'file' (the CSV) is missing");
 
   std::optional<std::string> idempotency_key;
   if (const auto key = req.header().opt_value_of("Idempotency-Key")) {
@@ -145,8 +145,9 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
   const auto outcome = deps.store.create_request(request);
   using Kind = core::CreateOutcome::Kind;
   if (outcome.kind == Kind::key_conflict)
-    return refused(422, "Idempotency-Key was used with a different upload; use a new key for "
-                        "a new upload");
+    return refused(422,
+                   "Idempotency-Key was used with a different upload; use a new key for "
+                   "a new upload");
 
   // The rest of this call's log lines (the server's access line too) are about this id.
   log::bind_request_id(outcome.request_id);

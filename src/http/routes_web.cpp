@@ -42,8 +42,7 @@ Reply serve(const EmbeddedFile& file, const restinio::request_t& req) {
   reply.header("Cache-Control", "no-cache");
   const auto if_none_match = req.header().opt_value_of(restinio::http_field::if_none_match);
   if (if_none_match &&
-      matches_if_none_match(std::string_view(if_none_match->data(), if_none_match->size()),
-                            etag)) {
+      matches_if_none_match(std::string_view(if_none_match->data(), if_none_match->size()), etag)) {
     reply.status = 304;
     return reply;
   }

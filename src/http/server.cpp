@@ -15,12 +15,12 @@
 #include "bodiless_response.hpp"
 #include "guarded_socket.hpp"
 #include "listen_address.hpp"
+#include "logging/logging.hpp"
+#include "metrics/service_metrics.hpp"
 #include "problem.hpp"
 #include "request_log.hpp"
 #include "routes.hpp"
 #include "webhook_receiver.hpp"
-#include "logging/logging.hpp"
-#include "metrics/service_metrics.hpp"
 
 namespace imgbatch::http {
 
@@ -98,8 +98,8 @@ Reply run(const Handler& handler, const restinio::request_t& req,
   try {
     return handler(req, params);
   } catch (const store::StoreError& e) {
-    spdlog::error("{} {}: database error: {}", req.header().method().c_str(),
-                  req.header().path(), e.what());
+    spdlog::error("{} {}: database error: {}", req.header().method().c_str(), req.header().path(),
+                  e.what());
     return problem(503, "the database is unavailable; try again later");
   } catch (const std::exception& e) {
     spdlog::error("{} {}: {}", req.header().method().c_str(), req.header().path(), e.what());
@@ -122,18 +122,18 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
   // Paths in the order first seen, with their methods, for the 405 answers.
   std::vector<std::pair<std::string, std::vector<restinio::http_method_id_t>>> paths;
   for (const auto& route : routes) {
-    router->add_handler(route.method, route.path,
-                        [handler = route.handler, path = route.path, metrics](
-                            const restinio::request_handle_t& req,
-                            restinio::router::route_params_t params) {
-                          const auto started = Clock::now();
-                          // Every line logged for this call, the access line included,
-                          // names the request it is about (a handler may bind it later).
-                          log::RequestScope scope(request_id_of(*req, params));
-                          const int status = send(req, run(handler, *req, params), started);
-                          count_request(metrics, path, status);
-                          return restinio::request_accepted();
-                        });
+    router->add_handler(
+        route.method, route.path,
+        [handler = route.handler, path = route.path, metrics](
+            const restinio::request_handle_t& req, restinio::router::route_params_t params) {
+          const auto started = Clock::now();
+          // Every line logged for this call, the access line included,
+          // names the request it is about (a handler may bind it later).
+          log::RequestScope scope(request_id_of(*req, params));
+          const int status = send(req, run(handler, *req, params), started);
+          count_request(metrics, path, status);
+          return restinio::request_accepted();
+        });
     auto it = std::find_if(paths.begin(), paths.end(),
                            [&](const auto& entry) { return entry.first == route.path; });
     if (it == paths.end()) it = paths.insert(paths.end(), {route.path, {}});
@@ -142,17 +142,17 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
   for (const auto& [path, methods] : paths) {
     restinio::router::dynamic_none_of_methods_matcher_t others;
     for (const auto& method : methods) others.add(method);
-    router->add_handler(std::move(others), path,
-                        [allow = allow_header(methods), route_path = path, metrics](
-                            const restinio::request_handle_t& req,
-                            restinio::router::route_params_t) {
-                          const auto started = Clock::now();
-                          auto reply = problem(405, std::string(req->header().method().c_str()) +
-                                                        " is not allowed here; use " + allow);
-                          reply.header("Allow", allow);
-                          count_request(metrics, route_path, send(req, std::move(reply), started));
-                          return restinio::request_accepted();
-                        });
+    router->add_handler(
+        std::move(others), path,
+        [allow = allow_header(methods), route_path = path, metrics](
+            const restinio::request_handle_t& req, restinio::router::route_params_t) {
+          const auto started = Clock::now();
+          auto reply = problem(405, std::string(req->header().method().c_str()) +
+                                        " is not allowed here; use " + allow);
+          reply.header("Allow", allow);
+          count_request(metrics, route_path, send(req, std::move(reply), started));
+          return restinio::request_accepted();
+        });
   }
   router->non_matched_request_handler([metrics](const restinio::request_handle_t& req) {
     count_request(metrics, "unmatched",
@@ -168,8 +168,7 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
 struct Server::Impl {
   Impl(const core::Config& config, store::Store& store, blob::BlobStore& blob,
        ServerOptions options)
-      : deps{config, store, blob, options.metrics},
-        receiver(std::move(options.webhook_verifier)) {}
+      : deps{config, store, blob, options.metrics}, receiver(std::move(options.webhook_verifier)) {}
 
   Deps deps;
   WebhookReceiver receiver;
@@ -192,9 +191,9 @@ void Server::start() {
   if (!address) throw std::runtime_error(address.message());
 
   std::vector<Route> routes;
-  for (auto group : {upload_routes(impl_->deps), status_routes(impl_->deps),
-                     image_routes(impl_->deps), webhook_routes(impl_->receiver),
-                     metrics_routes(impl_->deps), web_routes()})
+  for (auto group :
+       {upload_routes(impl_->deps), status_routes(impl_->deps), image_routes(impl_->deps),
+        webhook_routes(impl_->receiver), metrics_routes(impl_->deps), web_routes()})
     std::move(group.begin(), group.end(), std::back_inserter(routes));
   std::shared_ptr<Router> router =
       make_router(with_head_routes(std::move(routes)), impl_->deps.metrics);
@@ -211,13 +210,13 @@ void Server::start() {
           .port(address->port)
           .protocol(address->ipv6 ? restinio::asio_ns::ip::tcp::v6()
                                   : restinio::asio_ns::ip::tcp::v4())
-          .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
-                                        .max_url_size(std::size_t{16} * 1024)
-                                        .max_field_name_size(1024)
-                                        .max_field_value_size(std::size_t{16} * 1024)
-                                        .max_field_count(200)
-                                        .max_body_size(transport_body_limit(
-                                            config.max_upload_bytes)))
+          .incoming_http_msg_limits(
+              restinio::incoming_http_msg_limits_t{}
+                  .max_url_size(std::size_t{16} * 1024)
+                  .max_field_name_size(1024)
+                  .max_field_value_size(std::size_t{16} * 1024)
+                  .max_field_count(200)
+                  .max_body_size(transport_body_limit(config.max_upload_bytes)))
           // The whole request must arrive within this time: generous for a 64 MiB upload.
           .read_next_http_message_timelimit(std::chrono::minutes(5))
           .write_http_response_timelimit(std::chrono::minutes(1))
@@ -225,8 +224,8 @@ void Server::start() {
           .acceptor_post_bind_hook([impl = impl_.get()](restinio::asio_ns::ip::tcp::acceptor& a) {
             impl->port = a.local_endpoint().port();
           })
-          .request_handler([router, metrics = impl_->deps.metrics](
-                               const restinio::request_handle_t& req) {
+          .request_handler([router,
+                            metrics = impl_->deps.metrics](const restinio::request_handle_t& req) {
             try {
               return (*router)(req);
             } catch (const std::exception& e) {
@@ -241,9 +240,8 @@ void Server::start() {
           });
 
   try {
-    impl_->running =
-        restinio::run_async<Traits>(restinio::external_io_context(impl_->io_context),
-                                    std::move(settings), 2);
+    impl_->running = restinio::run_async<Traits>(restinio::external_io_context(impl_->io_context),
+                                                 std::move(settings), 2);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot listen on " + config.listen + ": " + e.what());
   }

@@ -10,8 +10,7 @@ Reply WebhookReceiver::receive(const HeaderLookup& header, std::string_view body
     if (auto refused = verifier_(header, body)) return problem(401, std::move(*refused));
   }
   auto payload = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (payload.is_discarded())
-    return problem(400, "the webhook body must be a JSON document");
+  if (payload.is_discarded()) return problem(400, "the webhook body must be a JSON document");
 
   nlohmann::json event = {{"id", nullptr},
                           {"received_at", core::format_iso8601(core::now_ms())},

@@ -16,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "reply.hpp"
 #include "http/webhook_verifier.hpp"
+#include "reply.hpp"
 
 namespace imgbatch::http {
 

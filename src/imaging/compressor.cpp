@@ -63,9 +63,8 @@ core::Result<core::Ok, core::Failure> check_pixels(VipsImage* image, long long m
   if (max_pixels <= 0 || width * height <= max_pixels) return core::Ok{};
   return core::make_failure(Kind::too_many_pixels,
                             "too many pixels: " + std::to_string(width) + "x" +
-                                std::to_string(height) + " is " +
-                                std::to_string(width * height) + " pixels, the limit is " +
-                                std::to_string(max_pixels));
+                                std::to_string(height) + " is " + std::to_string(width * height) +
+                                " pixels, the limit is " + std::to_string(max_pixels));
 }
 
 core::Result<core::Ok, core::Failure> check_encodable(VipsImage* image, const OutputKind& kind) {
@@ -77,8 +76,8 @@ core::Result<core::Ok, core::Failure> check_encodable(VipsImage* image, const Ou
   return core::make_failure(Kind::encode_error,
                             "image too large for " + std::string(kind.name) + ": " +
                                 std::to_string(vips_image_get_width(image)) + "x" +
-                                std::to_string(vips_image_get_height(image)) + ", " +
-                                kind.name + " stores at most " + std::to_string(limit) +
+                                std::to_string(vips_image_get_height(image)) + ", " + kind.name +
+                                " stores at most " + std::to_string(limit) +
                                 " pixels a side (choose png)");
 }
 
@@ -101,8 +100,8 @@ int encode(VipsImage* image, const OutputKind& kind, int quality, void** buffer,
     case core::ImageFormat::keep:
       break;
   }
-  return vips_jpegsave_buffer(image, buffer, length, "Q", quality, "strip", TRUE,
-                              "optimize_coding", TRUE, "interlace", FALSE, nullptr);
+  return vips_jpegsave_buffer(image, buffer, length, "Q", quality, "strip", TRUE, "optimize_coding",
+                              TRUE, "interlace", FALSE, nullptr);
 }
 
 // Whether this libvips build can write AVIF (libheif needs an AV1 encoder plugin),
@@ -131,7 +130,7 @@ struct Opened {
 };
 
 core::Result<Opened, core::Failure> open_checked(std::string_view input,
-                                                const EncodeOptions& options) {
+                                                 const EncodeOptions& options) {
   impl::ensure_vips(nullptr);
 
   auto source = impl::sniff_source(input);

@@ -6,8 +6,8 @@
 // change nothing else either: no EXIF rotation, no colour conversion (3-component YCbCr,
 // no ICC profile or an sRGB one), and the same 4:2:0 chroma sampling the full path
 // writes (it does below quality 90); and only up to kDctMaxPixels, since the coefficients
-// are held in memory. compress() chooses it by itself; any libjpeg warning or error on the way sends
-// the image down the full path, so damaged files keep exactly their old outcome. The
+// are held in memory. compress() chooses it by itself; any libjpeg warning or error on the way
+// sends the image down the full path, so damaged files keep exactly their old outcome. The
 // measurements that justify it (speed, size and PSNR against the full path) are in
 // BENCHMARKS.md, "DCT-domain requantisation", and bench/dct_requant.cpp.
 #pragma once

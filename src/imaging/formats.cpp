@@ -56,19 +56,26 @@ core::Result<Source, core::Failure> sniff_source(std::string_view bytes) {
 core::ImageFormat resolve_format(core::ImageFormat requested, SourceFormat source) {
   if (requested != core::ImageFormat::keep) return requested;
   switch (source) {
-    case SourceFormat::png: return core::ImageFormat::png;
-    case SourceFormat::webp: return core::ImageFormat::webp;
-    default: return core::ImageFormat::jpeg;
+    case SourceFormat::png:
+      return core::ImageFormat::png;
+    case SourceFormat::webp:
+      return core::ImageFormat::webp;
+    default:
+      return core::ImageFormat::jpeg;
   }
 }
 
 OutputKind output_kind(core::ImageFormat resolved) {
   switch (resolved) {
-    case core::ImageFormat::webp: return {resolved, "WebP", "webp", "image/webp", true};
-    case core::ImageFormat::avif: return {resolved, "AVIF", "avif", "image/avif", true};
-    case core::ImageFormat::png: return {resolved, "PNG", "png", "image/png", true};
+    case core::ImageFormat::webp:
+      return {resolved, "WebP", "webp", "image/webp", true};
+    case core::ImageFormat::avif:
+      return {resolved, "AVIF", "avif", "image/avif", true};
+    case core::ImageFormat::png:
+      return {resolved, "PNG", "png", "image/png", true};
     case core::ImageFormat::jpeg:
-    case core::ImageFormat::keep: break;
+    case core::ImageFormat::keep:
+      break;
   }
   return {core::ImageFormat::jpeg, "JPEG", "jpg", "image/jpeg", false};
 }

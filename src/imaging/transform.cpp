@@ -41,8 +41,8 @@ bool has_non_srgb_profile(VipsImage* image) {
 // profiles are ignored (they differ from plain gamma only slightly).
 core::Result<core::Ok, core::Failure> to_display_colour(ImagePtr& image) {
   const VipsInterpretation interpretation = vips_image_guess_interpretation(image.get());
-  const bool grey = interpretation == VIPS_INTERPRETATION_B_W ||
-                    interpretation == VIPS_INTERPRETATION_GREY16;
+  const bool grey =
+      interpretation == VIPS_INTERPRETATION_B_W || interpretation == VIPS_INTERPRETATION_GREY16;
   const VipsInterpretation target = grey ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
 
   if (!grey && has_non_srgb_profile(image.get())) {
@@ -56,8 +56,7 @@ core::Result<core::Ok, core::Failure> to_display_colour(ImagePtr& image) {
   if (vips_image_guess_interpretation(image.get()) != target) {
     if (!vips_colourspace_issupported(image.get()))
       return convert_failure("unsupported colour space: libvips cannot convert " +
-                             std::string(vips_enum_nick(VIPS_TYPE_INTERPRETATION,
-                                                        interpretation)) +
+                             std::string(vips_enum_nick(VIPS_TYPE_INTERPRETATION, interpretation)) +
                              " images to sRGB");
     if (!apply(image, [target](VipsImage* in, VipsImage** out) {
           return vips_colourspace(in, out, target, nullptr);

@@ -18,7 +18,7 @@ std::string to_valid_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t length = c < 0x80            ? 1
+    const std::size_t length = c < 0x80           ? 1
                                : (c >> 5) == 0x06 ? 2
                                : (c >> 4) == 0x0E ? 3
                                : (c >> 3) == 0x1E ? 4
@@ -54,8 +54,9 @@ void ensure_vips(const char* argv0) {
     // libvips warns once per damaged strip of a broken upload, from every thread at
     // once; compress() reports each failure as its result, so the warnings only add
     // noise to the service's output.
-    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING,
-                      [](const gchar*, GLogLevelFlags, const gchar*, gpointer) {}, nullptr);
+    g_log_set_handler(
+        "VIPS", G_LOG_LEVEL_WARNING, [](const gchar*, GLogLevelFlags, const gchar*, gpointer) {},
+        nullptr);
     // Every image is different, so cached operations are never reused; the cache
     // would only hold memory and file handles.
     vips_cache_set_max(0);

@@ -14,8 +14,7 @@ csv::ParseLimits parse_limits(std::int64_t max_rows) {
 }
 
 core::NewRequest new_request(std::string id, csv::ParsedCsv parsed, const UploadSettings& settings,
-                             std::string fingerprint,
-                             std::optional<std::string> idempotency_key) {
+                             std::string fingerprint, std::optional<std::string> idempotency_key) {
   core::NewRequest request;
   request.id = std::move(id);
   request.columns = std::move(parsed.columns);

@@ -41,8 +41,7 @@ class JsonFormatter final : public spdlog::formatter {
     line["level"] = level_name(msg.level);
     line["message"] = std::string(msg.payload.data(), msg.payload.size());
     if (const auto id = log::current_request_id(); !id.empty()) line["request_id"] = id;
-    const auto text =
-        line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    const auto text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     dest.append(text.data(), text.data() + text.size());
     dest.push_back('\n');
   }
@@ -88,8 +87,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::
 
 void setup_logging(const std::string& format, const std::string& level) {
   // Logs go to stderr so that stdout stays free for command output.
-  auto logger =
-      make_logger("imgbatch", format, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = make_logger("imgbatch", format, std::make_shared<spdlog::sinks::stderr_sink_mt>());
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::info);
   // spdlog takes an unknown name for "off"; the command line admits only kLogLevels.

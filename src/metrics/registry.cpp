@@ -40,9 +40,8 @@ void write_child(std::string& out, const std::string& name, const std::string& l
 }
 
 // `names`/`values` are the family's labels; each bucket adds `le`.
-void write_histogram(std::string& out, const std::string& name,
-                     std::vector<std::string> names, std::vector<std::string> values,
-                     const Histogram& histogram) {
+void write_histogram(std::string& out, const std::string& name, std::vector<std::string> names,
+                     std::vector<std::string> values, const Histogram& histogram) {
   const auto labels = label_set(names, values);
   const auto snapshot = histogram.snapshot();
   names.emplace_back("le");
@@ -158,8 +157,7 @@ template <class T>
 T& LabelledFamily<T>::with(const std::vector<std::string>& values) {
   if (values.size() != label_names_.size())
     throw std::invalid_argument(name() + " has " + std::to_string(label_names_.size()) +
-                                " label(s), given " + std::to_string(values.size()) +
-                                " value(s)");
+                                " label(s), given " + std::to_string(values.size()) + " value(s)");
   std::lock_guard lock(mutex_);
   auto& child = children_[values];
   if (!child) {
@@ -205,8 +203,8 @@ Counter& Registry::counter(std::string name, std::string help) {
 
 CounterFamily& Registry::counter_family(std::string name, std::string help,
                                         std::vector<std::string> label_names) {
-  return add(std::make_unique<CounterFamily>(std::move(name), std::move(help),
-                                             MetricType::counter, std::move(label_names)));
+  return add(std::make_unique<CounterFamily>(std::move(name), std::move(help), MetricType::counter,
+                                             std::move(label_names)));
 }
 
 Gauge& Registry::gauge(std::string name, std::string help) {

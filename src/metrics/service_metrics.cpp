@@ -73,9 +73,9 @@ ServiceMetrics::ServiceMetrics(Registry& registry) : registry_(registry) {
   images_succeeded_ = &images.with({"succeeded"});
   images_failed_ = &images.with({"failed"});
 
-  auto& failures = registry.counter_family(
-      "imgbatch_image_failures_total", "Images that failed for good, by class of reason",
-      {"reason"});
+  auto& failures =
+      registry.counter_family("imgbatch_image_failures_total",
+                              "Images that failed for good, by class of reason", {"reason"});
   for (std::size_t i = 0; i < kFailureReasonCount; ++i)
     failures_[i] = &failures.with({to_string(static_cast<FailureReason>(i))});
 
@@ -84,9 +84,9 @@ ServiceMetrics::ServiceMetrics(Registry& registry) : registry_(registry) {
       "Retries scheduled after a transient failure (a download error, 5xx, a storage error)");
   bytes_in_ = &registry.counter("imgbatch_bytes_in_total", "Bytes of images downloaded");
   bytes_out_ = &registry.counter("imgbatch_bytes_out_total", "Bytes of images stored");
-  download_seconds_ = &registry.histogram(
-      "imgbatch_download_seconds", "Time of each download attempt, failed ones included",
-      kDownloadBuckets);
+  download_seconds_ =
+      &registry.histogram("imgbatch_download_seconds",
+                          "Time of each download attempt, failed ones included", kDownloadBuckets);
   processing_seconds_ = &registry.histogram(
       "imgbatch_processing_seconds",
       "Time to decode, convert, encode and store one downloaded image", kProcessingBuckets);

@@ -32,8 +32,9 @@ constexpr int kCompressNice = 10;
 // Linux keeps a nice value per thread. Failing (a seccomp profile, say) costs only latency.
 void lower_this_thread_priority() {
   if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kCompressNice) != 0)
-    spdlog::debug("could not lower the priority of a compress thread; the API may answer "
-                  "more slowly under load");
+    spdlog::debug(
+        "could not lower the priority of a compress thread; the API may answer "
+        "more slowly under load");
 }
 
 double jitter() {
@@ -218,9 +219,10 @@ void Pipeline::renew_leases() {
   const auto until = core::now_ms() + options_.lease.count();
   const int renewed = store_.renew_leases(options_.owner, ids, until);
   if (renewed < static_cast<int>(ids.size()))
-    spdlog::warn("{} of {} lease(s) were lost (expired and taken elsewhere); their results "
-                 "will count only if they finish first",
-                 ids.size() - renewed, ids.size());
+    spdlog::warn(
+        "{} of {} lease(s) were lost (expired and taken elsewhere); their results "
+        "will count only if they finish first",
+        ids.size() - renewed, ids.size());
 }
 
 void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result) {
@@ -257,8 +259,7 @@ void Pipeline::on_failure(const core::ClaimedTask& task, core::Failure failure,
   if (!policy.retry) {
     fail(task, std::move(failure.message), policy.reason);
   } else if (task.attempt >= options_.max_attempts) {
-    fail(task,
-         failure.message + " (gave up after " + std::to_string(task.attempt) + " attempts)",
+    fail(task, failure.message + " (gave up after " + std::to_string(task.attempt) + " attempts)",
          policy.reason);
   } else {
     schedule_retry(task, std::move(failure.message), retry_after_seconds);

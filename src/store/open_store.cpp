@@ -23,15 +23,16 @@ std::unique_ptr<Store> open_sqlite(const std::string& uri, const std::string& pa
   // Each connection to ":memory:" is a database of its own, so the writer and the
   // readers would not see each other's data.
   if (path == ":memory:")
-    throw StoreError("database URI '" + uri + "': in-memory SQLite is not supported; name a "
+    throw StoreError("database URI '" + uri +
+                     "': in-memory SQLite is not supported; name a "
                      "file, e.g. sqlite:/tmp/imgbatch.db");
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code error;
     std::filesystem::create_directories(parent, error);
     if (error)
-      throw StoreError("cannot create the folder '" + parent.string() + "' for database '" +
-                       path + "': " + error.message());
+      throw StoreError("cannot create the folder '" + parent.string() + "' for database '" + path +
+                       "': " + error.message());
   }
   return std::make_unique<sqlite::SqliteStore>(path);
 }
@@ -39,8 +40,7 @@ std::unique_ptr<Store> open_sqlite(const std::string& uri, const std::string& pa
 }  // namespace
 
 std::unique_ptr<Store> open_store(const std::string& uri) {
-  if (uri.starts_with(kSqliteScheme))
-    return open_sqlite(uri, uri.substr(kSqliteScheme.size()));
+  if (uri.starts_with(kSqliteScheme)) return open_sqlite(uri, uri.substr(kSqliteScheme.size()));
   for (std::string_view scheme : kPostgresSchemes)
     if (uri.starts_with(scheme)) return std::make_unique<postgres::PostgresStore>(uri);
   // Only the scheme of a URL is echoed: the rest may carry a password.

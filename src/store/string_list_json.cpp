@@ -35,11 +35,21 @@ void append_json_string(std::string& out, std::string_view s) {
     }
     out.append(s.substr(run, i - run));
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out += kHex[c >> 4];
@@ -73,8 +83,7 @@ std::vector<std::string> decode_string_list(std::string_view json) {
   try {
     return nlohmann::json::parse(json).get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
-    throw StoreError("stored string list is not a JSON array of strings: " +
-                     std::string(e.what()));
+    throw StoreError("stored string list is not a JSON array of strings: " + std::string(e.what()));
   }
 }
 

@@ -10,8 +10,8 @@
 #include "fetch/address_guard.hpp"
 #include "logging/logging.hpp"
 #include "metrics/service_metrics.hpp"
-#include "webhook/retry.hpp"
 #include "sender.hpp"
+#include "webhook/retry.hpp"
 #include "webhook/signature.hpp"
 
 namespace imgbatch::webhook {
@@ -170,8 +170,8 @@ void Dispatcher::deliver(const core::Delivery& delivery) {
     spdlog::info("webhook {} delivered to {} (attempt {})", delivery.webhook_id, delivery.url,
                  attempts_made);
   else if (attempt.next_attempt_at)
-    spdlog::warn("webhook {} to {} failed (attempt {}): {}; next try in {} ms",
-                 delivery.webhook_id, delivery.url, attempts_made, result.error,
+    spdlog::warn("webhook {} to {} failed (attempt {}): {}; next try in {} ms", delivery.webhook_id,
+                 delivery.url, attempts_made, result.error,
                  std::max<core::TimeMs>(0, *attempt.next_attempt_at - core::now_ms()));
   else
     spdlog::error("webhook {} to {} given up after attempt {}: {}", delivery.webhook_id,

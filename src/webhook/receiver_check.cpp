@@ -8,8 +8,7 @@ ReceiverCheck::ReceiverCheck(std::string key, std::size_t remembered_ids)
     : key_(std::move(key)), capacity_(std::max<std::size_t>(1, remembered_ids)) {}
 
 std::optional<std::string> ReceiverCheck::check(std::string_view id, std::string_view timestamp,
-                                                std::string_view signature,
-                                                std::string_view body,
+                                                std::string_view signature, std::string_view body,
                                                 std::int64_t now_seconds) {
   const auto verdict = verify(key_, {id, timestamp, signature}, body, now_seconds);
   if (verdict != Verification::ok)

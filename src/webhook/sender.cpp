@@ -67,7 +67,9 @@ curl_socket_t on_open_socket(void* user, curlsocktype /*purpose*/, curl_sockaddr
   return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
-bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+bool has_line_break(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
 
 SendResult classify_status(int status) {
   SendResult r;
@@ -99,9 +101,12 @@ SendResult stop_with(std::string error) {
 
 std::string_view to_string(SendOutcome o) {
   switch (o) {
-    case SendOutcome::delivered: return "delivered";
-    case SendOutcome::stop: return "stop";
-    case SendOutcome::retry: return "retry";
+    case SendOutcome::delivered:
+      return "delivered";
+    case SendOutcome::stop:
+      return "stop";
+    case SendOutcome::retry:
+      return "retry";
   }
   return "unknown";
 }
@@ -128,7 +133,8 @@ SendResult send_webhook(const std::string& url, std::string_view body, const Hea
   for (const auto& [name, value] : headers) {
     if (name.empty() || has_line_break(name) || has_line_break(value)) {
       curl_slist_free_all(raw_list);
-      return stop_with("invalid webhook header \"" + name + "\": names and values cannot hold line breaks");
+      return stop_with("invalid webhook header \"" + name +
+                       "\": names and values cannot hold line breaks");
     }
     std::string line = name;
     line.append(": ").append(value);
@@ -178,7 +184,8 @@ SendResult send_webhook(const std::string& url, std::string_view body, const Hea
                      " (private and local networks are refused unless --allow-private-networks)");
   }
   if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
-    return stop_with("invalid webhook URL " + url + ": only absolute http:// and https:// URLs work");
+    return stop_with("invalid webhook URL " + url +
+                     ": only absolute http:// and https:// URLs work");
   }
 
   SendResult r;

@@ -57,7 +57,8 @@ std::string hmac_sha256(std::string_view key, std::string_view msg_id, std::stri
   update(body);
   std::string out(kSha256Size, '\0');
   std::size_t len = 0;
-  if (EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) != 1 ||
+  if (EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) !=
+          1 ||
       len != kSha256Size) {
     throw std::runtime_error("HMAC-SHA256 final failed");
   }
@@ -108,12 +109,18 @@ SignatureHeaders sign_headers(std::string_view key, std::string_view msg_id,
 
 std::string_view to_string(Verification v) {
   switch (v) {
-    case Verification::ok: return "ok";
-    case Verification::missing_headers: return "missing webhook-id, webhook-timestamp or webhook-signature header";
-    case Verification::bad_timestamp: return "webhook-timestamp is not a number of seconds";
-    case Verification::too_old: return "webhook-timestamp is too old";
-    case Verification::too_new: return "webhook-timestamp is in the future";
-    case Verification::no_matching_signature: return "no matching signature";
+    case Verification::ok:
+      return "ok";
+    case Verification::missing_headers:
+      return "missing webhook-id, webhook-timestamp or webhook-signature header";
+    case Verification::bad_timestamp:
+      return "webhook-timestamp is not a number of seconds";
+    case Verification::too_old:
+      return "webhook-timestamp is too old";
+    case Verification::too_new:
+      return "webhook-timestamp is in the future";
+    case Verification::no_matching_signature:
+      return "no matching signature";
   }
   return "unknown";
 }

@@ -33,12 +33,27 @@ TEST(Cli, VersionNamesTheLibraries) {
 TEST(Cli, HelpExplainsEveryOptionOfTheContract) {
   const auto r = run({"serve", "--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* option :
-       {"--listen", "--db", "--storage", "--public-url", "--workers", "--download-concurrency",
-        "--quality", "--format", "--webhook-url", "--webhook-secret", "--allow-private-networks",
-        "--max-upload-bytes", "--max-rows", "--max-image-bytes", "--max-pixels",
-        "--download-timeout", "--max-attempts", "--lease-seconds", "--log-format",
-        "--log-level", "--webhook-retry-base"})
+  for (const char* option : {"--listen",
+                             "--db",
+                             "--storage",
+                             "--public-url",
+                             "--workers",
+                             "--download-concurrency",
+                             "--quality",
+                             "--format",
+                             "--webhook-url",
+                             "--webhook-secret",
+                             "--allow-private-networks",
+                             "--max-upload-bytes",
+                             "--max-rows",
+                             "--max-image-bytes",
+                             "--max-pixels",
+                             "--download-timeout",
+                             "--max-attempts",
+                             "--lease-seconds",
+                             "--log-format",
+                             "--log-level",
+                             "--webhook-retry-base"})
     EXPECT_NE(r.output.find(option), std::string::npos) << option << " missing from:\n" << r.output;
   for (const char* variable :
        {"IMGBATCH_MAX_IMAGE_BYTES", "IMGBATCH_LOG_LEVEL", "IMGBATCH_WEBHOOK_RETRY_BASE"})
@@ -66,9 +81,9 @@ TEST(Cli, LogLevelAndRetryBaseAreCheckedLikeEveryOption) {
   r = run({"process", "--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("--log-level"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("{trace,debug,info,warn,error,critical,off}=warn"),
-            std::string::npos)
-      << "process logs warnings and errors only unless told otherwise:\n" << r.output;
+  EXPECT_NE(r.output.find("{trace,debug,info,warn,error,critical,off}=warn"), std::string::npos)
+      << "process logs warnings and errors only unless told otherwise:\n"
+      << r.output;
 }
 
 TEST(Cli, NoCommandOrABadValueIsAClearError) {
@@ -85,8 +100,7 @@ TEST(Cli, NoCommandOrABadValueIsAClearError) {
 TEST(Cli, AnUnknownDatabaseUriFailsAtStartUpNamingIt) {
   TempDir folder;
   const auto r = run({"serve", "--listen", "127.0.0.1:" + std::to_string(free_port()), "--db",
-                      "oracle://nowhere", "--storage",
-                      "file:" + (folder.path() / "img").string()});
+                      "oracle://nowhere", "--storage", "file:" + (folder.path() / "img").string()});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("oracle://"), std::string::npos) << r.output;
 }
@@ -98,8 +112,13 @@ TEST(Cli, EnvironmentSetsOptionsAndFlagsWin) {
   ::setenv("IMGBATCH_LISTEN", ("127.0.0.1:" + std::to_string(env_port)).c_str(), 1);
   ::setenv("IMGBATCH_PUBLIC_URL", "https://images.example.com/", 1);
   const std::vector<std::string> common = {
-      "serve", "--db", "sqlite:" + (folder.path() / "db.sqlite").string(), "--storage",
-      "file:" + (folder.path() / "img").string(), "--workers", "0"};  // API only: no download of example.com is attempted
+      "serve",
+      "--db",
+      "sqlite:" + (folder.path() / "db.sqlite").string(),
+      "--storage",
+      "file:" + (folder.path() / "img").string(),
+      "--workers",
+      "0"};  // API only: no download of example.com is attempted
   {
     ChildProcess from_env(IMGBATCH_EXE, common, (folder.path() / "env.log").string());
     ASSERT_TRUE(from_env.wait_for_port(env_port, std::chrono::seconds(20))) << from_env.log();
@@ -107,8 +126,11 @@ TEST(Cli, EnvironmentSetsOptionsAndFlagsWin) {
     const std::string csv = "S. No.,Product Name,Input Image Urls\n1,A,https://example.com/a.jpg\n";
     auto upload = client.post_form("/upload", {{"file", csv, "p.csv", "text/csv"}});
     ASSERT_EQ(upload.status, 202) << upload.body;
-    auto status = client.get("/status?request_id=" + upload.json()["request_id"].get<std::string>());
-    EXPECT_EQ(status.json()["output_csv_url"].get<std::string>().rfind("https://images.example.com/requests/", 0), 0u)
+    auto status =
+        client.get("/status?request_id=" + upload.json()["request_id"].get<std::string>());
+    EXPECT_EQ(status.json()["output_csv_url"].get<std::string>().rfind(
+                  "https://images.example.com/requests/", 0),
+              0u)
         << status.body;
     from_env.signal(SIGTERM);
     EXPECT_EQ(from_env.wait(std::chrono::seconds(20)), 0) << from_env.log();

@@ -15,7 +15,6 @@
 namespace imgbatch::test_support {
 namespace {
 
-
 int succeeded(HttpClient& client, const std::string& id) {
   auto r = client.get("/status?request_id=" + id + "&limit=1");
   return r.status == 200 ? r.json()["progress"]["succeeded"].get<int>() : -1;
@@ -28,7 +27,7 @@ TEST(Crash, RepeatedKill9LosesNothingAndDuplicatesNothing) {
   TempDir receiver_folder;
   RunningServer receiver({"--workers", "0"}, &receiver_folder.path());
 
-  const std::vector<std::string> args = {"--workers", "1", "--download-concurrency", "3",
+  const std::vector<std::string> args = {"--workers",       "1", "--download-concurrency", "3",
                                          "--lease-seconds", "2"};
   std::vector<std::string> photos;
   for (const auto& entry : std::filesystem::directory_iterator(TestOrigin::photos_dir()))
@@ -37,8 +36,7 @@ TEST(Crash, RepeatedKill9LosesNothingAndDuplicatesNothing) {
   std::string csv = "S. No.,Product Name,Input Image Urls\n";
   for (int i = 0; i < kImages; ++i)  // slow downloads spread the work over several seconds
     csv += std::to_string(i + 1) + ",P" + std::to_string(i) + "," +
-           origin.url("/sleep/150/" + photos[i % photos.size()] + "?v=" + std::to_string(i)) +
-           "\n";
+           origin.url("/sleep/150/" + photos[i % photos.size()] + "?v=" + std::to_string(i)) + "\n";
 
   std::string id;
   {
@@ -73,7 +71,8 @@ TEST(Crash, RepeatedKill9LosesNothingAndDuplicatesNothing) {
 
   // One file per image, under its deterministic name, and no temporary left.
   std::set<std::string> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder.path() / "images")) {
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(folder.path() / "images")) {
     if (!entry.is_regular_file()) continue;
     const auto name = entry.path().filename().string();
     EXPECT_NE(name.rfind(".tmp-", 0), 0u) << "temporary left behind: " << entry.path();

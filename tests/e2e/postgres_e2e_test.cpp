@@ -23,8 +23,8 @@
 #include <gtest/gtest.h>
 #include <vips/vips8>
 
-#include "support/running_server.hpp"
 #include "support/postgres_cluster.hpp"
+#include "support/running_server.hpp"
 #include "support/test_origin.hpp"
 
 namespace imgbatch::test_support {
@@ -54,7 +54,8 @@ const fs::path& small_photo_dir() {
 
 bool is_jpeg(const std::string& bytes) {
   return bytes.size() > 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
-         static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
+         static_cast<unsigned char>(bytes[1]) == 0xD8 &&
+         static_cast<unsigned char>(bytes[2]) == 0xFF;
 }
 
 std::string read_file(const fs::path& path) {
@@ -67,8 +68,8 @@ std::string make_csv(const TestOrigin& origin, int images, int sleep_ms) {
   std::string csv = "S. No.,Product Name,Input Image Urls\n";
   for (int i = 0; i < images; ++i)
     csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," +
-           origin.url("/sleep/" + std::to_string(sleep_ms) + "/" + kSmallName + "?v=" +
-                      std::to_string(i)) +
+           origin.url("/sleep/" + std::to_string(sleep_ms) + "/" + kSmallName +
+                      "?v=" + std::to_string(i)) +
            "\n";
   return csv;
 }
@@ -136,8 +137,8 @@ class Deployment {
     auto node = std::make_unique<ApiNode>();
     node->port = free_port();
     auto args = common_args();
-    args.insert(args.begin(), {"serve", "--workers", "0", "--listen",
-                               "127.0.0.1:" + std::to_string(node->port)});
+    args.insert(args.begin(),
+                {"serve", "--workers", "0", "--listen", "127.0.0.1:" + std::to_string(node->port)});
     node->process = std::make_unique<ChildProcess>(IMGBATCH_EXE, args, log_path(name));
     if (!node->process->wait_for_port(node->port, 30s))
       ADD_FAILURE() << name << " did not start listening; its log:\n" << node->process->log();
@@ -183,8 +184,13 @@ class Deployment {
 
  private:
   std::vector<std::string> common_args() const {
-    return {"--db", db_uri(), "--storage", "file:" + storage().string(),
-            "--allow-private-networks", "--lease-seconds", std::to_string(lease_seconds_)};
+    return {"--db",
+            db_uri(),
+            "--storage",
+            "file:" + storage().string(),
+            "--allow-private-networks",
+            "--lease-seconds",
+            std::to_string(lease_seconds_)};
   }
   std::string log_path(const std::string& name) const {
     return (folder_.path() / (name + ".log")).string();
@@ -278,9 +284,9 @@ TEST_F(PostgresScaleOut, TwoApiNodesTwoWorkersKill9HalfWayEveryImageDoneNoneTwic
        deployment.query("SELECT id::text || ' ' || attempts FROM tasks WHERE attempts > 1")) {
     const auto space = row.find(' ');
     const std::string task = row.substr(0, space);
-    EXPECT_TRUE(orphaned.count(task)) << "task " << task << " was claimed "
-                                      << row.substr(space + 1) << " times but the killed "
-                                      << "worker did not hold it";
+    EXPECT_TRUE(orphaned.count(task))
+        << "task " << task << " was claimed " << row.substr(space + 1) << " times but the killed "
+        << "worker did not hold it";
     EXPECT_EQ(row.substr(space + 1), "2") << "task " << task;
   }
 
@@ -305,8 +311,8 @@ TEST_F(PostgresScaleOut, TwoApiNodesTwoWorkersKill9HalfWayEveryImageDoneNoneTwic
   EXPECT_EQ(files, expected);
   for (const int i : {0, kImages / 2, kImages - 1}) {
     const auto path = deployment.storage() / id / (std::to_string(i) + "-0.jpg");
-    const auto image = vips::VImage::new_from_file(path.c_str(),
-                                                   vips::VImage::option()->set("fail", true));
+    const auto image =
+        vips::VImage::new_from_file(path.c_str(), vips::VImage::option()->set("fail", true));
     EXPECT_EQ(image.width(), kSmallWidth) << path;
   }
 

@@ -84,11 +84,18 @@ class ProcessCommand : public ::testing::Test {
   fs::path out_dir() const { return folder_.path() / "out"; }
 
   std::vector<std::string> args_for(const fs::path& csv) const {
-    return {"process", csv.string(), "--out", out_dir().string(), "--workers", "2",
+    return {"process",
+            csv.string(),
+            "--out",
+            out_dir().string(),
+            "--workers",
+            "2",
             "--allow-private-networks"};
   }
 
-  Outcome run(const std::vector<std::string>& args) { return SplitRun(folder_.path(), args).wait(); }
+  Outcome run(const std::vector<std::string>& args) {
+    return SplitRun(folder_.path(), args).wait();
+  }
 
   std::string photo(const std::string& name) const { return origin_.url("/photos/" + name); }
 
@@ -106,19 +113,24 @@ csv::ParsedCsv read_output_csv(const fs::path& path) {
 
 TEST_F(ProcessCommand, SomeImagesFailingExitsOneWithImagesOutputCsvAndTheFailureNamed) {
   const auto broken = origin_.url("/status/404");
-  const auto csv = write_csv(
-      "products.csv", "S. No.,Product Name,Input Image Urls\n"
-                      "1,Flowers,\"" + photo("FreshFlower.jpg") + "," + photo("Aqua.jpg") + "\"\n"
-                      "2,Broken,\"" + photo("GreenMeadow.jpg") + " " + broken + "\"\n"
-                      "3,Garden," + photo("Garden.jpg") + "\n");
+  const auto csv = write_csv("products.csv",
+                             "S. No.,Product Name,Input Image Urls\n"
+                             "1,Flowers,\"" +
+                                 photo("FreshFlower.jpg") + "," + photo("Aqua.jpg") +
+                                 "\"\n"
+                                 "2,Broken,\"" +
+                                 photo("GreenMeadow.jpg") + " " + broken +
+                                 "\"\n"
+                                 "3,Garden," +
+                                 photo("Garden.jpg") + "\n");
   const auto r = run(args_for(csv));
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
 
   // The summary names the totals and the one failed image with its reason.
   EXPECT_TRUE(contains(r.out, "done: 5 images, 4 succeeded, 1 failed")) << r.out;
   EXPECT_TRUE(contains(r.out, "% smaller")) << r.out;
-  EXPECT_TRUE(contains(r.out, "failed: product 2 (Broken) image 2 of 2 " + broken +
-                                  ": download failed: HTTP 404"))
+  EXPECT_TRUE(contains(
+      r.out, "failed: product 2 (Broken) image 2 of 2 " + broken + ": download failed: HTTP 404"))
       << r.out;
   // Not a terminal: plain progress lines on stderr, and nothing but the summary on stdout.
   EXPECT_TRUE(contains(r.err, "progress: ")) << r.err;
@@ -133,7 +145,8 @@ TEST_F(ProcessCommand, SomeImagesFailingExitsOneWithImagesOutputCsvAndTheFailure
     const char* loader = vips_foreign_find_load(path.c_str());
     ASSERT_NE(loader, nullptr) << path;
     EXPECT_TRUE(contains(loader, "Jpeg")) << loader;
-    auto image = vips::VImage::new_from_file(path.c_str(), vips::VImage::option()->set("fail", true));
+    auto image =
+        vips::VImage::new_from_file(path.c_str(), vips::VImage::option()->set("fail", true));
     EXPECT_GT(image.width(), 0);
     EXPECT_GT(image.avg(), 0.0);  // decodes all the way
   }
@@ -152,9 +165,13 @@ TEST_F(ProcessCommand, SomeImagesFailingExitsOneWithImagesOutputCsvAndTheFailure
 }
 
 TEST_F(ProcessCommand, AllGoodExitsZeroAndTheSameCommandAgainDownloadsNothing) {
-  const auto csv = write_csv("good.csv", "S. No.,Product Name,Input Image Urls\n"
-                                         "1,Aqua," + photo("Aqua.jpg") + "\n"
-                                         "2,Flowers," + photo("flowers.jpeg") + "\n");
+  const auto csv = write_csv("good.csv",
+                             "S. No.,Product Name,Input Image Urls\n"
+                             "1,Aqua," +
+                                 photo("Aqua.jpg") +
+                                 "\n"
+                                 "2,Flowers," +
+                                 photo("flowers.jpeg") + "\n");
   const auto first = run(args_for(csv));
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
   EXPECT_TRUE(contains(first.out, "done: 2 images, 2 succeeded, 0 failed")) << first.out;
@@ -174,11 +191,15 @@ TEST_F(ProcessCommand, AllGoodExitsZeroAndTheSameCommandAgainDownloadsNothing) {
 }
 
 TEST_F(ProcessCommand, AnotherCsvInTheSameFolderIsRefused) {
-  const auto csv = write_csv("a.csv", "S. No.,Product Name,Input Image Urls\n"
-                                      "1,Aqua," + photo("Aqua.jpg") + "\n");
+  const auto csv = write_csv("a.csv",
+                             "S. No.,Product Name,Input Image Urls\n"
+                             "1,Aqua," +
+                                 photo("Aqua.jpg") + "\n");
   ASSERT_EQ(run(args_for(csv)).exit_code, 0);
-  const auto other = write_csv("b.csv", "S. No.,Product Name,Input Image Urls\n"
-                                        "1,Wood," + photo("Wood.jpg") + "\n");
+  const auto other = write_csv("b.csv",
+                               "S. No.,Product Name,Input Image Urls\n"
+                               "1,Wood," +
+                                   photo("Wood.jpg") + "\n");
   const auto r = run(args_for(other));
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "another CSV")) << r.err;
@@ -191,16 +212,20 @@ TEST_F(ProcessCommand, AnotherCsvInTheSameFolderIsRefused) {
 }
 
 TEST_F(ProcessCommand, AnInvalidCsvExitsTwoNamingTheFileAndLineAndProcessesNothing) {
-  const auto csv = write_csv("bad.csv", "S. No.,Product Name,Input Image Urls\n"
-                                        "1,Aqua," + photo("Aqua.jpg") + "\n"
-                                        "2,Ftp,ftp://example.com/a.jpg\n");
+  const auto csv = write_csv("bad.csv",
+                             "S. No.,Product Name,Input Image Urls\n"
+                             "1,Aqua," +
+                                 photo("Aqua.jpg") +
+                                 "\n"
+                                 "2,Ftp,ftp://example.com/a.jpg\n");
   auto r = run(args_for(csv));
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "imgbatch: " + csv.string() + ":3: Input Image Urls: ")) << r.err;
   EXPECT_FALSE(fs::exists(out_dir() / "images")) << "nothing is written for a rejected CSV";
   EXPECT_EQ(origin_.total_requests(), 0u);
 
-  const auto header = write_csv("header.csv", "Serial,Name,Pictures\n1,A,https://x.example/a.jpg\n");
+  const auto header =
+      write_csv("header.csv", "Serial,Name,Pictures\n1,A,https://x.example/a.jpg\n");
   r = run(args_for(header));
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "imgbatch: " + header.string() + ":1: ")) << r.err;
@@ -213,8 +238,10 @@ TEST_F(ProcessCommand, AMissingFileOrNoOutIsExitTwo) {
   EXPECT_TRUE(contains(r.err, "imgbatch: cannot read " + missing.string() + ": No such file"))
       << r.err;
 
-  const auto csv = write_csv("p.csv", "S. No.,Product Name,Input Image Urls\n"
-                                      "1,Aqua," + photo("Aqua.jpg") + "\n");
+  const auto csv = write_csv("p.csv",
+                             "S. No.,Product Name,Input Image Urls\n"
+                             "1,Aqua," +
+                                 photo("Aqua.jpg") + "\n");
   r = run({"process", csv.string()});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "--out")) << r.err;
@@ -243,15 +270,20 @@ TEST_F(ProcessCommand, InterruptedRunSaysHowToResumeAndTheSameCommandFinishesIt)
   // The slow image is still downloading when SIGINT comes, and past the grace period; the
   // quick one ends within it.
   const std::string slow = "/sleep/3000/Wood.jpg";
-  const auto csv = write_csv("slow.csv", "S. No.,Product Name,Input Image Urls\n"
-                                         "1,Aqua," + photo("Aqua.jpg") + "\n"
-                                         "2,Slow," + origin_.url(slow) + "\n");
+  const auto csv = write_csv("slow.csv",
+                             "S. No.,Product Name,Input Image Urls\n"
+                             "1,Aqua," +
+                                 photo("Aqua.jpg") +
+                                 "\n"
+                                 "2,Slow," +
+                                 origin_.url(slow) + "\n");
   SplitRun interrupted(folder_.path(), args_for(csv));
   wait_until_downloading(interrupted, origin_, slow);
   interrupted.process().signal(SIGINT);
   const auto stopped = interrupted.wait(30s);
   EXPECT_EQ(stopped.exit_code, 130) << stopped.out << stopped.err;
-  EXPECT_TRUE(contains(stopped.err, "interrupted by SIGINT with 1 of 2 images done")) << stopped.err;
+  EXPECT_TRUE(contains(stopped.err, "interrupted by SIGINT with 1 of 2 images done"))
+      << stopped.err;
   EXPECT_TRUE(contains(stopped.err, "run the same command again")) << stopped.err;
   EXPECT_FALSE(fs::exists(out_dir() / "output.csv"));
 
@@ -265,8 +297,10 @@ TEST_F(ProcessCommand, InterruptedRunSaysHowToResumeAndTheSameCommandFinishesIt)
 
 TEST_F(ProcessCommand, AKilledRunResumesAtOnceNotAfterItsLeases) {
   const std::string slow = "/sleep/1000/Aqua.jpg";
-  const auto csv = write_csv("killed.csv", "S. No.,Product Name,Input Image Urls\n"
-                                           "1,Slow," + origin_.url(slow) + "\n");
+  const auto csv = write_csv("killed.csv",
+                             "S. No.,Product Name,Input Image Urls\n"
+                             "1,Slow," +
+                                 origin_.url(slow) + "\n");
   {
     SplitRun killed(folder_.path(), args_for(csv));
     wait_until_downloading(killed, origin_, slow);  // claimed, under a 60 s lease

@@ -21,7 +21,6 @@
 namespace imgbatch::test_support {
 namespace {
 
-
 std::vector<std::string> photo_names() {
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator(TestOrigin::photos_dir()))
@@ -131,8 +130,8 @@ TEST_F(EndToEnd, UploadCompletesWithImagesOutputCsvAndOneWebhook) {
   ASSERT_EQ(output_csv.status, 200) << output_csv.body;
   auto parsed = csv::parse_and_validate(output_csv.body);
   ASSERT_TRUE(parsed.ok()) << output_csv.body;
-  const std::vector<std::string> columns = {"S. No.", "Product Name", "Input Image Urls",
-                                            "Colour", "Output Image Urls"};
+  const std::vector<std::string> columns = {"S. No.", "Product Name", "Input Image Urls", "Colour",
+                                            "Output Image Urls"};
   EXPECT_EQ(parsed.csv->columns, columns);
   ASSERT_EQ(parsed.csv->products.size(), 3u);
   for (std::size_t p = 0; p < 3; ++p) {
@@ -252,10 +251,10 @@ TEST_F(EndToEnd, JsonLogsCarryTheRequestIdOnEveryLineAboutIt) {
   const auto metrics = client.get("/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("imgbatch_images_total{outcome=\"succeeded\"} 1\n"),
-            std::string::npos) << metrics.body;
-  EXPECT_NE(
-      metrics.body.find("imgbatch_image_failures_total{reason=\"download_http_status\"} 1\n"),
-      std::string::npos)
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("imgbatch_image_failures_total{reason=\"download_http_status\"} 1\n"),
+            std::string::npos)
       << metrics.body;
 
   server.process().signal(SIGTERM);
@@ -280,8 +279,7 @@ TEST_F(EndToEnd, JsonLogsCarryTheRequestIdOnEveryLineAboutIt) {
     const std::string message = entry.value("message", "");
     EXPECT_FALSE(message.empty()) << line;
     if (message.find(id) != std::string::npos) {
-      EXPECT_EQ(entry.value("request_id", ""), id) << "names the request without its id: "
-                                                    << line;
+      EXPECT_EQ(entry.value("request_id", ""), id) << "names the request without its id: " << line;
     }
     if (entry.value("request_id", "") == id) about_request.push_back(message);
   }

@@ -18,12 +18,12 @@
 
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
-#include "support/running_server.hpp"
 #include "http/routes.hpp"
 #include "http/webhook_receiver.hpp"
 #include "metrics/registry.hpp"
 #include "metrics/service_metrics.hpp"
 #include "store/store.hpp"
+#include "support/running_server.hpp"
 #include "support/test_origin.hpp"
 
 namespace imgbatch::test_support {
@@ -64,7 +64,8 @@ NodeRun run_node(const std::string& script, const std::vector<std::string>& args
 }
 
 bool node_modules_installed() {
-  for (const char* package : {"playwright-core", "ajv", "yaml", "@seriousme/openapi-schema-validator"})
+  for (const char* package :
+       {"playwright-core", "ajv", "yaml", "@seriousme/openapi-schema-validator"})
     if (!std::filesystem::exists(kNodeDir / "node_modules" / package / "package.json")) {
       ADD_FAILURE() << package << " is not installed in " << kNodeDir
                     << ": run these tests through ctest, whose fixture web_node_setup runs npm "
@@ -85,9 +86,9 @@ std::string mounted_routes(const std::filesystem::path& folder) {
   http::Deps deps{config, *store, *blob, &service_metrics};
   http::WebhookReceiver receiver;
   std::string lines;
-  for (const auto& group : {http::upload_routes(deps), http::status_routes(deps),
-                            http::image_routes(deps), http::webhook_routes(receiver),
-                            http::metrics_routes(deps), http::web_routes()})
+  for (const auto& group :
+       {http::upload_routes(deps), http::status_routes(deps), http::image_routes(deps),
+        http::webhook_routes(receiver), http::metrics_routes(deps), http::web_routes()})
     for (const auto& route : group)
       lines += std::string(route.method.c_str()) + " " + route.path + "\n";
   return lines;
@@ -153,15 +154,22 @@ TEST(WebE2E, DashboardInChromium) {
   const auto photo = [&](std::size_t i) { return origin.url("/photos/" + photos.at(i)); };
   write_file(folder.path() / "products.csv",
              "S. No.,Product Name,Input Image Urls\n"
-             "1,Linen shirt,\"" + photo(1) + "," + photo(4) + "\"\n"
-             "2,Canvas shoe,\"" + photo(5) + "," + origin.url("/status/404") + "\"\n"
-             "3,Straw hat,\"" + photo(6) + "," +
-                 origin.url("/sleep/3000/" + photos.at(7)) + "\"\n");
+             "1,Linen shirt,\"" +
+                 photo(1) + "," + photo(4) +
+                 "\"\n"
+                 "2,Canvas shoe,\"" +
+                 photo(5) + "," + origin.url("/status/404") +
+                 "\"\n"
+                 "3,Straw hat,\"" +
+                 photo(6) + "," + origin.url("/sleep/3000/" + photos.at(7)) + "\"\n");
   write_file(folder.path() / "broken.csv",
              "S. No.,Product Name,Input Image Urls\n"
-             "1,Linen shirt," + photo(1) + "\n"
-             "2,,ftp://shop.example/b.jpg\n"
-             "2,Canvas shoe," + photo(2) + "\n");
+             "1,Linen shirt," +
+                 photo(1) +
+                 "\n"
+                 "2,,ftp://shop.example/b.jpg\n"
+                 "2,Canvas shoe," +
+                 photo(2) + "\n");
   const auto screenshots = std::filesystem::path(IMGBATCH_BINARY_DIR) / "test-artifacts";
 
   const auto run = run_node("dashboard.test.js",
@@ -183,11 +191,11 @@ TEST(WebE2E, OpenApiDescribesRealAnswers) {
   TempDir folder;
   write_file(folder.path() / "routes.txt", mounted_routes(folder.path()));
 
-  const auto run = run_node("openapi_check.js",
-                            {server.base_url(), origin.base_url(),
-                             (kSourceDir / "docs/openapi.yaml").string(),
-                             (folder.path() / "routes.txt").string()},
-                            folder.path() / "openapi.log", 120s);
+  const auto run =
+      run_node("openapi_check.js",
+               {server.base_url(), origin.base_url(), (kSourceDir / "docs/openapi.yaml").string(),
+                (folder.path() / "routes.txt").string()},
+               folder.path() / "openapi.log", 120s);
   EXPECT_EQ(run.status, 0) << run.output << "\nimgbatch log:\n" << server.process().log();
   std::cout << run.output;
 }

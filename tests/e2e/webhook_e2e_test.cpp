@@ -18,11 +18,11 @@
 #include <gtest/gtest.h>
 
 #include "core/types.hpp"
-#include "support/running_server.hpp"
 #include "store/store.hpp"
-#include "support/test_origin.hpp"
 #include "support/http_receiver.hpp"
+#include "support/running_server.hpp"
 #include "support/sqlite_deliveries.hpp"
+#include "support/test_origin.hpp"
 #include "webhook/signature.hpp"
 
 namespace imgbatch::test_support {
@@ -69,9 +69,7 @@ class NodeReceiver {
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
-  HttpClient client() const {
-    return HttpClient("http://127.0.0.1:" + std::to_string(port_));
-  }
+  HttpClient client() const { return HttpClient("http://127.0.0.1:" + std::to_string(port_)); }
   // What it received, oldest first, each with the library's verdict.
   nlohmann::json received() const {
     const auto r = client().get("/received");
@@ -79,8 +77,8 @@ class NodeReceiver {
   }
   // `body` signed by the library.
   std::string sign(const std::string& id, std::int64_t timestamp, const std::string& body) const {
-    const auto r = client().post("/sign?id=" + id + "&timestamp=" + std::to_string(timestamp),
-                                 body, "application/json");
+    const auto r = client().post("/sign?id=" + id + "&timestamp=" + std::to_string(timestamp), body,
+                                 "application/json");
     EXPECT_EQ(r.status, 200) << r.body;
     return r.body;
   }
@@ -117,9 +115,10 @@ std::vector<core::Delivery> deliveries_in(const std::filesystem::path& folder,
 }
 
 Headers signed_headers(const std::string& signing_key, const std::string& id,
-                                 std::int64_t timestamp, const std::string& body) {
+                       std::int64_t timestamp, const std::string& body) {
   const auto h = webhook::sign_headers(signing_key, id, timestamp, body);
-  return {{"webhook-id", h.id}, {"webhook-timestamp", h.timestamp}, {"webhook-signature", h.signature}};
+  return {
+      {"webhook-id", h.id}, {"webhook-timestamp", h.timestamp}, {"webhook-signature", h.signature}};
 }
 
 class WebhookE2E : public ::testing::Test {};
@@ -141,7 +140,8 @@ TEST_F(WebhookE2E, PerUploadUrlWinsAndTheReferenceLibraryVerifiesEveryAttempt) {
   ASSERT_EQ(doc["status"], "completed") << doc.dump(2);
 
   ASSERT_TRUE(eventually([&] { return node.received().size() >= 3; }, 20s))
-      << node.received().dump(2) << "\nimgbatch log:\n" << server.process().log();
+      << node.received().dump(2) << "\nimgbatch log:\n"
+      << server.process().log();
   std::this_thread::sleep_for(1500ms);  // a fourth attempt (after 3.6 s scaled) must not come
   const auto received = node.received();
   ASSERT_EQ(received.size(), 3u) << received.dump(2);
@@ -170,8 +170,9 @@ TEST_F(WebhookE2E, PerUploadUrlWinsAndTheReferenceLibraryVerifiesEveryAttempt) {
   const auto sent = fallback.requests().at(0);
   EXPECT_EQ(sent.target, "/default");
   EXPECT_NE(sent.header("webhook-id"), webhook_id);
-  EXPECT_EQ(webhook::verify(key(), {sent.header("webhook-id"), sent.header("webhook-timestamp"),
-                                    sent.header("webhook-signature")},
+  EXPECT_EQ(webhook::verify(key(),
+                            {sent.header("webhook-id"), sent.header("webhook-timestamp"),
+                             sent.header("webhook-signature")},
                             sent.body, now_seconds()),
             webhook::Verification::ok);
   EXPECT_EQ(nlohmann::json::parse(sent.body)["request_id"], plain);
@@ -227,8 +228,7 @@ TEST_F(WebhookE2E, ANotificationCutOffByKill9IsDeliveredOnceAfterRestart) {
   RunningServer second({"--webhook-secret", kSecret}, &first.folder(), kFastRetries);
   // Usually within a few seconds; up to the 60 s delivery lease if the kill landed in the
   // middle of an attempt.
-  ASSERT_TRUE(eventually([&] { return !node.received().empty(); }, 90s))
-      << second.process().log();
+  ASSERT_TRUE(eventually([&] { return !node.received().empty(); }, 90s)) << second.process().log();
   std::this_thread::sleep_for(1500ms);  // a duplicate would show now
   const auto received = node.received();
   ASSERT_EQ(received.size(), 1u) << received.dump(2);
@@ -275,7 +275,8 @@ TEST_F(WebhookE2E, ReceiverTakesSignedFreshNotificationsAndRefusesTheRest) {
   EXPECT_EQ(accepted.json(), nlohmann::json({{"message", "Webhook received successfully."}}));
 
   expect_unauthorized(post(valid, body), "already received");  // replayed
-  const auto other_key = webhook::parse_secret("whsec_c2VjcmV0IGtleSBvZiBzb21lb25lIGVsc2U=").value();
+  const auto other_key =
+      webhook::parse_secret("whsec_c2VjcmV0IGtleSBvZiBzb21lb25lIGVsc2U=").value();
   expect_unauthorized(post(signed_headers(other_key, "msg_e2e_2", now, body), body),
                       "no matching signature");
   expect_unauthorized(post(signed_headers(key(), "msg_e2e_3", now, body), body + " "),
@@ -283,9 +284,9 @@ TEST_F(WebhookE2E, ReceiverTakesSignedFreshNotificationsAndRefusesTheRest) {
   expect_unauthorized(post(signed_headers(key(), "msg_e2e_4", now - 600, body), body), "too old");
   expect_unauthorized(post(signed_headers(key(), "msg_e2e_5", now + 600, body), body), "future");
   expect_unauthorized(post({}, body), "missing");
-  expect_unauthorized(post({{"webhook-id", "msg_e2e_6"}, {"webhook-timestamp", std::to_string(now)}},
-                           body),
-                      "missing");
+  expect_unauthorized(
+      post({{"webhook-id", "msg_e2e_6"}, {"webhook-timestamp", std::to_string(now)}}, body),
+      "missing");
 
   // Signed by the reference library: accepted too.
   const std::string node_signature = node.sign("msg_node_1", now, body);
@@ -298,12 +299,12 @@ TEST_F(WebhookE2E, ReceiverTakesSignedFreshNotificationsAndRefusesTheRest) {
 
   // One good signature among several (a key being rotated) is enough.
   const auto rotated = webhook::sign_headers(key(), "msg_e2e_7", now, body);
-  const auto with_old_key = post({{"webhook-id", rotated.id},
-                                  {"webhook-timestamp", rotated.timestamp},
-                                  {"webhook-signature",
-                                   webhook::sign(other_key, rotated.id, now, body) + " " +
-                                       rotated.signature}},
-                                 body);
+  const auto with_old_key =
+      post({{"webhook-id", rotated.id},
+            {"webhook-timestamp", rotated.timestamp},
+            {"webhook-signature",
+             webhook::sign(other_key, rotated.id, now, body) + " " + rotated.signature}},
+           body);
   EXPECT_EQ(with_old_key.status, 200) << with_old_key.body;
 
   // Only what was accepted is listed, newest first.

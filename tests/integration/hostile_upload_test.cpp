@@ -18,9 +18,9 @@
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
 #include "http/server.hpp"
+#include "store/store.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
-#include "store/store.hpp"
 
 namespace imgbatch {
 namespace {
@@ -79,11 +79,34 @@ class Mutator {
  private:
   void edit(std::string& s) {
     static const std::vector<std::string> kTokens = {
-        "\r\n", "\n", "\r", "--", "--" + std::string(test_support::kFormBoundary),
-        "\r\n--" + std::string(test_support::kFormBoundary) + "--\r\n", "\"", "\"\"", ",", ";",
-        "=", ":", " ", "\t", std::string("\0", 1), "\xFF", "\xC3", "\xEF\xBB\xBF", "%",
-        "name=\"file\"", "Content-Disposition: form-data; name=\"file\"\r\n\r\n",
-        "https://", "http://", "ftp://", "https:///", "[::1]", "S. No.", "1,"};
+        "\r\n",
+        "\n",
+        "\r",
+        "--",
+        "--" + std::string(test_support::kFormBoundary),
+        "\r\n--" + std::string(test_support::kFormBoundary) + "--\r\n",
+        "\"",
+        "\"\"",
+        ",",
+        ";",
+        "=",
+        ":",
+        " ",
+        "\t",
+        std::string("\0", 1),
+        "\xFF",
+        "\xC3",
+        "\xEF\xBB\xBF",
+        "%",
+        "name=\"file\"",
+        "Content-Disposition: form-data; name=\"file\"\r\n\r\n",
+        "https://",
+        "http://",
+        "ftp://",
+        "https:///",
+        "[::1]",
+        "S. No.",
+        "1,"};
     const std::size_t at = pick(s.size() + 1);
     switch (pick(6)) {
       case 0:  // change a byte
@@ -118,8 +141,8 @@ class HostileUploadTest : public ::testing::Test {
     config_.max_upload_bytes = kMaxUploadBytes;
     config_.max_rows = 50;
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
-    blob_ = blob::open_blob_store("file:" + (dir_ / "images"),
-                                  blob::BlobStoreOptions{.fsync = false});
+    blob_ =
+        blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
     server_ = std::make_unique<http::Server>(config_, *store_, *blob_);
     server_->start();
     ASSERT_NE(server_->port(), 0);
@@ -144,8 +167,7 @@ class HostileUploadTest : public ::testing::Test {
     const auto before = snapshot();
     const auto r = client_->post("/upload", body, content_type, headers);
     const auto after = snapshot();
-    const std::string input =
-        "Content-Type " + shown(content_type) + ", body " + shown(body);
+    const std::string input = "Content-Type " + shown(content_type) + ", body " + shown(body);
 
     if (r.status == 0) {
       // RESTinio's HTTP parser closes the connection on a header that is not HTTP (a
@@ -228,17 +250,26 @@ TEST_F(HostileUploadTest, OddContentTypesAreAnsweredAndRejectedCleanly) {
   const std::string body = test_support::form_body(valid_fields());
   const std::string boundary(test_support::kFormBoundary);
   const std::vector<std::string> types = {
-      "", "text/csv", "multipart/form-data", "multipart/form-data;", "multipart/form-data; boundary=",
-      "multipart/form-data; boundary=\"\"", "multipart/form-data; boundary=other",
+      "",
+      "text/csv",
+      "multipart/form-data",
+      "multipart/form-data;",
+      "multipart/form-data; boundary=",
+      "multipart/form-data; boundary=\"\"",
+      "multipart/form-data; boundary=other",
       "multipart/form-data; boundary=" + boundary + boundary,
       "multipart/form-data; boundary=" + boundary.substr(1),
-      "multipart/mixed; boundary=" + boundary, "MULTIPART/FORM-DATA; BOUNDARY=" + boundary,
+      "multipart/mixed; boundary=" + boundary,
+      "MULTIPART/FORM-DATA; BOUNDARY=" + boundary,
       "multipart/form-data; boundary=\"" + boundary + "\"",
       "multipart/form-data; boundary=" + boundary + "; boundary=x",
       "multipart/form-data; boundary=" + std::string(71, 'a'),
-      "multipart/form-data; boundary=a b", "multipart/form-data boundary=" + boundary,
+      "multipart/form-data; boundary=a b",
+      "multipart/form-data boundary=" + boundary,
       "multipart/form-data; boundary=" + boundary + "; charset=\"unterminated",
-      "multipart/form-data; boundary=" + boundary + "\x01", "\xFF\xFE", std::string(8000, 'x')};
+      "multipart/form-data; boundary=" + boundary + "\x01",
+      "\xFF\xFE",
+      std::string(8000, 'x')};
   for (const auto& type : types) send(body, type);
 
   Mutator mutator(99);
@@ -249,16 +280,28 @@ TEST_F(HostileUploadTest, OddContentTypesAreAnsweredAndRejectedCleanly) {
 
 TEST_F(HostileUploadTest, BadOptionValuesAreRejectedCleanly) {
   const std::vector<std::pair<std::string, std::string>> options = {
-      {"quality", "0"},           {"quality", "101"},        {"quality", "-1"},
-      {"quality", "abc"},         {"quality", "5O"},         {"quality", "1e2"},
-      {"quality", "99999999999999999999999"},                {"quality", "\xFF"},
-      {"quality", std::string("5\0", 2)},                    {"format", "gif"},
-      {"format", "jpeg\r\nX: y"}, {"format", "\xC3\xA9"},    {"format", std::string(5000, 'j')},
-      {"webhook_url", "ftp://hooks.example/"},               {"webhook_url", "hooks.example"},
-      {"webhook_url", "https:///x"},                         {"webhook_url", "https://a b/"},
-      {"webhook_url", "http://[::1"},                        {"webhook_url", "https://\xFF/"},
+      {"quality", "0"},
+      {"quality", "101"},
+      {"quality", "-1"},
+      {"quality", "abc"},
+      {"quality", "5O"},
+      {"quality", "1e2"},
+      {"quality", "99999999999999999999999"},
+      {"quality", "\xFF"},
+      {"quality", std::string("5\0", 2)},
+      {"format", "gif"},
+      {"format", "jpeg\r\nX: y"},
+      {"format", "\xC3\xA9"},
+      {"format", std::string(5000, 'j')},
+      {"webhook_url", "ftp://hooks.example/"},
+      {"webhook_url", "hooks.example"},
+      {"webhook_url", "https:///x"},
+      {"webhook_url", "https://a b/"},
+      {"webhook_url", "http://[::1"},
+      {"webhook_url", "https://\xFF/"},
       {"webhook_url", "https://h.example/" + std::string(3000, 'p')},
-      {"file", ""},               {"unknown", "x"}};
+      {"file", ""},
+      {"unknown", "x"}};
   std::vector<std::string> accepted;
   for (const auto& [name, value] : options) {
     auto fields = valid_fields();
@@ -290,9 +333,10 @@ TEST_F(HostileUploadTest, OddIdempotencyKeysAndOversizedUploadsAreAnsweredCleanl
   EXPECT_EQ(send(body, type, {{"Idempotency-Key", std::string(256, 'k')}}), 400);
   EXPECT_EQ(send(body, type, {{"Idempotency-Key", "k1"}}), 202);
   EXPECT_EQ(send(body, type, {{"Idempotency-Key", "k1"}}), 202);  // the replay
-  EXPECT_EQ(send(test_support::form_body(valid_fields(kValidCsv + "4,SKU4,https://i.example/f\r\n")),
-                 type, {{"Idempotency-Key", "k1"}}),
-            422);
+  EXPECT_EQ(
+      send(test_support::form_body(valid_fields(kValidCsv + "4,SKU4,https://i.example/f\r\n")),
+           type, {{"Idempotency-Key", "k1"}}),
+      422);
   send(body, type, {{"Idempotency-Key", "\xFF\xFE"}});
   send(body, type, {{"Idempotency-Key", "a\tb"}});
 

@@ -16,9 +16,9 @@
 #include "core/config.hpp"
 #include "core/ids.hpp"
 #include "http/server.hpp"
+#include "store/store.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
-#include "store/store.hpp"
 
 namespace imgbatch {
 namespace {
@@ -78,7 +78,8 @@ class HttpApiTest : public ::testing::Test {
     config_.public_url = kPublicUrl;
     config_.max_upload_bytes = 64 * 1024;
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
-    blob_ = blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
+    blob_ =
+        blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
     watch_ = store_->watch_new_work([this] { ++wakeups_; });
     server_ = std::make_unique<http::Server>(config_, *store_, *blob_);
     server_->start();
@@ -149,15 +150,14 @@ TEST_F(HttpApiTest, UploadOfTheSampleCsvIsAcceptedAndShownPending) {
   EXPECT_EQ(status["limit"], 1000);
   EXPECT_EQ(status["progress"]["total"], 6);
   EXPECT_EQ(status["progress"]["remaining"], 6);
-  EXPECT_EQ(status["output_csv_url"],
-            std::string(kPublicUrl) + "/requests/" + id + "/output.csv");
+  EXPECT_EQ(status["output_csv_url"], std::string(kPublicUrl) + "/requests/" + id + "/output.csv");
   ASSERT_EQ(status["products"].size(), 2u);
   const auto& first = status["products"][0];
   EXPECT_EQ(first["serial_number"], "1");
   EXPECT_EQ(first["product_name"], "SKU1");
-  EXPECT_EQ(first["input_image_urls"],
-            nlohmann::json({"https://www.public-image-url1.jpg", "https://www.public-image-url2.jpg",
-                            "https://www.public-image-url3.jpg"}));
+  EXPECT_EQ(first["input_image_urls"], nlohmann::json({"https://www.public-image-url1.jpg",
+                                                       "https://www.public-image-url2.jpg",
+                                                       "https://www.public-image-url3.jpg"}));
   EXPECT_EQ(first["output_image_urls"], nlohmann::json({nullptr, nullptr, nullptr}));
   EXPECT_EQ(first["errors"], nlohmann::json::array());
   EXPECT_EQ(status["products"][1]["product_name"], "SKU2");
@@ -239,8 +239,7 @@ TEST_F(HttpApiTest, UploadFarOverTheLimitIs413AndTheServerCarriesOn) {
 }
 
 TEST_F(HttpApiTest, UploadWithoutTheFileFieldIs400) {
-  const auto body =
-      expect_problem(upload({{"quality", "80", std::nullopt, ""}}), 400);
+  const auto body = expect_problem(upload({{"quality", "80", std::nullopt, ""}}), 400);
   EXPECT_NE(body.value("detail", "").find("'file'"), std::string::npos) << body.dump();
   expect_problem(upload({file_field(kTwoProducts), file_field(kTwoProducts)}), 400);
   // multipart/form-data that is not a multipart body
@@ -261,7 +260,8 @@ TEST_F(HttpApiTest, BadUploadOptionsAre400) {
       {"format", "gif"},
       {"format", "jpeg2000"}};
   for (const auto& [name, value] : bad) {
-    const auto body = expect_problem(upload({file_field(kTwoProducts), {name, value, std::nullopt, ""}}), 400);
+    const auto body =
+        expect_problem(upload({file_field(kTwoProducts), {name, value, std::nullopt, ""}}), 400);
     EXPECT_NE(body.value("detail", "").find(name), std::string::npos)
         << name << "=" << value << ": " << body.dump();
   }
@@ -454,18 +454,14 @@ TEST_F(FinishedRequestTest, ImagesAreServedWithCachingHeaders) {
 TEST_F(FinishedRequestTest, MissingImagesAndTraversalAttemptsAre404) {
   ASSERT_NO_FATAL_FAILURE(finish_request());
   for (const std::string& path : std::vector<std::string>{
-           "/images/" + id_ + "/0-1.jpg",             // the failed image
-        "/images/" + core::new_uuid() + "/0-0.jpg",  // another request
-        "/images/" + id_ + "/0-0.png",             // another extension
-        "/images/" + id_ + "/0-0.jpg.txt",
-        "/images/" + id_ + "/..",
-        "/images/" + id_ + "/%2e%2e",
-        "/images/" + id_ + "/..%2f..%2fimgbatch.db",
-        std::string("/images/../imgbatch.db"),
-        std::string("/images/%2e%2e/imgbatch.db"),
-        std::string("/images/%2e%2e/%2e%2e/imgbatch.db"),
-        "/images/" + id_ + "%2f0-0.jpg/x",
-        "/images/" + id_}) {
+           "/images/" + id_ + "/0-1.jpg",               // the failed image
+           "/images/" + core::new_uuid() + "/0-0.jpg",  // another request
+           "/images/" + id_ + "/0-0.png",               // another extension
+           "/images/" + id_ + "/0-0.jpg.txt", "/images/" + id_ + "/..",
+           "/images/" + id_ + "/%2e%2e", "/images/" + id_ + "/..%2f..%2fimgbatch.db",
+           std::string("/images/../imgbatch.db"), std::string("/images/%2e%2e/imgbatch.db"),
+           std::string("/images/%2e%2e/%2e%2e/imgbatch.db"), "/images/" + id_ + "%2f0-0.jpg/x",
+           "/images/" + id_}) {
     const auto r = client_->get(path);
     EXPECT_EQ(r.status, 404) << path;
     EXPECT_EQ(r.header("content-type").value_or(""), "application/problem+json") << path;
@@ -502,8 +498,9 @@ TEST_F(HttpApiTest, WebhookReceiverKeepsJsonNotifications) {
 
 TEST_F(HttpApiTest, WebhookReceiverKeepsOnlyTheLatestEvents) {
   for (int i = 0; i < 105; ++i)
-    ASSERT_EQ(client_->post("/webhook", "{\"n\":" + std::to_string(i) + "}", "application/json").status,
-              200);
+    ASSERT_EQ(
+        client_->post("/webhook", "{\"n\":" + std::to_string(i) + "}", "application/json").status,
+        200);
   const auto events = get_json("/webhook/events")["events"];
   ASSERT_EQ(events.size(), 100u);
   EXPECT_EQ(events.front()["body"]["n"], 104);
@@ -513,8 +510,8 @@ TEST_F(HttpApiTest, WebhookReceiverKeepsOnlyTheLatestEvents) {
 TEST_F(HttpApiTest, WebhookVerifierRefusalIs401) {
   core::Config config = config_;
   http::ServerOptions options;
-  options.webhook_verifier =
-      [](const http::HeaderLookup& header, std::string_view body) -> std::optional<std::string> {
+  options.webhook_verifier = [](const http::HeaderLookup& header,
+                                std::string_view body) -> std::optional<std::string> {
     if (header("Webhook-Signature") != std::optional<std::string>("v1,good:" + std::string(body)))
       return "the signature does not match";
     return std::nullopt;
@@ -526,7 +523,8 @@ TEST_F(HttpApiTest, WebhookVerifierRefusalIs401) {
   const auto refused = expect_problem(
       client.post("/webhook", "{}", "application/json", {{"webhook-signature", "v1,bad"}}), 401);
   EXPECT_EQ(refused.value("detail", ""), "the signature does not match");
-  EXPECT_EQ(client.post("/webhook", "{}", "application/json", {{"webhook-signature", "v1,good:{}"}}).status,
+  EXPECT_EQ(client.post("/webhook", "{}", "application/json", {{"webhook-signature", "v1,good:{}"}})
+                .status,
             200);
   EXPECT_EQ(client.get("/webhook/events").json()["events"].size(), 1u);
   guarded.stop();
@@ -546,12 +544,9 @@ TEST_F(HttpApiTest, WrongMethodsAre405WithAllow) {
     const char* method;
     const char* path;
     const char* allow;
-  } cases[] = {{"GET", "/upload", "POST"},
-               {"PUT", "/upload", "POST"},
-               {"DELETE", "/status", "GET, HEAD"},
-               {"POST", "/health", "GET, HEAD"},
-               {"GET", "/webhook", "POST"},
-               {"POST", "/images/x/0-0.jpg", "GET, HEAD"}};
+  } cases[] = {{"GET", "/upload", "POST"},         {"PUT", "/upload", "POST"},
+               {"DELETE", "/status", "GET, HEAD"}, {"POST", "/health", "GET, HEAD"},
+               {"GET", "/webhook", "POST"},        {"POST", "/images/x/0-0.jpg", "GET, HEAD"}};
   for (const auto& c : cases) {
     const auto r = client_->request(c.method, c.path, {}, {});
     expect_problem(r, 405);

@@ -27,9 +27,9 @@
 #include "core/config.hpp"
 #include "http/server.hpp"
 #include "request_scanner.hpp"
+#include "store/store.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
-#include "store/store.hpp"
 
 namespace imgbatch {
 namespace {
@@ -144,14 +144,14 @@ std::string request(std::string_view method, std::string_view target,
 
 std::string upload_body() {
   return test_support::form_body({{"file",
-                               "S. No.,Product Name,Input Image Urls\n"
-                               "1,SKU1,https://img.example/a.jpg\n",
-                               "products.csv", "text/csv"}});
+                                   "S. No.,Product Name,Input Image Urls\n"
+                                   "1,SKU1,https://img.example/a.jpg\n",
+                                   "products.csv", "text/csv"}});
 }
 
 std::string upload_head(std::size_t length, bool expect, bool chunked = false) {
-  return "POST /upload HTTP/1.1\r\nHost: test\r\nContent-Type: " + test_support::form_content_type() +
-         "\r\n" +
+  return "POST /upload HTTP/1.1\r\nHost: test\r\nContent-Type: " +
+         test_support::form_content_type() + "\r\n" +
          (chunked ? std::string("Transfer-Encoding: chunked\r\n")
                   : "Content-Length: " + std::to_string(length) + "\r\n") +
          (expect ? "Expect: 100-continue\r\n" : "") + "\r\n";
@@ -175,8 +175,8 @@ class HttpEdgesTest : public ::testing::Test {
     config_.public_url = "http://files.example";
     config_.max_upload_bytes = kLimit;
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
-    blob_ = blob::open_blob_store("file:" + (dir_ / "images"),
-                                  blob::BlobStoreOptions{.fsync = false});
+    blob_ =
+        blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
     server_ = std::make_unique<http::Server>(config_, *store_, *blob_);
     server_->start();
     ASSERT_NE(server_->port(), 0);
@@ -224,8 +224,8 @@ TEST_F(HttpEdgesTest, HeadOnEveryGetRouteIsTheGetWithoutItsBody) {
   ASSERT_FALSE(id.empty());
   for (const std::string& target : std::vector<std::string>{
            "/", "/web/app.js", "/web/style.css", "/openapi.yaml", "/health", "/requests",
-        "/status?request_id=" + id, "/requests/" + id + "/output.csv",
-        "/images/" + id + "/missing.jpg", "/webhook/events"}) {
+           "/status?request_id=" + id, "/requests/" + id + "/output.csv",
+           "/images/" + id + "/missing.jpg", "/webhook/events"}) {
     SCOPED_TRACE(target);
     RawConnection c(port());
     ASSERT_TRUE(c.connected());
@@ -309,8 +309,8 @@ TEST_F(HttpEdgesTest, ExpectContinueOverTheLimitIs413BeforeTheBody) {
 
 TEST_F(HttpEdgesTest, UnknownExpectationIs417) {
   RawConnection c(port());
-  ASSERT_TRUE(c.send_all(
-      request("POST", "/upload", "Content-Length: 5\r\nExpect: something-else\r\n")));
+  ASSERT_TRUE(
+      c.send_all(request("POST", "/upload", "Content-Length: 5\r\nExpect: something-else\r\n")));
   const auto r = c.read_response(false, std::chrono::seconds(5));
   EXPECT_EQ(r.status, 417) << r.head;
   EXPECT_EQ(nlohmann::json::parse(r.body).value("status", 0), 417);

@@ -7,8 +7,8 @@
 #include "core/config.hpp"
 #include "http/listen_address.hpp"
 #include "http/server.hpp"
-#include "support/temp_dir.hpp"
 #include "store/store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace imgbatch::http {
 namespace {
@@ -33,9 +33,9 @@ TEST(ListenAddress, AcceptsIpv4Ipv6AndLocalhost) {
 }
 
 TEST(ListenAddress, RejectsMalformedValuesNamingThem) {
-  for (const char* bad : {"8080", "127.0.0.1", "127.0.0.1:", ":8080", "127.0.0.1:65536",
-                          "127.0.0.1:-1", "127.0.0.1:80x", "example.com:80", "::1:80",
-                          "[::1]80", "[::1:80", "[127.0.0.1]:80", ""}) {
+  for (const char* bad :
+       {"8080", "127.0.0.1", "127.0.0.1:", ":8080", "127.0.0.1:65536", "127.0.0.1:-1",
+        "127.0.0.1:80x", "example.com:80", "::1:80", "[::1]80", "[::1:80", "[127.0.0.1]:80", ""}) {
     auto parsed = parse_listen_address(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
     if (!parsed.ok()) {

@@ -16,13 +16,13 @@
 #include "fetch/fetcher.hpp"
 #include "http/server.hpp"
 #include "imaging/compressor.hpp"
-#include "support/http_client.hpp"
-#include "support/temp_dir.hpp"
 #include "metrics/service_metrics.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/store.hpp"
-#include "support/test_origin.hpp"
 #include "support/exposition_parser.hpp"
+#include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_origin.hpp"
 #include "webhook/dispatcher.hpp"
 
 namespace imgbatch {
@@ -30,8 +30,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using test_support::Exposition;
-using test_support::TestOrigin;
 using test_support::HttpClient;
+using test_support::TestOrigin;
 
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 60s) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -56,8 +56,8 @@ class MetricsTest : public ::testing::Test {
   void SetUp() override {
     config_.listen = "127.0.0.1:0";
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
-    blob_ = blob::open_blob_store("file:" + (dir_ / "images"),
-                                  blob::BlobStoreOptions{.fsync = false});
+    blob_ =
+        blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
 
     webhook::DispatcherOptions dispatch;
     dispatch.allow_private_networks = true;  // the receiver is this server, on loopback
@@ -80,9 +80,7 @@ class MetricsTest : public ::testing::Test {
         [this]() -> std::optional<double> {
           return static_cast<double>(store_->queue_depth().pending);
         },
-        [this]() -> std::optional<double> {
-          return static_cast<double>(pipeline_->in_hand());
-        });
+        [this]() -> std::optional<double> { return static_cast<double>(pipeline_->in_hand()); });
 
     watch_ = store_->watch_new_work([this] { pipeline_->wake(); });
     http::ServerOptions server_options;
@@ -197,17 +195,15 @@ TEST_F(MetricsTest, OneGoodAndOneFailingImageAreCountedWithTheirReasonBytesAndTi
 
   EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "/upload"}, {"code", "202"}}), 1);
   EXPECT_GE(value(e, "imgbatch_http_requests_total", {{"route", "/status"}, {"code", "200"}}), 1);
-  EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "/webhook"}, {"code", "200"}}),
-            1);
-  EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "unmatched"}, {"code", "404"}}),
-            1);
+  EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "/webhook"}, {"code", "200"}}), 1);
+  EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "unmatched"}, {"code", "404"}}), 1);
   for (const auto& s : e.all("imgbatch_http_requests_total"))
     EXPECT_EQ(s.labels.at("route").find(id), std::string::npos) << "no ids in labels";
 }
 
 TEST_F(MetricsTest, RejectedAndReplayedUploadsAreCountedApart) {
-  const std::string csv = "S. No.,Product Name,Input Image Urls\n1,A," +
-                          origin_.url("/status/404") + "\n";
+  const std::string csv =
+      "S. No.,Product Name,Input Image Urls\n1,A," + origin_.url("/status/404") + "\n";
   const test_support::Headers key = {{"Idempotency-Key", "metrics-test-key"}};
   ASSERT_EQ(client_->post_form("/upload", {{"file", csv, "p.csv", "text/csv"}}, key).status, 202);
   ASSERT_EQ(client_->post_form("/upload", {{"file", csv, "p.csv", "text/csv"}}, key).status, 202);
@@ -224,8 +220,8 @@ TEST_F(MetricsTest, RejectedAndReplayedUploadsAreCountedApart) {
   EXPECT_EQ(value(e, "imgbatch_uploads_total", {{"outcome", "rejected"}}), 2);
   EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "/upload"}, {"code", "400"}}), 1);
   EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "/upload"}, {"code", "415"}}), 1);
-  EXPECT_EQ(
-      value(e, "imgbatch_http_requests_total", {{"route", "before_body"}, {"code", "413"}}), 1);
+  EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "before_body"}, {"code", "413"}}),
+            1);
 }
 
 }  // namespace

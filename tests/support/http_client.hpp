@@ -18,9 +18,9 @@ namespace imgbatch::test_support {
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpResponse {
-  long status = 0;     // 0: no response (see error)
-  std::string error;   // curl's message when status is 0
-  Headers headers;     // names in lower case, in order received
+  long status = 0;    // 0: no response (see error)
+  std::string error;  // curl's message when status is 0
+  Headers headers;    // names in lower case, in order received
   std::string body;
 
   // The first header called `name` (any case), or nullopt.

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdint>
 #include <cctype>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -115,9 +115,11 @@ class HttpReceiver {
       ssize_t n = ::recv(fd, buf, sizeof buf, 0);
       if (n <= 0) return false;
       data.append(buf, static_cast<std::size_t>(n));
-      if (header_end == std::string::npos && (header_end = data.find("\r\n\r\n")) != std::string::npos) {
+      if (header_end == std::string::npos &&
+          (header_end = data.find("\r\n\r\n")) != std::string::npos) {
         parse_head(data.substr(0, header_end), req);
-        content_length = std::stoul(req.header("content-length").empty() ? "0" : req.header("content-length"));
+        content_length =
+            std::stoul(req.header("content-length").empty() ? "0" : req.header("content-length"));
       }
     }
     req.body = data.substr(header_end + 4, content_length);

@@ -17,9 +17,9 @@
 // run the cluster's destructor in the child and stop the parent's server.
 #pragma once
 
+#include <sys/types.h>
 #include <filesystem>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace imgbatch::test_support {

@@ -30,14 +30,18 @@ class RunningServer {
       : port_(free_port()) {
     folder_ = reuse_folder ? *reuse_folder : owned_.path();
     std::vector<std::string> args = {"serve",
-                                     "--listen", "127.0.0.1:" + std::to_string(port_),
-                                     "--db", "sqlite:" + (folder_ / "db.sqlite").string(),
-                                     "--storage", "file:" + (folder_ / "images").string(),
+                                     "--listen",
+                                     "127.0.0.1:" + std::to_string(port_),
+                                     "--db",
+                                     "sqlite:" + (folder_ / "db.sqlite").string(),
+                                     "--storage",
+                                     "file:" + (folder_ / "images").string(),
                                      "--allow-private-networks",
-                                     "--workers", "2"};
+                                     "--workers",
+                                     "2"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    process_ = std::make_unique<ChildProcess>(IMGBATCH_EXE, args,
-                                              (folder_ / "server.log").string(), env);
+    process_ =
+        std::make_unique<ChildProcess>(IMGBATCH_EXE, args, (folder_ / "server.log").string(), env);
     if (!process_->wait_for_port(port_, std::chrono::seconds(20)))
       ADD_FAILURE() << "imgbatch did not start listening; its log:\n" << process_->log();
   }
@@ -61,8 +65,9 @@ class RunningServer {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    ADD_FAILURE() << "request " << request_id << " did not end in time; last status: "
-                  << doc.dump() << "\nlog:\n" << process_->log();
+    ADD_FAILURE() << "request " << request_id << " did not end in time; last status: " << doc.dump()
+                  << "\nlog:\n"
+                  << process_->log();
     return doc;
   }
 

@@ -37,8 +37,7 @@ inline std::vector<core::Delivery> sqlite_deliveries(const std::filesystem::path
   sqlite3_bind_text(query, 1, request_id.c_str(), -1, SQLITE_TRANSIENT);
   auto text = [&](int c) {
     const auto* value = sqlite3_column_text(query, c);
-    return value ? std::optional<std::string>(reinterpret_cast<const char*>(value))
-                 : std::nullopt;
+    return value ? std::optional<std::string>(reinterpret_cast<const char*>(value)) : std::nullopt;
   };
   auto number = [&](int c) {
     return sqlite3_column_type(query, c) == SQLITE_NULL

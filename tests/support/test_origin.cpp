@@ -46,7 +46,8 @@ std::string lower(std::string_view s) {
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -111,8 +112,10 @@ std::optional<Request> parse_request(std::string_view head) {
     if (colon != std::string_view::npos) {
       const std::string name = lower(header.substr(0, colon));
       const std::string value = lower(trim(header.substr(colon + 1)));
-      if (name == "connection") req.keep_alive = value != "close" && (req.keep_alive || value == "keep-alive");
-      if (name == "content-length") req.content_length = static_cast<std::size_t>(to_number(value).value_or(0));
+      if (name == "connection")
+        req.keep_alive = value != "close" && (req.keep_alive || value == "keep-alive");
+      if (name == "content-length")
+        req.content_length = static_cast<std::size_t>(to_number(value).value_or(0));
     }
     if (end == std::string_view::npos) break;
     rest.remove_prefix(end + 2);
@@ -136,8 +139,8 @@ std::string content_type_for(const std::string& name) {
   const auto dot = name.rfind('.');
   const std::string ext = dot == std::string::npos ? "" : lower(name.substr(dot + 1));
   static const std::map<std::string, std::string> kTypes = {
-      {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"png", "image/png"},
-      {"gif", "image/gif"},  {"webp", "image/webp"}, {"tif", "image/tiff"},
+      {"jpg", "image/jpeg"},  {"jpeg", "image/jpeg"}, {"png", "image/png"},
+      {"gif", "image/gif"},   {"webp", "image/webp"}, {"tif", "image/tiff"},
       {"tiff", "image/tiff"}, {"avif", "image/avif"}, {"svg", "image/svg+xml"},
       {"csv", "text/csv"},    {"html", "text/html"},  {"txt", "text/plain"}};
   const auto it = kTypes.find(ext);
@@ -146,22 +149,38 @@ std::string content_type_for(const std::string& name) {
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 410: return "Gone";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 410:
+      return "Gone";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
 }
 
@@ -253,8 +272,9 @@ struct TestOrigin::State {
     return ++counts[path];
   }
 
-  static std::string head(int status, std::string_view content_type, std::optional<long long> length,
-                          bool keep_alive, std::string_view extra = {}) {
+  static std::string head(int status, std::string_view content_type,
+                          std::optional<long long> length, bool keep_alive,
+                          std::string_view extra = {}) {
     std::string h = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
     if (!content_type.empty()) h += "Content-Type: " + std::string(content_type) + "\r\n";
     if (length) h += "Content-Length: " + std::to_string(*length) + "\r\n";
@@ -268,7 +288,8 @@ struct TestOrigin::State {
   static bool respond(int fd, const Request& req, Working& w, int status, std::string_view type,
                       std::string_view body, std::string_view extra = {}) {
     w.release();
-    std::string out = head(status, type, static_cast<long long>(body.size()), req.keep_alive, extra);
+    std::string out =
+        head(status, type, static_cast<long long>(body.size()), req.keep_alive, extra);
     if (req.method != "HEAD") out.append(body);
     return send_all(fd, out) && req.keep_alive;
   }
@@ -340,8 +361,8 @@ struct TestOrigin::State {
       const auto data = file(rest(parts, 1));
       if (!data) return respond(fd, req, w, 404, "text/plain", "no such file\n");
       w.release();
-      std::string out = head(200, content_type_for(rest(parts, 1)),
-                             static_cast<long long>(data->size()), false);
+      std::string out =
+          head(200, content_type_for(rest(parts, 1)), static_cast<long long>(data->size()), false);
       out.append(*data, 0, data->size() / 2);
       send_all(fd, out);
       return false;

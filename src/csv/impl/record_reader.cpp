@@ -62,8 +62,8 @@ class LineSplitter {
   std::size_t line_end(std::size_t pos) {
     if (next_lf_ < pos || next_lf_ == kUnknown) {
       const void* lf = std::memchr(s_.data() + pos, '\n', s_.size() - pos);
-      next_lf_ = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - s_.data())
-                    : s_.size();
+      next_lf_ =
+          lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - s_.data()) : s_.size();
     }
     const void* cr = std::memchr(s_.data() + pos, '\r', next_lf_ - pos);
     if (cr) {

@@ -15,9 +15,10 @@ int known_version(std::span<const Migration> steps) {
 bool apply_migrations(const SchemaAccess& access, std::span<const Migration> steps,
                       std::string_view database) {
   // Types both backends accept.
-  access.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-              " version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
-              "creating the schema_migrations table");
+  access.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+      "creating the schema_migrations table");
   // Read under the backend's exclusion: another process may have migrated a moment ago.
   const int current = access.read_integer(kReadVersion, "reading the schema version");
   const int known = known_version(steps);

@@ -31,7 +31,8 @@ ListenWatch::ListenWatch(std::string uri, std::function<void()> on_new_work)
     : uri_(std::move(uri)), on_new_work_(std::move(on_new_work)) {
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
   if (stop_fd_ < 0)
-    throw StoreError(std::string("postgresql: cannot create an eventfd: ") + std::generic_category().message(errno));
+    throw StoreError(std::string("postgresql: cannot create an eventfd: ") +
+                     std::generic_category().message(errno));
   try {
     connect_and_listen();
     thread_ = std::thread([this] { run(); });

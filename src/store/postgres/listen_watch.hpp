@@ -48,7 +48,7 @@ class ListenWatch final : public WorkWatch {
   std::string uri_;
   std::function<void()> on_new_work_;
   std::atomic<bool> stop_{false};
-  int stop_fd_ = -1;  // eventfd, readable once the destructor has run
+  int stop_fd_ = -1;        // eventfd, readable once the destructor has run
   PGconn* conn_ = nullptr;  // owned by the thread once it runs
   std::atomic<bool> listening_{false};
   std::thread thread_;

@@ -33,7 +33,6 @@ constexpr std::size_t kCopyChunkBytes = std::size_t{256} * 1024;
 
 const std::string kNotifyWork = "NOTIFY " + std::string(kWorkChannel);
 
-
 struct PendingDelivery {
   std::string request_id;
   std::string url;
@@ -297,10 +296,9 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
 
 std::optional<core::RequestRecord> PostgresStore::get_request(const std::string& id) {
   return run("reading a request", [&](Connection& db) -> std::optional<core::RequestRecord> {
-    const Result rows =
-        db.query(common::select_sql("SELECT ", common::kRequestColumns,
-                                    " FROM requests WHERE id = $1"),
-                 Params().add(id), "reading a request");
+    const Result rows = db.query(
+        common::select_sql("SELECT ", common::kRequestColumns, " FROM requests WHERE id = $1"),
+        Params().add(id), "reading a request");
     if (rows.rows() == 0) return std::nullopt;
     return common::read_request(rows.row(0), kBackend);
   });
@@ -314,15 +312,15 @@ std::vector<core::ProductRecord> PostgresStore::get_products(const std::string& 
   return run("reading products", [&](Connection& db) {
     // One statement, so one snapshot: a page never mixes images from before and after a
     // write. Product indexes are 0..n-1 without gaps, so the page is a key range.
-    const Result rows = db.query(
-        common::select_sql("SELECT ", common::kProductColumns, ", ") +
-            std::string(common::kImageColumns) +
-            " FROM products p LEFT JOIN tasks t"
-        " ON t.request_seq = p.request_seq AND t.product_idx = p.idx"
-        " WHERE p.request_seq = (SELECT seq FROM requests WHERE id = $1)"
-        " AND p.idx >= $2 AND p.idx < $3"
-        " ORDER BY p.idx, t.image_idx",
-        Params().add(request_id).add(first).add(end), "reading products");
+    const Result rows =
+        db.query(common::select_sql("SELECT ", common::kProductColumns, ", ") +
+                     std::string(common::kImageColumns) +
+                     " FROM products p LEFT JOIN tasks t"
+                     " ON t.request_seq = p.request_seq AND t.product_idx = p.idx"
+                     " WHERE p.request_seq = (SELECT seq FROM requests WHERE id = $1)"
+                     " AND p.idx >= $2 AND p.idx < $3"
+                     " ORDER BY p.idx, t.image_idx",
+                 Params().add(request_id).add(first).add(end), "reading products");
     std::vector<core::ProductRecord> products;
     for (int r = 0; r < rows.rows(); ++r) {
       const Result::Row row = rows.row(r);
@@ -370,8 +368,8 @@ std::vector<core::ClaimedTask> PostgresStore::claim_tasks(const std::string& own
       task.attempt = rows.integer(row, 5);
       task.quality = rows.integer(row, 6);
       const std::string format = rows.text(row, 7);
-      task.format = parse_stored(core::parse_image_format(format), format, kBackend,
-                                 "image format");
+      task.format =
+          parse_stored(core::parse_image_format(format), format, kBackend, "image format");
     }
     transaction.commit("committing a claim");
     return claimed;
@@ -499,17 +497,17 @@ std::vector<core::Delivery> PostgresStore::claim_deliveries(core::TimeMs now, in
   if (max <= 0) return {};
   return run("claiming webhook deliveries", [&](Connection& db) {
     Transaction transaction(db);
-    const Result rows = db.query(
-        common::select_sql(
-            "WITH picked AS MATERIALIZED ("
-            " SELECT id AS picked_id FROM deliveries"
-            " WHERE next_attempt_at IS NOT NULL AND delivered_at IS NULL"
-            " AND next_attempt_at <= $1 AND (lease_expires IS NULL OR lease_expires < $1)"
-            " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
-            " UPDATE deliveries SET lease_expires = $2 FROM picked"
-            " WHERE deliveries.id = picked.picked_id RETURNING ",
-            common::kDeliveryColumns, ""),
-        Params().add(now).add(now + lease_ms).add(max), "claiming webhook deliveries");
+    const Result rows =
+        db.query(common::select_sql(
+                     "WITH picked AS MATERIALIZED ("
+                     " SELECT id AS picked_id FROM deliveries"
+                     " WHERE next_attempt_at IS NOT NULL AND delivered_at IS NULL"
+                     " AND next_attempt_at <= $1 AND (lease_expires IS NULL OR lease_expires < $1)"
+                     " ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
+                     " UPDATE deliveries SET lease_expires = $2 FROM picked"
+                     " WHERE deliveries.id = picked.picked_id RETURNING ",
+                     common::kDeliveryColumns, ""),
+                 Params().add(now).add(now + lease_ms).add(max), "claiming webhook deliveries");
     std::vector<core::Delivery> claimed;
     claimed.reserve(static_cast<std::size_t>(rows.rows()));
     for (int row = 0; row < rows.rows(); ++row)

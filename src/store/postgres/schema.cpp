@@ -89,7 +89,6 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id)
 CREATE INDEX deliveries_by_request ON deliveries (request_id);
 )sql";
 
-
 }  // namespace
 
 std::span<const common::Migration> migrations() {

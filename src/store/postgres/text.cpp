@@ -92,11 +92,16 @@ std::string array_literal(const std::vector<std::optional<std::string>>& values)
 void append_copy_field(std::string& row, std::string_view value) {
   append_storable(row, value, [](char c) -> std::string_view {
     switch (c) {
-      case '\\': return "\\\\";
-      case '\t': return "\\t";
-      case '\n': return "\\n";
-      case '\r': return "\\r";
-      default: return {};
+      case '\\':
+        return "\\\\";
+      case '\t':
+        return "\\t";
+      case '\n':
+        return "\\n";
+      case '\r':
+        return "\\r";
+      default:
+        return {};
     }
   });
 }

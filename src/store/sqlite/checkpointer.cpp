@@ -7,8 +7,8 @@
 namespace imgbatch::store::sqlite {
 
 Checkpointer::Checkpointer(const std::string& path) {
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);
@@ -38,7 +38,9 @@ Checkpointer::~Checkpointer() {
   sqlite3_close(db_);
 }
 
-void Checkpointer::watch(sqlite3* writer) { sqlite3_wal_hook(writer, &Checkpointer::on_commit, this); }
+void Checkpointer::watch(sqlite3* writer) {
+  sqlite3_wal_hook(writer, &Checkpointer::on_commit, this);
+}
 
 int Checkpointer::on_commit(void* self, sqlite3*, const char*, int wal_pages) {
   if (wal_pages >= kThresholdPages) static_cast<Checkpointer*>(self)->request();

@@ -108,8 +108,8 @@ Query& Query::bind(int index, std::string_view value) {
 }
 
 Query& Query::bind_static(int index, std::string_view value) {
-  const int rc = sqlite3_bind_text64(statement_, index, value.data(), value.size(),
-                                     SQLITE_STATIC, SQLITE_UTF8);
+  const int rc = sqlite3_bind_text64(statement_, index, value.data(), value.size(), SQLITE_STATIC,
+                                     SQLITE_UTF8);
   if (rc != SQLITE_OK) connection_.fail(rc, doing_);
   return *this;
 }

@@ -90,7 +90,6 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
 CREATE INDEX deliveries_by_request ON deliveries (request_id);
 )sql";
 
-
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
               "looking for a table");

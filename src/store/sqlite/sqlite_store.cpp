@@ -103,14 +103,16 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
   const std::int64_t seq = insert_request.int64(0);
   insert_request.reset();
 
-  BatchInsert products(db,
-                       "INSERT INTO products (request_seq, idx, serial_number, product_name, fields)"
-                       " VALUES ",
-                       5, prepared.products(), "storing products");
-  BatchInsert tasks(db,
-                    "INSERT INTO tasks (request_seq, product_idx, image_idx, source_url, updated_at)"
-                    " VALUES ",
-                    5, prepared.total, "storing image tasks");
+  BatchInsert products(
+      db,
+      "INSERT INTO products (request_seq, idx, serial_number, product_name, fields)"
+      " VALUES ",
+      5, prepared.products(), "storing products");
+  BatchInsert tasks(
+      db,
+      "INSERT INTO tasks (request_seq, product_idx, image_idx, source_url, updated_at)"
+      " VALUES ",
+      5, prepared.total, "storing image tasks");
   for (std::size_t p = 0; p < request.products.size(); ++p) {
     const auto& product = request.products[p];
     products.row(seq, static_cast<std::int64_t>(p), product.serial_number, product.product_name,
@@ -134,10 +136,9 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
 
 std::optional<core::RequestRecord> SqliteStore::get_request(const std::string& id) {
   auto db = reader();
-  Query query(*db,
-              common::select_sql("SELECT ", common::kRequestColumns,
-                                 " FROM requests WHERE id = ?1"),
-              "reading a request");
+  Query query(
+      *db, common::select_sql("SELECT ", common::kRequestColumns, " FROM requests WHERE id = ?1"),
+      "reading a request");
   query.bind(1, id);
   if (!query.step()) return std::nullopt;
   return common::read_request(query, kBackend);
@@ -250,10 +251,9 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
                          " belongs to a missing request");
       const std::string format = read.text(2);
       it = requests
-               .emplace(seqs[k],
-                        RequestSettings{read.text(0), read.integer(1),
-                                        parse_stored(core::parse_image_format(format), format,
-                                                     kBackend, "image format")})
+               .emplace(seqs[k], RequestSettings{read.text(0), read.integer(1),
+                                                 parse_stored(core::parse_image_format(format),
+                                                              format, kBackend, "image format")})
                .first;
     }
     claimed[k].request_id = it->second.id;
@@ -374,8 +374,7 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
     if (!ended) continue;
     count.bind(1, seq).bind(2, *state).bind(3, now).run();
     count.reset();
-    if (std::find(ended_in.begin(), ended_in.end(), seq) == ended_in.end())
-      ended_in.push_back(seq);
+    if (std::find(ended_in.begin(), ended_in.end(), seq) == ended_in.end()) ended_in.push_back(seq);
   }
 
   for (std::int64_t seq : ended_in) {
@@ -419,8 +418,7 @@ std::vector<core::Delivery> SqliteStore::claim_deliveries(core::TimeMs now, int 
   return claimed;
 }
 
-void SqliteStore::record_delivery_attempt(const core::DeliveryAttempt& attempt,
-                                          core::TimeMs now) {
+void SqliteStore::record_delivery_attempt(const core::DeliveryAttempt& attempt, core::TimeMs now) {
   std::lock_guard lock(writer_mutex_);
   Connection& db = *writer_;
   // `delivered_at IS NULL`: once delivered, a late report from a dispatcher whose lease
@@ -431,8 +429,11 @@ void SqliteStore::record_delivery_attempt(const core::DeliveryAttempt& attempt,
                  " last_error = ?3, delivered_at = ?4, next_attempt_at = NULL,"
                  " lease_expires = NULL WHERE id = ?1 AND delivered_at IS NULL",
                  "recording a delivered webhook");
-    record.bind(1, attempt.delivery_id).bind(2, attempt.http_status).bind(3, attempt.error)
-        .bind(4, now).run();
+    record.bind(1, attempt.delivery_id)
+        .bind(2, attempt.http_status)
+        .bind(3, attempt.error)
+        .bind(4, now)
+        .run();
   } else {
     // A null next_attempt_at is the give-up mark: the claim query never selects it.
     Query record(db,
@@ -440,8 +441,11 @@ void SqliteStore::record_delivery_attempt(const core::DeliveryAttempt& attempt,
                  " last_error = ?3, next_attempt_at = ?4, lease_expires = NULL"
                  " WHERE id = ?1 AND delivered_at IS NULL",
                  "recording a failed webhook attempt");
-    record.bind(1, attempt.delivery_id).bind(2, attempt.http_status).bind(3, attempt.error)
-        .bind(4, attempt.next_attempt_at).run();
+    record.bind(1, attempt.delivery_id)
+        .bind(2, attempt.http_status)
+        .bind(3, attempt.error)
+        .bind(4, attempt.next_attempt_at)
+        .run();
   }
 }
 

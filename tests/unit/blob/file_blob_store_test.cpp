@@ -153,8 +153,8 @@ TEST(FileBlobStore, UnsafeKeysAreRefusedAndTouchNothingOutside) {
   fs::create_directories(dir.path() / "store");
   write_file(dir.path() / "secret", "top secret");
   FileBlobStore store(dir.path() / "store");
-  for (const char* key : {"../secret", "a/../../secret", "/abs", ".hidden/x", "a//b", "a/b/c",
-                          "a/.tmp-1", ".."}) {
+  for (const char* key :
+       {"../secret", "a/../../secret", "/abs", ".hidden/x", "a//b", "a/b/c", "a/.tmp-1", ".."}) {
     auto put = store.put(key, "overwritten");
     ASSERT_FALSE(put.ok()) << key;
     EXPECT_NE(put.message().find("invalid image key"), std::string::npos) << put.message();
@@ -325,7 +325,8 @@ TEST(OpenBlobStore, FileUriCreatesTheDirectory) {
 }
 
 TEST(OpenBlobStore, UnknownSchemeNamesTheAcceptedForm) {
-  for (const char* uri : {"s3://bucket/images", "data/images", "FILE:x", "file:", "file://host/x"}) {
+  for (const char* uri :
+       {"s3://bucket/images", "data/images", "FILE:x", "file:", "file://host/x"}) {
     try {
       open_blob_store(uri);
       ADD_FAILURE() << uri << " was accepted";

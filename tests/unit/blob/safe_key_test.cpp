@@ -14,9 +14,10 @@ TEST(SafeKey, AcceptsRequestAndName) {
 }
 
 TEST(SafeKey, RefusesTraversalAndOddShapes) {
-  for (const char* key : {"../x", "a/../../b", "/abs", "/abs/x", ".hidden/x", "a/.hidden",
-                          "a//b", "a/b/c", "a/", "/a", "a", "", "a/..", "../..", "a/b..c",
-                          "a/.tmp-123", "a\\b/c", "a/b c", "a/b\n", "a/b%2f", "a/\xc3\xa9"}) {
+  for (const char* key :
+       {"../x",   "a/../../b",  "/abs",   "/abs/x", ".hidden/x", "a/.hidden", "a//b",
+        "a/b/c",  "a/",         "/a",     "a",      "",          "a/..",      "../..",
+        "a/b..c", "a/.tmp-123", "a\\b/c", "a/b c",  "a/b\n",     "a/b%2f",    "a/\xc3\xa9"}) {
     EXPECT_FALSE(is_safe_key(key)) << '"' << key << '"';
   }
   EXPECT_FALSE(is_safe_key(std::string("a/b\0c", 5)));

@@ -38,8 +38,7 @@ TEST(FormatBarLine, ShowsTheBarCountsSpeedAndEta) {
 
 TEST(FormatBarLine, EtaIsUnknownBeforeAnySpeedAndFailuresAreCounted) {
   EXPECT_EQ(format_bar_line({0, 0, 4}, 0.0, 4), "[....] 0/4 images  0.0 img/s  ETA --:--");
-  EXPECT_EQ(format_bar_line({2, 1, 4}, 1.0, 4),
-            "[##..] 2/4 images  1.0 img/s  ETA 0:02  1 failed");
+  EXPECT_EQ(format_bar_line({2, 1, 4}, 1.0, 4), "[##..] 2/4 images  1.0 img/s  ETA 0:02  1 failed");
 }
 
 TEST(FormatPlainLine, ShowsCountsPercentAndSpeed) {

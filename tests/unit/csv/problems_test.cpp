@@ -16,8 +16,8 @@ std::string rows(int from, int to, const std::string& name = "P") {
 }
 
 TEST(CsvProblems, EmptyFile) {
-  for (std::string_view text : {std::string_view(""), std::string_view("\xEF\xBB\xBF"),
-                                std::string_view("\n\r\n  \n")}) {
+  for (std::string_view text :
+       {std::string_view(""), std::string_view("\xEF\xBB\xBF"), std::string_view("\n\r\n  \n")}) {
     const auto problems = parse_bad(text);
     ASSERT_EQ(problems.size(), 1u);
     EXPECT_EQ(problems[0].line, 0);
@@ -27,8 +27,9 @@ TEST(CsvProblems, EmptyFile) {
 }
 
 TEST(CsvProblems, HeaderOnly) {
-  for (std::string_view text : {std::string_view(kHeader), std::string_view("S. No.,Product Name,Input Image Urls"),
-                                std::string_view("S. No.,Product Name,Input Image Urls\r\n\r\n,,\r\n")}) {
+  for (std::string_view text :
+       {std::string_view(kHeader), std::string_view("S. No.,Product Name,Input Image Urls"),
+        std::string_view("S. No.,Product Name,Input Image Urls\r\n\r\n,,\r\n")}) {
     const auto problems = parse_bad(text);
     ASSERT_EQ(problems.size(), 1u) << text;
     EXPECT_EQ(problems[0].line, 0);
@@ -79,19 +80,22 @@ TEST(CsvProblems, TooFewFields) {
 }
 
 TEST(CsvProblems, EmptySerialAndEmptyName) {
-  const auto problems = parse_bad(std::string(kHeader) + "  ,A,https://a.com/1.jpg\n2,\" \",https://a.com/2.jpg\n");
+  const auto problems =
+      parse_bad(std::string(kHeader) + "  ,A,https://a.com/1.jpg\n2,\" \",https://a.com/2.jpg\n");
   ASSERT_EQ(problems.size(), 2u);
   EXPECT_EQ(problems[0].line, 2);
   EXPECT_EQ(problems[0].column, "S. No.");
-  EXPECT_EQ(problems[0].message, "the serial number is empty; give every product a unique serial number");
+  EXPECT_EQ(problems[0].message,
+            "the serial number is empty; give every product a unique serial number");
   EXPECT_EQ(problems[1].line, 3);
   EXPECT_EQ(problems[1].column, "Product Name");
   EXPECT_EQ(problems[1].message, "the product name is empty; give every product a name");
 }
 
 TEST(CsvProblems, DuplicateSerialOnItsSecondOccurrence) {
-  const auto problems = parse_bad(std::string(kHeader) + rows(1, 1) + "7,A,https://a.com/1.jpg\n" +
-                                  rows(2, 3) + " 7 ,B,https://a.com/2.jpg\n" + "7,C,https://a.com/3.jpg\n");
+  const auto problems =
+      parse_bad(std::string(kHeader) + rows(1, 1) + "7,A,https://a.com/1.jpg\n" + rows(2, 3) +
+                " 7 ,B,https://a.com/2.jpg\n" + "7,C,https://a.com/3.jpg\n");
   ASSERT_EQ(problems.size(), 2u);
   EXPECT_EQ(problems[0].line, 6);
   EXPECT_EQ(problems[0].column, "S. No.");
@@ -106,20 +110,23 @@ TEST(CsvProblems, NoUrl) {
     ASSERT_EQ(problems.size(), 1u) << cell;
     EXPECT_EQ(problems[0].line, 2);
     EXPECT_EQ(problems[0].column, "Input Image Urls");
-    EXPECT_EQ(problems[0].message, "there is no image URL; give at least one http:// or https:// URL");
+    EXPECT_EQ(problems[0].message,
+              "there is no image URL; give at least one http:// or https:// URL");
   }
 }
 
 TEST(CsvProblems, EachBadUrlIsNamed) {
-  const auto problems = parse_bad(std::string(kHeader) +
-                                  "1,A,\"https://a.com/ok.jpg ftp://a.com/x.jpg www.b.com/y.jpg\"\n" +
-                                  "2,B,https://a.com/ok.jpg\n" + "3,C,http://\n");
+  const auto problems = parse_bad(
+      std::string(kHeader) + "1,A,\"https://a.com/ok.jpg ftp://a.com/x.jpg www.b.com/y.jpg\"\n" +
+      "2,B,https://a.com/ok.jpg\n" + "3,C,http://\n");
   ASSERT_EQ(problems.size(), 3u);
   EXPECT_EQ(problems[0].line, 2);
   EXPECT_EQ(problems[0].column, "Input Image Urls");
-  EXPECT_NE(problems[0].message.find("\"ftp://a.com/x.jpg\""), std::string::npos) << problems[0].message;
+  EXPECT_NE(problems[0].message.find("\"ftp://a.com/x.jpg\""), std::string::npos)
+      << problems[0].message;
   EXPECT_EQ(problems[1].line, 2);
-  EXPECT_NE(problems[1].message.find("\"www.b.com/y.jpg\""), std::string::npos) << problems[1].message;
+  EXPECT_NE(problems[1].message.find("\"www.b.com/y.jpg\""), std::string::npos)
+      << problems[1].message;
   EXPECT_EQ(problems[2].line, 4);
   EXPECT_NE(problems[2].message.find("\"http://\""), std::string::npos) << problems[2].message;
 }
@@ -127,9 +134,10 @@ TEST(CsvProblems, EachBadUrlIsNamed) {
 TEST(CsvProblems, UrlLongerThanTheLimit) {
   ParseLimits limits;
   limits.max_url_length = 30;
-  const auto problems = parse_bad(std::string(kHeader) + "1,A,https://a.com/" + std::string(20, 'x') + "\n" +
-                                      "2,B,https://a.com/" + std::string(12, 'x') + "\n",
-                                  limits);
+  const auto problems =
+      parse_bad(std::string(kHeader) + "1,A,https://a.com/" + std::string(20, 'x') + "\n" +
+                    "2,B,https://a.com/" + std::string(12, 'x') + "\n",
+                limits);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].line, 2);
   EXPECT_NE(problems[0].message.find("at most 30"), std::string::npos) << problems[0].message;
@@ -138,9 +146,10 @@ TEST(CsvProblems, UrlLongerThanTheLimit) {
 TEST(CsvProblems, TooManyUrlsForOneProduct) {
   ParseLimits limits;
   limits.max_urls_per_product = 2;
-  const auto problems = parse_bad(std::string(kHeader) + "1,A,\"https://a.com/1 https://a.com/2\"\n" +
-                                      "2,B,\"https://a.com/1 https://a.com/2 https://a.com/3\"\n",
-                                  limits);
+  const auto problems =
+      parse_bad(std::string(kHeader) + "1,A,\"https://a.com/1 https://a.com/2\"\n" +
+                    "2,B,\"https://a.com/1 https://a.com/2 https://a.com/3\"\n",
+                limits);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].line, 3);
   EXPECT_EQ(problems[0].column, "Input Image Urls");
@@ -154,7 +163,8 @@ TEST(CsvProblems, MoreRowsThanTheLimitIsOneProblem) {
   limits.max_rows = 3;
   EXPECT_EQ(parse_ok(std::string(kHeader) + rows(1, 3), limits).products.size(), 3u);
 
-  const auto r = parse_and_validate(std::string(kHeader) + rows(1, 3) + "\n" + rows(4, 50, ""), limits);
+  const auto r =
+      parse_and_validate(std::string(kHeader) + rows(1, 3) + "\n" + rows(4, 50, ""), limits);
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.problems.size(), 1u) << describe(r);
   EXPECT_EQ(r.problems[0].line, 6);
@@ -175,7 +185,8 @@ TEST(CsvProblems, InvalidUtf8IsReportedOnItsLine) {
       "\xE2\x82",          // truncated sequence
   };
   for (const auto& b : bad) {
-    const std::string text = std::string(kHeader) + rows(1, 1) + "2,\"multi\nline " + b + "\",https://a.com/2.jpg\n" + rows(3, 3);
+    const std::string text = std::string(kHeader) + rows(1, 1) + "2,\"multi\nline " + b +
+                             "\",https://a.com/2.jpg\n" + rows(3, 3);
     const auto r = parse_and_validate(text);
     ASSERT_EQ(r.problems.size(), 1u) << describe(r);
     EXPECT_EQ(r.problems[0].line, 4);
@@ -192,8 +203,9 @@ TEST(CsvProblems, Utf16FileIsToldToBeSavedAsUtf8) {
 }
 
 TEST(CsvProblems, MessagesAreValidUtf8WithoutControlCharacters) {
-  const auto problems = parse_bad(std::string(kHeader) + "\xFF\x01,A,\"ftp://\xC3\x28\x02/x.jpg\"\n" +
-                                  "\xFF\x01,B,https://a.com/1.jpg\n");
+  const auto problems =
+      parse_bad(std::string(kHeader) + "\xFF\x01,A,\"ftp://\xC3\x28\x02/x.jpg\"\n" +
+                "\xFF\x01,B,https://a.com/1.jpg\n");
   ASSERT_GE(problems.size(), 3u);
   for (const auto& p : problems) {
     EXPECT_EQ(impl::find_invalid_utf8(p.message), std::string::npos) << p.message;

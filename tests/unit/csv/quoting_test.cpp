@@ -7,13 +7,15 @@ namespace imgbatch::csv {
 namespace {
 
 TEST(CsvQuoting, DoubledQuotesBecomeOneQuote) {
-  const auto csv = parse_ok(std::string(kHeader) + "1,\"The \"\"Big\"\" one\",https://a.com/1.jpg\n");
+  const auto csv =
+      parse_ok(std::string(kHeader) + "1,\"The \"\"Big\"\" one\",https://a.com/1.jpg\n");
   ASSERT_EQ(csv.products.size(), 1u);
   EXPECT_EQ(csv.products[0].product_name, "The \"Big\" one");
 }
 
 TEST(CsvQuoting, QuotedFieldKeepsCommasAndNewlines) {
-  const auto csv = parse_ok(std::string(kHeader) + "1,\"Shoe, red\nsize 42\",https://a.com/1.jpg\n");
+  const auto csv =
+      parse_ok(std::string(kHeader) + "1,\"Shoe, red\nsize 42\",https://a.com/1.jpg\n");
   ASSERT_EQ(csv.products.size(), 1u);
   EXPECT_EQ(csv.products[0].product_name, "Shoe, red\nsize 42");
 }
@@ -55,8 +57,9 @@ TEST(CsvQuoting, LoneCarriageReturnsEndLines) {
 }
 
 TEST(CsvQuoting, QuotedUrlListWithCommasGivesEachUrl) {
-  const auto csv = parse_ok(std::string(kHeader) +
-                            "1,A,\"https://a.com/1.jpg,https://a.com/2.jpg, https://a.com/3.jpg\"\n");
+  const auto csv =
+      parse_ok(std::string(kHeader) +
+               "1,A,\"https://a.com/1.jpg,https://a.com/2.jpg, https://a.com/3.jpg\"\n");
   ASSERT_EQ(csv.products.size(), 1u);
   EXPECT_EQ(csv.products[0].image_urls,
             (std::vector<std::string>{"https://a.com/1.jpg", "https://a.com/2.jpg",
@@ -64,7 +67,8 @@ TEST(CsvQuoting, QuotedUrlListWithCommasGivesEachUrl) {
 }
 
 TEST(CsvQuoting, UnquotedUrlListWithCommasIsTooManyFields) {
-  const auto problems = parse_bad(std::string(kHeader) + "1,A,https://a.com/1.jpg,https://a.com/2.jpg\n");
+  const auto problems =
+      parse_bad(std::string(kHeader) + "1,A,https://a.com/1.jpg,https://a.com/2.jpg\n");
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].line, 2);
   EXPECT_EQ(problems[0].column, "");
@@ -87,7 +91,8 @@ TEST(CsvQuoting, UnterminatedQuoteIsReportedWhereTheRecordBegins) {
 }
 
 TEST(CsvQuoting, UnterminatedQuoteInTheHeaderIsTheOnlyProblem) {
-  const auto problems = parse_bad("\"S. No.,Product Name,Input Image Urls\n1,A,https://a.com/1.jpg\n");
+  const auto problems =
+      parse_bad("\"S. No.,Product Name,Input Image Urls\n1,A,https://a.com/1.jpg\n");
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].line, 1);
   EXPECT_EQ(problems[0].column, "");

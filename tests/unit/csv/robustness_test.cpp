@@ -12,9 +12,12 @@ namespace imgbatch::csv {
 namespace {
 
 TEST(CsvRobustness, RandomBytesGiveSortedValidProblems) {
-  const std::vector<std::string> pieces = {",", "\"", "\n", "\r", "\r\n", " ", "a", "7", "é",
-                                           "\xFF", "\xE2\x82", "https://a.com/x", "ftp://b",
-                                           "S. No.", "Product Name", "URLs", "\xEF\xBB\xBF"};
+  const std::vector<std::string> pieces = {",",       "\"",          "\n",
+                                           "\r",      "\r\n",        " ",
+                                           "a",       "7",           "é",
+                                           "\xFF",    "\xE2\x82",    "https://a.com/x",
+                                           "ftp://b", "S. No.",      "Product Name",
+                                           "URLs",    "\xEF\xBB\xBF"};
   std::mt19937 rng(12345);
   for (int round = 0; round < 400; ++round) {
     std::string text;
@@ -49,8 +52,8 @@ TEST(CsvRobustness, RandomBytesGiveSortedValidProblems) {
 }
 
 TEST(CsvRobustness, RandomFieldValuesRoundTripThroughOutputCsv) {
-  const std::vector<std::string> pieces = {",", "\"", "\n", "\r", "\r\n", " ", "\t", "a", "Z",
-                                           "é", "🍮", "\"\"", "x,y", "0"};
+  const std::vector<std::string> pieces = {",", "\"", "\n", "\r", "\r\n", " ",   "\t",
+                                           "a", "Z",  "é",  "🍮",  "\"\"", "x,y", "0"};
   std::mt19937 rng(777);
   auto random_text = [&](int max_pieces) {
     std::string s;

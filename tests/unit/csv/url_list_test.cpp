@@ -16,7 +16,8 @@ TEST(CsvSplitUrlList, CommaNotBeforeANewUrlStaysInTheUrl) {
 }
 
 TEST(CsvSplitUrlList, CommasAndBlanksSeparate) {
-  EXPECT_EQ(split_url_list("https://a.com/1,https://a.com/2"), (Urls{"https://a.com/1", "https://a.com/2"}));
+  EXPECT_EQ(split_url_list("https://a.com/1,https://a.com/2"),
+            (Urls{"https://a.com/1", "https://a.com/2"}));
   EXPECT_EQ(split_url_list("https://a.com/1 https://a.com/2\thttps://a.com/3\r\nhttps://a.com/4"),
             (Urls{"https://a.com/1", "https://a.com/2", "https://a.com/3", "https://a.com/4"}));
   EXPECT_EQ(split_url_list("  https://a.com/1 ,\n HTTP://a.com/2  "),
@@ -27,7 +28,8 @@ TEST(CsvSplitUrlList, SchemeIsMatchedCaseInsensitively) {
   EXPECT_EQ(split_url_list("https://a.com/1,HTTPS://a.com/2,Http://a.com/3"),
             (Urls{"https://a.com/1", "HTTPS://a.com/2", "Http://a.com/3"}));
   // "httpx" is not a scheme we split at, so its comma stays in the URL before.
-  EXPECT_EQ(split_url_list("https://a.com/1,httpx://a.com/2"), (Urls{"https://a.com/1,httpx://a.com/2"}));
+  EXPECT_EQ(split_url_list("https://a.com/1,httpx://a.com/2"),
+            (Urls{"https://a.com/1,httpx://a.com/2"}));
 }
 
 TEST(CsvSplitUrlList, EmptyItemsAreDropped) {
@@ -52,8 +54,8 @@ TEST(CsvSplitUrlList, LongRunOfCommasIsLinear) {
 TEST(CsvCheckUrl, AcceptsAbsoluteHttpAndHttpsUrls) {
   for (const char* url : {"https://a.com/x.jpg", "http://a.com", "HTTPS://A.COM/X.JPG",
                           "https://www.public-image-url1.jpg", "https://a.com:8443/p?q=1&r=2#f",
-                          "http://[2001:db8::1]/x", "https://a.com/x,y.jpg", "https://bücher.de/é.jpg",
-                          "http://127.0.0.1:9/x"})
+                          "http://[2001:db8::1]/x", "https://a.com/x,y.jpg",
+                          "https://bücher.de/é.jpg", "http://127.0.0.1:9/x"})
     EXPECT_EQ(check_url(url), "") << url;
 }
 
@@ -62,22 +64,19 @@ TEST(CsvCheckUrl, RejectsWithAMessageNamingTheUrl) {
     const char* url;
     const char* says;
   };
-  for (const auto& c : {Case{"ftp://a.com/x.jpg", "scheme \"ftp\""},
-                        Case{"file:///etc/passwd", "scheme \"file\""},
-                        Case{"javascript:alert(1)", "not an absolute URL"},
-                        Case{"a.com/x.jpg", "not an absolute URL"},
-                        Case{"/x.jpg", "not an absolute URL"},
-                        Case{"https:/a.com/x", "not an absolute URL"},
-                        Case{"https:///x.jpg", "no host"},
-                        Case{"https://", "no host"},
-                        Case{"https://?q", "no host"},
-                        Case{"https://a.com:99999/x", "not a valid URL"},
-                        Case{"https://[::1/x", "not a valid URL"},
-                        Case{"https://a.com/\x01x", "control character"},
-                        Case{"https://a.com/\x7f", "control character"}}) {
+  for (const auto& c :
+       {Case{"ftp://a.com/x.jpg", "scheme \"ftp\""}, Case{"file:///etc/passwd", "scheme \"file\""},
+        Case{"javascript:alert(1)", "not an absolute URL"},
+        Case{"a.com/x.jpg", "not an absolute URL"}, Case{"/x.jpg", "not an absolute URL"},
+        Case{"https:/a.com/x", "not an absolute URL"}, Case{"https:///x.jpg", "no host"},
+        Case{"https://", "no host"}, Case{"https://?q", "no host"},
+        Case{"https://a.com:99999/x", "not a valid URL"}, Case{"https://[::1/x", "not a valid URL"},
+        Case{"https://a.com/\x01x", "control character"},
+        Case{"https://a.com/\x7f", "control character"}}) {
     const auto why = check_url(c.url);
     EXPECT_NE(why.find(c.says), std::string::npos) << c.url << " -> " << why;
-    const bool has_control = std::string_view(c.url).find_first_of("\x01\x7f") != std::string_view::npos;
+    const bool has_control =
+        std::string_view(c.url).find_first_of("\x01\x7f") != std::string_view::npos;
     if (!has_control) {
       EXPECT_NE(why.find(std::string("\"") + c.url + "\""), std::string::npos) << why;
     }

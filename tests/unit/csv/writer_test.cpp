@@ -10,17 +10,17 @@ using Row = std::vector<std::string>;
 
 TEST(CsvWriteOutput, AddsTheOutputColumnAndUsesCrlf) {
   const auto out = write_output_csv({"S. No.", "Product Name", "Input Image Urls"},
-                                    {{"1", "SKU1", "https://a.com/1.jpg"}},
-                                    {{"http://o/1-0.jpg"}});
+                                    {{"1", "SKU1", "https://a.com/1.jpg"}}, {{"http://o/1-0.jpg"}});
   EXPECT_EQ(out,
             "S. No.,Product Name,Input Image Urls,Output Image Urls\r\n"
             "1,SKU1,https://a.com/1.jpg,http://o/1-0.jpg\r\n");
 }
 
 TEST(CsvWriteOutput, FailedImageIsAnEmptyItem) {
-  const auto out = write_output_csv({"S. No.", "Product Name", "Input Image Urls"},
-                                    {{"1", "A", "https://a.com/1.jpg,https://a.com/2.jpg,https://a.com/3.jpg"}},
-                                    {{"http://o/0-0.jpg", "", "http://o/0-2.jpg"}});
+  const auto out =
+      write_output_csv({"S. No.", "Product Name", "Input Image Urls"},
+                       {{"1", "A", "https://a.com/1.jpg,https://a.com/2.jpg,https://a.com/3.jpg"}},
+                       {{"http://o/0-0.jpg", "", "http://o/0-2.jpg"}});
   EXPECT_EQ(out,
             "S. No.,Product Name,Input Image Urls,Output Image Urls\r\n"
             "1,A,\"https://a.com/1.jpg,https://a.com/2.jpg,https://a.com/3.jpg\","
@@ -28,9 +28,9 @@ TEST(CsvWriteOutput, FailedImageIsAnEmptyItem) {
 }
 
 TEST(CsvWriteOutput, QuotesOnlyWhatNeedsIt) {
-  const auto out = write_output_csv({"a", "b", "c", "d", "e", "f"},
-                                    {{"plain", "x,y", "say \"hi\"", "two\nlines", "cr\rhere", " pad "}},
-                                    {{}});
+  const auto out =
+      write_output_csv({"a", "b", "c", "d", "e", "f"},
+                       {{"plain", "x,y", "say \"hi\"", "two\nlines", "cr\rhere", " pad "}}, {{}});
   EXPECT_EQ(out,
             "a,b,c,d,e,f,Output Image Urls\r\n"
             "plain,\"x,y\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\rhere\",\" pad \",\r\n");

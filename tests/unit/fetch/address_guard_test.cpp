@@ -44,15 +44,24 @@ struct Case {
 
 TEST(AddressGuard, BlocksEveryNonPublicIpv4RangeAtItsEdges) {
   const Case cases[] = {
-      {"0.0.0.0", "unspecified"},       {"0.255.255.255", "unspecified"},
-      {"127.0.0.1", "loopback"},        {"127.255.255.254", "loopback"},
-      {"10.0.0.0", "private"},          {"10.255.255.255", "private"},
-      {"172.16.0.1", "private"},        {"172.31.255.255", "private"},
-      {"192.168.0.1", "private"},       {"192.168.255.255", "private"},
-      {"169.254.169.254", "link-local"}, {"169.254.0.1", "link-local"},
-      {"100.64.0.1", "carrier-grade NAT"}, {"100.127.255.255", "carrier-grade NAT"},
-      {"224.0.0.1", "multicast"},       {"239.255.255.255", "multicast"},
-      {"240.0.0.1", "reserved"},        {"254.255.255.255", "reserved"},
+      {"0.0.0.0", "unspecified"},
+      {"0.255.255.255", "unspecified"},
+      {"127.0.0.1", "loopback"},
+      {"127.255.255.254", "loopback"},
+      {"10.0.0.0", "private"},
+      {"10.255.255.255", "private"},
+      {"172.16.0.1", "private"},
+      {"172.31.255.255", "private"},
+      {"192.168.0.1", "private"},
+      {"192.168.255.255", "private"},
+      {"169.254.169.254", "link-local"},
+      {"169.254.0.1", "link-local"},
+      {"100.64.0.1", "carrier-grade NAT"},
+      {"100.127.255.255", "carrier-grade NAT"},
+      {"224.0.0.1", "multicast"},
+      {"239.255.255.255", "multicast"},
+      {"240.0.0.1", "reserved"},
+      {"254.255.255.255", "reserved"},
       {"255.255.255.255", "broadcast"},
   };
   for (const Case& c : cases) {
@@ -64,19 +73,19 @@ TEST(AddressGuard, BlocksEveryNonPublicIpv4RangeAtItsEdges) {
 
 TEST(AddressGuard, AllowsPublicIpv4IncludingNeighboursOfBlockedRanges) {
   for (const char* a : {"8.8.8.8", "1.1.1.1", "93.184.216.34", "1.0.0.0", "9.255.255.255",
-                        "11.0.0.0", "126.255.255.255", "128.0.0.0", "172.15.255.255",
-                        "172.32.0.0", "192.167.255.255", "192.169.0.0", "169.253.255.255",
-                        "169.255.0.0", "100.63.255.255", "100.128.0.0", "223.255.255.255"})
+                        "11.0.0.0", "126.255.255.255", "128.0.0.0", "172.15.255.255", "172.32.0.0",
+                        "192.167.255.255", "192.169.0.0", "169.253.255.255", "169.255.0.0",
+                        "100.63.255.255", "100.128.0.0", "223.255.255.255"})
     EXPECT_EQ(reason(a), std::nullopt) << a;
 }
 
 TEST(AddressGuard, BlocksNonPublicIpv6Ranges) {
   const Case cases[] = {
-      {"::", "unspecified"},        {"::1", "loopback"},
-      {"fc00::1", "private"},       {"fd12:3456:789a::1", "private"},
-      {"fe80::1", "link-local"},    {"febf:ffff::1", "link-local"},
-      {"fec0::1", "site-local"},    {"ff02::1", "multicast"},
-      {"ff0e::1", "multicast"},     {"64:ff9b:1::1", "private"},
+      {"::", "unspecified"},     {"::1", "loopback"},
+      {"fc00::1", "private"},    {"fd12:3456:789a::1", "private"},
+      {"fe80::1", "link-local"}, {"febf:ffff::1", "link-local"},
+      {"fec0::1", "site-local"}, {"ff02::1", "multicast"},
+      {"ff0e::1", "multicast"},  {"64:ff9b:1::1", "private"},
   };
   for (const Case& c : cases) {
     const auto r = reason(c.address);
@@ -89,7 +98,8 @@ TEST(AddressGuard, JudgesIpv6FormsThatCarryAnIpv4AddressByThatAddress) {
   // IPv4-mapped, IPv4-compatible, NAT64 and 6to4 all reach the embedded IPv4 host.
   EXPECT_EQ(reason("::ffff:127.0.0.1"), "blocked address ::ffff:127.0.0.1 (loopback)");
   EXPECT_EQ(reason("::ffff:10.1.2.3"), "blocked address ::ffff:10.1.2.3 (private)");
-  EXPECT_EQ(reason("::ffff:169.254.169.254"), "blocked address ::ffff:169.254.169.254 (link-local)");
+  EXPECT_EQ(reason("::ffff:169.254.169.254"),
+            "blocked address ::ffff:169.254.169.254 (link-local)");
   EXPECT_EQ(reason("::ffff:0.0.0.0"), "blocked address ::ffff:0.0.0.0 (unspecified)");
   EXPECT_EQ(reason("::127.0.0.1"), "blocked address ::127.0.0.1 (loopback)");
   EXPECT_EQ(reason("::192.168.1.1"), "blocked address ::192.168.1.1 (private)");

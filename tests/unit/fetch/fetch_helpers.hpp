@@ -8,8 +8,8 @@
 #include <fstream>
 #include <future>
 #include <mutex>
-#include <sstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>

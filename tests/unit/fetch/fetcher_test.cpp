@@ -91,7 +91,8 @@ TEST(CurlFetcher, ReadsRetryAfterInSecondsOrAsADate) {
   std::tm tm{};
   gmtime_r(&later, &tm);
   std::strftime(date, sizeof date, "%a,%%20%d%%20%b%%20%Y%%20%H:%M:%S%%20GMT", &tm);
-  const FetchResult d = fetch_one(*fetcher, origin.url(std::string("/retry-after/") + date + "/Aqua.jpg"));
+  const FetchResult d =
+      fetch_one(*fetcher, origin.url(std::string("/retry-after/") + date + "/Aqua.jpg"));
   EXPECT_EQ(d.http_status, 503);
   ASSERT_TRUE(d.retry_after_seconds.has_value());
   EXPECT_GE(*d.retry_after_seconds, 110);
@@ -134,7 +135,7 @@ TEST(CurlFetcher, ABodyCutShortIsTruncatedAndSaysHowMuchCame) {
   const FetchResult r = fetch_one(*fetcher, origin.url("/short/Aqua.jpg"));
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.error(), "download cut short: got " + std::to_string(size / 2) + " of " +
-                         std::to_string(size) + " bytes");
+                           std::to_string(size) + " bytes");
   EXPECT_EQ(kind_of(r), Kind::truncated);
   EXPECT_TRUE(r.body.empty());
 }
@@ -193,7 +194,7 @@ TEST(CurlFetcher, MaxBytesIsInclusive) {
   limits.max_bytes -= 1;
   const FetchResult over = fetch_one(*make_curl_fetcher(limits, 1), origin.url("/photos/Aqua.jpg"));
   EXPECT_EQ(over.error(), "image too large: more than " + std::to_string(aqua.size() - 1) +
-                            " bytes (--max-image-bytes)");
+                              " bytes (--max-image-bytes)");
 }
 
 TEST(CurlFetcher, FollowsUpToMaxRedirects) {
@@ -297,14 +298,15 @@ TEST(CurlFetcher, CallsEveryCallbackExactlyOnceOnTheFetchThread) {
   TestOrigin origin;
   auto fetcher = make_curl_fetcher(loopback_limits(), 8);
   constexpr std::size_t kCount = 100;
-  const std::string routes[] = {"/photos/Aqua.jpg", "/status/404", "/status/500",
+  const std::string routes[] = {"/photos/Aqua.jpg",     "/status/404",     "/status/500",
                                 "/redirect/2/Dune.jpg", "/short/Wood.jpg", "/random"};
   Collector collector(kCount);
   std::vector<std::thread> producers;
   for (std::size_t t = 0; t < 4; ++t) {
     producers.emplace_back([&, t] {
       for (std::size_t i = t; i < kCount; i += 4)
-        fetcher->fetch(origin.url(routes[i % 6] + "?v=" + std::to_string(i)), collector.callback(i));
+        fetcher->fetch(origin.url(routes[i % 6] + "?v=" + std::to_string(i)),
+                       collector.callback(i));
     });
   }
   for (auto& p : producers) p.join();
@@ -344,7 +346,8 @@ TEST(CurlFetcher, StopEndsRunningAndQueuedDownloadsWithOneCallbackEach) {
   constexpr std::size_t kCount = 30;
   Collector collector(kCount);
   for (std::size_t i = 0; i < kCount; ++i)
-    fetcher->fetch(origin.url("/sleep/60000/Aqua.jpg?v=" + std::to_string(i)), collector.callback(i));
+    fetcher->fetch(origin.url("/sleep/60000/Aqua.jpg?v=" + std::to_string(i)),
+                   collector.callback(i));
   const auto deadline = std::chrono::steady_clock::now() + kPatience;
   while (origin.total_requests() < 2 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -9,8 +9,8 @@
 using imgbatch::fetch::FetchLimits;
 using imgbatch::fetch::FetchResult;
 using imgbatch::fetch::impl::describe_outcome;
-using imgbatch::fetch::impl::Phase;
 using imgbatch::fetch::impl::low_speed_window_seconds;
+using imgbatch::fetch::impl::Phase;
 using imgbatch::fetch::impl::seconds_text;
 using imgbatch::fetch::impl::TransferFacts;
 

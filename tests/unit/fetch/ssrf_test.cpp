@@ -50,8 +50,8 @@ TEST(SsrfGuard, IsOnByDefaultAndNamesTheAddress) {
   EXPECT_EQ(origin.connections_accepted(), 0u);
 
   // The same download with the guard lifted works: it was the guard that refused.
-  const FetchResult allowed = fetch_one(*make_curl_fetcher(loopback_limits(), 1),
-                                        origin.url("/photos/Aqua.jpg"));
+  const FetchResult allowed =
+      fetch_one(*make_curl_fetcher(loopback_limits(), 1), origin.url("/photos/Aqua.jpg"));
   EXPECT_TRUE(allowed.ok()) << allowed.error();
 }
 
@@ -59,10 +59,10 @@ TEST(SsrfGuard, RefusesLoopbackInEveryNotation) {
   TestOrigin origin;
   auto fetcher = make_curl_fetcher(FetchLimits{}, 4);
   const std::string port = std::to_string(origin.port());
-  const std::string hosts[] = {"127.0.0.1",  "localhost",  "2130706433",
-                               "0x7f000001", "0x7f.1",     "0177.0.0.1",  "127.1",
-                               "127.0.0.2",  "[::1]",      "[::ffff:127.0.0.1]",
-                               "[::ffff:7f00:1]", "0.0.0.0", "0"};
+  const std::string hosts[] = {"127.0.0.1", "localhost",          "2130706433",      "0x7f000001",
+                               "0x7f.1",    "0177.0.0.1",         "127.1",           "127.0.0.2",
+                               "[::1]",     "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "0.0.0.0",
+                               "0"};
   for (const std::string& host : hosts) {
     const FetchResult r = fetch_one(*fetcher, "http://" + host + ":" + port + "/photos/Aqua.jpg");
     EXPECT_FALSE(r.ok()) << host;

@@ -123,7 +123,8 @@ TEST(TestOrigin, FaultRoutesMisbehaveAsDescribed) {
   EXPECT_EQ(get(origin, "/flaky/2/Aqua.jpg").status, 500);
   EXPECT_EQ(get(origin, "/flaky/2/Aqua.jpg").status, 200);
 
-  const Response later = get(origin, "/retry-after/Wed,%2021%20Oct%202015%2007:28:00%20GMT/Aqua.jpg");
+  const Response later =
+      get(origin, "/retry-after/Wed,%2021%20Oct%202015%2007:28:00%20GMT/Aqua.jpg");
   EXPECT_EQ(later.status, 503);
   EXPECT_NE(later.head.find("Retry-After: Wed, 21 Oct 2015 07:28:00 GMT"), std::string::npos);
 
@@ -132,8 +133,8 @@ TEST(TestOrigin, FaultRoutesMisbehaveAsDescribed) {
   EXPECT_NE(hop.head.find("Location: /redirect/1/Aqua.jpg"), std::string::npos);
   EXPECT_NE(get(origin, "/redirect/1/Aqua.jpg").head.find("Location: /photos/Aqua.jpg"),
             std::string::npos);
-  EXPECT_NE(get(origin, "/redirect-to?url=http%3A%2F%2F127.0.0.1%3A1%2Fx").head.find(
-                "Location: http://127.0.0.1:1/x"),
+  EXPECT_NE(get(origin, "/redirect-to?url=http%3A%2F%2F127.0.0.1%3A1%2Fx")
+                .head.find("Location: http://127.0.0.1:1/x"),
             std::string::npos);
 
   const Response cut = get(origin, "/short/Aqua.jpg");

@@ -84,8 +84,8 @@ TEST_F(EdgeImages, AlphaIsKeptForFormatsThatCarryIt) {
 }
 
 TEST_F(EdgeImages, AnimationsGiveTheirFirstFrameOnly) {
-  for (const char* name : {"edge/animated-loop-3.gif", "edge/rotating-squares.webp",
-                           "edge/big-height.webp"}) {
+  for (const char* name :
+       {"edge/animated-loop-3.gif", "edge/rotating-squares.webp", "edge/big-height.webp"}) {
     SCOPED_TRACE(name);
     const auto input = read_testdata(name);
     const auto all_pages =

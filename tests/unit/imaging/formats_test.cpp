@@ -14,12 +14,12 @@ TEST_F(Sniffing, FindsTheFormatFromTheBytesNotTheName) {
     const char* file;
     SourceFormat format;
   };
-  for (const Case& c : {Case{"photos/flowers.jpeg", SourceFormat::jpeg},
-                        Case{"edge/with-alpha.png", SourceFormat::png},
-                        Case{"edge/4.webp", SourceFormat::webp},
-                        Case{"edge/animated-loop-3.gif", SourceFormat::gif},
-                        Case{"edge/8bit_depth.tiff", SourceFormat::tiff},
-                        Case{"edge/pitm.avif", SourceFormat::heif}}) {
+  for (const Case& c :
+       {Case{"photos/flowers.jpeg", SourceFormat::jpeg},
+        Case{"edge/with-alpha.png", SourceFormat::png}, Case{"edge/4.webp", SourceFormat::webp},
+        Case{"edge/animated-loop-3.gif", SourceFormat::gif},
+        Case{"edge/8bit_depth.tiff", SourceFormat::tiff},
+        Case{"edge/pitm.avif", SourceFormat::heif}}) {
     SCOPED_TRACE(c.file);
     auto source = impl::sniff_source(read_testdata(c.file));
     ASSERT_TRUE(source.ok()) << source.message();

@@ -25,9 +25,9 @@ TEST_F(IccProfiles, RecognisesLibvipsOwnSrgbProfile) {
 }
 
 TEST_F(IccProfiles, OtherProfilesAreNotSrgb) {
-  for (const char* name : {"edge/Landscape_2.jpg",  // Apple "Generic RGB Profile"
-                           "edge/Channel_digital_image_CMYK_color.jpg",
-                           "edge/16-bit-grey-alpha.png"}) {
+  for (const char* name :
+       {"edge/Landscape_2.jpg",  // Apple "Generic RGB Profile"
+        "edge/Channel_digital_image_CMYK_color.jpg", "edge/16-bit-grey-alpha.png"}) {
     SCOPED_TRACE(name);
     const auto input = read_testdata(name);
     const auto profile = profile_of(vips::VImage::new_from_buffer(input, ""));

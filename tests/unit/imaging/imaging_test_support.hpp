@@ -56,8 +56,8 @@ inline bool starts_with(const std::string& bytes, std::string_view prefix) {
 // when everything was stripped.
 inline std::string metadata_fields(const vips::VImage& image) {
   std::string found;
-  for (const char* field : {"exif-data", "xmp-data", "iptc-data", "icc-profile-data",
-                            "photoshop-data", "orientation"})
+  for (const char* field :
+       {"exif-data", "xmp-data", "iptc-data", "icc-profile-data", "photoshop-data", "orientation"})
     if (image.get_typeof(field) != 0) found += std::string(found.empty() ? "" : " ") + field;
   return found;
 }
@@ -74,8 +74,7 @@ class ImagingTest : public ::testing::Test {
     return result ? std::move(result).value() : Encoded{};
   }
 
-  static core::Failure compress_failure(const std::string& relative,
-                                        EncodeOptions options = {}) {
+  static core::Failure compress_failure(const std::string& relative, EncodeOptions options = {}) {
     const auto input = read_testdata(relative);
     auto result = compress(input, options);
     if (result) {

@@ -29,10 +29,10 @@ TEST(ServiceMetrics, EverySeriesExistsAtZeroFromTheStart) {
   EXPECT_EQ(reasons.size(), kFailureReasonCount) << "every reason has its own label value";
   EXPECT_TRUE(reasons.count("download_http_status"));
   EXPECT_TRUE(reasons.count("other"));
-  for (const char* name : {"imgbatch_image_retries_total", "imgbatch_bytes_in_total",
-                           "imgbatch_bytes_out_total", "imgbatch_download_seconds_count",
-                           "imgbatch_processing_seconds_count", "imgbatch_tasks_queued",
-                           "imgbatch_tasks_in_flight"})
+  for (const char* name :
+       {"imgbatch_image_retries_total", "imgbatch_bytes_in_total", "imgbatch_bytes_out_total",
+        "imgbatch_download_seconds_count", "imgbatch_processing_seconds_count",
+        "imgbatch_tasks_queued", "imgbatch_tasks_in_flight"})
     EXPECT_EQ(e.value(name), 0.0) << name;
   for (const char* outcome : {"delivered", "retrying", "gave_up"})
     EXPECT_EQ(e.value("imgbatch_webhook_deliveries_total", {{"outcome", outcome}}), 0.0);
@@ -67,8 +67,7 @@ TEST(ServiceMetrics, HandlesUpdateTheirSeries) {
   EXPECT_EQ(e.value("imgbatch_download_seconds_bucket", {{"le", "0.25"}}), 1.0);
   EXPECT_EQ(e.value("imgbatch_download_seconds_bucket", {{"le", "0.1"}}), 0.0);
   EXPECT_EQ(e.value("imgbatch_webhook_deliveries_total", {{"outcome", "gave_up"}}), 1.0);
-  EXPECT_EQ(e.value("imgbatch_http_requests_total", {{"route", "/status"}, {"code", "200"}}),
-            1.0);
+  EXPECT_EQ(e.value("imgbatch_http_requests_total", {{"route", "/status"}, {"code", "200"}}), 1.0);
 }
 
 TEST(ServiceMetrics, TaskGaugesReadTheirSources) {

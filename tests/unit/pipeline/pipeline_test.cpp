@@ -10,8 +10,8 @@
 
 #include "core/ids.hpp"
 #include "imaging/compressor.hpp"
-#include "support/test_origin.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_origin.hpp"
 
 namespace imgbatch::pipeline {
 namespace {
@@ -28,9 +28,8 @@ class Completions {
   }
   bool wait_for(const std::string& id, std::chrono::seconds timeout) {
     std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] {
-      return std::find(seen_.begin(), seen_.end(), id) != seen_.end();
-    });
+    return cv_.wait_for(lock, timeout,
+                        [&] { return std::find(seen_.begin(), seen_.end(), id) != seen_.end(); });
   }
   int count(const std::string& id) {
     std::lock_guard lock(mutex_);
@@ -79,7 +78,9 @@ class PipelineTest : public ::testing::Test {
     request.id = core::new_uuid();
     request.columns = {"S. No.", "Product Name", "Input Image Urls"};
     for (std::size_t i = 0; i < urls.size(); ++i)
-      request.products.push_back({std::to_string(i + 1), "P" + std::to_string(i), {urls[i]},
+      request.products.push_back({std::to_string(i + 1),
+                                  "P" + std::to_string(i),
+                                  {urls[i]},
                                   {std::to_string(i + 1), "P" + std::to_string(i), urls[i]}});
     request.created_at = core::now_ms();
     const auto outcome = store_->create_request(request);
@@ -129,12 +130,12 @@ TEST_F(PipelineTest, EveryImageIsCompressedStoredAndRecordedAndTheRequestComplet
 }
 
 TEST_F(PipelineTest, TransientFailuresAreRetriedAndPermanentOnesFailAtOnce) {
-  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
-                         ->path().filename().string();
-  const auto id = create({origin_.url("/flaky/2/" + photo),   // 500, 500, then the file
-                          origin_.url("/status/404"),         // permanent
-                          origin_.url("/status/503"),         // transient until attempts run out
-                          origin_.url("/html")});             // downloads fine, not an image
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
+  const auto id = create({origin_.url("/flaky/2/" + photo),  // 500, 500, then the file
+                          origin_.url("/status/404"),        // permanent
+                          origin_.url("/status/503"),        // transient until attempts run out
+                          origin_.url("/html")});            // downloads fine, not an image
   auto fetcher = make_fetcher();
   auto pipeline = make_pipeline(options(1, 3), *fetcher);
   pipeline->start();
@@ -182,8 +183,8 @@ TEST_F(PipelineTest, TransientFailuresAreRetriedAndPermanentOnesFailAtOnce) {
 }
 
 TEST_F(PipelineTest, AStorageFailureIsRetriedThenCountedAsStorage) {
-  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
-                         ->path().filename().string();
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
   const auto id = create({origin_.url("/photos/" + photo)});
   // A file where the request's folder of images should be: every put fails.
   std::ofstream(dir_.path() / "images" / id) << "in the way";
@@ -205,8 +206,8 @@ TEST_F(PipelineTest, AStorageFailureIsRetriedThenCountedAsStorage) {
 }
 
 TEST_F(PipelineTest, RetryAfterIsHonoured) {
-  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
-                         ->path().filename().string();
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
   const auto id = create({origin_.url("/retry-after/1/" + photo)});
   auto fetcher = make_fetcher();
   auto pipeline = make_pipeline(options(1), *fetcher);
@@ -220,8 +221,8 @@ TEST_F(PipelineTest, RetryAfterIsHonoured) {
 }
 
 TEST_F(PipelineTest, StopHandsUnfinishedTasksBackAndAnotherPipelineFinishesThem) {
-  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
-                         ->path().filename().string();
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
   std::vector<std::string> urls;
   for (int i = 0; i < 4; ++i)
     urls.push_back(origin_.url("/sleep/3000/" + photo + "?v=" + std::to_string(i)));
@@ -250,8 +251,8 @@ TEST_F(PipelineTest, StopHandsUnfinishedTasksBackAndAnotherPipelineFinishesThem)
 }
 
 TEST_F(PipelineTest, ExpiredLeasesOfADeadProcessAreTakenBack) {
-  const auto photo = std::filesystem::directory_iterator(TestOrigin::photos_dir())
-                         ->path().filename().string();
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
   const auto id = create({origin_.url("/photos/" + photo)});
   // A process that claimed the task and died: its lease ran out a moment ago.
   ASSERT_EQ(store_->claim_tasks("dead-process", 10, core::now_ms() - 2000, 1000).size(), 1u);

@@ -31,10 +31,10 @@ class PostgresHarness final : public StoreHarness {
   std::vector<core::Delivery> deliveries(const std::string& request_id) override {
     // One column at a time: the cluster's helper reads first columns as text.
     auto column = [&](const std::string& name) {
-      return PostgresCluster::shared().column(
-          PostgresCluster::kSchemasDatabase,
-          "SELECT " + name + " FROM " + schema_ + ".deliveries WHERE request_id = '" +
-              request_id + "' ORDER BY id");
+      return PostgresCluster::shared().column(PostgresCluster::kSchemasDatabase,
+                                              "SELECT " + name + " FROM " + schema_ +
+                                                  ".deliveries WHERE request_id = '" + request_id +
+                                                  "' ORDER BY id");
     };
     auto number = [](const std::string& text) -> std::optional<std::int64_t> {
       if (text == "NULL") return std::nullopt;

@@ -137,9 +137,9 @@ TEST(PostgresStore, ManyProcessesStartingAtOnceMigrateAnEmptyDatabaseOnce) {
   }
   for (auto& thread : threads) thread.join();
   ASSERT_EQ(failures.load(), 0);
-  EXPECT_EQ(cluster().column(database, "SELECT version FROM schema_migrations ORDER BY version"),
-            std::vector<std::string>{
-                std::to_string(common::known_version(postgres::migrations()))});
+  EXPECT_EQ(
+      cluster().column(database, "SELECT version FROM schema_migrations ORDER BY version"),
+      std::vector<std::string>{std::to_string(common::known_version(postgres::migrations()))});
   EXPECT_EQ(cluster().column(database,
                              "SELECT count(*) FROM information_schema.tables"
                              " WHERE table_schema = 'public'"

@@ -12,11 +12,13 @@ namespace {
 TEST(PostgresText, ValidTextIsKeptAndTheRestReplaced) {
   EXPECT_EQ(storable_text("plain ascii"), "plain ascii");
   EXPECT_EQ(storable_text("ünïcödé ✓ 🙂"), "ünïcödé ✓ 🙂");
-  EXPECT_EQ(storable_text(std::string("a\0b", 3)), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(storable_text(std::string("a\0b", 3)),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(storable_text("\xff\xfe"), "\xEF\xBF\xBD\xEF\xBF\xBD");
-  EXPECT_EQ(storable_text("\xc3"), "\xEF\xBF\xBD");                // truncated sequence
+  EXPECT_EQ(storable_text("\xc3"), "\xEF\xBF\xBD");  // truncated sequence
   EXPECT_EQ(storable_text("\xed\xa0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  EXPECT_EQ(storable_text("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  EXPECT_EQ(storable_text("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong
   EXPECT_TRUE(is_storable_text("ok ✓"));
   EXPECT_FALSE(is_storable_text(std::string("\0", 1)));
 }

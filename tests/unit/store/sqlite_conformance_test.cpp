@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <string>
 
-#include "support/temp_dir.hpp"
 #include "support/sqlite_deliveries.hpp"
+#include "support/temp_dir.hpp"
 #include "unit/store/store_conformance.hpp"
 
 namespace imgbatch::store::testing {

@@ -94,9 +94,10 @@ TEST(SqliteStore, OpeningCreatesTheFolderTheSchemaAndWalMode) {
   RawDb raw(file);
   EXPECT_EQ(raw.column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   EXPECT_EQ(raw.column("SELECT version FROM schema_migrations ORDER BY version"), all_versions());
-  EXPECT_EQ(raw.column("SELECT name FROM sqlite_master WHERE type = 'table'"
-                       " AND name IN ('requests', 'products', 'tasks', 'deliveries') ORDER BY name"),
-            (std::vector<std::string>{"deliveries", "products", "requests", "tasks"}));
+  EXPECT_EQ(
+      raw.column("SELECT name FROM sqlite_master WHERE type = 'table'"
+                 " AND name IN ('requests', 'products', 'tasks', 'deliveries') ORDER BY name"),
+      (std::vector<std::string>{"deliveries", "products", "requests", "tasks"}));
 }
 
 TEST(SqliteStore, ReopeningKeepsTheDataAndAppliesNoMigrationTwice) {
@@ -107,8 +108,9 @@ TEST(SqliteStore, ReopeningKeepsTheDataAndAppliesNoMigrationTwice) {
   {
     auto store = open_store(uri);
     store->create_request(request);
-    applied = RawDb(dir.path() / "imgbatch.db")
-                  .column("SELECT version || ':' || applied_at FROM schema_migrations ORDER BY version");
+    applied =
+        RawDb(dir.path() / "imgbatch.db")
+            .column("SELECT version || ':' || applied_at FROM schema_migrations ORDER BY version");
   }
   auto store = open_store(uri);
   const auto record = store->get_request(request.id);
@@ -116,9 +118,10 @@ TEST(SqliteStore, ReopeningKeepsTheDataAndAppliesNoMigrationTwice) {
   EXPECT_EQ(record->progress.total, 1);
   EXPECT_EQ(store->get_products(request.id, 0, 10).at(0).images.at(0).source_url,
             "https://img.example.com/a.jpg");
-  EXPECT_EQ(RawDb(dir.path() / "imgbatch.db")
-                .column("SELECT version || ':' || applied_at FROM schema_migrations ORDER BY version"),
-            applied);
+  EXPECT_EQ(
+      RawDb(dir.path() / "imgbatch.db")
+          .column("SELECT version || ':' || applied_at FROM schema_migrations ORDER BY version"),
+      applied);
 }
 
 TEST(SqliteStore, UnknownUriNamesTheAcceptedForm) {
@@ -162,8 +165,7 @@ TEST(SqliteStore, DatabaseFromANewerBuildIsRefused) {
   const int newer = common::known_version(sqlite::migrations()) + 1;
   RawDb(file).exec("INSERT INTO schema_migrations VALUES (" + std::to_string(newer) + ", 0)");
   const std::string message = error_of("sqlite:" + file.string());
-  EXPECT_NE(message.find("schema version " + std::to_string(newer)), std::string::npos)
-      << message;
+  EXPECT_NE(message.find("schema version " + std::to_string(newer)), std::string::npos) << message;
 }
 
 // Files written before the version table was named as PostgreSQL's: the table is carried
@@ -175,8 +177,9 @@ TEST(SqliteStore, DatabaseWithTheOldVersionTableOpensAndKeepsItsHistory) {
   open_store("sqlite:" + file.string())->create_request(request);
   {
     RawDb raw(file);
-    raw.exec("ALTER TABLE schema_migrations RENAME TO schema_version;"
-             " UPDATE schema_version SET applied_at = 42");
+    raw.exec(
+        "ALTER TABLE schema_migrations RENAME TO schema_version;"
+        " UPDATE schema_version SET applied_at = 42");
   }
   auto store = open_store("sqlite:" + file.string());
   ASSERT_TRUE(store->get_request(request.id).has_value());
@@ -246,10 +249,11 @@ TEST(SqliteStore, WalIsCheckpointedWhileOpenAndRemovedOnClose) {
   request.products.clear();
   for (int p = 0; p < 30000; ++p) {
     const std::string n = std::to_string(p);
-    request.products.push_back({n, "SKU" + n,
-                                {"https://img.example.com/" + n + "/a.jpg",
-                                 "https://img.example.com/" + n + "/b.jpg"},
-                                {n, "SKU" + n, "a, b"}});
+    request.products.push_back(
+        {n,
+         "SKU" + n,
+         {"https://img.example.com/" + n + "/a.jpg", "https://img.example.com/" + n + "/b.jpg"},
+         {n, "SKU" + n, "a, b"}});
   }
   store->create_request(request);
 

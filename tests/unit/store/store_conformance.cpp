@@ -74,7 +74,8 @@ NewRequest make_request(int products, Images images, TimeMs created_at = kT0) {
 }
 
 NewRequest make_request(int products, int images_each, TimeMs created_at = kT0) {
-  return make_request(products, [images_each](int) { return images_each; }, created_at);
+  return make_request(
+      products, [images_each](int) { return images_each; }, created_at);
 }
 
 std::string create(Store& store, const NewRequest& request) {
@@ -90,8 +91,8 @@ TaskOutcome succeeded(const ClaimedTask& task, std::int64_t bytes_in = 1000,
   o.task_id = task.task_id;
   o.request_id = task.request_id;
   o.kind = TaskOutcome::Kind::succeeded;
-  o.output_name = std::to_string(task.product_index) + "-" + std::to_string(task.image_index) +
-                  ".jpg";
+  o.output_name =
+      std::to_string(task.product_index) + "-" + std::to_string(task.image_index) + ".jpg";
   o.bytes_in = bytes_in;
   o.bytes_out = bytes_out;
   return o;
@@ -106,8 +107,7 @@ TaskOutcome failed(const ClaimedTask& task, std::string error) {
   return o;
 }
 
-TaskOutcome retry(const ClaimedTask& task, std::string error, TimeMs at,
-                  std::string owner = "w") {
+TaskOutcome retry(const ClaimedTask& task, std::string error, TimeMs at, std::string owner = "w") {
   TaskOutcome o;
   o.owner = std::move(owner);
   o.task_id = task.task_id;
@@ -550,8 +550,8 @@ TEST_P(StoreConformance, LastTaskCompletesTheRequestExactlyOnce) {
 
   // Every outcome again, in every kind: nothing changes and nothing completes twice.
   EXPECT_TRUE(store()
-                  .finish_tasks({succeeded(tasks[0]), succeeded(tasks[1]),
-                                 failed(tasks[0], "late"), retry(tasks[1], "late", kT0)},
+                  .finish_tasks({succeeded(tasks[0]), succeeded(tasks[1]), failed(tasks[0], "late"),
+                                 retry(tasks[1], "late", kT0)},
                                 kT0 + 3)
                   .empty());
   record = store().get_request(id);
@@ -698,8 +698,7 @@ TEST_P(StoreConformance, DeliveryIsLeasedRetriedAndDeliveredOnce) {
   const auto third = store().claim_deliveries(kT0 + 5000, 10, 1000);
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].attempts, 1);
-  store().record_delivery_attempt({third[0].id, true, 204, std::nullopt, std::nullopt},
-                                  kT0 + 5100);
+  store().record_delivery_attempt({third[0].id, true, 204, std::nullopt, std::nullopt}, kT0 + 5100);
   d = harness().deliveries(id).at(0);
   EXPECT_EQ(d.attempts, 2);
   EXPECT_EQ(d.delivered_at, kT0 + 5100);
@@ -719,9 +718,8 @@ TEST_P(StoreConformance, GivenUpDeliveryIsNeverClaimedAgain) {
   const std::string id = completed_with_webhook(store(), kT0, "https://hooks.example.com/a");
   const auto claimed = store().claim_deliveries(kT0, 10, 1000);
   ASSERT_EQ(claimed.size(), 1u);
-  store().record_delivery_attempt({claimed[0].id, false, std::nullopt, "connection refused",
-                                   std::nullopt},
-                                  kT0 + 100);
+  store().record_delivery_attempt(
+      {claimed[0].id, false, std::nullopt, "connection refused", std::nullopt}, kT0 + 100);
   const auto d = harness().deliveries(id).at(0);
   EXPECT_EQ(d.attempts, 1);
   EXPECT_EQ(d.last_error, "connection refused");
@@ -913,9 +911,9 @@ TEST_P(StoreConformance, StoresALargeRequest) {
   const auto start = std::chrono::steady_clock::now();
   create(store(), request);
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  RecordProperty("create_10000x3_ms",
-                 static_cast<int>(
-                     std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+  RecordProperty(
+      "create_10000x3_ms",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
 
   const auto record = store().get_request(request.id);
   ASSERT_TRUE(record.has_value());

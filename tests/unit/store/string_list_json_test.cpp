@@ -15,8 +15,8 @@ TEST(StringListJson, RoundTripsEveryCharacterJsonMustEscape) {
   std::string controls;
   for (char c = 1; c < 0x20; ++c) controls += c;
   const std::vector<std::string> items = {
-      "", "plain", "a, \"quoted\" \\ back", "line\nbreak\r\ttab", controls,
-      "ünïcödé ✓ 𝄞", std::string("nul\0inside", 10)};
+      "",       "plain",       "a, \"quoted\" \\ back",       "line\nbreak\r\ttab",
+      controls, "ünïcödé ✓ 𝄞", std::string("nul\0inside", 10)};
   const std::string json = encode_string_list(items);
   EXPECT_EQ(decode_string_list(json), items);
   // Any JSON reader accepts it, not only ours.

@@ -19,8 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ids.hpp"
-#include "support/http_receiver.hpp"
 #include "store/store.hpp"
+#include "support/http_receiver.hpp"
 #include "support/sqlite_deliveries.hpp"
 #include "support/temp_dir.hpp"
 #include "webhook/signature.hpp"
@@ -152,8 +152,9 @@ TEST_F(DispatcherTest, FailsTwiceThenDeliversOnceWithTheSameIdEveryTime) {
     EXPECT_EQ(r.method, "POST");
     EXPECT_EQ(r.target, "/hooks/imgbatch");
     EXPECT_EQ(r.header("webhook-id"), queued.webhook_id);
-    EXPECT_EQ(verify(key, {r.header("webhook-id"), r.header("webhook-timestamp"),
-                           r.header("webhook-signature")},
+    EXPECT_EQ(verify(key,
+                     {r.header("webhook-id"), r.header("webhook-timestamp"),
+                      r.header("webhook-signature")},
                      r.body, core::now_ms() / 1000),
               Verification::ok);
     EXPECT_EQ(r.body, requests[0].body);  // the same notification each time
@@ -243,7 +244,8 @@ TEST_F(DispatcherTest, GoneStopsAfterOneAttempt) {
   ASSERT_TRUE(d.last_error.has_value());
   EXPECT_NE(d.last_error->find("410"), std::string::npos) << *d.last_error;
   // Given up: not claimable, however late.
-  EXPECT_TRUE(store().claim_deliveries(core::now_ms() + 365LL * 24 * 3600 * 1000, 10, 1000).empty());
+  EXPECT_TRUE(
+      store().claim_deliveries(core::now_ms() + 365LL * 24 * 3600 * 1000, 10, 1000).empty());
 }
 
 // The SSRF guard: without allow_private_networks a URL on loopback is never connected to,
@@ -265,7 +267,8 @@ TEST_F(DispatcherTest, PrivateAddressesAreRefusedUnlessAllowed) {
   EXPECT_FALSE(d.delivered_at.has_value());
   ASSERT_TRUE(d.last_error.has_value());
   EXPECT_NE(d.last_error->find("blocked address 127.0.0.1"), std::string::npos) << *d.last_error;
-  EXPECT_TRUE(store().claim_deliveries(core::now_ms() + 365LL * 24 * 3600 * 1000, 10, 1000).empty());
+  EXPECT_TRUE(
+      store().claim_deliveries(core::now_ms() + 365LL * 24 * 3600 * 1000, 10, 1000).empty());
 }
 
 // A receiver that never answers costs one attempt of `timeout`, then the schedule goes on.

@@ -44,7 +44,8 @@ TEST(RetrySchedule, BadBaseValuesAreErrors) {
   EXPECT_DOUBLE_EQ(retry_scale(5), 1.0);
 }
 
-SendResult answered(int status, SendOutcome outcome, std::optional<std::chrono::seconds> retry_after = {}) {
+SendResult answered(int status, SendOutcome outcome,
+                    std::optional<std::chrono::seconds> retry_after = {}) {
   SendResult r;
   r.http_status = status;
   r.outcome = outcome;

@@ -34,10 +34,12 @@ std::string http_date(std::time_t t) {
 }
 
 TEST(Sender, DeliversBodyAndHeadersIntact) {
-  HttpReceiver receiver([](const ReceivedRequest&) { return http_response(200, "OK", {}, "thanks"); });
+  HttpReceiver receiver(
+      [](const ReceivedRequest&) { return http_response(200, "OK", {}, "thanks"); });
   // Large enough that curl would ask for "100-continue" if we let it; with bytes that
   // must survive unchanged (UTF-8, quotes, NUL-free JSON).
-  std::string body = R"({"request_id":"r1","status":"completed","name":"Caf\u00e9 ☕ \"q\"","pad":")";
+  std::string body =
+      R"({"request_id":"r1","status":"completed","name":"Caf\u00e9 ☕ \"q\"","pad":")";
   body += std::string(1536 * 1024, 'p') + "\"}";
   auto result = send_webhook(receiver.url("/hook?tenant=7"), body, signed_headers(body));
 
@@ -56,8 +58,9 @@ TEST(Sender, DeliversBodyAndHeadersIntact) {
   EXPECT_EQ(req.header("expect"), "");
   EXPECT_EQ(req.header("webhook-id"), "msg_1");
   EXPECT_EQ(req.header("webhook-timestamp"), "1700000000");
-  EXPECT_EQ(verify("test key", {req.header("webhook-id"), req.header("webhook-timestamp"),
-                                req.header("webhook-signature")},
+  EXPECT_EQ(verify("test key",
+                   {req.header("webhook-id"), req.header("webhook-timestamp"),
+                    req.header("webhook-signature")},
                    req.body, 1700000000),
             Verification::ok);
 }
@@ -70,7 +73,8 @@ TEST(Sender, AnyTwoHundredIsDelivered) {
 }
 
 TEST(Sender, ServerErrorIsRetried) {
-  HttpReceiver receiver([](const ReceivedRequest&) { return http_response(500, "Internal Server Error"); });
+  HttpReceiver receiver(
+      [](const ReceivedRequest&) { return http_response(500, "Internal Server Error"); });
   auto result = send_webhook(receiver.url(), "{}", {});
   EXPECT_EQ(result.outcome, SendOutcome::retry);
   EXPECT_EQ(result.http_status, 500);
@@ -162,7 +166,8 @@ TEST(Sender, AddressGuardSeesTheAddressAndCanRefuseIt) {
   std::atomic<int> seen_port{0};
   SendOptions allow;
   allow.allow_address = [&](const sockaddr* sa, socklen_t) {
-    if (sa->sa_family == AF_INET) seen_port = ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+    if (sa->sa_family == AF_INET)
+      seen_port = ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
     return true;
   };
   EXPECT_EQ(send_webhook(receiver.url(), "{}", {}, allow).outcome, SendOutcome::delivered);
@@ -178,7 +183,8 @@ TEST(Sender, AddressGuardSeesTheAddressAndCanRefuseIt) {
 }
 
 TEST(Sender, OnlyHttpAndHttpsUrlsAreTried) {
-  for (const char* url : {"ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/", "not a url"}) {
+  for (const char* url :
+       {"ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/", "not a url"}) {
     auto result = send_webhook(url, "{}", {});
     EXPECT_EQ(result.outcome, SendOutcome::stop) << url << ": " << result.error;
     EXPECT_NE(result.error.find("invalid webhook URL"), std::string::npos) << result.error;

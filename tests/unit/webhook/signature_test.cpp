@@ -107,10 +107,14 @@ TEST(Verify, OtherVersionsAreIgnored) {
 TEST(Verify, MissingHeadersAndBadTimestampsAreNamed) {
   const auto key = spec_key();
   const std::string ts = std::to_string(kSpecTimestamp);
-  EXPECT_EQ(verify(key, {"", ts, kSpecSignature}, kSpecBody, kSpecTimestamp), Verification::missing_headers);
-  EXPECT_EQ(verify(key, {kSpecId, "", kSpecSignature}, kSpecBody, kSpecTimestamp), Verification::missing_headers);
-  EXPECT_EQ(verify(key, {kSpecId, ts, ""}, kSpecBody, kSpecTimestamp), Verification::missing_headers);
-  for (const char* bad : {"abc", "-1614265330", "1614265330.5", " 1614265330", "99999999999999999999999"}) {
+  EXPECT_EQ(verify(key, {"", ts, kSpecSignature}, kSpecBody, kSpecTimestamp),
+            Verification::missing_headers);
+  EXPECT_EQ(verify(key, {kSpecId, "", kSpecSignature}, kSpecBody, kSpecTimestamp),
+            Verification::missing_headers);
+  EXPECT_EQ(verify(key, {kSpecId, ts, ""}, kSpecBody, kSpecTimestamp),
+            Verification::missing_headers);
+  for (const char* bad :
+       {"abc", "-1614265330", "1614265330.5", " 1614265330", "99999999999999999999999"}) {
     EXPECT_EQ(verify(key, {kSpecId, bad, kSpecSignature}, kSpecBody, kSpecTimestamp),
               Verification::bad_timestamp)
         << bad;

@@ -42,7 +42,7 @@ struct Failure {
     convert_error,       // decodable, but orientation, colour or transparency failed
     encode_error,        // the output format cannot hold it, or is not available
     // Storing the output.
-    storage_error,       // the blob store refused or failed the write
+    storage_error,  // the blob store refused or failed the write
   };
 
   Kind kind;

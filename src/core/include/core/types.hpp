@@ -42,7 +42,7 @@ struct ProductInput {
 };
 
 struct NewRequest {
-  std::string id;                   // uuid v4, chosen by the caller
+  std::string id;                    // uuid v4, chosen by the caller
   std::vector<std::string> columns;  // the CSV header as uploaded
   std::vector<ProductInput> products;
   std::optional<std::string> webhook_url;

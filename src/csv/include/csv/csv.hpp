@@ -42,8 +42,8 @@ struct ParsedCsv {
 };
 
 struct ParseResult {
-  std::optional<ParsedCsv> csv;   // set when there are no problems
-  std::vector<Problem> problems;  // sorted by line; at most limits.max_problems
+  std::optional<ParsedCsv> csv;     // set when there are no problems
+  std::vector<Problem> problems;    // sorted by line; at most limits.max_problems
   bool problems_truncated = false;  // more problems were found (or may exist) than listed
   bool ok() const { return csv.has_value(); }
 };

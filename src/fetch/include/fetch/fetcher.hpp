@@ -31,15 +31,15 @@ struct FetchLimits {
 };
 
 struct FetchResult {
-  std::string body;          // the image bytes when ok; empty otherwise
-  long http_status = 0;      // of the last response; 0 when no response arrived
+  std::string body;      // the image bytes when ok; empty otherwise
+  long http_status = 0;  // of the last response; 0 when no response arrived
   // Why the download failed; none when it succeeded. The kind says what happened
   // (core::Failure::Kind::http_unavailable for a 503, timed_out, …); whether that is worth
   // a retry is the caller's decision. The message is for a user: "download failed: HTTP
   // 404", "download timed out after 30 s", …
   std::optional<core::Failure> failure;
   std::optional<long> retry_after_seconds;  // from a Retry-After header
-  double seconds = 0;        // wall time of the transfer
+  double seconds = 0;                       // wall time of the transfer
 
   bool ok() const { return !failure.has_value(); }
   // The failure's message, empty when ok.

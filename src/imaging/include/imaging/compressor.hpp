@@ -55,8 +55,7 @@ void init_vips(const char* argv0);
 //                       pixels a side (choose png)", "AVIF output is not available in this
 //                       libvips build (…); choose jpeg, webp or png"
 // `keep` writes the input's format when it is JPEG, PNG or WebP, else JPEG.
-core::Result<Encoded, core::Failure> compress(std::string_view input,
-                                              const EncodeOptions& options);
+core::Result<Encoded, core::Failure> compress(std::string_view input, const EncodeOptions& options);
 
 // The extension compress() will produce for `format` when the input's own format is
 // unknown (used to name outputs before encoding): `keep` gives "jpg".

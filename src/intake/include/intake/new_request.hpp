@@ -30,7 +30,6 @@ std::string upload_fingerprint(std::string_view csv_bytes, const UploadSettings&
 
 // The request to create for an accepted CSV, stamped with the current time.
 core::NewRequest new_request(std::string id, csv::ParsedCsv parsed, const UploadSettings& settings,
-                             std::string fingerprint,
-                             std::optional<std::string> idempotency_key);
+                             std::string fingerprint, std::optional<std::string> idempotency_key);
 
 }  // namespace imgbatch::intake

@@ -26,7 +26,7 @@ namespace imgbatch {
 void setup_logging(const std::string& format, const std::string& level);
 
 // The levels setup_logging takes, least severe first.
-inline constexpr const char* kLogLevels[] = {"trace", "debug", "info",  "warn",
+inline constexpr const char* kLogLevels[] = {"trace", "debug",    "info", "warn",
                                              "error", "critical", "off"};
 
 // A logger in that format writing to `sink`; setup_logging uses it with stderr, tests

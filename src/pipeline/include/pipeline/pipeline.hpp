@@ -54,14 +54,14 @@
 namespace imgbatch::pipeline {
 
 struct Options {
-  std::string owner;          // lease owner: unique per process (host:pid:random)
+  std::string owner;  // lease owner: unique per process (host:pid:random)
   int compress_threads = 1;
   int download_concurrency = 32;
   int max_attempts = 4;
   long long max_pixels = 100'000'000;
   std::chrono::milliseconds lease{60'000};
-  std::chrono::milliseconds idle_poll{1'000};    // how often an idle scheduler looks for work
-  std::chrono::milliseconds retry_base{1'000};   // first retry delay; doubles per attempt
+  std::chrono::milliseconds idle_poll{1'000};   // how often an idle scheduler looks for work
+  std::chrono::milliseconds retry_base{1'000};  // first retry delay; doubles per attempt
   // Where to count; it must outlive the pipeline. None: the pipeline keeps its own.
   metrics::ServiceMetrics* metrics = nullptr;
 };
@@ -109,8 +109,7 @@ class Pipeline {
   void claim_more() IMGBATCH_EXCLUDES(mutex_);
   void renew_leases() IMGBATCH_EXCLUDES(mutex_);
   void flush_outcomes() IMGBATCH_EXCLUDES(mutex_);
-  void on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result)
-      IMGBATCH_EXCLUDES(mutex_);
+  void on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result) IMGBATCH_EXCLUDES(mutex_);
   void compress_one(Job& job) IMGBATCH_EXCLUDES(mutex_);
   void put_loop() IMGBATCH_EXCLUDES(mutex_);
   void put_one(PutJob& job) IMGBATCH_EXCLUDES(mutex_);
@@ -122,8 +121,7 @@ class Pipeline {
   // Fails the task, or schedules another attempt when the failure's kind is worth one and
   // attempts remain (failure_policy.hpp). `retry_after_seconds`: the host's Retry-After.
   void on_failure(const core::ClaimedTask& task, core::Failure failure,
-                  std::optional<long> retry_after_seconds = std::nullopt)
-      IMGBATCH_EXCLUDES(mutex_);
+                  std::optional<long> retry_after_seconds = std::nullopt) IMGBATCH_EXCLUDES(mutex_);
   void fail(const core::ClaimedTask& task, std::string error, metrics::FailureReason reason)
       IMGBATCH_EXCLUDES(mutex_);
   void schedule_retry(const core::ClaimedTask& task, std::string error,

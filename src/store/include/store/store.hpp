@@ -44,8 +44,8 @@ class Store {
   virtual std::optional<core::RequestRecord> get_request(const std::string& id) = 0;
 
   // Products in input order, with their images, for [offset, offset + limit).
-  virtual std::vector<core::ProductRecord> get_products(const std::string& request_id,
-                                                        int offset, int limit) = 0;
+  virtual std::vector<core::ProductRecord> get_products(const std::string& request_id, int offset,
+                                                        int limit) = 0;
 
   // Newest first.
   virtual std::vector<core::RequestRecord> list_requests(int limit, int offset) = 0;
@@ -53,8 +53,7 @@ class Store {
   // Claims up to `max` pending tasks whose retry time has come, oldest request first,
   // leasing them to `owner` until now + lease_ms. Their requests become `processing`.
   virtual std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max,
-                                                     core::TimeMs now,
-                                                     core::TimeMs lease_ms) = 0;
+                                                     core::TimeMs now, core::TimeMs lease_ms) = 0;
 
   // Extends the leases that `owner` still holds; returns how many were extended.
   virtual int renew_leases(const std::string& owner, const std::vector<std::int64_t>& task_ids,
@@ -79,8 +78,7 @@ class Store {
   // only one dispatcher sends each at a time.
   virtual std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,
                                                        core::TimeMs lease_ms) = 0;
-  virtual void record_delivery_attempt(const core::DeliveryAttempt& attempt,
-                                       core::TimeMs now) = 0;
+  virtual void record_delivery_attempt(const core::DeliveryAttempt& attempt, core::TimeMs now) = 0;
 
   // Number of tasks pending (claimable now or later) and running.
   struct QueueDepth {

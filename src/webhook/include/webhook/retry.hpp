@@ -26,7 +26,8 @@ double retry_scale(double base_seconds);
 // to stop (delivered, 410 Gone, a URL that can never work, or no attempt left), else the
 // wait before the next attempt. A Retry-After on a 429 or 503 lengthens the wait (never
 // shortens it), up to the longest step of the scaled schedule.
-std::optional<std::chrono::milliseconds> next_attempt_delay(int attempts_made, const SendResult& last,
+std::optional<std::chrono::milliseconds> next_attempt_delay(int attempts_made,
+                                                            const SendResult& last,
                                                             double scale = 1.0);
 
 }  // namespace imgbatch::webhook
