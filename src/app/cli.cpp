@@ -66,6 +66,12 @@ void add_work_options(CLI::App& app, core::Config& config, std::string& format, 
                      : "compress threads (default: number of cores)")
       ->envname(env("WORKERS"))
       ->check(CLI::Range(for_service ? 0 : 1, 1024));
+  app.add_option("--compress-nice", config.compress_nice,
+                 "nice value of the compress threads, so that the API stays responsive while "
+                 "every core compresses; 0 = the process's own priority")
+      ->envname(env("COMPRESS_NICE"))
+      ->check(CLI::Range(0, 19))
+      ->capture_default_str();
   app.add_option("--download-concurrency", config.download_concurrency,
                  "downloads in flight at once")
       ->envname(env("DOWNLOAD_CONCURRENCY"))

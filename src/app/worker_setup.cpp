@@ -16,6 +16,7 @@ std::unique_ptr<fetch::Fetcher> make_fetcher(const core::Config& config) {
 pipeline::Options pipeline_options(const core::Config& config) {
   pipeline::Options options;
   options.compress_threads = config.workers;
+  options.compress_nice = config.compress_nice;
   options.download_concurrency = config.download_concurrency;
   options.max_attempts = config.max_attempts;
   options.lease = std::chrono::seconds(config.lease_seconds);

@@ -25,13 +25,13 @@ constexpr std::size_t kFlushBatch = 64;
 constexpr auto kBusyTick = std::chrono::milliseconds(20);
 constexpr int kMaxClaimBatch = 64;
 constexpr long kMaxRetryAfterSeconds = 3600;  // a host cannot park a task for a day
-// Nice value of the compress threads (and of the libvips workers they start, which inherit
-// it): under full load the HTTP and scheduler threads, at 0, get the CPU when they wake.
-constexpr int kCompressNice = 10;
-
-// Linux keeps a nice value per thread. Failing (a seccomp profile, say) costs only latency.
-void lower_this_thread_priority() {
-  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kCompressNice) != 0)
+// Gives a compress thread (and the libvips workers it starts, which inherit it) the nice
+// value `nice`: under full load the HTTP and scheduler threads, at 0, get the CPU when they
+// wake. Linux keeps a nice value per thread. Failing (a seccomp profile, say) costs only
+// latency.
+void lower_this_thread_priority(int nice) {
+  if (nice <= 0) return;
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice) != 0)
     spdlog::debug(
         "could not lower the priority of a compress thread; the API may answer "
         "more slowly under load");
@@ -293,7 +293,7 @@ void Pipeline::schedule_retry(const core::ClaimedTask& task, std::string error,
 }
 
 void Pipeline::compress_loop() {
-  lower_this_thread_priority();
+  lower_this_thread_priority(options_.compress_nice);
   for (;;) {
     Job job;
     {

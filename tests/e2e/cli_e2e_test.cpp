@@ -86,6 +86,25 @@ TEST(Cli, LogLevelAndRetryBaseAreCheckedLikeEveryOption) {
       << r.output;
 }
 
+// --compress-nice takes 0 (off) to 19, as a flag or IMGBATCH_COMPRESS_NICE, for every
+// command that compresses.
+TEST(Cli, CompressNiceIsANiceValue) {
+  for (const char* bad : {"-1", "20", "high"}) {
+    auto r = run({"serve", "--compress-nice", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("--compress-nice"), std::string::npos) << r.output;
+    r = run({"worker"}, {{"IMGBATCH_COMPRESS_NICE", bad}});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("--compress-nice"), std::string::npos) << r.output;
+  }
+  for (const char* command : {"serve", "worker", "process"}) {
+    const auto r = run({command, "--help"});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.output.find("--compress-nice"), std::string::npos) << command << ":\n" << r.output;
+    EXPECT_NE(r.output.find("IMGBATCH_COMPRESS_NICE"), std::string::npos) << r.output;
+  }
+}
+
 TEST(Cli, NoCommandOrABadValueIsAClearError) {
   auto r = run({});
   EXPECT_NE(r.exit_code, 0);

@@ -1,10 +1,17 @@
 #include "pipeline/pipeline.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -98,6 +105,57 @@ class PipelineTest : public ::testing::Test {
   Completions completions_;
   TestOrigin origin_;
 };
+
+// The nice values of this process's threads, from /proc/self/task/TID/stat (the 19th
+// field; the name in parentheses before it may hold spaces, so fields count from ')').
+std::vector<int> thread_nice_values() {
+  std::vector<int> values;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i)
+      if (i == 19) values.push_back(std::stoi(field));
+  }
+  return values;
+}
+
+int threads_with_nice(int nice) {
+  const auto values = thread_nice_values();
+  return static_cast<int>(std::count(values.begin(), values.end(), nice));
+}
+
+TEST_F(PipelineTest, CompressThreadsRunAtTheConfiguredNiceValue) {
+  auto fetcher = make_fetcher();
+  ASSERT_EQ(threads_with_nice(7), 0);
+  auto o = options(3);
+  o.compress_nice = 7;
+  auto pipeline = make_pipeline(o, *fetcher);
+  pipeline->start();
+  // Each compress thread lowers its own priority as it starts.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (threads_with_nice(7) < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(threads_with_nice(7), 3);
+  pipeline->stop(std::chrono::seconds(5));
+}
+
+TEST_F(PipelineTest, CompressNiceZeroLeavesEveryThreadAtTheProcessPriority) {
+  auto fetcher = make_fetcher();
+  auto o = options(2);
+  o.compress_nice = 0;
+  auto pipeline = make_pipeline(o, *fetcher);
+  pipeline->start();
+  const auto id = create({origin_.url("/photos/Garden.jpg")});
+  pipeline->wake();
+  ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(60)));
+  const int own = ::getpriority(PRIO_PROCESS, 0);
+  for (const int nice : thread_nice_values()) EXPECT_EQ(nice, own);
+  pipeline->stop(std::chrono::seconds(5));
+}
 
 TEST_F(PipelineTest, EveryImageIsCompressedStoredAndRecordedAndTheRequestCompletesOnce) {
   std::vector<std::string> urls;

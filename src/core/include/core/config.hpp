@@ -31,6 +31,10 @@ struct Config {
   // How long a claimed task stays reserved for its process without a renewal; after a
   // crash, this is how long its images wait before another process takes them.
   int lease_seconds = 60;
+  // Nice value of the compress threads (0 to 19; 0 leaves them at the process's priority).
+  // Compressing keeps every core busy; a lower priority lets the HTTP threads, at 0, have
+  // a core as soon as they wake, so the API stays responsive under full load.
+  int compress_nice = 10;
   std::string log_format = "text";
   std::string log_level = "info";  // trace, debug, info, warn, error, critical or off
   // Seconds that the 5 s step of the webhook retry schedule takes; every other step

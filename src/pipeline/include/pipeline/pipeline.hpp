@@ -56,6 +56,7 @@ namespace imgbatch::pipeline {
 struct Options {
   std::string owner;  // lease owner: unique per process (host:pid:random)
   int compress_threads = 1;
+  int compress_nice = 10;  // the compress threads' nice value; 0 leaves them as they are
   int download_concurrency = 32;
   int max_attempts = 4;
   long long max_pixels = 100'000'000;
