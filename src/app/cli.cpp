@@ -250,6 +250,10 @@ int run_cli(int argc, char** argv) {
   add_service_options(*serve, serve_settings.config, serve_settings.format);
   auto* worker = app.add_subcommand("worker", "workers only, against a shared database");
   add_service_options(*worker, worker_settings.config, worker_settings.format);
+  worker
+      ->add_option("--metrics-listen", worker_settings.config.metrics_listen,
+                   "HOST:PORT to serve GET /metrics and GET /health on (default: none)")
+      ->envname(env("METRICS_LISTEN"));
   auto* process = app.add_subcommand(
       "process", "one CSV without a server: images and output.csv into --out DIR, with progress");
   add_process_options(*process, process_args, process_format);

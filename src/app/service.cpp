@@ -54,6 +54,7 @@ http::WebhookVerifier webhook_verifier(const core::Config& config) {
 
 Service::Service(const core::Config& config, ServiceRole role)
     : config_(config),
+      role_(role),
       store_(store::open_store(config.db)),
       blobs_(open_blobs(config)),
       metrics_(registry_),
@@ -78,11 +79,22 @@ Service::Service(const core::Config& config, ServiceRole role)
     options.metrics = &metrics_;
     options.webhook_verifier = webhook_verifier(config);
     server_.emplace(config, *store_, *blobs_, std::move(options));
+  } else if (!config.metrics_listen.empty()) {
+    monitoring_config_ = config;
+    monitoring_config_.listen = config.metrics_listen;
+    http::ServerOptions options;
+    options.metrics = &metrics_;
+    options.surface = http::Surface::monitoring;
+    server_.emplace(monitoring_config_, *store_, *blobs_, std::move(options));
   }
 }
 
 void Service::start() {
-  if (server_) {
+  if (server_ && role_ == ServiceRole::worker) {
+    server_->start();
+    spdlog::info("imgbatch worker: {} compress thread(s), database {}, metrics and health on {}",
+                 config_.workers, store::redact_uri(config_.db), config_.metrics_listen);
+  } else if (server_) {
     server_->start();
     spdlog::info("imgbatch listening on {} (public URL {}), {} compress thread(s), database {}",
                  config_.listen, config_.effective_public_url(), config_.workers,

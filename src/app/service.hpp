@@ -37,13 +37,17 @@ class Service {
 
  private:
   const core::Config& config_;
+  ServiceRole role_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<blob::BlobStore> blobs_;
   metrics::Registry registry_;
   metrics::ServiceMetrics metrics_;
   webhook::Dispatcher dispatcher_;
-  std::optional<Workers> workers_;      // none with --workers 0 (an API-only node)
-  std::optional<http::Server> server_;  // none for `worker`
+  std::optional<Workers> workers_;  // none with --workers 0 (an API-only node)
+  // `worker --metrics-listen`: the config the monitoring server listens with (listen =
+  // --metrics-listen). Declared before server_, which keeps a reference to it.
+  core::Config monitoring_config_;
+  std::optional<http::Server> server_;  // none for `worker` without --metrics-listen
 };
 
 // Runs a service until SIGTERM or SIGINT (blocked beforehand by the caller, see

@@ -43,6 +43,7 @@ struct Route {
 
 std::vector<Route> upload_routes(const Deps& deps);
 std::vector<Route> status_routes(const Deps& deps);
+std::vector<Route> health_routes(const Deps& deps);
 std::vector<Route> image_routes(const Deps& deps);
 std::vector<Route> webhook_routes(WebhookReceiver& receiver);
 std::vector<Route> metrics_routes(const Deps& deps);

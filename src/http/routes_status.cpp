@@ -155,9 +155,13 @@ std::vector<Route> status_routes(const Deps& deps) {
                     [&deps](const restinio::request_t&, const Params& params) {
                       return output_csv(deps, params);
                     }});
-  routes.push_back({restinio::http_method_get(), "/health",
-                    [&deps](const restinio::request_t&, const Params&) { return health(deps); }});
   return routes;
+}
+
+std::vector<Route> health_routes(const Deps& deps) {
+  using Params = restinio::router::route_params_t;
+  return {{restinio::http_method_get(), "/health",
+           [&deps](const restinio::request_t&, const Params&) { return health(deps); }}};
 }
 
 }  // namespace imgbatch::http

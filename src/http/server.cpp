@@ -168,10 +168,13 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
 struct Server::Impl {
   Impl(const core::Config& config, store::Store& store, blob::BlobStore& blob,
        ServerOptions options)
-      : deps{config, store, blob, options.metrics}, receiver(std::move(options.webhook_verifier)) {}
+      : deps{config, store, blob, options.metrics},
+        receiver(std::move(options.webhook_verifier)),
+        surface(options.surface) {}
 
   Deps deps;
   WebhookReceiver receiver;
+  Surface surface;
   // Ours, so that it carries the GuardedSockets' settings; outlives `running`.
   restinio::asio_ns::io_context io_context;
   restinio::running_server_handle_t<Traits> running;
@@ -191,10 +194,18 @@ void Server::start() {
   if (!address) throw std::runtime_error(address.message());
 
   std::vector<Route> routes;
-  for (auto group :
-       {upload_routes(impl_->deps), status_routes(impl_->deps), image_routes(impl_->deps),
-        webhook_routes(impl_->receiver), metrics_routes(impl_->deps), web_routes()})
+  auto add = [&routes](std::vector<Route> group) {
     std::move(group.begin(), group.end(), std::back_inserter(routes));
+  };
+  add(health_routes(impl_->deps));
+  add(metrics_routes(impl_->deps));
+  if (impl_->surface == Surface::api) {
+    add(upload_routes(impl_->deps));
+    add(status_routes(impl_->deps));
+    add(image_routes(impl_->deps));
+    add(webhook_routes(impl_->receiver));
+    add(web_routes());
+  }
   std::shared_ptr<Router> router =
       make_router(with_head_routes(std::move(routes)), impl_->deps.metrics);
 

@@ -205,6 +205,47 @@ TEST_F(EndToEnd, StatusShowsPendingThenProgressForALargeRequest) {
   EXPECT_EQ(list["requests"][0]["request_id"], id);
 }
 
+// `worker --metrics-listen`: a process without the API can be scraped. An API-only node
+// takes the upload; the worker, on the same database, does the images, and its own
+// GET /metrics counts them, its GET /health answers, and nothing of the API is served.
+TEST_F(EndToEnd, AWorkerServesItsMetricsAndHealth) {
+  TestOrigin origin;
+  RunningServer api({"--workers", "0"});
+  const int metrics_port = free_port();
+  ChildProcess worker(IMGBATCH_EXE,
+                      {"worker", "--workers", "1", "--allow-private-networks", "--db",
+                       "sqlite:" + (api.folder() / "db.sqlite").string(), "--storage",
+                       "file:" + (api.folder() / "images").string(), "--metrics-listen",
+                       "127.0.0.1:" + std::to_string(metrics_port)},
+                      (api.folder() / "worker.log").string());
+  ASSERT_TRUE(worker.wait_for_port(metrics_port, std::chrono::seconds(20))) << worker.log();
+  const HttpClient monitoring("http://127.0.0.1:" + std::to_string(metrics_port));
+
+  const auto photos = photo_names();
+  const auto upload = api.client().post_form(
+      "/upload",
+      {{"file",
+        "S. No.,Product Name,Input Image Urls\n1,SKU1," + origin.url("/photos/" + photos.at(0)) +
+            "\n2,SKU2," + origin.url("/photos/" + photos.at(1)) + "\n",
+        "p.csv", "text/csv"}});
+  ASSERT_EQ(upload.status, 202) << upload.body;
+  const auto doc = api.wait_until_ended(upload.json()["request_id"].get<std::string>());
+  EXPECT_EQ(doc["progress"]["succeeded"], 2) << doc.dump();
+
+  const auto health = monitoring.get("/health");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.json()["status"], "ok");
+  const auto scrape = monitoring.get("/metrics");
+  ASSERT_EQ(scrape.status, 200);
+  EXPECT_NE(scrape.body.find("\nimgbatch_images_total{outcome=\"succeeded\"} 2\n"),
+            std::string::npos)
+      << scrape.body;
+  EXPECT_EQ(monitoring.get("/status?request_id=x").status, 404);
+  EXPECT_EQ(monitoring.get("/").status, 404);
+  worker.signal(SIGTERM);
+  EXPECT_EQ(worker.wait(std::chrono::seconds(20)), 0) << worker.log();
+}
+
 TEST_F(EndToEnd, AnInvalidCsvIsRefusedWhole) {
   RunningServer server;
   auto client = server.client();

@@ -35,6 +35,8 @@ struct Config {
   // Compressing keeps every core busy; a lower priority lets the HTTP threads, at 0, have
   // a core as soon as they wake, so the API stays responsive under full load.
   int compress_nice = 10;
+  // `worker` only: HOST:PORT where GET /metrics and GET /health are served; empty = none.
+  std::string metrics_listen;
   std::string log_format = "text";
   std::string log_level = "info";  // trace, debug, info, warn, error, critical or off
   // Seconds that the 5 s step of the webhook retry schedule takes; every other step
