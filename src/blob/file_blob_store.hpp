@@ -34,8 +34,6 @@ class FileBlobStore final : public BlobStore {
   // temporary_name.hpp), so a kill -9 leaves nothing behind after the next start.
   int remove_stale_temporaries(std::chrono::seconds older_than) override;
 
-  const std::filesystem::path& root() const { return root_; }
-
  private:
   std::filesystem::path root_;  // absolute, so a chdir changes nothing
   BlobStoreOptions options_;
