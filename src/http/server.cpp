@@ -61,11 +61,20 @@ std::uint64_t transport_body_limit(std::int64_t max_upload_bytes) {
   return std::max(ours * 2, ours + kSlack);
 }
 
-// Sends the reply; returns the status sent.
-int send(const restinio::request_handle_t& req, Reply reply, Clock::time_point started) {
+// `route` is the route's pattern, never the path itself, so the label stays bounded.
+void count_request(metrics::ServiceMetrics* metrics, const std::string& route, int status) {
+  if (metrics) metrics->http_requests().with({route, std::to_string(status)}).inc();
+}
+
+// Counts the request, then sends the reply. Counting first matters: a client that reads
+// /metrics right after its answer must find its request there already.
+void send(const restinio::request_handle_t& req, Reply reply, Clock::time_point started,
+          metrics::ServiceMetrics* metrics, const std::string& route) {
+  count_request(metrics, route, reply.status);
+  const int status = reply.status;
   auto response = req->create_response(restinio::http_status_line_t{
-      restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
-      std::string(reason_phrase(reply.status))});
+      restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
+      std::string(reason_phrase(status))});
   response.append_header_date_field();
   for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
   response.set_body(std::move(reply.body));
@@ -74,13 +83,7 @@ int send(const restinio::request_handle_t& req, Reply reply, Clock::time_point s
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   spdlog::debug("{} {} {} {}ms", req->header().method().c_str(), req->header().request_target(),
-                reply.status, ms);
-  return reply.status;
-}
-
-// `route` is the route's pattern, never the path itself, so the label stays bounded.
-void count_request(metrics::ServiceMetrics* metrics, const std::string& route, int status) {
-  if (metrics) metrics->http_requests().with({route, std::to_string(status)}).inc();
+                status, ms);
 }
 
 // Runs a route and answers whatever happens: a database failure is a 503 the client may
@@ -122,8 +125,7 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
           // Every line logged for this call, the access line included,
           // names the request it is about (a handler may bind it later).
           log::RequestScope scope(request_id_of(*req, params));
-          const int status = send(req, run(handler, *req, params), started);
-          count_request(metrics, path, status);
+          send(req, run(handler, *req, params), started, metrics, path);
           return restinio::request_accepted();
         });
     auto it = std::find_if(paths.begin(), paths.end(),
@@ -142,14 +144,13 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
           auto reply = problem(405, std::string(req->header().method().c_str()) +
                                         " is not allowed here; use " + allow);
           reply.header("Allow", allow);
-          count_request(metrics, route_path, send(req, std::move(reply), started));
+          send(req, std::move(reply), started, metrics, route_path);
           return restinio::request_accepted();
         });
   }
   router->non_matched_request_handler([metrics](const restinio::request_handle_t& req) {
-    count_request(metrics, "unmatched",
-                  send(req, problem(404, "no such endpoint: " + std::string(req->header().path())),
-                       Clock::now()));
+    send(req, problem(404, "no such endpoint: " + std::string(req->header().path())),
+         Clock::now(), metrics, "unmatched");
     return restinio::request_accepted();
   });
   return router;
@@ -224,11 +225,8 @@ void Server::start() {
               return (*router)(req);
             } catch (const std::exception& e) {
               // The router decodes the path before matching: a malformed %-escape throws.
-              count_request(
-                  metrics, "unmatched",
-                  send(req,
-                       problem(400, std::string("the request target is malformed: ") + e.what()),
-                       Clock::now()));
+              send(req, problem(400, std::string("the request target is malformed: ") + e.what()),
+                   Clock::now(), metrics, "unmatched");
               return restinio::request_accepted();
             }
           });
