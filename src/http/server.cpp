@@ -72,9 +72,9 @@ void send(const restinio::request_handle_t& req, Reply reply, Clock::time_point 
           metrics::ServiceMetrics* metrics, const std::string& route) {
   count_request(metrics, route, reply.status);
   const int status = reply.status;
-  auto response = req->create_response(restinio::http_status_line_t{
-      restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
-      std::string(reason_phrase(status))});
+  auto response = req->create_response(
+      restinio::http_status_line_t{restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
+                                   std::string(reason_phrase(status))});
   response.append_header_date_field();
   for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
   response.set_body(std::move(reply.body));
@@ -149,8 +149,8 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
         });
   }
   router->non_matched_request_handler([metrics](const restinio::request_handle_t& req) {
-    send(req, problem(404, "no such endpoint: " + std::string(req->header().path())),
-         Clock::now(), metrics, "unmatched");
+    send(req, problem(404, "no such endpoint: " + std::string(req->header().path())), Clock::now(),
+         metrics, "unmatched");
     return restinio::request_accepted();
   });
   return router;
