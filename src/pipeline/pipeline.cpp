@@ -10,6 +10,7 @@
 
 #include "failure_policy.hpp"
 #include "imaging/compressor.hpp"
+#include "lease_owner.hpp"
 #include "logging/logging.hpp"
 
 namespace imgbatch::pipeline {
@@ -49,14 +50,6 @@ std::string output_name(const core::ClaimedTask& task, const std::string& extens
 
 }  // namespace
 
-std::string make_owner_id() {
-  char host[256] = "host";
-  gethostname(host, sizeof host - 1);
-  std::mt19937_64 rng{std::random_device{}()};
-  return std::string(host) + ":" + std::to_string(getpid()) + ":" +
-         std::to_string(rng() % 1'000'000'000);
-}
-
 Pipeline::Pipeline(Options options, store::Store& store, blob::BlobStore& blobs,
                    fetch::Fetcher& fetcher, CompletionListener on_completed)
     : options_(std::move(options)),
@@ -80,6 +73,7 @@ Pipeline::~Pipeline() { stop(std::chrono::milliseconds(0)); }
 
 void Pipeline::start() {
   if (started_.exchange(true)) return;
+  presence_ = store_.announce_process(options_.owner);
   for (int i = 0; i < options_.compress_threads; ++i) {
     compressors_.emplace_back([this] { compress_loop(); });
     putters_.emplace_back([this] { put_loop(); });
@@ -143,11 +137,21 @@ void Pipeline::stop(std::chrono::milliseconds grace) {
     // Leases expire by themselves: nothing is lost, another process takes them later.
     spdlog::error("could not release leases at shutdown: {}", e.what());
   }
+  presence_.reset();  // after the leases: whoever finds us gone finds nothing left to take
+}
+
+void Pipeline::release_dead_owners() {
+  int released = 0;
+  for (const auto& owner : store_.lease_owners())
+    if (owner != options_.owner && owner_is_gone(owner)) released += store_.release_leases(owner);
+  released += store_.release_departed_owners(core::now_ms());
+  if (released > 0) spdlog::warn("took back {} task(s) from processes that are gone", released);
 }
 
 void Pipeline::scheduler_loop() {
   auto next_renew = Clock::now() + options_.lease / 3;
   auto next_rescue = Clock::now();
+  auto next_dead_owner_check = Clock::now();
   for (;;) {
     {
       core::MutexLock lock(mutex_);
@@ -160,6 +164,10 @@ void Pipeline::scheduler_loop() {
     try {
       flush_outcomes();
       const auto now = Clock::now();
+      if (now >= next_dead_owner_check) {
+        release_dead_owners();
+        next_dead_owner_check = now + options_.dead_owner_check;
+      }
       if (now >= next_rescue) {
         const int released = store_.release_expired_leases(core::now_ms());
         if (released > 0) spdlog::warn("took back {} task(s) whose lease had expired", released);

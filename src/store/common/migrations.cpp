@@ -1,12 +1,21 @@
 #include "common/migrations.hpp"
 
+#include <stdexcept>
+
 #include "store/store.hpp"
 
 namespace imgbatch::store::common {
 
-Schema::Schema(std::string_view v1_head, std::string_view v1_tail)
-    : v1_(std::string(v1_head) + std::string(kRequestColumnsV1) + std::string(v1_tail)),
-      steps_{{1, v1_}} {}
+Schema::Schema(std::string_view v1_head, std::string_view v1_tail,
+               std::initializer_list<Migration> later)
+    : v1_(std::string(v1_head) + std::string(kRequestColumnsV1) + std::string(v1_tail)) {
+  steps_.push_back({1, v1_});
+  for (const Migration& step : later) {
+    if (step.version != steps_.back().version + 1)
+      throw std::logic_error("migrations must be numbered 1, 2, 3, … in order");
+    steps_.push_back(step);
+  }
+}
 
 int known_version(std::span<const Migration> steps) {
   return steps.empty() ? 0 : steps.back().version;

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/types.hpp"
 
@@ -47,17 +49,19 @@ inline constexpr std::string_view kRequestColumnsV1 = R"sql(
 )sql";
 
 // A backend's list of migrations, with migration 1 assembled from the backend's SQL before
-// and after kRequestColumnsV1.
+// and after kRequestColumnsV1, followed by the backend's own later migrations (versions 2,
+// 3, … in order).
 class Schema {
  public:
-  Schema(std::string_view v1_head, std::string_view v1_tail);
+  Schema(std::string_view v1_head, std::string_view v1_tail,
+         std::initializer_list<Migration> later = {});
   Schema(const Schema&) = delete;
   Schema& operator=(const Schema&) = delete;
   std::span<const Migration> migrations() const { return steps_; }
 
  private:
   std::string v1_;
-  Migration steps_[1];
+  std::vector<Migration> steps_;
 };
 
 // Reads the recorded version (0 for none), in SQL both backends accept.

@@ -8,6 +8,7 @@
 #include "common/records.hpp"
 #include "postgres/conninfo.hpp"
 #include "postgres/listen_watch.hpp"
+#include "postgres/presence.hpp"
 #include "postgres/schema.hpp"
 #include "postgres/text.hpp"
 #include "stored_value.hpp"
@@ -418,6 +419,48 @@ int PostgresStore::release_leases(const std::string& owner) {
               "UPDATE tasks SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
               " updated_at = $2 WHERE state = 'running' AND lease_owner = $1",
               Params().add(owner).add(now), "releasing the leases of an owner")
+            .affected();
+    if (released > 0) db.exec(kNotifyWork, "announcing released tasks");
+    transaction.commit("committing released leases");
+    return released;
+  });
+}
+
+std::vector<std::string> PostgresStore::lease_owners() {
+  return run("listing the lease owners", [&](Connection& db) {
+    const Result rows = db.query(
+        "SELECT DISTINCT lease_owner FROM tasks"
+        " WHERE state = 'running' AND lease_owner IS NOT NULL",
+        "listing the lease owners");
+    std::vector<std::string> owners;
+    owners.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int i = 0; i < rows.rows(); ++i) owners.push_back(rows.text(i, 0));
+    return owners;
+  });
+}
+
+std::unique_ptr<ProcessPresence> PostgresStore::announce_process(const std::string& owner) {
+  return std::make_unique<PostgresPresence>(uri_, owner);
+}
+
+int PostgresStore::release_departed_owners(core::TimeMs now) {
+  return run("releasing the leases of departed processes", [&](Connection& db) {
+    Transaction transaction(db);
+    // The transaction-level try-lock succeeds only where no session holds the owner's
+    // lock; it is held until COMMIT, so two processes checking at once never both act on
+    // one owner. The CTE is evaluated once (it is referenced twice).
+    const int released =
+        db.query(
+              "WITH departed AS ("
+              "  SELECT owner FROM live_processes"
+              "  WHERE pg_try_advisory_xact_lock($2::integer, lock_key)),"
+              " forgotten AS ("
+              "  DELETE FROM live_processes WHERE owner IN (SELECT owner FROM departed))"
+              " UPDATE tasks SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
+              " updated_at = $1"
+              " WHERE state = 'running' AND lease_owner IN (SELECT owner FROM departed)",
+              Params().add(now).add(kPresenceLockSpace),
+              "releasing the leases of departed processes")
             .affected();
     if (released > 0) db.exec(kNotifyWork, "announcing released tasks");
     transaction.commit("committing released leases");

@@ -41,6 +41,12 @@ class PostgresStore final : public Store {
                    core::TimeMs until) override;
   int release_expired_leases(core::TimeMs now) override;
   int release_leases(const std::string& owner) override;
+  std::vector<std::string> lease_owners() override;
+  // A PostgresPresence (presence.hpp).
+  std::unique_ptr<ProcessPresence> announce_process(const std::string& owner) override;
+  // Owners listed in live_processes whose advisory lock can be taken: their connection,
+  // and so their process, is gone.
+  int release_departed_owners(core::TimeMs now) override;
   std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                         core::TimeMs now) override;
   std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,

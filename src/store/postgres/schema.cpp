@@ -89,10 +89,23 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id)
 CREATE INDEX deliveries_by_request ON deliveries (request_id);
 )sql";
 
+// Version 2: the processes that work on tasks, while they run (presence.hpp). Each holds
+// the session-level advisory lock (kPresenceLockSpace, lock_key) on a connection of its
+// own, lock_key being that connection's backend PID: unique among the server's live
+// sessions, so two live owners never share a key, even from different schemas of one
+// database. An owner whose lock can be taken is gone.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE live_processes (
+  owner    TEXT PRIMARY KEY,              -- tasks.lease_owner of its leases
+  lock_key INTEGER NOT NULL,
+  since    BIGINT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
-  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail);
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail, {{2, kSchemaV2}});
   return schema.migrations();
 }
 

@@ -314,6 +314,23 @@ int SqliteStore::release_leases(const std::string& owner) {
   return released;
 }
 
+std::vector<std::string> SqliteStore::lease_owners() {
+  auto db = reader();
+  Query query(*db,
+              "SELECT DISTINCT lease_owner FROM tasks"
+              " WHERE state = 'running' AND lease_owner IS NOT NULL",
+              "listing the lease owners");
+  std::vector<std::string> owners;
+  while (query.step()) owners.push_back(query.text(0));
+  return owners;
+}
+
+std::unique_ptr<ProcessPresence> SqliteStore::announce_process(const std::string&) {
+  return std::make_unique<ProcessPresence>();
+}
+
+int SqliteStore::release_departed_owners(core::TimeMs) { return 0; }
+
 std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                                    core::TimeMs now) {
   std::vector<std::string> completed;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/ids.hpp"
+#include "store/postgres/presence.hpp"
 #include "store/postgres/schema.hpp"
 #include "store/store.hpp"
 #include "support/postgres_cluster.hpp"
@@ -137,9 +138,11 @@ TEST(PostgresStore, ManyProcessesStartingAtOnceMigrateAnEmptyDatabaseOnce) {
   }
   for (auto& thread : threads) thread.join();
   ASSERT_EQ(failures.load(), 0);
-  EXPECT_EQ(
-      cluster().column(database, "SELECT version FROM schema_migrations ORDER BY version"),
-      std::vector<std::string>{std::to_string(common::known_version(postgres::migrations()))});
+  // Each migration recorded once.
+  std::vector<std::string> versions;
+  for (const auto& step : postgres::migrations()) versions.push_back(std::to_string(step.version));
+  EXPECT_EQ(cluster().column(database, "SELECT version FROM schema_migrations ORDER BY version"),
+            versions);
   EXPECT_EQ(cluster().column(database,
                              "SELECT count(*) FROM information_schema.tables"
                              " WHERE table_schema = 'public'"
@@ -473,6 +476,100 @@ TEST(PostgresStore, MalformedUriAndMissingDatabaseAreExplained) {
   const std::string unknown = message_of([] { open_store("mysql://root:s3cret-pw@db/imgbatch"); });
   EXPECT_NE(unknown.find("postgresql://"), std::string::npos) << unknown;
   EXPECT_EQ(unknown.find("s3cret-pw"), std::string::npos) << unknown;
+}
+
+// ---- presence: telling a dead owner from a live one -------------------------------------
+
+// How many sessions hold the presence lock under `key` (0 or 1).
+std::string presence_lock_holders(const std::string& key) {
+  return "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+         " AND classid = " +
+         std::to_string(postgres::kPresenceLockSpace) + " AND objid = " + key + " AND objsubid = 2";
+}
+
+std::vector<std::string> presence_key(const Schema& schema, const std::string& owner) {
+  return cluster().column(kDb, "SELECT lock_key FROM " + schema.name() +
+                                   ".live_processes WHERE owner = '" + owner + "'");
+}
+
+TEST(PostgresStore, AnAnnouncedProcessHoldsItsLockUntilItSaysGoodbye) {
+  Schema schema;
+  auto store = schema.open();
+  auto presence = store->announce_process("owner-1");
+  const auto key = presence_key(schema, "owner-1");
+  ASSERT_EQ(key.size(), 1u);
+  EXPECT_EQ(cluster().column(kDb, presence_lock_holders(key[0])), std::vector<std::string>{"1"});
+
+  presence.reset();
+  EXPECT_TRUE(presence_key(schema, "owner-1").empty()) << "the goodbye removes the row";
+  EXPECT_TRUE(eventually([&] {
+    return cluster().column(kDb, presence_lock_holders(key[0])) == std::vector<std::string>{"0"};
+  }));
+}
+
+// A process that dies without a goodbye, played by a bare libpq session that announces
+// itself as the store does and is then closed: from the server's side, exactly what
+// kill -9 of the process (or the loss of its host) looks like.
+TEST(PostgresStore, TheLeasesOfAnOwnerWhoseSessionEndedAreReleasedAtOnce) {
+  Schema schema;
+  auto store = schema.open();
+  const std::string id = store->create_request(make_request(1, 5)).request_id;
+  ASSERT_EQ(store->claim_tasks("alive", 2, kT0, kLease).size(), 2u);
+  ASSERT_EQ(store->claim_tasks("doomed", 3, kT0, kLease).size(), 3u);
+  const auto alive = store->announce_process("alive");
+
+  PGconn* doomed = PQconnectdb(schema.uri().c_str());
+  ASSERT_EQ(PQstatus(doomed), CONNECTION_OK) << PQerrorMessage(doomed);
+  PGresult* announced =
+      PQexec(doomed, ("INSERT INTO live_processes (owner, lock_key, since)"
+                      " VALUES ('doomed', pg_backend_pid(), 0)"
+                      " RETURNING pg_advisory_lock(" +
+                      std::to_string(postgres::kPresenceLockSpace) + ", lock_key)")
+                         .c_str());
+  ASSERT_EQ(PQresultStatus(announced), PGRES_TUPLES_OK) << PQresultErrorMessage(announced);
+  PQclear(announced);
+
+  // Both sessions live: nobody has departed, and a lease with a year to run stays put.
+  EXPECT_EQ(store->release_departed_owners(kT0 + 1), 0);
+  EXPECT_EQ(store->queue_depth().running, 5);
+
+  PQfinish(doomed);
+  int released = 0;
+  ASSERT_TRUE(eventually([&] {
+    released += store->release_departed_owners(kT0 + 2);
+    return released > 0;
+  }));
+  EXPECT_EQ(released, 3) << "the dead owner's leases, and only those";
+  EXPECT_EQ(store->release_departed_owners(kT0 + 3), 0);
+  EXPECT_EQ(store->lease_owners(), std::vector<std::string>{"alive"});
+  EXPECT_TRUE(presence_key(schema, "doomed").empty()) << "the departed owner is forgotten";
+  EXPECT_EQ(presence_key(schema, "alive").size(), 1u);
+  // Released, not failed: claimed again, as a further attempt.
+  const auto again = store->claim_tasks("rescuer", 10, kT0 + 4, kLease);
+  ASSERT_EQ(again.size(), 3u);
+  for (const auto& task : again) EXPECT_EQ(task.attempt, 2);
+  EXPECT_EQ(store->get_request(id)->status, core::RequestStatus::processing);
+}
+
+TEST(PostgresStore, APresenceWhoseConnectionIsCutTakesItsLockAgain) {
+  Schema schema;
+  auto store = schema.open();
+  store->create_request(make_request(1, 2));
+  ASSERT_EQ(store->claim_tasks("owner-1", 2, kT0, kLease).size(), 2u);
+  const auto presence = store->announce_process("owner-1");
+  const auto first = presence_key(schema, "owner-1");
+  ASSERT_EQ(first.size(), 1u);
+  // The key is the backend PID of the presence's own connection: end that session.
+  cluster().execute(kDb, "SELECT pg_terminate_backend(" + first[0] + ")");
+  std::vector<std::string> second;
+  ASSERT_TRUE(eventually([&] {
+    second = presence_key(schema, "owner-1");
+    return second.size() == 1 && second != first &&
+           cluster().column(kDb, presence_lock_holders(second[0])) == std::vector<std::string>{"1"};
+  })) << "the presence did not come back";
+  // Back under its new key, the owner is alive again: nothing of its is released.
+  EXPECT_EQ(store->release_departed_owners(kT0 + 1), 0);
+  EXPECT_EQ(store->queue_depth().running, 2);
 }
 
 }  // namespace

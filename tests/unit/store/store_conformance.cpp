@@ -497,6 +497,40 @@ TEST_P(StoreConformance, ReleasingAnOwnersLeasesLeavesOthersAlone) {
   EXPECT_EQ(c[2].attempt, 1);
 }
 
+TEST_P(StoreConformance, LeaseOwnersAreTheOwnersOfRunningTasksEachOnce) {
+  EXPECT_TRUE(store().lease_owners().empty());
+  create(store(), make_request(1, 6));
+  const auto a = store().claim_tasks("owner-a", 2, kT0, kLease);
+  const auto b = store().claim_tasks("owner-b", 1, kT0, kLease);
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 1u);
+  auto owners = store().lease_owners();
+  std::sort(owners.begin(), owners.end());
+  EXPECT_EQ(owners, (std::vector<std::string>{"owner-a", "owner-b"}));
+
+  // An ended task, or a released one, has no owner any more.
+  ASSERT_EQ(store().finish_tasks({succeeded(b[0])}, kT0 + 1).size(), 0u);
+  EXPECT_EQ(store().lease_owners(), std::vector<std::string>{"owner-a"});
+  EXPECT_EQ(store().release_leases("owner-a"), 2);
+  EXPECT_TRUE(store().lease_owners().empty());
+}
+
+TEST_P(StoreConformance, NobodyAnnouncedMeansNobodyDeparted) {
+  create(store(), make_request(1, 3));
+  ASSERT_EQ(store().claim_tasks("owner-a", 3, kT0, kLease).size(), 3u);
+  // Announced and present (or, on SQLite, nothing to tell by): nothing is released.
+  {
+    const auto presence = store().announce_process("owner-a");
+    ASSERT_NE(presence, nullptr);
+    EXPECT_EQ(store().release_departed_owners(kT0 + 1), 0);
+    EXPECT_EQ(store().queue_depth().running, 3);
+  }
+  // A goodbye is not a death: the owner left on purpose (and released its leases itself
+  // first, in the pipeline); nothing here takes them.
+  EXPECT_EQ(store().release_departed_owners(kT0 + 2), 0);
+  EXPECT_EQ(store().queue_depth().running, 3);
+}
+
 // ---- finishing -------------------------------------------------------------------------
 
 TEST_P(StoreConformance, SucceededTaskKeepsItsOutputAndSizes) {

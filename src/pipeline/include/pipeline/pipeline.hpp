@@ -54,14 +54,19 @@
 namespace imgbatch::pipeline {
 
 struct Options {
-  std::string owner;  // lease owner: unique per process (host:pid:random)
+  // Lease owner, unique per pipeline; by default named after this process
+  // (lease_owner.hpp), so that its leases are taken back at once if it dies.
+  std::string owner;
   int compress_threads = 1;
   int compress_nice = 10;  // the compress threads' nice value; 0 leaves them as they are
   int download_concurrency = 32;
   int max_attempts = 4;
   long long max_pixels = 100'000'000;
   std::chrono::milliseconds lease{60'000};
-  std::chrono::milliseconds idle_poll{1'000};   // how often an idle scheduler looks for work
+  std::chrono::milliseconds idle_poll{1'000};  // how often an idle scheduler looks for work
+  // How often to look for leases held by processes that are gone: dead processes of this
+  // host, and on PostgreSQL any whose database session ended (Store::announce_process).
+  std::chrono::milliseconds dead_owner_check{2'000};
   std::chrono::milliseconds retry_base{1'000};  // first retry delay; doubles per attempt
   // Where to count; it must outlive the pipeline. None: the pipeline keeps its own.
   metrics::ServiceMetrics* metrics = nullptr;
@@ -109,6 +114,8 @@ class Pipeline {
   void compress_loop() IMGBATCH_EXCLUDES(mutex_);
   void claim_more() IMGBATCH_EXCLUDES(mutex_);
   void renew_leases() IMGBATCH_EXCLUDES(mutex_);
+  // Puts back the tasks leased to owners that are gone, so they need not wait for expiry.
+  void release_dead_owners();
   void flush_outcomes() IMGBATCH_EXCLUDES(mutex_);
   void on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result) IMGBATCH_EXCLUDES(mutex_);
   void compress_one(Job& job) IMGBATCH_EXCLUDES(mutex_);
@@ -143,7 +150,8 @@ class Pipeline {
   std::condition_variable compress_cv_;   // compress_queue_, compress_stopping_
   std::condition_variable put_cv_;        // put_queue_, put_stopping_
   std::condition_variable drained_cv_;    // in_hand_ empty (stop() waits for it)
-  bool wake_requested_ IMGBATCH_GUARDED_BY(mutex_) = false;
+  // True at first: the scheduler's first pass (dead owners, then claims) runs at once.
+  bool wake_requested_ IMGBATCH_GUARDED_BY(mutex_) = true;
   bool stopping_ IMGBATCH_GUARDED_BY(mutex_) = false;  // no more claims
   // Compress threads exit when the queue is empty.
   bool compress_stopping_ IMGBATCH_GUARDED_BY(mutex_) = false;
@@ -158,14 +166,12 @@ class Pipeline {
   // One per outcome, for failures.
   std::vector<metrics::FailureReason> outcome_reasons_ IMGBATCH_GUARDED_BY(mutex_);
 
+  std::unique_ptr<store::ProcessPresence> presence_;  // from start() until stop()
   std::thread scheduler_;
   std::vector<std::thread> compressors_;
   std::vector<std::thread> putters_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
 };
-
-// A lease owner id that differs between processes and restarts: "HOST:PID:RANDOM".
-std::string make_owner_id();
 
 }  // namespace imgbatch::pipeline

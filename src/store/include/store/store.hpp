@@ -1,6 +1,7 @@
 // Store: everything that must survive a crash. Requests, products, one task per image,
 // leases on claimed tasks, and webhook deliveries. A process may be killed at any point;
-// whatever it had claimed comes back when its lease expires, and whatever it had
+// whatever it had claimed comes back as soon as its death is noticed (pipeline, and
+// announce_process below), at the latest when its lease expires, and whatever it had
 // finished is already here. Every backend (sqlite/, postgres/, …) passes the same
 // conformance tests.
 //
@@ -30,6 +31,13 @@ class StoreError : public std::runtime_error {
 class WorkWatch {
  public:
   virtual ~WorkWatch() = default;
+};
+
+// Made by Store::announce_process: while it lives, the database counts its owner among
+// the running processes. Destroying it ends that, and says goodbye where it can.
+class ProcessPresence {
+ public:
+  virtual ~ProcessPresence() = default;
 };
 
 class Store {
@@ -62,8 +70,25 @@ class Store {
   // Puts back to pending every running task whose lease ended before `now`.
   virtual int release_expired_leases(core::TimeMs now) = 0;
 
-  // Puts back to pending every task leased to `owner` (a graceful shutdown).
+  // Puts back to pending every task leased to `owner` (a graceful shutdown, or an owner
+  // known to be dead).
   virtual int release_leases(const std::string& owner) = 0;
+
+  // The owners of the running tasks, each once.
+  virtual std::vector<std::string> lease_owners() = 0;
+
+  // Makes `owner` known to the database as running, for as long as the returned object
+  // lives and in a form that cannot outlive the process: on PostgreSQL, a session-level
+  // advisory lock on a connection of its own, which the server drops when that
+  // connection ends, however the process ended (kill -9, crash, host gone). Kept up (and
+  // taken again after the connection breaks) by a thread of the object's own. SQLite has
+  // no sessions to tell by: there, the object does nothing.
+  virtual std::unique_ptr<ProcessPresence> announce_process(const std::string& owner) = 0;
+
+  // Puts back to pending the tasks of every announced owner whose presence ended without
+  // a goodbye, and forgets those owners. Returns how many tasks were put back; always 0
+  // on SQLite.
+  virtual int release_departed_owners(core::TimeMs now) = 0;
 
   // Records outcomes in one transaction. An outcome for a task no longer leased as
   // running (its lease expired and someone else took it) still counts if the task has
