@@ -2,9 +2,10 @@
 // processes (`worker --workers 1`) of the real binary on one database of a throwaway
 // cluster (tests/support/postgres_cluster.hpp) and one shared storage folder, as behind a
 // load balancer. A request uploaded to one node is done by the workers and read through
-// any node; a worker killed with SIGKILL half-way loses nothing and duplicates nothing (its
-// leases run out and the other worker takes its images, each once more, no image twice
-// otherwise); a PostgreSQL restart in the middle of a request is survived by every process.
+// any node; a worker killed with SIGKILL half-way loses nothing and duplicates nothing (the
+// other worker takes its images, each once more, no image twice otherwise), and does so
+// within seconds although leases last a minute; a PostgreSQL restart in the middle of a
+// request is survived by every process.
 // The origin serves one small photo under many distinct URLs, slowly enough that the work
 // spreads over a few seconds.
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -24,6 +26,7 @@
 #include <vips/vips8>
 
 #include "support/postgres_cluster.hpp"
+#include "support/recovery_timing.hpp"
 #include "support/running_server.hpp"
 #include "support/test_origin.hpp"
 
@@ -217,7 +220,7 @@ class PostgresScaleOut : public ::testing::Test {
   }
 };
 
-// The pid in a lease owner "HOST:PID:RANDOM".
+// The pid in a lease owner "HOST:PIDNS:PID:START/N" (pipeline/lease_owner.hpp).
 pid_t owner_pid(const std::string& owner) {
   const auto last = owner.rfind(':');
   const auto before = owner.rfind(':', last - 1);
@@ -229,9 +232,8 @@ bool process_exists(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno !
 
 TEST_F(PostgresScaleOut, TwoApiNodesTwoWorkersKill9HalfWayEveryImageDoneNoneTwice) {
   TestOrigin origin(small_photo_dir());
-  // A short lease, so that the killed worker's images come back within seconds; renewed
-  // every 1.3 s, it leaves the survivor room enough on a busy machine never to lose one of
-  // its own (which would show as a second attempt below).
+  // A short lease, renewed every 1.3 s: the survivor must keep every one of its own on a
+  // busy machine (losing one would show as a second attempt below).
   Deployment deployment(4);
   ApiNode& node1 = deployment.start_api("api1");
   ApiNode& node2 = deployment.start_api("api2");
@@ -245,21 +247,22 @@ TEST_F(PostgresScaleOut, TwoApiNodesTwoWorkersKill9HalfWayEveryImageDoneNoneTwic
 
   // Half-way, as node 2 sees it.
   ASSERT_TRUE(wait_for_succeeded(node2.client(), id, kImages / 2, 60s)) << deployment.logs();
-  doomed.signal(SIGKILL);
-  ASSERT_EQ(doomed.wait(10s), 128 + SIGKILL);
-  // What the dead worker held: running tasks leased to a process that no longer exists.
-  // (Read at once: its leases last 4 s, then the survivor takes them back.)
+  // What the doomed worker holds, read while it is stopped (SIGSTOP: alive, its database
+  // session open, so nobody takes its leases yet), then it dies.
+  doomed.signal(SIGSTOP);
   std::set<std::string> orphaned;
   std::set<std::string> live_owners;
   for (const auto& row : deployment.query(
            "SELECT id::text || ' ' || lease_owner FROM tasks WHERE state = 'running'")) {
     const auto space = row.find(' ');
     const std::string owner = row.substr(space + 1);
-    if (process_exists(owner_pid(owner)))
-      live_owners.insert(owner);
-    else
+    if (owner_pid(owner) == doomed.pid())
       orphaned.insert(row.substr(0, space));
+    else
+      live_owners.insert(owner);
   }
+  doomed.signal(SIGKILL);
+  ASSERT_EQ(doomed.wait(10s), 128 + SIGKILL);
   EXPECT_FALSE(orphaned.empty()) << "the killed worker held no image: nothing was recovered";
   EXPECT_LE(live_owners.size(), 1u);
   EXPECT_LT(succeeded(node2.client(), id), kImages) << "the request ended before the kill";
@@ -320,6 +323,88 @@ TEST_F(PostgresScaleOut, TwoApiNodesTwoWorkersKill9HalfWayEveryImageDoneNoneTwic
   EXPECT_TRUE(survivor.running());
   EXPECT_TRUE(node1.process->running());
   EXPECT_TRUE(node2.process->running());
+}
+
+// One of two workers killed with SIGKILL, with the default 60 s lease: the other takes its
+// images within seconds, because the dead worker's database session, and the advisory lock
+// it held there, ended with it (and because it was a process of this host). The issue's
+// target is 5 s; the bound asserted is looser, for loaded CI.
+TEST_F(PostgresScaleOut, AKilledWorkersImagesAreTakenByTheOtherWithinSeconds) {
+  TestOrigin origin(small_photo_dir());
+  constexpr int kImages = 12;
+  std::vector<double> released_after, taken_after;
+  for (int round = 0; round < recovery_rounds(); ++round) {
+    Deployment deployment(60);
+    ApiNode& api = deployment.start_api("api");
+    // The doomed worker takes what it can hold (4 downloads + 2 queued), then the survivor,
+    // with room to spare, takes the rest: when the doomed one dies, nothing but the
+    // recovery stands between its images and the survivor.
+    ChildProcess& doomed = deployment.start_worker("doomed", 4);
+    deployment.wait_for_workers();
+    // Slow images: none is done when the doomed worker dies.
+    const std::string id = upload(api.client(), make_csv(origin, kImages, 4000));
+    ASSERT_FALSE(id.empty());
+    const auto wait_for_running = [&](long long count) {
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (deployment.number("SELECT count(*) FROM tasks WHERE state = 'running'") < count &&
+             std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    };
+    wait_for_running(6);
+    deployment.start_worker("survivor", 16);
+    deployment.wait_for_workers();
+    wait_for_running(kImages);
+    const std::string owners =
+        "SELECT DISTINCT lease_owner FROM tasks WHERE state = 'running' AND lease_owner IS NOT "
+        "NULL";
+    doomed.signal(SIGSTOP);  // alive, session open: what it holds stays put while we look
+    std::string doomed_owner;
+    for (const auto& owner : deployment.query(owners))
+      if (owner_pid(owner) == doomed.pid()) doomed_owner = owner;
+    ASSERT_FALSE(doomed_owner.empty()) << "the doomed worker held nothing\n" << deployment.logs();
+    const auto held = deployment.query("SELECT id::text FROM tasks WHERE lease_owner = '" +
+                                       doomed_owner + "' ORDER BY id");
+    ASSERT_FALSE(held.empty());
+    std::string held_list;
+    for (const auto& task : held) held_list += (held_list.empty() ? "" : ",") + task;
+
+    doomed.signal(SIGKILL);
+    ASSERT_EQ(doomed.wait(10s), 128 + SIGKILL);
+    const auto killed = std::chrono::steady_clock::now();
+    std::optional<double> released;
+    bool taken = false;
+    while (!taken && seconds_since(killed) < 15) {
+      if (!released && deployment.number("SELECT count(*) FROM tasks WHERE lease_owner = '" +
+                                         doomed_owner + "'") == 0)
+        released = seconds_since(killed);
+      // Every one of them claimed by the survivor (or already done by it).
+      taken = deployment.number("SELECT count(*) FROM tasks WHERE id IN (" + held_list +
+                                ") AND (state = 'done' OR (state = 'running' AND lease_owner"
+                                " <> '" +
+                                doomed_owner + "'))") == static_cast<long long>(held.size());
+      if (!taken) std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_TRUE(taken) << "the killed worker's images were not taken within 15 s\n"
+                       << deployment.logs();
+    taken_after.push_back(seconds_since(killed));
+    released_after.push_back(released.value_or(taken_after.back()));
+
+    const auto doc = wait_until_ended(api.client(), id, 90s);
+    ASSERT_EQ(doc["status"], "completed") << deployment.logs();
+    EXPECT_EQ(doc["progress"]["succeeded"], kImages);
+    // Taken once more, and only those.
+    EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks WHERE attempts = 2 AND id IN (" +
+                                held_list + ")"),
+              static_cast<long long>(held.size()));
+    EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks WHERE attempts > 1"),
+              static_cast<long long>(held.size()));
+    EXPECT_EQ(deployment.number("SELECT count(*) FROM live_processes WHERE owner = '" +
+                                doomed_owner + "'"),
+              0)
+        << "the dead worker is forgotten";
+  }
+  report_recovery("postgresql: worker killed, its leases released", released_after);
+  report_recovery("postgresql: worker killed, its images taken by the other", taken_after);
 }
 
 // Restarts the cluster when a failed assertion leaves the test early, so that the tests

@@ -35,6 +35,7 @@ class ChildProcess {
   int wait(std::chrono::milliseconds timeout);
   bool running();
   std::string log() const;
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;

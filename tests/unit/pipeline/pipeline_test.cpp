@@ -1,6 +1,9 @@
 #include "pipeline/pipeline.hpp"
 
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -16,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "core/ids.hpp"
+#include "core/process_identity.hpp"
 #include "imaging/compressor.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_origin.hpp"
@@ -320,6 +324,47 @@ TEST_F(PipelineTest, ExpiredLeasesOfADeadProcessAreTakenBack) {
   ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(30)));
   EXPECT_EQ(image(id, 0).state, core::TaskState::done);
   EXPECT_EQ(image(id, 0).attempts, 2);
+}
+
+// The lease owner name of a pipeline in a process that has run and is gone: a child that
+// exits at once, named while it exists (a zombie keeps its identity), then reaped.
+std::string owner_of_a_dead_process() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  const auto identity = core::process_identity_of(child);
+  ::waitpid(child, nullptr, 0);
+  if (!identity) return "";
+  return core::to_string(*identity) + "/1";
+}
+
+TEST_F(PipelineTest, TheLeasesOfADeadProcessOfThisHostAreTakenBackWithoutWaitingForExpiry) {
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
+  const auto dead_id = create({origin_.url("/photos/" + photo + "?dead")});
+  const auto dead_owner = owner_of_a_dead_process();
+  ASSERT_FALSE(dead_owner.empty());
+  // Leases of an hour: only knowing that the owner is dead can free them in time.
+  constexpr core::TimeMs kHour = 3'600'000;
+  ASSERT_EQ(store_->claim_tasks(dead_owner, 10, core::now_ms(), kHour).size(), 1u);
+  // A live owner: this very process, as another pipeline would name itself.
+  const auto live_id = create({origin_.url("/photos/" + photo + "?live")});
+  const auto live_owner = core::to_string(core::this_process()) + "/999";
+  ASSERT_EQ(store_->claim_tasks(live_owner, 10, core::now_ms(), kHour).size(), 1u);
+
+  auto fetcher = make_fetcher();
+  auto o = options(1);
+  o.dead_owner_check = std::chrono::milliseconds(50);
+  auto pipeline = make_pipeline(o, *fetcher);
+  pipeline->start();
+  ASSERT_TRUE(completions_.wait_for(dead_id, std::chrono::seconds(30)));
+  EXPECT_EQ(image(dead_id, 0).state, core::TaskState::done);
+  EXPECT_EQ(image(dead_id, 0).attempts, 2);
+
+  // Many checks later, the live owner still holds its lease.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(image(live_id, 0).state, core::TaskState::running);
+  EXPECT_EQ(store_->lease_owners(), std::vector<std::string>{live_owner});
+  EXPECT_EQ(completions_.count(live_id), 0);
 }
 
 }  // namespace
