@@ -99,8 +99,9 @@ fuzz: build-sanitize
 BENCH_DIR ?= build-bench
 .PHONY: bench
 bench: deps
-	@cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=Release -DIMGBATCH_BUILD_TESTS=OFF -DIMGBATCH_BUILD_BENCH=ON >/dev/null
-	@cmake --build $(BENCH_DIR) --target imgbatch codec_rate status_load store_throughput -j $(JOBS)
+	@cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=Release -DIMGBATCH_BUILD_TESTS=ON -DIMGBATCH_BUILD_BENCH=ON >/dev/null
+	@cmake --build $(BENCH_DIR) --target imgbatch codec_rate status_load store_throughput \
+	  e2e_test postgres_e2e_test -j $(JOBS)
 	@BENCH_BUILD_DIR=$(CURDIR)/$(BENCH_DIR) bash bench/run.sh
 
 # A Debian package of the Release binary with its systemd unit (packaging/), written to

@@ -13,9 +13,13 @@
 #      SQLite, and PostgreSQL with synchronous commit on and off, 1, 2 and 4 threads)
 #   7. scale-out: images/s with one `imgbatch worker --workers 1` process against two, on one
 #      PostgreSQL database, with an API-only node taking the upload (target >= 1.8x on 2 cores)
+#   8. recovery after kill -9 (median of BENCH_RECOVERY_ROUNDS runs of the kill -9 end-to-end
+#      tests): a restarted `serve` on SQLite taking back what its killed predecessor held
+#      (target 2 s), and one of two PostgreSQL workers killed, its images taken by the other
+#      (target 5 s). The tests start their own processes, origin and PostgreSQL cluster.
 # Phases 6 and 7 start a throwaway PostgreSQL server of their own (initdb in the scratch
 # folder, stock durability settings, as the `postgres` user when run as root), stopped at
-# exit. BENCH_ONLY=scale-out runs phases 6 and 7 alone.
+# exit. BENCH_ONLY=scale-out runs phases 6 and 7 alone, BENCH_ONLY=recovery phase 8 alone.
 # Every rate is also given as CPU milliseconds per image (all threads of the process), which
 # other load on a shared machine disturbs much less than images/s, and each phase prints
 # the share of the machine's CPU that was idle during it (0% = someone else was busy too).
@@ -39,7 +43,8 @@ SCALE_ROUNDS=${BENCH_SCALE_ROUNDS:-2}  # each round runs one and two worker proc
 # one worker may still hold a queue while the other has nothing left to claim.
 SCALE_DOWNLOADS=${BENCH_SCALE_DOWNLOADS:-4}
 ONLY=${BENCH_ONLY:-}
-case $ONLY in "" | scale-out) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out)" >&2; exit 2 ;; esac
+RECOVERY_ROUNDS=${BENCH_RECOVERY_ROUNDS:-5}
+case $ONLY in "" | scale-out | recovery) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out, recovery)" >&2; exit 2 ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -66,7 +71,8 @@ if ! (cd "$ROOT/bench/node" && node -e "require('sharp')" 2>/dev/null); then
   (cd "$ROOT/bench/node" && npm ci --no-audit --no-fund >/dev/null)
 fi
 [ -x "$BUILD/bench/codec_rate" ] && [ -x "$BUILD/bench/status_load" ] &&
-  [ -x "$BUILD/bench/store_throughput" ] && [ -x "$BUILD/imgbatch" ] ||
+  [ -x "$BUILD/bench/store_throughput" ] && [ -x "$BUILD/imgbatch" ] &&
+  [ -x "$BUILD/tests/e2e/e2e_test" ] && [ -x "$BUILD/tests/e2e/postgres_e2e_test" ] ||
   die "build first: make bench (or cmake -DIMGBATCH_BUILD_BENCH=ON into $BUILD)"
 
 # --- scratch space and processes we start -------------------------------------------------
@@ -331,6 +337,9 @@ fi
 
 fi  # phases 1-5
 
+# Phases 6-7 (BENCH_ONLY=recovery skips them; not indented either).
+if [ "$ONLY" != recovery ]; then
+
 # --- PostgreSQL for phases 6 and 7 ----------------------------------------------------------
 # Stock settings (fsync, synchronous_commit and full_page_writes on): the figures are what a
 # default server on this disk gives, not the test cluster's fsync=off.
@@ -434,6 +443,23 @@ ONE=$(awk -v s="${SCALE_SUM[1]}" -v r="$SCALE_ROUNDS" 'BEGIN { printf "%.3f", s 
 TWO=$(awk -v s="${SCALE_SUM[2]}" -v r="$SCALE_ROUNDS" 'BEGIN { printf "%.3f", s / r }')
 result "ratio scale_out_two_over_one=$(ratio "$TWO" "$ONE") (target >= 1.80 on 2 cores; mean images_per_s one=$ONE two=$TWO over $SCALE_ROUNDS round(s))"
 pg_stop
+
+fi  # phases 6-7
+
+# --- 8. recovery after kill -9 ----------------------------------------------------------------
+# The end-to-end tests that assert the recovery bounds, run RECOVERY_ROUNDS times each; they
+# print "[recovery] NAME: median X s over N run(s) (...)".
+recovery_run() {  # BINARY TEST
+  local out="$WORK/recovery_$1.log"
+  log "recovery: $2, $RECOVERY_ROUNDS round(s)"
+  IMGBATCH_RECOVERY_ROUNDS=$RECOVERY_ROUNDS "$BUILD/tests/e2e/$1" --gtest_filter="$2" >"$out" 2>&1 ||
+    die "$2 failed, see $out (BENCH_KEEP=1 keeps it)"
+  sed -n 's/^\[recovery\] /recovery /p' "$out" | while read -r line; do result "$line"; done
+}
+if [ -z "$ONLY" ] || [ "$ONLY" = recovery ]; then
+  recovery_run e2e_test Crash.AServeRestartedAfterKill9TakesBackWhatItsPredecessorHeldAtOnce
+  recovery_run postgres_e2e_test PostgresScaleOut.AKilledWorkersImagesAreTakenByTheOtherWithinSeconds
+fi
 
 log "done; results:"
 cat "$RESULTS" >&2
