@@ -24,6 +24,17 @@ std::string host_name() {
   return host;
 }
 
+// The first 16 hex digits of this boot's random id: 64 bits tell boots apart well enough.
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  if (!(in >> id)) return "";
+  std::string digits;
+  for (const char c : id)
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) digits += c;
+  return digits.size() >= 16 ? digits.substr(0, 16) : "";
+}
+
 // The inode in the link /proc/self/ns/pid -> "pid:[4026531836]".
 std::uint64_t pid_namespace() {
   char target[64] = {};
@@ -71,6 +82,7 @@ const ProcessIdentity& this_process() {
   static const ProcessIdentity self = [] {
     ProcessIdentity p;
     p.host = host_name();
+    p.boot = boot_id();
     p.pid_namespace = pid_namespace();
     p.pid = ::getpid();
     p.start_ticks = start_ticks_of(p.pid).value_or(0);
@@ -89,7 +101,7 @@ std::optional<ProcessIdentity> process_identity_of(pid_t pid) {
 }
 
 std::string to_string(const ProcessIdentity& process) {
-  return process.host + ":" + std::to_string(process.pid_namespace) + ":" +
+  return process.host + ":" + process.boot + ":" + std::to_string(process.pid_namespace) + ":" +
          std::to_string(process.pid) + ":" + std::to_string(process.start_ticks);
 }
 
@@ -102,18 +114,19 @@ std::optional<ProcessIdentity> parse_process_identity(std::string_view text) {
     from = colon + 1;
   }
   ProcessIdentity p;
-  if (fields.size() != 4 || fields[0].empty()) return std::nullopt;
+  if (fields.size() != 5 || fields[0].empty()) return std::nullopt;
   p.host = std::string(fields[0]);
-  if (!parse_number(fields[1], p.pid_namespace) || !parse_number(fields[2], p.pid) ||
-      !parse_number(fields[3], p.start_ticks) || p.pid <= 0)
+  p.boot = std::string(fields[1]);
+  if (!parse_number(fields[2], p.pid_namespace) || !parse_number(fields[3], p.pid) ||
+      !parse_number(fields[4], p.start_ticks) || p.pid <= 0)
     return std::nullopt;
   return p;
 }
 
 bool certainly_gone(const ProcessIdentity& process) {
   const ProcessIdentity& self = this_process();
-  if (process.host != self.host || process.pid_namespace != self.pid_namespace ||
-      self.pid_namespace == 0)
+  if (process.boot != self.boot || self.boot.empty() ||
+      process.pid_namespace != self.pid_namespace || self.pid_namespace == 0)
     return false;
   if (process.pid == self.pid) return process.start_ticks != self.start_ticks;
   // kill(pid, 0) sees every process of the namespace, even where /proc hides other

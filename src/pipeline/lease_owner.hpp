@@ -8,7 +8,7 @@
 namespace imgbatch::pipeline {
 
 // This process's identity (core/process_identity.hpp) and a number that tells apart the
-// pipelines of one process: "HOST:PIDNS:PID:START/N". Differs between processes and
+// pipelines of one process: "HOST:BOOT:PIDNS:PID:START/N". Differs between processes and
 // restarts.
 std::string make_owner_id();
 

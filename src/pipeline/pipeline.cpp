@@ -72,8 +72,10 @@ Pipeline::Pipeline(Options options, store::Store& store, blob::BlobStore& blobs,
 Pipeline::~Pipeline() { stop(std::chrono::milliseconds(0)); }
 
 void Pipeline::start() {
-  if (started_.exchange(true)) return;
+  if (started_.load()) return;
+  // First, so that a failure here leaves the pipeline not started (stop() then does nothing).
   presence_ = store_.announce_process(options_.owner);
+  started_ = true;
   for (int i = 0; i < options_.compress_threads; ++i) {
     compressors_.emplace_back([this] { compress_loop(); });
     putters_.emplace_back([this] { put_loop(); });
@@ -134,18 +136,28 @@ void Pipeline::stop(std::chrono::milliseconds grace) {
     const int released = store_.release_leases(options_.owner);
     if (released > 0) spdlog::info("handed {} unfinished task(s) back to the queue", released);
   } catch (const std::exception& e) {
-    // Leases expire by themselves: nothing is lost, another process takes them later.
+    // Nothing is lost: leaving without a goodbye lets the others find this process gone
+    // (on PostgreSQL) and take its tasks; otherwise its leases expire.
     spdlog::error("could not release leases at shutdown: {}", e.what());
+    if (presence_) presence_->leave_without_goodbye();
   }
   presence_.reset();  // after the leases: whoever finds us gone finds nothing left to take
 }
 
 void Pipeline::release_dead_owners() {
-  int released = 0;
-  for (const auto& owner : store_.lease_owners())
-    if (owner != options_.owner && owner_is_gone(owner)) released += store_.release_leases(owner);
-  released += store_.release_departed_owners(core::now_ms());
-  if (released > 0) spdlog::warn("took back {} task(s) from processes that are gone", released);
+  try {
+    int released = 0;
+    for (const auto& owner : store_.lease_owners())
+      if (owner != options_.owner && owner_is_gone(owner)) released += store_.release_leases(owner);
+    // While our own presence is being re-established (the database restarted), others may
+    // be in the same gap: their free locks would not mean they are gone.
+    if (presence_ && presence_->present())
+      released += store_.release_departed_owners(options_.owner, core::now_ms());
+    if (released > 0) spdlog::warn("took back {} task(s) from processes that are gone", released);
+  } catch (const std::exception& e) {
+    // A check that fails must not stop the claims; the next one comes soon.
+    spdlog::error("looking for the leases of processes that are gone: {}", e.what());
+  }
 }
 
 void Pipeline::scheduler_loop() {

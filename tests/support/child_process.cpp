@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -121,6 +122,27 @@ std::string ChildProcess::log() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::vector<std::string> wrapped_command(const std::vector<std::string>& wrapper,
+                                         const std::string& program,
+                                         const std::vector<std::string>& args) {
+  std::vector<std::string> command = wrapper;
+  command.push_back(program);
+  command.insert(command.end(), args.begin(), args.end());
+  return command;
+}
+
+std::vector<std::string> own_pid_namespace_wrapper() {
+  const std::vector<std::string> wrapper = {"/usr/bin/unshare", "--pid", "--fork", "--kill-child",
+                                            "--mount-proc"};
+  static const bool works = [&] {
+    if (::access(wrapper[0].c_str(), X_OK) != 0) return false;
+    const std::string probe =
+        wrapper[0] + " --pid --fork --kill-child --mount-proc true" + " >/dev/null 2>&1";
+    return std::system(probe.c_str()) == 0;
+  }();
+  return works ? wrapper : std::vector<std::string>{};
 }
 
 }  // namespace imgbatch::test_support

@@ -18,6 +18,17 @@ int free_port();
 
 using Environment = std::vector<std::pair<std::string, std::string>>;
 
+// `program args…`, run through `wrapper` (a command and its options) when it is not empty.
+std::vector<std::string> wrapped_command(const std::vector<std::string>& wrapper,
+                                         const std::string& program,
+                                         const std::vector<std::string>& args);
+
+// unshare(1) options that run a program as PID 1 of a PID namespace of its own, with /proc
+// to match, killed when unshare is: a process in a container, as other processes on the
+// same machine see it (they cannot judge its PIDs). Empty when this machine cannot make
+// PID namespaces (unshare needs root): the caller skips.
+std::vector<std::string> own_pid_namespace_wrapper();
+
 class ChildProcess {
  public:
   // Starts `program args…` (`program` is a path) with this process's environment plus

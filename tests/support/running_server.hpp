@@ -23,10 +23,11 @@ namespace imgbatch::test_support {
 class RunningServer {
  public:
   // `reuse_folder`: run on the database and images of an earlier server (a restart);
-  // `env`: extra environment variables, e.g. IMGBATCH_WEBHOOK_RETRY_BASE.
+  // `env`: extra environment variables, e.g. IMGBATCH_WEBHOOK_RETRY_BASE; `wrapper`: a
+  // command that runs the binary, e.g. unshare(1) (wrapped_command).
   explicit RunningServer(std::vector<std::string> extra_args = {},
                          const std::filesystem::path* reuse_folder = nullptr,
-                         const Environment& env = {})
+                         const Environment& env = {}, const std::vector<std::string>& wrapper = {})
       : port_(free_port()) {
     folder_ = reuse_folder ? *reuse_folder : owned_.path();
     std::vector<std::string> args = {"serve",
@@ -40,8 +41,10 @@ class RunningServer {
                                      "--workers",
                                      "2"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    process_ =
-        std::make_unique<ChildProcess>(IMGBATCH_EXE, args, (folder_ / "server.log").string(), env);
+    const auto command = wrapped_command(wrapper, IMGBATCH_EXE, args);
+    process_ = std::make_unique<ChildProcess>(command.front(),
+                                              std::vector(command.begin() + 1, command.end()),
+                                              (folder_ / "server.log").string(), env);
     if (!process_->wait_for_port(port_, std::chrono::seconds(20)))
       ADD_FAILURE() << "imgbatch did not start listening; its log:\n" << process_->log();
   }

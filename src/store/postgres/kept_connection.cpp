@@ -22,8 +22,8 @@ constexpr int kMaxBackoffMs = 5000;
 // Each step of connecting, and each answer, may take this long before the attempt counts
 // as failed: the same bound as the pool's connect_timeout.
 constexpr int kAnswerTimeoutMs = 10'000;
-// How long `on_close` may take: destruction must not wait on a slow server.
-constexpr int kCloseTimeoutMs = 2'000;
+// How long `on_close` may take: destruction must not wait long on a slow server.
+constexpr int kCloseTimeoutMs = 5'000;
 // After this long without a notification the connection asks the server a question, to
 // find out whether it is still there.
 constexpr int kIdleProbeMs = 30'000;
@@ -51,7 +51,22 @@ KeptConnection::~KeptConnection() {
   const std::uint64_t one = 1;
   [[maybe_unused]] const auto written = write(stop_fd_, &one, sizeof one);
   thread_.join();
-  if (conn_ && connected_ && hooks_.on_close) {
+  // A probe the stop interrupted may still be running: cancel it and read its end, so
+  // that the connection can take `on_close`'s statement.
+  if (conn_ && PQisBusy(conn_)) {
+    if (PGcancel* cancel = PQgetCancel(conn_)) {
+      char error[256];
+      PQcancel(cancel, error, sizeof error);
+      PQfreeCancel(cancel);
+    }
+    while (PQisBusy(conn_) &&
+           wait_for(PQsocket(conn_), POLLIN, kCloseTimeoutMs, /*ignore_stop=*/true) ==
+               Wait::ready &&
+           PQconsumeInput(conn_))
+      continue;
+    while (PGresult* result = PQisBusy(conn_) ? nullptr : PQgetResult(conn_)) PQclear(result);
+  }
+  if (conn_ && connected_ && !PQisBusy(conn_) && hooks_.on_close) {
     try {
       hooks_.on_close(*this);
     } catch (...) {

@@ -443,23 +443,27 @@ std::unique_ptr<ProcessPresence> PostgresStore::announce_process(const std::stri
   return std::make_unique<PostgresPresence>(uri_, owner);
 }
 
-int PostgresStore::release_departed_owners(core::TimeMs now) {
+int PostgresStore::release_departed_owners(const std::string& self, core::TimeMs now) {
   return run("releasing the leases of departed processes", [&](Connection& db) {
     Transaction transaction(db);
     // The transaction-level try-lock succeeds only where no session holds the owner's
-    // lock; it is held until COMMIT, so two processes checking at once never both act on
-    // one owner. The CTE is evaluated once (it is referenced twice).
+    // lock, and is held until COMMIT, so two processes checking at once never both act on
+    // one owner. A row is deleted only under the key that was found free: an owner that
+    // has just announced itself again under a new key (after its connection broke) keeps
+    // its row and its leases, even if its old key was seen free a moment before. The
+    // leases released are those of the rows deleted.
     const int released =
         db.query(
               "WITH departed AS ("
-              "  SELECT owner FROM live_processes"
-              "  WHERE pg_try_advisory_xact_lock($2::integer, lock_key)),"
+              "  SELECT owner, lock_key FROM live_processes"
+              "  WHERE owner <> $3 AND pg_try_advisory_xact_lock($2::integer, lock_key)),"
               " forgotten AS ("
-              "  DELETE FROM live_processes WHERE owner IN (SELECT owner FROM departed))"
+              "  DELETE FROM live_processes l USING departed d"
+              "  WHERE l.owner = d.owner AND l.lock_key = d.lock_key RETURNING l.owner)"
               " UPDATE tasks SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
               " updated_at = $1"
-              " WHERE state = 'running' AND lease_owner IN (SELECT owner FROM departed)",
-              Params().add(now).add(kPresenceLockSpace),
+              " WHERE state = 'running' AND lease_owner IN (SELECT owner FROM forgotten)",
+              Params().add(now).add(kPresenceLockSpace).add(self),
               "releasing the leases of departed processes")
             .affected();
     if (released > 0) db.exec(kNotifyWork, "announcing released tasks");

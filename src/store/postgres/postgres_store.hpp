@@ -46,7 +46,7 @@ class PostgresStore final : public Store {
   std::unique_ptr<ProcessPresence> announce_process(const std::string& owner) override;
   // Owners listed in live_processes whose advisory lock can be taken: their connection,
   // and so their process, is gone.
-  int release_departed_owners(core::TimeMs now) override;
+  int release_departed_owners(const std::string& self, core::TimeMs now) override;
   std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                         core::TimeMs now) override;
   std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,

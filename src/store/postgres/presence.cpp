@@ -37,7 +37,8 @@ PostgresPresence::PostgresPresence(std::string uri, std::string owner)
                                 .on_notify = nullptr,
                                 .on_close =
                                     [this](KeptConnection& connection) {
-                                      connection.run(kGoodbye, {owner_}, /*at_close=*/true);
+                                      if (goodbye_)
+                                        connection.run(kGoodbye, {owner_}, /*at_close=*/true);
                                     }}) {}
 
 }  // namespace imgbatch::store::postgres

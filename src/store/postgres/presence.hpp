@@ -11,6 +11,7 @@
 // removes the row, then ends the connection.
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "postgres/kept_connection.hpp"
@@ -27,11 +28,13 @@ class PostgresPresence final : public ProcessPresence {
  public:
   PostgresPresence(std::string uri, std::string owner);
 
-  // True while the lock is held (tests wait for it).
-  bool present() const { return connection_.connected(); }
+  // True while the lock is held.
+  bool present() const override { return connection_.connected(); }
+  void leave_without_goodbye() override { goodbye_ = false; }
 
  private:
   std::string owner_;
+  std::atomic<bool> goodbye_{true};
   KeptConnection connection_;  // last: its thread reads owner_
 };
 

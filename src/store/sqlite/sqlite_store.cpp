@@ -7,6 +7,7 @@
 #include "common/new_request.hpp"
 #include "common/records.hpp"
 #include "sqlite/batch_insert.hpp"
+#include "sqlite/presence.hpp"
 #include "sqlite/schema.hpp"
 #include "stored_value.hpp"
 
@@ -325,11 +326,14 @@ std::vector<std::string> SqliteStore::lease_owners() {
   return owners;
 }
 
-std::unique_ptr<ProcessPresence> SqliteStore::announce_process(const std::string&) {
-  return std::make_unique<ProcessPresence>();
+std::unique_ptr<ProcessPresence> SqliteStore::announce_process(const std::string& owner) {
+  return std::make_unique<SqlitePresence>(presence_folder(path_), owner);
 }
 
-int SqliteStore::release_departed_owners(core::TimeMs) { return 0; }
+int SqliteStore::release_departed_owners(const std::string& self, core::TimeMs) {
+  return release_departed(presence_folder(path_), self,
+                          [&](const std::string& owner) { return release_leases(owner); });
+}
 
 std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                                    core::TimeMs now) {

@@ -37,11 +37,10 @@ class SqliteStore final : public Store {
   int release_expired_leases(core::TimeMs now) override;
   int release_leases(const std::string& owner) override;
   std::vector<std::string> lease_owners() override;
-  // A SQLite file has no sessions that end with their process: this presence does
-  // nothing, and the pipeline's check of same-host owners finds the dead (all SQLite
-  // users share the host).
+  // A SqlitePresence: a locked file in DB.owners/ (sqlite/presence.hpp).
   std::unique_ptr<ProcessPresence> announce_process(const std::string& owner) override;
-  int release_departed_owners(core::TimeMs now) override;
+  // Owners whose presence file's lock is free.
+  int release_departed_owners(const std::string& self, core::TimeMs now) override;
   std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                         core::TimeMs now) override;
   std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,

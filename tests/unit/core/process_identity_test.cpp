@@ -42,6 +42,7 @@ TEST(ProcessIdentity, ThisProcessIsNamedAndReadBack) {
   EXPECT_FALSE(self.host.empty());
   EXPECT_GT(self.start_ticks, 0u) << "/proc/self/stat was not read";
   EXPECT_GT(self.pid_namespace, 0u) << "/proc/self/ns/pid was not read";
+  EXPECT_EQ(self.boot.size(), 16u) << "/proc/sys/kernel/random/boot_id was not read";
   const auto parsed = parse_process_identity(to_string(self));
   ASSERT_TRUE(parsed.has_value()) << to_string(self);
   EXPECT_EQ(*parsed, self);
@@ -49,8 +50,9 @@ TEST(ProcessIdentity, ThisProcessIsNamedAndReadBack) {
 }
 
 TEST(ProcessIdentity, MalformedTextIsRefused) {
-  for (const char* text : {"", "host", "host:1:2", "host:1:2:3:4", ":1:2:3", "host:x:2:3",
-                           "host:1:-2:3", "host:1:0:3", "host:1:2:", "host:1:2:3x", "w", "owner-a"})
+  for (const char* text :
+       {"", "host", "host:b:1:2", "host:b:1:2:3:4", ":b:1:2:3", "host:b:x:2:3", "host:b:1:-2:3",
+        "host:b:1:0:3", "host:b:1:2:", "host:b:1:2:3x", "host:1:2:3", "w", "owner-a"})
     EXPECT_FALSE(parse_process_identity(text).has_value()) << text;
 }
 
@@ -79,15 +81,20 @@ TEST(ProcessIdentity, ALivePidWithAnotherStartTimeIsAReusedPidSoGone) {
   EXPECT_FALSE(certainly_gone(this_process()));
 }
 
-TEST(ProcessIdentity, NothingIsSaidOfAnotherHostOrNamespace) {
+TEST(ProcessIdentity, NothingIsSaidOfAnotherMachineBootOrNamespace) {
   Child child;
   auto identity = process_identity_of(child.pid());
   ASSERT_TRUE(identity.has_value());
   child.end();
   ASSERT_TRUE(certainly_gone(*identity));
+  // Another machine (or boot) with the same host name and the same first namespace.
   auto elsewhere = *identity;
-  elsewhere.host += "-other";
+  elsewhere.boot = "0123456789abcdef";
   EXPECT_FALSE(certainly_gone(elsewhere));
+  // The host name is only for people: the boot decides.
+  auto renamed = *identity;
+  renamed.host += "-renamed";
+  EXPECT_TRUE(certainly_gone(renamed));
   auto other_namespace = *identity;
   other_namespace.pid_namespace += 1;
   EXPECT_FALSE(certainly_gone(other_namespace));

@@ -530,17 +530,17 @@ TEST(PostgresStore, TheLeasesOfAnOwnerWhoseSessionEndedAreReleasedAtOnce) {
   PQclear(announced);
 
   // Both sessions live: nobody has departed, and a lease with a year to run stays put.
-  EXPECT_EQ(store->release_departed_owners(kT0 + 1), 0);
+  EXPECT_EQ(store->release_departed_owners("checker", kT0 + 1), 0);
   EXPECT_EQ(store->queue_depth().running, 5);
 
   PQfinish(doomed);
   int released = 0;
   ASSERT_TRUE(eventually([&] {
-    released += store->release_departed_owners(kT0 + 2);
+    released += store->release_departed_owners("checker", kT0 + 2);
     return released > 0;
   }));
   EXPECT_EQ(released, 3) << "the dead owner's leases, and only those";
-  EXPECT_EQ(store->release_departed_owners(kT0 + 3), 0);
+  EXPECT_EQ(store->release_departed_owners("checker", kT0 + 3), 0);
   EXPECT_EQ(store->lease_owners(), std::vector<std::string>{"alive"});
   EXPECT_TRUE(presence_key(schema, "doomed").empty()) << "the departed owner is forgotten";
   EXPECT_EQ(presence_key(schema, "alive").size(), 1u);
@@ -568,7 +568,7 @@ TEST(PostgresStore, APresenceWhoseConnectionIsCutTakesItsLockAgain) {
            cluster().column(kDb, presence_lock_holders(second[0])) == std::vector<std::string>{"1"};
   })) << "the presence did not come back";
   // Back under its new key, the owner is alive again: nothing of its is released.
-  EXPECT_EQ(store->release_departed_owners(kT0 + 1), 0);
+  EXPECT_EQ(store->release_departed_owners("checker", kT0 + 1), 0);
   EXPECT_EQ(store->queue_depth().running, 2);
 }
 

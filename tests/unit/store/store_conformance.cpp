@@ -515,20 +515,47 @@ TEST_P(StoreConformance, LeaseOwnersAreTheOwnersOfRunningTasksEachOnce) {
   EXPECT_TRUE(store().lease_owners().empty());
 }
 
-TEST_P(StoreConformance, NobodyAnnouncedMeansNobodyDeparted) {
+TEST_P(StoreConformance, AnOwnerPresentOrGoneWithAGoodbyeIsNotDeparted) {
   create(store(), make_request(1, 3));
   ASSERT_EQ(store().claim_tasks("owner-a", 3, kT0, kLease).size(), 3u);
-  // Announced and present (or, on SQLite, nothing to tell by): nothing is released.
+  EXPECT_EQ(store().release_departed_owners("checker", kT0), 0) << "nobody announced";
   {
     const auto presence = store().announce_process("owner-a");
     ASSERT_NE(presence, nullptr);
-    EXPECT_EQ(store().release_departed_owners(kT0 + 1), 0);
+    EXPECT_TRUE(presence->present());
+    EXPECT_EQ(store().release_departed_owners("checker", kT0 + 1), 0);
     EXPECT_EQ(store().queue_depth().running, 3);
   }
   // A goodbye is not a death: the owner left on purpose (and released its leases itself
   // first, in the pipeline); nothing here takes them.
-  EXPECT_EQ(store().release_departed_owners(kT0 + 2), 0);
+  EXPECT_EQ(store().release_departed_owners("checker", kT0 + 2), 0);
   EXPECT_EQ(store().queue_depth().running, 3);
+}
+
+// Leaving without a goodbye is what the kernel (SQLite's lock file) or the server (the
+// PostgreSQL session) sees of a process killed with kill -9.
+TEST_P(StoreConformance, AnOwnerGoneWithoutAGoodbyeIsDepartedAndForgotten) {
+  create(store(), make_request(1, 5));
+  ASSERT_EQ(store().claim_tasks("owner-a", 2, kT0, kLease).size(), 2u);
+  ASSERT_EQ(store().claim_tasks("owner-b", 3, kT0, kLease).size(), 3u);
+  const auto alive = store().announce_process("owner-a");
+  auto doomed = store().announce_process("owner-b");
+  // Its own presence never makes an owner judge itself departed.
+  EXPECT_EQ(store().release_departed_owners("owner-b", kT0 + 1), 0);
+  doomed->leave_without_goodbye();
+  doomed.reset();
+
+  int released = 0;
+  for (int i = 0; i < 500 && released == 0; ++i) {  // PostgreSQL ends the session a moment later
+    released = store().release_departed_owners("checker", kT0 + 2);
+    if (released == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(released, 3) << "the departed owner's leases, and only those";
+  EXPECT_EQ(store().lease_owners(), std::vector<std::string>{"owner-a"});
+  EXPECT_EQ(store().release_departed_owners("checker", kT0 + 3), 0) << "forgotten: once only";
+  const auto again = store().claim_tasks("rescuer", 10, kT0 + 4, kLease);
+  ASSERT_EQ(again.size(), 3u);
+  for (const auto& task : again) EXPECT_EQ(task.attempt, 2);
 }
 
 // ---- finishing -------------------------------------------------------------------------

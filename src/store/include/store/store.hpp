@@ -38,6 +38,12 @@ class WorkWatch {
 class ProcessPresence {
  public:
   virtual ~ProcessPresence() = default;
+  // False while the database cannot see it (its connection is being re-established): the
+  // owner should then not judge others, who may be in the same gap.
+  virtual bool present() const { return true; }
+  // Makes the destructor leave no goodbye, so that others find the owner gone and take
+  // what it still holds (it could not hand its leases back itself).
+  virtual void leave_without_goodbye() {}
 };
 
 class Store {
@@ -85,10 +91,10 @@ class Store {
   // no sessions to tell by: there, the object does nothing.
   virtual std::unique_ptr<ProcessPresence> announce_process(const std::string& owner) = 0;
 
-  // Puts back to pending the tasks of every announced owner whose presence ended without
-  // a goodbye, and forgets those owners. Returns how many tasks were put back; always 0
-  // on SQLite.
-  virtual int release_departed_owners(core::TimeMs now) = 0;
+  // Puts back to pending the tasks of every announced owner but `self` whose presence
+  // ended without a goodbye, and forgets those owners. Returns how many tasks were put
+  // back; always 0 on SQLite.
+  virtual int release_departed_owners(const std::string& self, core::TimeMs now) = 0;
 
   // Records outcomes in one transaction. An outcome for a task no longer leased as
   // running (its lease expired and someone else took it) still counts if the task has
