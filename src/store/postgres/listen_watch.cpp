@@ -27,8 +27,9 @@ constexpr int kIdleProbeMs = 30'000;
 
 }  // namespace
 
-ListenWatch::ListenWatch(std::string uri, std::function<void()> on_new_work)
-    : uri_(std::move(uri)), on_new_work_(std::move(on_new_work)) {
+ListenWatch::ListenWatch(std::string uri, SessionSettings settings,
+                         std::function<void()> on_new_work)
+    : uri_(std::move(uri)), settings_(settings), on_new_work_(std::move(on_new_work)) {
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
   if (stop_fd_ < 0)
     throw StoreError(std::string("postgresql: cannot create an eventfd: ") +
@@ -82,7 +83,7 @@ bool ListenWatch::send_and_wait(const char* sql) {
 }
 
 bool ListenWatch::connect_and_listen() {
-  conn_ = start_connection(uri_);
+  conn_ = start_connection(uri_, settings_);
   // Driven by hand rather than by PQconnectdb so that the destructor can interrupt it.
   PostgresPollingStatusType status =
       PQstatus(conn_) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <thread>
 
+#include "postgres/conninfo.hpp"
 #include "store/store.hpp"
 
 using PGconn = struct pg_conn;
@@ -25,7 +26,7 @@ class ListenWatch final : public WorkWatch {
  public:
   // Tries the first connection before returning, so that work stored after this returns
   // is seen; if the server is unreachable now, the thread keeps trying.
-  ListenWatch(std::string uri, std::function<void()> on_new_work);
+  ListenWatch(std::string uri, SessionSettings settings, std::function<void()> on_new_work);
   ~ListenWatch() override;
   ListenWatch(const ListenWatch&) = delete;
   ListenWatch& operator=(const ListenWatch&) = delete;
@@ -46,6 +47,7 @@ class ListenWatch final : public WorkWatch {
   void notify_callback();
 
   std::string uri_;
+  SessionSettings settings_;
   std::function<void()> on_new_work_;
   std::atomic<bool> stop_{false};
   int stop_fd_ = -1;        // eventfd, readable once the destructor has run
