@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "postgres/conninfo.hpp"
@@ -151,8 +152,10 @@ Result Connection::check(PGresult* result, int expected, std::string_view doing,
   if (message.empty()) message = trimmed(PQerrorMessage(conn_));
   if (message.empty()) message = "unexpected result status";
   PQclear(result);
-  message = "postgresql: " + std::string(doing) + ": " + scrub_password(message, uri_) +
-            timeout_hint(state, message);
+  const std::string hint = timeout_hint(state, message);
+  message = "postgresql: " + std::string(doing) + ": " + scrub_password(message, uri_);
+  // After the server's first line, before its CONTEXT (which row it was waiting for).
+  message.insert(std::min(message.find('\n'), message.size()), hint);
   if (broken() || is_connection_state(state)) throw ConnectionLost(message, committing);
   if (is_conflict_state(state)) throw TransientConflict(message);
   throw StoreError(message);
