@@ -31,7 +31,6 @@ constexpr core::TimeMs kT0 = 1'800'000'000'000;
 constexpr core::TimeMs kLease = 30'000;
 
 PostgresCluster& cluster() { return PostgresCluster::shared(); }
-constexpr const char* kDb = PostgresCluster::kSchemasDatabase;
 
 class Schema {
  public:
