@@ -142,6 +142,35 @@ void add_lease_option(CLI::App& app, core::Config& config) {
       ->capture_default_str();
 }
 
+// A number of seconds from 0 (off) to a day, fractions allowed.
+CLI::Validator timeout_seconds() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value) ||
+            value < 0 || value > 86'400)
+          return "\"" + text + "\" is not a number of seconds from 0 (no limit) to 86400";
+        return {};
+      },
+      "SECONDS");
+}
+
+void add_postgres_options(CLI::App& app, core::Config& config) {
+  app.add_option("--pg-statement-timeout", config.pg_statement_timeout_seconds,
+                 "PostgreSQL: seconds a statement may run before the server cancels it "
+                 "(0 = no limit from imgbatch)")
+      ->envname(env("PG_STATEMENT_TIMEOUT"))
+      ->check(timeout_seconds())
+      ->capture_default_str();
+  app.add_option("--pg-lock-timeout", config.pg_lock_timeout_seconds,
+                 "PostgreSQL: seconds a statement may wait for a lock held by another session "
+                 "(0 = no limit from imgbatch)")
+      ->envname(env("PG_LOCK_TIMEOUT"))
+      ->check(timeout_seconds())
+      ->capture_default_str();
+}
+
 void add_log_options(CLI::App& app, core::Config& config) {
   app.add_option("--log-format", config.log_format, "text or json")
       ->envname(env("LOG_FORMAT"))
@@ -185,6 +214,7 @@ void add_service_options(CLI::App& app, core::Config& config, std::string& forma
   add_webhook_options(app, config);
   add_limit_options(app, config, true);
   add_lease_option(app, config);
+  add_postgres_options(app, config);
   add_log_options(app, config);
   add_webhook_retry_option(app, config);
 }

@@ -1,5 +1,7 @@
 #include "service.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -23,6 +25,19 @@ std::unique_ptr<blob::BlobStore> open_blobs(const core::Config& config) {
   if (const int removed = blobs->remove_stale_temporaries(kStaleTemporaryAge); removed > 0)
     spdlog::info("removed {} temporary file(s) left by an earlier crash", removed);
   return blobs;
+}
+
+// Whole milliseconds, PostgreSQL's unit; a positive fraction of one still sets a limit.
+std::chrono::milliseconds milliseconds(double seconds) {
+  if (seconds <= 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(std::max<long long>(1, std::llround(seconds * 1000)));
+}
+
+store::OpenOptions store_options(const core::Config& config) {
+  store::OpenOptions options;
+  options.statement_timeout = milliseconds(config.pg_statement_timeout_seconds);
+  options.lock_timeout = milliseconds(config.pg_lock_timeout_seconds);
+  return options;
 }
 
 webhook::DispatcherOptions dispatcher_options(const core::Config& config,
@@ -55,7 +70,7 @@ http::WebhookVerifier webhook_verifier(const core::Config& config) {
 Service::Service(const core::Config& config, ServiceRole role)
     : config_(config),
       role_(role),
-      store_(store::open_store(config.db)),
+      store_(store::open_store(config.db, store_options(config))),
       blobs_(open_blobs(config)),
       metrics_(registry_),
       dispatcher_(dispatcher_options(config, metrics_), *store_) {

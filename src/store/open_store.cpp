@@ -39,10 +39,12 @@ std::unique_ptr<Store> open_sqlite(const std::string& uri, const std::string& pa
 
 }  // namespace
 
-std::unique_ptr<Store> open_store(const std::string& uri) {
+std::unique_ptr<Store> open_store(const std::string& uri, const OpenOptions& options) {
   if (uri.starts_with(kSqliteScheme)) return open_sqlite(uri, uri.substr(kSqliteScheme.size()));
   for (std::string_view scheme : kPostgresSchemes)
-    if (uri.starts_with(scheme)) return std::make_unique<postgres::PostgresStore>(uri);
+    if (uri.starts_with(scheme))
+      return std::make_unique<postgres::PostgresStore>(
+          uri, postgres::SessionSettings{options.statement_timeout, options.lock_timeout});
   // Only the scheme of a URL is echoed: the rest may carry a password.
   const auto scheme_end = uri.find("://");
   const std::string shown =

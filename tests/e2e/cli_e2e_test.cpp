@@ -51,6 +51,8 @@ TEST(Cli, HelpExplainsEveryOptionOfTheContract) {
                              "--download-timeout",
                              "--max-attempts",
                              "--lease-seconds",
+                             "--pg-statement-timeout",
+                             "--pg-lock-timeout",
                              "--log-format",
                              "--log-level",
                              "--webhook-retry-base"})
@@ -84,6 +86,23 @@ TEST(Cli, LogLevelAndRetryBaseAreCheckedLikeEveryOption) {
   EXPECT_NE(r.output.find("{trace,debug,info,warn,error,critical,off}=warn"), std::string::npos)
       << "process logs warnings and errors only unless told otherwise:\n"
       << r.output;
+}
+
+// The PostgreSQL timeouts are seconds from 0 (no limit) to a day, fractions allowed, as a
+// flag or an environment variable; anything else is refused at start-up.
+TEST(Cli, PostgresTimeoutsAreSecondsFromZeroToADay) {
+  for (const char* bad : {"-1", "soon", "inf", "nan", "86401"}) {
+    auto r = run({"serve", "--pg-lock-timeout", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("--pg-lock-timeout"), std::string::npos) << r.output;
+    r = run({"worker"}, {{"IMGBATCH_PG_STATEMENT_TIMEOUT", bad}});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("--pg-statement-timeout"), std::string::npos) << r.output;
+  }
+  const auto r = run({"serve", "--help"});
+  EXPECT_NE(r.output.find("--pg-statement-timeout FLOAT:SECONDS=60"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("--pg-lock-timeout FLOAT:SECONDS=10"), std::string::npos) << r.output;
 }
 
 // --compress-nice takes 0 (off) to 19, as a flag or IMGBATCH_COMPRESS_NICE, for every

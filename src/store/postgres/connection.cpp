@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "postgres/conninfo.hpp"
@@ -20,6 +21,18 @@ bool is_connection_state(std::string_view state) {
 
 // Deadlock detected and serialization failure: the server rolled the transaction back.
 bool is_conflict_state(std::string_view state) { return state == "40P01" || state == "40001"; }
+
+// What the server says when it cancels a statement for one of the session's timeouts,
+// completed with what set the limit. Nothing is retried here: the transaction was rolled
+// back, and the caller treats the StoreError as a database unavailable for a moment
+// (the workers' loop runs again, the HTTP API answers 503), which is what a hang becomes.
+std::string timeout_hint(std::string_view state, std::string_view message) {
+  if (state == "55P03" && message.find("lock timeout") != std::string_view::npos)
+    return " (another session held a lock longer than lock_timeout, --pg-lock-timeout)";
+  if (state == "57014" && message.find("statement timeout") != std::string_view::npos)
+    return " (the statement ran longer than statement_timeout, --pg-statement-timeout)";
+  return {};
+}
 
 std::string trimmed(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
@@ -139,7 +152,10 @@ Result Connection::check(PGresult* result, int expected, std::string_view doing,
   if (message.empty()) message = trimmed(PQerrorMessage(conn_));
   if (message.empty()) message = "unexpected result status";
   PQclear(result);
+  const std::string hint = timeout_hint(state, message);
   message = "postgresql: " + std::string(doing) + ": " + scrub_password(message, uri_);
+  // After the server's first line, before its CONTEXT (which row it was waiting for).
+  message.insert(std::min(message.find('\n'), message.size()), hint);
   if (broken() || is_connection_state(state)) throw ConnectionLost(message, committing);
   if (is_conflict_state(state)) throw TransientConflict(message);
   throw StoreError(message);

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -86,9 +87,11 @@ void ignore_notice(void*, const char*) {}
 // Keyword and value arrays for libpq: the defaults, then the URI, then what must hold
 // whatever the URI says.
 struct ConnectParams {
+  std::string options;  // owns the text that values points to
   std::vector<const char*> keywords;
   std::vector<const char*> values;
-  explicit ConnectParams(const std::string& uri) {
+  ConnectParams(const std::string& uri, const SessionSettings& settings)
+      : options(startup_options(uri, settings)) {
     for (std::size_t k = 0; k < std::size(kDefaultKeywords); ++k) {
       keywords.push_back(kDefaultKeywords[k]);
       values.push_back(kDefaultValues[k]);
@@ -97,12 +100,33 @@ struct ConnectParams {
     values.push_back(uri.c_str());
     keywords.push_back("client_encoding");
     values.push_back("UTF8");
+    if (!options.empty()) {
+      keywords.push_back("options");  // the URI's own options are part of it
+      values.push_back(options.c_str());
+    }
     keywords.push_back(nullptr);
     values.push_back(nullptr);
   }
 };
 
+void add_setting(std::string& options, std::string_view name, std::chrono::milliseconds value) {
+  if (value.count() <= 0) return;
+  if (!options.empty()) options += ' ';
+  // Milliseconds, PostgreSQL's unit for both when none is given.
+  options += "-c " + std::string(name) + "=" + std::to_string(value.count());
+}
+
 }  // namespace
+
+std::string startup_options(const std::string& uri, const SessionSettings& settings) {
+  std::string options;
+  if (const Options parsed = parse(uri, nullptr)) options = option(parsed, "options");
+  if (options.empty())
+    if (const char* environment = std::getenv("PGOPTIONS")) options = environment;
+  add_setting(options, "statement_timeout", settings.statement_timeout);
+  add_setting(options, "lock_timeout", settings.lock_timeout);
+  return options;
+}
 
 std::string describe_target(const std::string& uri) {
   std::string error;
@@ -150,8 +174,8 @@ std::string scrub_password(std::string message, const std::string& uri) {
   return message;
 }
 
-PGconn* start_connection(const std::string& uri) {
-  const ConnectParams params(uri);
+PGconn* start_connection(const std::string& uri, const SessionSettings& settings) {
+  const ConnectParams params(uri, settings);
   PGconn* conn = PQconnectStartParams(params.keywords.data(), params.values.data(), 1);
   if (!conn) throw StoreError("postgresql: out of memory while connecting");
   // NOTICEs (such as "relation already exists, skipping") would otherwise go to stderr.
@@ -159,9 +183,9 @@ PGconn* start_connection(const std::string& uri) {
   return conn;
 }
 
-PGconn* connect_blocking(const std::string& uri) {
+PGconn* connect_blocking(const std::string& uri, const SessionSettings& settings) {
   const std::string target = describe_target(uri);  // first: it rejects a malformed URI
-  const ConnectParams params(uri);
+  const ConnectParams params(uri, settings);
   PGconn* conn = PQconnectdbParams(params.keywords.data(), params.values.data(), 1);
   if (!conn) throw StoreError("postgresql: out of memory while connecting");
   if (PQstatus(conn) != CONNECTION_OK) {

@@ -30,8 +30,8 @@ constexpr int kIdleProbeMs = 30'000;
 
 }  // namespace
 
-KeptConnection::KeptConnection(std::string uri, Hooks hooks)
-    : uri_(std::move(uri)), hooks_(std::move(hooks)) {
+KeptConnection::KeptConnection(std::string uri, SessionSettings settings, Hooks hooks)
+    : uri_(std::move(uri)), settings_(settings), hooks_(std::move(hooks)) {
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
   if (stop_fd_ < 0)
     throw StoreError(std::string("postgresql: cannot create an eventfd: ") +
@@ -121,7 +121,7 @@ std::optional<std::string> KeptConnection::run(const char* sql,
 }
 
 bool KeptConnection::connect(bool after_gap) {
-  conn_ = start_connection(uri_);
+  conn_ = start_connection(uri_, settings_);
   // Driven by hand rather than by PQconnectdb so that the destructor can interrupt it.
   PostgresPollingStatusType status =
       PQstatus(conn_) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;

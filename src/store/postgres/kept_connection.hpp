@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "postgres/conninfo.hpp"
+
 using PGconn = struct pg_conn;
 
 namespace imgbatch::store::postgres {
@@ -35,7 +37,7 @@ class KeptConnection {
 
   // Tries the first connection before returning; if the server is unreachable now, the
   // thread keeps trying.
-  KeptConnection(std::string uri, Hooks hooks);
+  KeptConnection(std::string uri, SessionSettings settings, Hooks hooks);
   ~KeptConnection();
   KeptConnection(const KeptConnection&) = delete;
   KeptConnection& operator=(const KeptConnection&) = delete;
@@ -60,6 +62,7 @@ class KeptConnection {
   Wait wait_for(int fd, short events, int timeout_ms, bool ignore_stop = false) const;
 
   std::string uri_;
+  SessionSettings settings_;
   Hooks hooks_;
   std::atomic<bool> stop_{false};
   int stop_fd_ = -1;        // eventfd, readable once the destructor has begun

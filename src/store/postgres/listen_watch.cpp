@@ -2,9 +2,10 @@
 
 namespace imgbatch::store::postgres {
 
-ListenWatch::ListenWatch(std::string uri, std::function<void()> on_new_work)
+ListenWatch::ListenWatch(std::string uri, SessionSettings settings,
+                         std::function<void()> on_new_work)
     : on_new_work_(std::move(on_new_work)),
-      connection_(std::move(uri),
+      connection_(std::move(uri), settings,
                   KeptConnection::Hooks{.on_connect =
                                             [this](KeptConnection& connection, bool after_gap) {
                                               const std::string listen =

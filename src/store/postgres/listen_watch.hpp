@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "postgres/conninfo.hpp"
 #include "postgres/kept_connection.hpp"
 #include "store/store.hpp"
 
@@ -19,7 +20,7 @@ class ListenWatch final : public WorkWatch {
  public:
   // Tries the first connection before returning, so that work stored after this returns
   // is seen; if the server is unreachable now, it keeps trying.
-  ListenWatch(std::string uri, std::function<void()> on_new_work);
+  ListenWatch(std::string uri, SessionSettings settings, std::function<void()> on_new_work);
 
   // True while the LISTEN connection is up.
   bool listening() const { return connection_.connected(); }

@@ -4,13 +4,13 @@
 
 namespace imgbatch::store::postgres {
 
-ConnectionPool::ConnectionPool(std::string uri, std::size_t size)
-    : uri_(std::move(uri)), size_(size) {}
+ConnectionPool::ConnectionPool(std::string uri, SessionSettings settings, std::size_t size)
+    : uri_(std::move(uri)), settings_(settings), size_(size) {}
 
 ConnectionPool::~ConnectionPool() = default;
 
 std::unique_ptr<Connection> ConnectionPool::open() {
-  return std::make_unique<Connection>(connect_blocking(uri_), uri_);
+  return std::make_unique<Connection>(connect_blocking(uri_, settings_), uri_);
 }
 
 ConnectionPool::Lease ConnectionPool::borrow() {

@@ -14,12 +14,13 @@
 
 #include "common/lease.hpp"
 #include "postgres/connection.hpp"
+#include "postgres/conninfo.hpp"
 
 namespace imgbatch::store::postgres {
 
 class ConnectionPool {
  public:
-  ConnectionPool(std::string uri, std::size_t size);
+  ConnectionPool(std::string uri, SessionSettings settings, std::size_t size);
   ~ConnectionPool();
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -35,6 +36,7 @@ class ConnectionPool {
   std::unique_ptr<Connection> open();
 
   std::string uri_;
+  SessionSettings settings_;
   std::size_t size_;
   std::mutex mutex_;
   std::condition_variable returned_;

@@ -189,7 +189,8 @@ auto PostgresStore::run(std::string_view doing, Body&& body) {
   }
 }
 
-PostgresStore::PostgresStore(const std::string& uri) : uri_(uri), pool_(uri, kPoolSize) {
+PostgresStore::PostgresStore(const std::string& uri, SessionSettings settings)
+    : uri_(uri), settings_(settings), pool_(uri, settings, kPoolSize) {
   describe_target(uri);  // a malformed URI fails here with its own message
   run("migrating the schema", [&](Connection& db) {
     migrate(db);
@@ -440,7 +441,7 @@ std::vector<std::string> PostgresStore::lease_owners() {
 }
 
 std::unique_ptr<ProcessPresence> PostgresStore::announce_process(const std::string& owner) {
-  return std::make_unique<PostgresPresence>(uri_, owner);
+  return std::make_unique<PostgresPresence>(uri_, settings_, owner);
 }
 
 int PostgresStore::release_departed_owners(const std::string& self, core::TimeMs now) {
@@ -617,7 +618,7 @@ bool PostgresStore::ping() {
 }
 
 std::unique_ptr<WorkWatch> PostgresStore::watch_new_work(std::function<void()> on_new_work) {
-  return std::make_unique<ListenWatch>(uri_, std::move(on_new_work));
+  return std::make_unique<ListenWatch>(uri_, settings_, std::move(on_new_work));
 }
 
 }  // namespace imgbatch::store::postgres

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "postgres/conninfo.hpp"
 #include "postgres/pool.hpp"
 #include "store/store.hpp"
 
@@ -27,7 +28,8 @@ namespace imgbatch::store::postgres {
 class PostgresStore final : public Store {
  public:
   // Connects to the libpq URI and migrates the schema. Throws StoreError when it cannot.
-  explicit PostgresStore(const std::string& uri);
+  // Every connection, the LISTEN one too, starts with `settings`.
+  explicit PostgresStore(const std::string& uri, SessionSettings settings = {});
   ~PostgresStore() override;
 
   core::CreateOutcome create_request(const core::NewRequest& request) override;
@@ -63,6 +65,7 @@ class PostgresStore final : public Store {
   auto run(std::string_view doing, Body&& body);
 
   std::string uri_;
+  SessionSettings settings_;
   ConnectionPool pool_;
 };
 

@@ -23,7 +23,7 @@ constexpr const char* kGoodbye = "DELETE FROM live_processes WHERE owner = $1";
 
 }  // namespace
 
-PostgresPresence::PostgresPresence(std::string uri, std::string owner)
+PostgresPresence::PostgresPresence(std::string uri, SessionSettings settings, std::string owner)
     : owner_(std::move(owner)),
       connection_(
           std::move(uri),

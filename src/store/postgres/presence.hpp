@@ -26,7 +26,7 @@ inline constexpr int kPresenceLockSpace = 0x696d6762;
 
 class PostgresPresence final : public ProcessPresence {
  public:
-  PostgresPresence(std::string uri, std::string owner);
+  PostgresPresence(std::string uri, SessionSettings settings, std::string owner);
 
   // True while the lock is held.
   bool present() const override { return connection_.connected(); }

@@ -31,6 +31,12 @@ struct Config {
   // How long a claimed task stays reserved for its process without a renewal; after a
   // crash, this is how long its images wait before another process takes them.
   int lease_seconds = 60;
+  // PostgreSQL only, in seconds (0 = not set by imgbatch): the server cancels a statement
+  // that runs longer than the first, or waits longer than the second for a lock, so a call
+  // never hangs on a stuck query or on a lock held by a session that stopped. The same
+  // defaults as store::OpenOptions; docs/configuration.md says why these values.
+  double pg_statement_timeout_seconds = 60;
+  double pg_lock_timeout_seconds = 10;
   // Nice value of the compress threads (0 to 19; 0 leaves them at the process's priority).
   // Compressing keeps every core busy; a lower priority lets the HTTP threads, at 0, have
   // a core as soon as they wake, so the API stays responsive under full load.

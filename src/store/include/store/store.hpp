@@ -10,6 +10,7 @@
 // them into a 503 or a retried loop iteration; they are not a user's mistake.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -131,11 +132,24 @@ class Store {
   virtual std::unique_ptr<WorkWatch> watch_new_work(std::function<void()> on_new_work) = 0;
 };
 
+// How a Store talks to its database. Only PostgreSQL reads these; SQLite has no server
+// that could keep a call waiting (its own busy timeout bounds a wait for the file lock).
+struct OpenOptions {
+  // Set on every PostgreSQL connection at start-up, so that no call waits without end:
+  // the server cancels a statement that runs longer than statement_timeout, or that waits
+  // longer than lock_timeout for a lock another session holds; the call then throws
+  // StoreError, as for a database that is unavailable for a moment. Zero sets nothing
+  // (the URI's `options`, the role's, the database's or the server's setting applies).
+  // The defaults are core::Config's (docs/configuration.md says why these values).
+  std::chrono::milliseconds statement_timeout{60'000};
+  std::chrono::milliseconds lock_timeout{10'000};
+};
+
 // Opens the backend named by a URI: `sqlite:PATH`, or `postgresql://…` / `postgres://…`
 // (a libpq connection URI, passed to libpq as is). Creates or migrates the schema. Throws
 // StoreError with a clear message (never showing a password) when the URI is unknown or
 // the database cannot be opened.
-std::unique_ptr<Store> open_store(const std::string& uri);
+std::unique_ptr<Store> open_store(const std::string& uri, const OpenOptions& options = {});
 
 // The URI as it may be logged or shown: a password in it (user:PASSWORD@ or ?password=)
 // becomes "***"; anything else is kept.
