@@ -26,7 +26,7 @@ constexpr const char* kGoodbye = "DELETE FROM live_processes WHERE owner = $1";
 PostgresPresence::PostgresPresence(std::string uri, SessionSettings settings, std::string owner)
     : owner_(std::move(owner)),
       connection_(
-          std::move(uri),
+          std::move(uri), settings,
           KeptConnection::Hooks{.on_connect =
                                     [this](KeptConnection& connection, bool) {
                                       return connection
