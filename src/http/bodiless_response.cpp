@@ -58,17 +58,17 @@ bool is_bodiless(const restinio::request_t& req, const Reply& reply) {
   return reply.status == 304 || req.header().method() == restinio::http_method_head();
 }
 
-void send_bodiless(const restinio::request_handle_t& req, Reply reply) {
+void send_bodiless(const restinio::request_handle_t& req, const Reply& reply) {
   auto response = req->create_response<bodiless_output_t>(restinio::http_status_line_t{
       restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
       std::string(reason_phrase(reply.status))});
   response.append_header_date_field();
-  for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
+  for (const auto& [name, value] : reply.headers) response.append_header(name, value);
   if (reply.status != 304 && reply.status != 204) response.set_content_length(reply.body.size());
   response.done();
 }
 
-std::vector<Route> with_head_routes(std::vector<Route> routes) {
+std::vector<Route> with_head_routes(const std::vector<Route>& routes) {
   std::vector<Route> out;
   out.reserve(routes.size() * 2);
   for (auto& route : routes) {

@@ -17,9 +17,9 @@ namespace imgbatch::http {
 bool is_bodiless(const restinio::request_t& req, const Reply& reply);
 
 // Sends `reply` without its body; a HEAD's Content-Length is that of the GET's body.
-void send_bodiless(const restinio::request_handle_t& req, Reply reply);
+void send_bodiless(const restinio::request_handle_t& req, const Reply& reply);
 
 // `routes` and, next to each GET route, a HEAD route running the same handler.
-std::vector<Route> with_head_routes(std::vector<Route> routes);
+std::vector<Route> with_head_routes(const std::vector<Route>& routes);
 
 }  // namespace imgbatch::http

@@ -16,7 +16,7 @@ namespace guard_detail {
 
 namespace {
 
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 
 std::optional<GuardLimits> limits_of(asio::io_context& io) {
   if (!asio::has_service<GuardSettings>(io)) return std::nullopt;
@@ -26,9 +26,15 @@ std::optional<GuardLimits> limits_of(asio::io_context& io) {
 // A whole HTTP/1.1 response that closes the connection: the problem+json of `status`.
 std::string refusal(int status, const std::string& detail) {
   const Reply reply = problem(status, detail);
-  std::string out =
-      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
-  for (const auto& [name, value] : reply.headers) out += name + ": " + value + "\r\n";
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
+  out += reason_phrase(status);
+  out += "\r\n";
+  for (const auto& [name, value] : reply.headers) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
   out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\nConnection: close\r\n\r\n";
   return out + reply.body;
 }
@@ -206,10 +212,12 @@ GuardedSocket::GuardedSocket(asio::io_context& io)
                                                     guard_detail::limits_of(io))) {}
 
 // The acceptor accepts into a moved-from socket again, so it must stay usable.
+// NOLINTNEXTLINE(performance-noexcept-move-constructor): see the header.
 GuardedSocket::GuardedSocket(GuardedSocket&& other) : c_(std::move(other.c_)) {
   other.c_ = std::make_shared<guard_detail::Connection>(c_->socket.get_executor(), c_->limits);
 }
 
+// NOLINTNEXTLINE(performance-noexcept-move-constructor): see the header.
 GuardedSocket& GuardedSocket::operator=(GuardedSocket&& other) {
   if (this != &other) {
     c_ = std::move(other.c_);

@@ -112,8 +112,10 @@ class GuardedSocket {
   using lowest_layer_type = asio::ip::tcp::socket;
 
   explicit GuardedSocket(asio::io_context& io);
-  GuardedSocket(GuardedSocket&& other);
-  GuardedSocket& operator=(GuardedSocket&& other);
+  // Not noexcept: the moved-from socket gets a fresh connection (RESTinio's acceptor
+  // accepts into it again), which allocates.
+  GuardedSocket(GuardedSocket&& other);             // NOLINT(performance-noexcept-move-constructor)
+  GuardedSocket& operator=(GuardedSocket&& other);  // NOLINT(performance-noexcept-move-constructor)
 
   asio::ip::tcp::socket& lowest_layer() { return c_->socket; }
   const asio::ip::tcp::socket& lowest_layer() const { return c_->socket; }

@@ -10,7 +10,7 @@ namespace imgbatch::http {
 namespace {
 
 // A head longer than this is RESTinio's to refuse (its own field limits are smaller).
-constexpr std::size_t kMaxHead = 1024 * 1024;
+constexpr std::size_t kMaxHead = std::size_t{1024} * 1024;
 
 std::string lower(std::string_view text) {
   std::string out(text);

@@ -207,8 +207,7 @@ void Server::start() {
     add(webhook_routes(impl_->receiver));
     add(web_routes());
   }
-  std::shared_ptr<Router> router =
-      make_router(with_head_routes(std::move(routes)), impl_->deps.metrics);
+  std::shared_ptr<Router> router = make_router(with_head_routes(routes), impl_->deps.metrics);
 
   GuardLimits guard;
   guard.max_body = static_cast<std::uint64_t>(std::max<std::int64_t>(config.max_upload_bytes, 0));
