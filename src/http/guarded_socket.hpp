@@ -61,8 +61,25 @@ namespace guard_detail {
 
 using ReadDone = std::function<void(const asio::error_code&, std::size_t)>;
 
-// What one connection's handlers share; they hold it by shared_ptr, so it outlives moves
-// of the GuardedSocket and the operations still running when RESTinio lets go of it.
+// One read RESTinio started: where its bytes go, and its completion handler. Only the
+// asio operations that carry the read along hold it (in their handlers), never the
+// Connection: RESTinio's handler holds RESTinio's connection, which owns the GuardedSocket,
+// which holds the Connection, so a Connection keeping it would be a cycle. Carried by the
+// pending operations, it is released as with a plain socket: when the last of them
+// completes, or when the io_context destroys the operations it still has (a server stopped
+// with a read parked).
+struct PendingRead {
+  asio::mutable_buffer buffer;
+  asio::any_io_executor executor;  // RESTinio's (its connection's strand)
+  ReadDone done;
+};
+using PendingReadPtr = std::shared_ptr<PendingRead>;
+
+// What one connection's operations share. It holds no handler of anyone's, only state and
+// I/O objects; the operations hold it (shared_from_this), so it outlives moves of the
+// GuardedSocket and the operations still running when RESTinio lets go of it. Waiting for
+// the other side's write is an async_wait on a timer that never expires, woken by cancel():
+// the waiting handler stays inside asio, not in here.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(const asio::any_io_executor& executor, std::optional<GuardLimits> limits);
@@ -71,17 +88,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<GuardLimits> limits;  // none: bytes only pass through
 
   void start_read(asio::mutable_buffer buffer, asio::any_io_executor executor, ReadDone done);
-  // Around each write RESTinio starts; `start` runs now, or after our own write finishes.
-  void before_write(std::function<void()> start);
-  void after_write();
+
+  // RESTinio's writes. Each counts as running from begin_write() to end_write(), so that our
+  // own write waits for it; `start` runs once our own write is not running, with
+  // operation_aborted instead should cancel() come first.
+  void begin_write() { ++writes_running_; }
+  template <typename Start>
+  void when_own_write_idle(const asio::any_io_executor& executor, Start start);
+  void end_write();
+
+  // Aborts the waits parked here (RESTinio's cancel and close): they complete with
+  // operation_aborted, as the socket's own operations do.
   void cancel();
+  void close();
 
  private:
-  void pump();
-  void finish_read(const asio::error_code& ec, std::size_t n);
-  void write_own(std::string bytes, std::function<void(const asio::error_code&)> then);
-  void refuse(int status, const std::string& detail);
-  void drain();
+  void pump(const PendingReadPtr& read, bool initiating);
+  static void finish_read(const PendingReadPtr& read, const asio::error_code& ec, std::size_t n,
+                          bool initiating);
+  template <typename Then>
+  void write_own(std::string bytes, const asio::any_io_executor& executor, Then then);
+  void refuse(const PendingReadPtr& read, int status, const std::string& detail);
+  void drain(const PendingReadPtr& read);
 
   RequestScanner scanner_;
   std::vector<char> raw_;  // read from the socket, not yet scanned
@@ -91,18 +119,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RequestScanner::Step pending_;  // an event still to act on
   bool refused_ = false;          // the refusal is written and the lingering close over
 
-  asio::mutable_buffer read_buffer_;
-  asio::any_io_executor read_executor_;
-  ReadDone read_done_;
-  bool initiating_ = false;  // inside start_read: completions must be posted
-
-  int writes_running_ = 0;  // RESTinio's
+  std::uint64_t cancels_ = 0;  // cancel() calls so far: a woken wait tells cancel from wake-up
+  int writes_running_ = 0;     // RESTinio's
   bool own_write_running_ = false;
-  std::function<void()> when_writes_idle_;             // our write, waiting for RESTinio's
-  std::vector<std::function<void()>> writes_waiting_;  // RESTinio's, waiting for ours
   std::string own_bytes_;
+  asio::steady_timer writes_idle_;     // woken when RESTinio's writes are all done
+  asio::steady_timer own_write_done_;  // woken when our own write is done
   asio::steady_timer linger_timer_;
 };
+
+template <typename Start>
+void Connection::when_own_write_idle(const asio::any_io_executor& executor, Start start) {
+  if (!own_write_running_) {
+    start(asio::error_code{});
+    return;
+  }
+  own_write_done_.async_wait(
+      asio::bind_executor(executor, [self = shared_from_this(), executor, start = std::move(start),
+                                     cancels = cancels_](const asio::error_code&) mutable {
+        if (self->cancels_ != cancels) {
+          start(asio::error_code(asio::error::operation_aborted));
+          return;
+        }
+        self->when_own_write_idle(executor, std::move(start));
+      }));
+}
 
 }  // namespace guard_detail
 
@@ -116,6 +157,11 @@ class GuardedSocket {
   // accepts into it again), which allocates.
   GuardedSocket(GuardedSocket&& other);             // NOLINT(performance-noexcept-move-constructor)
   GuardedSocket& operator=(GuardedSocket&& other);  // NOLINT(performance-noexcept-move-constructor)
+  GuardedSocket(const GuardedSocket&) = delete;
+  GuardedSocket& operator=(const GuardedSocket&) = delete;
+  // Closes, as a plain socket's destructor does: what still runs on the connection (a
+  // lingering close) ends now instead of keeping it.
+  ~GuardedSocket();
 
   asio::ip::tcp::socket& lowest_layer() { return c_->socket; }
   const asio::ip::tcp::socket& lowest_layer() const { return c_->socket; }
@@ -141,7 +187,12 @@ class GuardedSocket {
 
   template <typename MutableBuffers, typename Handler>
   void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    if (!c_->limits) {  // not guarded: straight to the socket
+      c_->socket.async_read_some(buffers, std::forward<Handler>(handler));
+      return;
+    }
     auto executor = asio::get_associated_executor(handler, c_->socket.get_executor());
+    // Shared, so that a handler that can only be moved fits in a std::function.
     auto shared = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
     c_->start_read(first_buffer(buffers), executor,
                    [shared](const asio::error_code& ec, std::size_t n) { (*shared)(ec, n); });
@@ -150,29 +201,45 @@ class GuardedSocket {
   template <typename ConstBuffers, typename Handler>
   void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
     auto executor = asio::get_associated_executor(handler, c_->socket.get_executor());
-    auto shared = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
-    c_->before_write([c = c_, buffers, executor, shared] {
-      c->socket.async_write_some(
-          buffers,
-          asio::bind_executor(executor, [c, shared](const asio::error_code& ec, std::size_t n) {
-            (*shared)(ec, n);  // may start the next write of the same response
-            c->after_write();
-          }));
-    });
+    c_->begin_write();
+    c_->when_own_write_idle(
+        executor, [c = c_, buffers, executor,
+                   handler = std::forward<Handler>(handler)](const asio::error_code& ec) mutable {
+          if (ec) {
+            handler(ec, std::size_t{0});
+            c->end_write();
+            return;
+          }
+          c->socket.async_write_some(
+              buffers, asio::bind_executor(
+                           executor, [c, handler = std::move(handler)](
+                                         const asio::error_code& write_ec, std::size_t n) mutable {
+                             handler(write_ec, n);  // may start the next write of the same response
+                             c->end_write();
+                           }));
+        });
   }
 
   // RESTinio's sendfile waits for writability between its writes: counted as a write.
   template <typename Handler>
   void async_wait(asio::socket_base::wait_type what, Handler&& handler) {
     auto executor = asio::get_associated_executor(handler, c_->socket.get_executor());
-    auto shared = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
-    c_->before_write([c = c_, what, executor, shared] {
-      c->socket.async_wait(what,
-                           asio::bind_executor(executor, [c, shared](const asio::error_code& ec) {
-                             (*shared)(ec);
-                             c->after_write();
-                           }));
-    });
+    c_->begin_write();
+    c_->when_own_write_idle(
+        executor, [c = c_, what, executor,
+                   handler = std::forward<Handler>(handler)](const asio::error_code& ec) mutable {
+          if (ec) {
+            handler(ec);
+            c->end_write();
+            return;
+          }
+          c->socket.async_wait(
+              what, asio::bind_executor(executor, [c, handler = std::move(handler)](
+                                                      const asio::error_code& wait_ec) mutable {
+                handler(wait_ec);
+                c->end_write();
+              }));
+        });
   }
 
  private:

@@ -176,8 +176,9 @@ struct Server::Impl {
   Deps deps;
   WebhookReceiver receiver;
   Surface surface;
-  // Ours, so that it carries the GuardedSockets' settings; outlives `running`.
-  restinio::asio_ns::io_context io_context;
+  // Ours, so that it carries the GuardedSockets' settings; made by start(), outlives
+  // `running`, destroyed by stop(): see there.
+  std::unique_ptr<restinio::asio_ns::io_context> io_context;
   restinio::running_server_handle_t<Traits> running;
   std::atomic<std::uint16_t> port{0};
 };
@@ -214,7 +215,8 @@ void Server::start() {
   guard.on_refused = [metrics = impl_->deps.metrics](int status) {
     count_request(metrics, "before_body", status);
   };
-  restinio::asio_ns::use_service<GuardSettings>(impl_->io_context).set_limits(guard);
+  impl_->io_context = std::make_unique<restinio::asio_ns::io_context>();
+  restinio::asio_ns::use_service<GuardSettings>(*impl_->io_context).set_limits(guard);
   auto settings =
       restinio::server_settings_t<Traits>{}
           .address(address->host)
@@ -248,7 +250,7 @@ void Server::start() {
           });
 
   try {
-    impl_->running = restinio::run_async<Traits>(restinio::external_io_context(impl_->io_context),
+    impl_->running = restinio::run_async<Traits>(restinio::external_io_context(*impl_->io_context),
                                                  std::move(settings), 2);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot listen on " + config.listen + ": " + e.what());
@@ -263,6 +265,11 @@ void Server::stop() {
   impl_->running->stop();
   impl_->running->wait();
   impl_->running.reset();
+  // RESTinio 0.6 does not close its connections when it stops: each lives on in the
+  // operation still pending on it (a read awaiting the next request, or the rest of a
+  // body). Destroying the io_context destroys those operations, and with them the
+  // connections, whose sockets close.
+  impl_->io_context.reset();
 }
 
 }  // namespace imgbatch::http

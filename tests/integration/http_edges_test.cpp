@@ -348,6 +348,38 @@ TEST_F(HttpEdgesTest, KeepAliveConnectionServesRequestsAfterAnUpload) {
   EXPECT_EQ(c.read_response().status, 200);
 }
 
+// stop() ends every connection, whatever it was doing: each socket closes and nothing of
+// it is left behind (LeakSanitizer checks that in the sanitizer build). A connection kept
+// alive by a reference cycle (the socket holding RESTinio's read handler, which holds the
+// connection, which owns the socket) stays open here instead.
+TEST_F(HttpEdgesTest, StopEndsEveryConnectionWhateverItsState) {
+  const auto body = upload_body();
+  {  // a client that goes away in the middle of a body
+    RawConnection gone(port());
+    ASSERT_TRUE(gone.send_all(upload_head(body.size(), false) + body.substr(0, body.size() / 2)));
+  }
+  RawConnection mid_body(port());  // a head and half its body, the rest awaited
+  ASSERT_TRUE(mid_body.send_all(upload_head(body.size(), false) + body.substr(0, body.size() / 2)));
+  RawConnection mid_head(port());  // half a head, held back from RESTinio by the scanner
+  ASSERT_TRUE(mid_head.send_all("POST /upload HTTP/1.1\r\nHost: te"));
+  RawConnection continued(port());  // 100 Continue sent, the body awaited
+  ASSERT_TRUE(continued.send_all(upload_head(body.size(), true)));
+  ASSERT_EQ(continued.read_response(false, std::chrono::seconds(5)).status, 100);
+  RawConnection refused(port());  // 413 sent, its lingering close under way
+  ASSERT_TRUE(refused.send_all(upload_head(10 * kLimit, false)));
+  expect_problem_413(refused.read_response(), kLimit);
+  RawConnection idle(port());  // keep-alive, its next request awaited
+  ASSERT_TRUE(idle.send_all(request("GET", "/health")));
+  ASSERT_EQ(idle.read_response().status, 200);
+
+  server_->stop();
+  EXPECT_TRUE(mid_body.closed_by_server());
+  EXPECT_TRUE(mid_head.closed_by_server());
+  EXPECT_TRUE(continued.closed_by_server());
+  EXPECT_TRUE(refused.closed_by_server());
+  EXPECT_TRUE(idle.closed_by_server());
+}
+
 // --- RequestScanner alone: the framing it follows, fed whole or a byte at a time ---------
 
 struct Scanned {
