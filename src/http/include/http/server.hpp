@@ -34,7 +34,7 @@ struct ServerOptions {
   metrics::ServiceMetrics* metrics = nullptr;
   // Checks each POST /webhook. None: every notification with a JSON body is taken.
   WebhookVerifier webhook_verifier;
-  // api: every route of docs/API.md. monitoring: GET /health and GET /metrics only, for
+  // api: every route of docs/API.md. monitoring: GET (and HEAD) /health and /metrics only, for
   // a process without the API (`imgbatch worker --metrics-listen`).
   Surface surface = Surface::api;
 };
