@@ -100,7 +100,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Aborts the waits parked here (RESTinio's cancel and close): they complete with
   // operation_aborted, as the socket's own operations do.
   void cancel();
-  void close();
+  // cancel(), then closes the socket; for destructors, so it throws nothing.
+  void close() noexcept;
 
  private:
   void pump(const PendingReadPtr& read, bool initiating);
