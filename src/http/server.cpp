@@ -12,6 +12,8 @@
 #include <restinio/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bodiless_response.hpp"
+#include "guarded_socket.hpp"
 #include "listen_address.hpp"
 #include "logging/logging.hpp"
 #include "metrics/service_metrics.hpp"
@@ -45,14 +47,16 @@ class SpdlogLogger {
   }
 };
 
-struct Traits : restinio::traits_t<restinio::asio_timer_manager_t, SpdlogLogger> {};
+struct Traits : restinio::traits_t<restinio::asio_timer_manager_t, SpdlogLogger> {
+  // Answers 100 Continue, and 413 before the body (see guarded_socket.hpp).
+  using stream_socket_t = GuardedSocket;
+};
 using Router = restinio::router::express_router_t<>;
 using Clock = std::chrono::steady_clock;
 
-// RESTinio drops the connection, without a word, when a body passes its limit. So its
-// limit sits above ours: an upload a little too large (the common mistake) is read and
-// answered 413 by the handler; only one far beyond it (twice the limit, at least 1 MiB
-// more) is cut off, so that memory per connection stays bounded.
+// A backstop only: GuardedSocket answers a body over our limit with a 413 before RESTinio's
+// parser sees it (RESTinio itself would drop the connection without a word). Kept above our
+// limit so that the handlers' own 413 stays the answer should the guard ever let one by.
 std::uint64_t transport_body_limit(std::int64_t max_upload_bytes) {
   const auto ours = static_cast<std::uint64_t>(std::max<std::int64_t>(max_upload_bytes, 0));
   constexpr std::uint64_t kSlack = std::uint64_t{1024} * 1024;
@@ -72,13 +76,17 @@ void send(const restinio::request_handle_t& req, Reply reply, Clock::time_point 
           metrics::ServiceMetrics* metrics, const std::string& route) {
   count_request(metrics, route, reply.status);
   const int status = reply.status;
-  auto response = req->create_response(
-      restinio::http_status_line_t{restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
-                                   std::string(reason_phrase(status))});
-  response.append_header_date_field();
-  for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
-  response.set_body(std::move(reply.body));
-  response.done();
+  if (is_bodiless(*req, reply)) {
+    send_bodiless(req, reply);
+  } else {
+    auto response = req->create_response(restinio::http_status_line_t{
+        restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
+        std::string(reason_phrase(status))});
+    response.append_header_date_field();
+    for (auto& [name, value] : reply.headers) response.append_header(name, std::move(value));
+    response.set_body(std::move(reply.body));
+    response.done();
+  }
 
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
@@ -168,6 +176,9 @@ struct Server::Impl {
   Deps deps;
   WebhookReceiver receiver;
   Surface surface;
+  // Ours, so that it carries the GuardedSockets' settings; made by start(), outlives
+  // `running`, destroyed by stop(): see there.
+  std::unique_ptr<restinio::asio_ns::io_context> io_context;
   restinio::running_server_handle_t<Traits> running;
   std::atomic<std::uint16_t> port{0};
 };
@@ -197,8 +208,15 @@ void Server::start() {
     add(webhook_routes(impl_->receiver));
     add(web_routes());
   }
-  std::shared_ptr<Router> router = make_router(routes, impl_->deps.metrics);
+  std::shared_ptr<Router> router = make_router(with_head_routes(routes), impl_->deps.metrics);
 
+  GuardLimits guard;
+  guard.max_body = static_cast<std::uint64_t>(std::max<std::int64_t>(config.max_upload_bytes, 0));
+  guard.on_refused = [metrics = impl_->deps.metrics](int status) {
+    count_request(metrics, "before_body", status);
+  };
+  impl_->io_context = std::make_unique<restinio::asio_ns::io_context>();
+  restinio::asio_ns::use_service<GuardSettings>(*impl_->io_context).set_limits(guard);
   auto settings =
       restinio::server_settings_t<Traits>{}
           .address(address->host)
@@ -232,8 +250,8 @@ void Server::start() {
           });
 
   try {
-    impl_->running =
-        restinio::run_async<Traits>(restinio::own_io_context(), std::move(settings), 2);
+    impl_->running = restinio::run_async<Traits>(restinio::external_io_context(*impl_->io_context),
+                                                 std::move(settings), 2);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot listen on " + config.listen + ": " + e.what());
   }
@@ -247,6 +265,11 @@ void Server::stop() {
   impl_->running->stop();
   impl_->running->wait();
   impl_->running.reset();
+  // RESTinio 0.6 does not close its connections when it stops: each lives on in the
+  // operation still pending on it (a read awaiting the next request, or the rest of a
+  // body). Destroying the io_context destroys those operations, and with them the
+  // connections, whose sockets close.
+  impl_->io_context.reset();
 }
 
 }  // namespace imgbatch::http

@@ -207,7 +207,8 @@ TEST_F(EndToEnd, StatusShowsPendingThenProgressForALargeRequest) {
 
 // `worker --metrics-listen`: a process without the API can be scraped. An API-only node
 // takes the upload; the worker, on the same database, does the images, and its own
-// GET /metrics counts them, its GET /health answers, and nothing of the API is served.
+// GET /metrics counts them, its GET /health (and HEAD) answers, and nothing of the API is
+// served.
 TEST_F(EndToEnd, AWorkerServesItsMetricsAndHealth) {
   TestOrigin origin;
   RunningServer api({"--workers", "0"});
@@ -240,6 +241,10 @@ TEST_F(EndToEnd, AWorkerServesItsMetricsAndHealth) {
   EXPECT_NE(scrape.body.find("\nimgbatch_images_total{outcome=\"succeeded\"} 2\n"),
             std::string::npos)
       << scrape.body;
+  // HEAD answers as on the API (docs/API.md#http): the GET's headers, no body.
+  const auto head = monitoring.request("HEAD", "/health", "", {});
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
   EXPECT_EQ(monitoring.get("/status?request_id=x").status, 404);
   EXPECT_EQ(monitoring.get("/").status, 404);
   worker.signal(SIGTERM);

@@ -340,7 +340,7 @@ TEST_F(HostileUploadTest, OddIdempotencyKeysAndOversizedUploadsAreAnsweredCleanl
   send(body, type, {{"Idempotency-Key", "\xFF\xFE"}});
   send(body, type, {{"Idempotency-Key", "a\tb"}});
 
-  // Over the limit, but under the transport's hard cap (twice the limit): answered 413.
+  // Over the limit: answered 413 (before the body is read; see http_edges_test.cpp).
   std::string big_csv = kValidCsv;
   while (static_cast<std::int64_t>(big_csv.size()) <= kMaxUploadBytes)
     big_csv += "9,SKU9,https://img.example/many.jpg\r\n";

@@ -229,11 +229,12 @@ TEST_F(HttpApiTest, UploadOverTheLimitIs413) {
   EXPECT_EQ(small.status, 202) << small.body;
 }
 
-TEST_F(HttpApiTest, UploadFarOverTheLimitIsCutOffAndTheServerCarriesOn) {
+TEST_F(HttpApiTest, UploadFarOverTheLimitIs413AndTheServerCarriesOn) {
+  // Answered before the body is read (http_edges_test.cpp has the exact bytes), and curl,
+  // still sending, reads the answer: no dropped connection.
   const std::string huge(4 * 1024 * 1024, 'x');
   const auto r = upload({file_field(huge)});
-  EXPECT_NE(r.status, 202);
-  EXPECT_TRUE(r.status == 0 || r.status == 413) << r.status;
+  expect_problem(r, 413);
   EXPECT_EQ(get_json("/health")["status"], "ok");
 }
 
@@ -543,9 +544,9 @@ TEST_F(HttpApiTest, WrongMethodsAre405WithAllow) {
     const char* method;
     const char* path;
     const char* allow;
-  } cases[] = {{"GET", "/upload", "POST"},   {"PUT", "/upload", "POST"},
-               {"DELETE", "/status", "GET"}, {"POST", "/health", "GET"},
-               {"GET", "/webhook", "POST"},  {"POST", "/images/x/0-0.jpg", "GET"}};
+  } cases[] = {{"GET", "/upload", "POST"},         {"PUT", "/upload", "POST"},
+               {"DELETE", "/status", "GET, HEAD"}, {"POST", "/health", "GET, HEAD"},
+               {"GET", "/webhook", "POST"},        {"POST", "/images/x/0-0.jpg", "GET, HEAD"}};
   for (const auto& c : cases) {
     const auto r = client_->request(c.method, c.path, {}, {});
     expect_problem(r, 405);

@@ -210,6 +210,9 @@ TEST_F(MetricsTest, RejectedAndReplayedUploadsAreCountedApart) {
   EXPECT_EQ(client_->post_form("/upload", {{"file", "not,a\ncsv", "p.csv", "text/csv"}}).status,
             400);
   EXPECT_EQ(client_->post("/upload", "x", "text/plain").status, 415);
+  // Refused on its Content-Length alone, before the body (and before any route) is read.
+  EXPECT_EQ(client_->request("POST", "/upload", "x", {{"Content-Length", "999999999999"}}).status,
+            413);
 
   const auto e = scrape();
   EXPECT_EQ(value(e, "imgbatch_uploads_total", {{"outcome", "accepted"}}), 1);
@@ -217,6 +220,8 @@ TEST_F(MetricsTest, RejectedAndReplayedUploadsAreCountedApart) {
   EXPECT_EQ(value(e, "imgbatch_uploads_total", {{"outcome", "rejected"}}), 2);
   EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "/upload"}, {"code", "400"}}), 1);
   EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "/upload"}, {"code", "415"}}), 1);
+  EXPECT_EQ(value(e, "imgbatch_http_requests_total", {{"route", "before_body"}, {"code", "413"}}),
+            1);
 }
 
 }  // namespace

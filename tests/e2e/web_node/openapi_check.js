@@ -29,6 +29,7 @@ if (!routesFile) {
 
 const failures = [];
 const exercised = new Set();  // "METHOD template"
+const getsMade = new Map();  // template -> the path of the first plain GET of it
 let answersChecked = 0;
 function check(ok, message) {
   if (!ok) failures.push(message);
@@ -86,6 +87,10 @@ async function call(method, path, { body, headers, label } = {}) {
   const bytes = Buffer.from(await response.arrayBuffer());
   const name = `${label ? `${label}: ` : ''}${method} ${url.pathname}${url.search}`;
   checkAnswer(name, method, url.pathname, response, bytes);
+  const { template } = operationFor(method, url.pathname);
+  if (method === 'GET' && template && !headers && !getsMade.has(template)) {
+    getsMade.set(template, path);
+  }
   let json = null;
   if ((response.headers.get('content-type') || '').includes('json')) {
     try { json = JSON.parse(bytes.toString('utf8')); } catch { json = null; }
@@ -293,6 +298,34 @@ async function checkRequestLifecycle() {
   check(cached.status === 304, `the image with its ETag gives 304 (got ${cached.status})`);
 }
 
+// HEAD on every GET route called above: the GET's status and headers, Content-Length the
+// length of the GET's body, and no body.
+async function checkHeads() {
+  for (const [template, path] of getsMade) {
+    const { op } = operationFor('HEAD', new URL(path, baseUrl).pathname);
+    if (!check(op, `GET ${template} has no documented HEAD`)) continue;
+    const getResponse = await fetch(new URL(path, baseUrl));
+    const get = { status: getResponse.status, headers: getResponse.headers,
+      length: Buffer.from(await getResponse.arrayBuffer()).length };
+    const response = await fetch(new URL(path, baseUrl), { method: 'HEAD' });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    exercised.add(`HEAD ${template}`);
+    const name = `HEAD ${path}`;
+    check(op.responses[String(response.status)] || op.responses.default,
+      `${name}: answered ${response.status}, which is not documented`);
+    check(response.status === get.status, `${name}: ${response.status}, but GET gave ${get.status}`);
+    check(bytes.length === 0, `${name}: a body came (${bytes.length} bytes)`);
+    for (const header of ['content-type', 'etag', 'cache-control']) {
+      check(response.headers.get(header) === get.headers.get(header),
+        `${name}: ${header} "${response.headers.get(header)}" differs from GET's "${get.headers.get(header)}"`);
+    }
+    // The metrics count every request, this GET included, so their length moves.
+    check(template === '/metrics' ? Number(response.headers.get('content-length')) > 0
+      : response.headers.get('content-length') === String(get.length),
+      `${name}: Content-Length ${response.headers.get('content-length')}, GET's body was ${get.length} bytes`);
+  }
+}
+
 // Every documented path answers an undocumented method with 405 naming exactly its
 // documented methods; every mounted route is documented.
 async function checkRoutes() {
@@ -331,6 +364,7 @@ async function main() {
   await checkBadUploads();
   await checkStatusErrors();
   await checkRequestLifecycle();
+  await checkHeads();
   await checkRoutes();
   log(`${answersChecked} answers checked against ${specFile} in ${Date.now() - started} ms`);
 }

@@ -4,9 +4,9 @@
 // and make quick Store calls, while the images are processed elsewhere (pipeline/), woken
 // by the store's watch (Store::watch_new_work) when an upload is stored.
 //
-// Every error is an RFC 9457 problem (problem.hpp). Uploads larger than
-// Config::max_upload_bytes are answered 413 after being read, up to a hard cap of twice
-// that (at least + 1 MiB) beyond which the connection is simply closed: see server.cpp.
+// Every error is an RFC 9457 problem (problem.hpp). An upload larger than
+// Config::max_upload_bytes is answered 413 at any size, before its body is read when its
+// length is known (guarded_socket.hpp). Every GET route answers HEAD too.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +34,7 @@ struct ServerOptions {
   metrics::ServiceMetrics* metrics = nullptr;
   // Checks each POST /webhook. None: every notification with a JSON body is taken.
   WebhookVerifier webhook_verifier;
-  // api: every route of docs/API.md. monitoring: GET /health and GET /metrics only, for
+  // api: every route of docs/API.md. monitoring: GET (and HEAD) /health and /metrics only, for
   // a process without the API (`imgbatch worker --metrics-listen`).
   Surface surface = Surface::api;
 };

@@ -78,7 +78,8 @@ class ServiceMetrics {
     return *webhooks_[static_cast<std::size_t>(outcome)];
   }
   // Labels: route (the route's pattern, e.g. "/images/:id/:name"; "unmatched" for no
-  // route) and code. Resolving a child takes a lock: fine per HTTP request, not per image.
+  // route; "before_body" for a 413/417 sent before the body was read) and code.
+  // Resolving a child takes a lock: fine per HTTP request, not per image.
   CounterFamily& http_requests() { return *http_requests_; }
 
   // Where imgbatch_tasks_queued and imgbatch_tasks_in_flight come from; without a source
