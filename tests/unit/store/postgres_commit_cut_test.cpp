@@ -16,6 +16,7 @@
 #include "store/store.hpp"
 #include "support/postgres_cluster.hpp"
 #include "support/tcp_proxy.hpp"
+#include "unit/store/postgres_fixtures.hpp"
 
 namespace imgbatch::store::testing {
 namespace {
@@ -23,12 +24,6 @@ namespace {
 using namespace std::chrono_literals;
 using test_support::PostgresCluster;
 using test_support::TcpProxy;
-
-constexpr core::TimeMs kT0 = 1'800'000'000'000;
-constexpr core::TimeMs kLease = 30'000;
-
-PostgresCluster& cluster() { return PostgresCluster::shared(); }
-constexpr const char* kDb = PostgresCluster::kSchemasDatabase;
 
 // A schema of the test's own, reached through a proxy.
 class ProxiedSchema {
@@ -61,54 +56,6 @@ class ProxiedSchema {
   TcpProxy proxy_;
 };
 
-core::NewRequest make_request(int images) {
-  core::NewRequest r;
-  r.id = core::new_uuid();
-  r.columns = {"S. No.", "Product Name", "Input Image Urls"};
-  core::ProductInput product;
-  product.serial_number = "1";
-  product.product_name = "SKU1";
-  for (int i = 0; i < images; ++i)
-    product.image_urls.push_back("https://img.example.com/" + std::to_string(i) + ".jpg");
-  product.fields = {"1", "SKU1", "urls"};
-  r.products.push_back(std::move(product));
-  r.webhook_url = "https://hooks.example.com/done";
-  r.fingerprint = "fingerprint-" + r.id;
-  r.created_at = kT0;
-  return r;
-}
-
-core::TaskOutcome succeeded(const core::ClaimedTask& task) {
-  core::TaskOutcome o;
-  o.task_id = task.task_id;
-  o.request_id = task.request_id;
-  o.owner = "w";
-  o.kind = core::TaskOutcome::Kind::succeeded;
-  o.output_name = "0-" + std::to_string(task.image_index) + ".jpg";
-  o.bytes_in = 1000;
-  o.bytes_out = 100;
-  return o;
-}
-
-core::TaskOutcome failed(const core::ClaimedTask& task) {
-  core::TaskOutcome o;
-  o.task_id = task.task_id;
-  o.request_id = task.request_id;
-  o.owner = "w";
-  o.kind = core::TaskOutcome::Kind::failed;
-  o.error = "HTTP 404";
-  return o;
-}
-
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const StoreError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 constexpr const char* kProgress =
     "SELECT status || ' ' || succeeded || '/' || failed || '/' || total FROM {s}.requests";
 constexpr const char* kDeliveries = "SELECT count(*) FROM {s}.deliveries";
@@ -119,7 +66,8 @@ constexpr const char* kTaskStates =
 TEST(PostgresCommitCut, ASavedCommitWhoseAnswerWasLostCountsOnceWhenRunAgain) {
   ProxiedSchema schema;
   auto store = open_store(schema.proxied_uri());
-  const std::string id = store->create_request(make_request(3)).request_id;
+  const std::string id =
+      store->create_request(make_request(1, 3, "https://hooks.example.com/done")).request_id;
   const auto tasks = store->claim_tasks("w", 3, kT0, kLease);
   ASSERT_EQ(tasks.size(), 3u);
   const std::vector<core::TaskOutcome> outcomes{succeeded(tasks[0]), succeeded(tasks[1]),
@@ -156,7 +104,8 @@ TEST(PostgresCommitCut, ASavedCommitWhoseAnswerWasLostCountsOnceWhenRunAgain) {
 TEST(PostgresCommitCut, ACommitThatNeverArrivedIsRecordedWholeWhenRunAgain) {
   ProxiedSchema schema;
   auto store = open_store(schema.proxied_uri());
-  const std::string id = store->create_request(make_request(3)).request_id;
+  const std::string id =
+      store->create_request(make_request(1, 3, "https://hooks.example.com/done")).request_id;
   const auto tasks = store->claim_tasks("w", 3, kT0, kLease);
   ASSERT_EQ(tasks.size(), 3u);
   const std::vector<core::TaskOutcome> outcomes{succeeded(tasks[0]), failed(tasks[1]),
@@ -183,7 +132,8 @@ TEST(PostgresCommitCut, ACommitThatNeverArrivedIsRecordedWholeWhenRunAgain) {
 TEST(PostgresCommitCut, ABatchRunAgainWithNewOutcomesCountsEachOutcomeOnce) {
   ProxiedSchema schema;
   auto store = open_store(schema.proxied_uri());
-  const std::string id = store->create_request(make_request(3)).request_id;
+  const std::string id =
+      store->create_request(make_request(1, 3, "https://hooks.example.com/done")).request_id;
   const auto tasks = store->claim_tasks("w", 3, kT0, kLease);
   ASSERT_EQ(tasks.size(), 3u);
 

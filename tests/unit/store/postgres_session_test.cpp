@@ -19,6 +19,7 @@
 #include "store/postgres/pool.hpp"
 #include "store/store.hpp"
 #include "support/postgres_cluster.hpp"
+#include "unit/store/postgres_fixtures.hpp"
 
 namespace imgbatch::store::testing {
 namespace {
@@ -26,52 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 using postgres::SessionSettings;
 using test_support::PostgresCluster;
-
-constexpr core::TimeMs kT0 = 1'800'000'000'000;
-constexpr core::TimeMs kLease = 30'000;
-
-PostgresCluster& cluster() { return PostgresCluster::shared(); }
-
-class Schema {
- public:
-  Schema() : name_(cluster().create_schema()) {}
-  ~Schema() {
-    try {
-      cluster().drop_schema(name_);
-    } catch (const std::exception&) {
-    }
-  }
-  std::string uri() const { return cluster().schema_uri(name_); }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-};
-
-core::NewRequest make_request(int images) {
-  core::NewRequest r;
-  r.id = core::new_uuid();
-  r.columns = {"S. No.", "Product Name", "Input Image Urls"};
-  core::ProductInput product;
-  product.serial_number = "1";
-  product.product_name = "SKU1";
-  for (int i = 0; i < images; ++i)
-    product.image_urls.push_back("https://img.example.com/" + std::to_string(i) + ".jpg");
-  product.fields = {"1", "SKU1", "urls"};
-  r.products.push_back(std::move(product));
-  r.fingerprint = "fingerprint-" + r.id;
-  r.created_at = kT0;
-  return r;
-}
-
-core::TaskOutcome succeeded(const core::ClaimedTask& task) {
-  core::TaskOutcome o;
-  o.task_id = task.task_id;
-  o.request_id = task.request_id;
-  o.kind = core::TaskOutcome::Kind::succeeded;
-  o.output_name = "0-" + std::to_string(task.image_index) + ".jpg";
-  return o;
-}
 
 // SHOW `name` on a connection that the Store's pool opens.
 std::string show(postgres::ConnectionPool& pool, const std::string& name) {
@@ -208,7 +163,7 @@ TEST(PostgresSession, AStatementWaitingForALockFailsAfterLockTimeout) {
   OpenOptions options;
   options.lock_timeout = 200ms;
   auto store = open_store(schema.uri(), options);
-  const std::string id = store->create_request(make_request(2)).request_id;
+  const std::string id = store->create_request(make_request(1, 2)).request_id;
   const auto tasks = store->claim_tasks("w", 2, kT0, kLease);
   ASSERT_EQ(tasks.size(), 2u);
   const std::vector<core::TaskOutcome> outcomes{succeeded(tasks[0]), succeeded(tasks[1])};
@@ -235,7 +190,7 @@ TEST(PostgresSession, AStatementRunningTooLongFailsAfterStatementTimeout) {
   options.statement_timeout = 300ms;
   options.lock_timeout = 0ms;
   auto store = open_store(schema.uri(), options);
-  store->create_request(make_request(1));
+  store->create_request(make_request(1, 1));
   const auto tasks = store->claim_tasks("w", 1, kT0, kLease);
   ASSERT_EQ(tasks.size(), 1u);
 

@@ -19,6 +19,7 @@
 #include "store/postgres/schema.hpp"
 #include "store/store.hpp"
 #include "support/postgres_cluster.hpp"
+#include "unit/store/postgres_fixtures.hpp"
 #include "unit/store/wake_counter.hpp"
 
 namespace imgbatch::store::testing {
@@ -27,71 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 using test_support::PostgresCluster;
 
-constexpr core::TimeMs kT0 = 1'800'000'000'000;
-constexpr core::TimeMs kLease = 30'000;
-
-PostgresCluster& cluster() { return PostgresCluster::shared(); }
-// The database the test schemas live in.
-constexpr const char* kDb = PostgresCluster::kSchemasDatabase;
-
-core::NewRequest make_request(int products, int images_each) {
-  core::NewRequest r;
-  r.id = core::new_uuid();
-  r.columns = {"S. No.", "Product Name", "Input Image Urls"};
-  for (int p = 0; p < products; ++p) {
-    core::ProductInput product;
-    product.serial_number = std::to_string(p + 1);
-    product.product_name = "SKU" + std::to_string(p + 1);
-    for (int i = 0; i < images_each; ++i)
-      product.image_urls.push_back("https://img.example.com/" + std::to_string(p) + "/" +
-                                   std::to_string(i) + ".jpg");
-    product.fields = {product.serial_number, product.product_name, "urls"};
-    r.products.push_back(std::move(product));
-  }
-  r.fingerprint = "fingerprint-" + r.id;
-  r.created_at = kT0;
-  return r;
-}
-
-core::TaskOutcome succeeded(const core::ClaimedTask& task) {
-  core::TaskOutcome o;
-  o.task_id = task.task_id;
-  o.request_id = task.request_id;
-  o.kind = core::TaskOutcome::Kind::succeeded;
-  o.output_name =
-      std::to_string(task.product_index) + "-" + std::to_string(task.image_index) + ".jpg";
-  return o;
-}
-
-// A schema of the test's own, dropped at the end.
-class Schema {
- public:
-  Schema() : name_(cluster().create_schema()) {}
-  ~Schema() {
-    try {
-      cluster().drop_schema(name_);
-    } catch (const std::exception&) {
-    }
-  }
-  std::string uri() const { return cluster().schema_uri(name_); }
-  std::unique_ptr<Store> open() const { return open_store(uri()); }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-};
-
 // Counts calls of a watch's callback and lets a test wait for the next one.
-// Waits until `condition()` holds, polling; false after a generous wait.
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds timeout = 15s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 std::string message_of(const std::function<void()>& action) {
   try {
