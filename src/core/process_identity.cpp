@@ -1,10 +1,10 @@
 #include "core/process_identity.hpp"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <fstream>
 #include <iterator>
 #include <sstream>
