@@ -92,32 +92,26 @@ KeptConnection::Wait KeptConnection::wait_for(int fd, short events, int timeout_
   return Wait::ready;  // readable, or an error or hang-up that the next libpq call reports
 }
 
-std::optional<std::string> KeptConnection::run(const char* sql,
-                                               const std::vector<std::string>& params,
-                                               bool at_close) {
-  if (!conn_) return std::nullopt;
+bool KeptConnection::run(const char* sql, const std::vector<std::string>& params, bool at_close) {
+  if (!conn_) return false;
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
   if (!PQsendQueryParams(conn_, sql, static_cast<int>(values.size()), nullptr, values.data(),
                          nullptr, nullptr, 0))
-    return std::nullopt;
+    return false;
   const int timeout_ms = at_close ? kCloseTimeoutMs : kAnswerTimeoutMs;
   while (PQisBusy(conn_)) {
-    if (wait_for(PQsocket(conn_), POLLIN, timeout_ms, at_close) != Wait::ready) return std::nullopt;
-    if (!PQconsumeInput(conn_)) return std::nullopt;
+    if (wait_for(PQsocket(conn_), POLLIN, timeout_ms, at_close) != Wait::ready) return false;
+    if (!PQconsumeInput(conn_)) return false;
   }
   bool ok = true;
-  std::string first;
   while (PGresult* result = PQgetResult(conn_)) {
     const auto status = PQresultStatus(result);
     ok = ok && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK);
-    if (ok && status == PGRES_TUPLES_OK && PQntuples(result) > 0 && PQnfields(result) > 0)
-      first = PQgetvalue(result, 0, 0);
     PQclear(result);
   }
-  if (!ok || PQstatus(conn_) != CONNECTION_OK) return std::nullopt;
-  return first;
+  return ok && PQstatus(conn_) == CONNECTION_OK;
 }
 
 bool KeptConnection::connect(bool after_gap) {
@@ -164,7 +158,7 @@ void KeptConnection::loop() {
       case Wait::stopped:
         return;
       case Wait::timed_out:
-        alive = run("SELECT 1").has_value();
+        alive = run("SELECT 1");
         break;
       case Wait::ready:
         alive = PQconsumeInput(conn_) && PQstatus(conn_) == CONNECTION_OK;

@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <functional>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,10 +46,8 @@ class KeptConnection {
 
   // For the hooks: runs `sql` with text parameters and waits for its results, giving up
   // when the answer is slow, the connection breaks or (unless `at_close`) the object is
-  // being destroyed. Returns the first column of the first row ("" when there is none),
-  // or nothing on failure.
-  std::optional<std::string> run(const char* sql, const std::vector<std::string>& params = {},
-                                 bool at_close = false);
+  // being destroyed. True when every result came back without an error.
+  bool run(const char* sql, const std::vector<std::string>& params = {}, bool at_close = false);
 
  private:
   enum class Wait { ready, stopped, timed_out };

@@ -22,9 +22,6 @@ class ListenWatch final : public WorkWatch {
   // is seen; if the server is unreachable now, it keeps trying.
   ListenWatch(std::string uri, SessionSettings settings, std::function<void()> on_new_work);
 
-  // True while the LISTEN connection is up.
-  bool listening() const { return connection_.connected(); }
-
  private:
   void notify_callback();
 

@@ -25,20 +25,17 @@ constexpr const char* kGoodbye = "DELETE FROM live_processes WHERE owner = $1";
 
 PostgresPresence::PostgresPresence(std::string uri, SessionSettings settings, std::string owner)
     : owner_(std::move(owner)),
-      connection_(
-          std::move(uri), settings,
-          KeptConnection::Hooks{.on_connect =
-                                    [this](KeptConnection& connection, bool) {
-                                      return connection
-                                          .run(kAnnounce,
-                                               {owner_, std::to_string(core::now_ms()), kLockSpace})
-                                          .has_value();
-                                    },
-                                .on_notify = nullptr,
-                                .on_close =
-                                    [this](KeptConnection& connection) {
-                                      if (goodbye_)
-                                        connection.run(kGoodbye, {owner_}, /*at_close=*/true);
-                                    }}) {}
+      connection_(std::move(uri), settings,
+                  KeptConnection::Hooks{
+                      .on_connect =
+                          [this](KeptConnection& connection, bool) {
+                            return connection.run(
+                                kAnnounce, {owner_, std::to_string(core::now_ms()), kLockSpace});
+                          },
+                      .on_notify = nullptr,
+                      .on_close =
+                          [this](KeptConnection& connection) {
+                            if (goodbye_) connection.run(kGoodbye, {owner_}, /*at_close=*/true);
+                          }}) {}
 
 }  // namespace imgbatch::store::postgres
