@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,7 +16,9 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "blob/blob_store.hpp"
 #include "core/config.hpp"
+#include "image_links.hpp"
 #include "imaging/compressor.hpp"
 #include "logging/logging.hpp"
 #include "process_command.hpp"
@@ -48,13 +51,44 @@ void add_placement_options(CLI::App& app, core::Config& config) {
                  "database: sqlite:PATH or postgresql://USER:PASSWORD@HOST:PORT/DB")
       ->envname(env("DB"))
       ->capture_default_str();
-  app.add_option("--storage", config.storage, "where images are stored: file:DIR")
+  app.add_option("--storage", config.storage,
+                 "where images are stored: file:DIR or s3://BUCKET[/PREFIX] (credentials from "
+                 "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
       ->envname(env("STORAGE"))
       ->capture_default_str();
   app.add_option(
          "--public-url", config.public_url,
          "base of every output URL, as clients reach this service (default: http://<listen>)")
       ->envname(env("PUBLIC_URL"));
+}
+
+// Where an s3:// storage is and how clients are given its images.
+void add_object_storage_options(CLI::App& app, core::Config& config) {
+  app.add_option("--s3-endpoint", config.s3_endpoint,
+                 "S3 API address when it is not AWS, e.g. http://127.0.0.1:7480 (Ceph RGW, "
+                 "MinIO, R2); path-style addressing")
+      ->envname(env("S3_ENDPOINT"));
+  app.add_option("--s3-region", config.s3_region, "region the S3 requests are signed for")
+      ->envname(env("S3_REGION"))
+      ->capture_default_str();
+  app.add_option("--image-urls", config.image_urls,
+                 "image URLs handed to clients: proxy (GET /images on this service), public "
+                 "(under --image-base-url) or presigned (time-limited S3 links)")
+      ->envname(env("IMAGE_URLS"))
+      ->check(CLI::IsMember({"proxy", "public", "presigned"}))
+      ->capture_default_str();
+  app.add_option("--image-base-url", config.image_base_url,
+                 "--image-urls public: the URL (CDN or public bucket) that maps to the storage's "
+                 "root; an image is BASE/REQUEST_ID/NAME")
+      ->envname(env("IMAGE_BASE_URL"));
+  app.add_option("--presign-ttl", config.presign_ttl_seconds,
+                 "--image-urls presigned: how long a link stays valid (e.g. 3600, 12h, 7d; at "
+                 "most 7d)")
+      ->envname(env("PRESIGN_TTL"))
+      ->transform(CLI::AsNumberWithUnit(
+          std::map<std::string, std::int64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}}))
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{7 * 24 * 3600}))
+      ->default_str("7d");
 }
 
 // `for_service`: serve or worker, where --workers 0 means "API only" and an upload may
@@ -210,6 +244,7 @@ void add_webhook_retry_option(CLI::App& app, core::Config& config) {
 void add_service_options(CLI::App& app, core::Config& config, std::string& format) {
   take_last_values(app);
   add_placement_options(app, config);
+  add_object_storage_options(app, config);
   add_work_options(app, config, format, true);
   add_webhook_options(app, config);
   add_limit_options(app, config, true);
@@ -313,6 +348,10 @@ int run_cli(int argc, char** argv) {
   core::Config& config = chosen.config;
   config.format = *core::parse_image_format(chosen.format);
   setup_logging(config.log_format, config.log_level);
+  if (auto problem = image_links_problem(config)) {
+    std::cerr << "imgbatch: " << *problem << "\n";
+    return 2;
+  }
   imaging::init_vips(argv[0]);
   try {
     if (serve->parsed()) return run_service(config, ServiceRole::serve);
@@ -323,6 +362,11 @@ int run_cli(int argc, char** argv) {
       }
       return run_service(config, ServiceRole::worker);
     }
+  } catch (const blob::StorageUnusable& e) {
+    // Before any image was claimed: a wrong endpoint, bucket or credentials, which only
+    // the operator can mend. The same status as a usage error.
+    spdlog::critical("{}", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

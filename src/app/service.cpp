@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "image_links.hpp"
 #include "shutdown_signals.hpp"
 #include "webhook/receiver_check.hpp"
 #include "webhook/retry.hpp"
@@ -21,7 +22,10 @@ constexpr std::chrono::seconds kShutdownGrace{10};
 constexpr std::chrono::minutes kStaleTemporaryAge{10};
 
 std::unique_ptr<blob::BlobStore> open_blobs(const core::Config& config) {
-  auto blobs = blob::open_blob_store(config.storage);
+  blob::BlobStoreOptions options;
+  options.s3_endpoint = config.s3_endpoint;
+  options.s3_region = config.s3_region;
+  auto blobs = blob::open_blob_store(config.storage, options);
   if (const int removed = blobs->remove_stale_temporaries(kStaleTemporaryAge); removed > 0)
     spdlog::info("removed {} temporary file(s) left by an earlier crash", removed);
   return blobs;
@@ -41,13 +45,15 @@ store::OpenOptions store_options(const core::Config& config) {
 }
 
 webhook::DispatcherOptions dispatcher_options(const core::Config& config,
-                                              metrics::ServiceMetrics& metrics) {
+                                              metrics::ServiceMetrics& metrics,
+                                              std::shared_ptr<const core::ImageLinks> links) {
   webhook::DispatcherOptions options;
   options.secret = config.webhook_secret;
   options.public_url = config.effective_public_url();
   options.allow_private_networks = config.allow_private_networks;
   options.retry_scale = webhook::retry_scale(config.webhook_retry_base_seconds);
   options.metrics = &metrics;
+  options.image_links = std::move(links);
   return options;
 }
 
@@ -72,8 +78,9 @@ Service::Service(const core::Config& config, ServiceRole role)
       role_(role),
       store_(store::open_store(config.db, store_options(config))),
       blobs_(open_blobs(config)),
+      image_links_(make_image_links(config, *blobs_)),
       metrics_(registry_),
-      dispatcher_(dispatcher_options(config, metrics_), *store_) {
+      dispatcher_(dispatcher_options(config, metrics_, image_links_), *store_) {
   if (config.workers > 0) {
     pipeline::Options options = pipeline_options(config);
     options.metrics = &metrics_;
@@ -93,6 +100,7 @@ Service::Service(const core::Config& config, ServiceRole role)
     http::ServerOptions options;
     options.metrics = &metrics_;
     options.webhook_verifier = webhook_verifier(config);
+    options.image_links = image_links_;
     server_.emplace(config, *store_, *blobs_, std::move(options));
   } else if (!config.metrics_listen.empty()) {
     monitoring_config_ = config;

@@ -9,6 +9,7 @@
 
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
+#include "core/image_links.hpp"
 #include "http/server.hpp"
 #include "metrics/service_metrics.hpp"
 #include "store/store.hpp"
@@ -40,6 +41,7 @@ class Service {
   ServiceRole role_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<blob::BlobStore> blobs_;
+  std::shared_ptr<const core::ImageLinks> image_links_;  // may refer to blobs_
   metrics::Registry registry_;
   metrics::ServiceMetrics metrics_;
   webhook::Dispatcher dispatcher_;

@@ -22,6 +22,13 @@ bool is_safe_segment(std::string_view s) {
 
 }  // namespace
 
+core::Result<std::string> BlobStore::presigned_url(const std::string& key,
+                                                   std::chrono::seconds ttl) {
+  (void)ttl;
+  return core::make_error("this storage cannot make presigned URLs (" + key +
+                          "); use s3:// storage");
+}
+
 bool is_safe_key(std::string_view key) {
   auto slash = key.find('/');
   if (slash == std::string_view::npos) return false;

@@ -2,14 +2,6 @@
 
 namespace imgbatch::core {
 
-std::string image_url(std::string_view public_url, std::string_view request_id,
-                      std::string_view output_name) {
-  std::string url;
-  url.reserve(public_url.size() + request_id.size() + output_name.size() + 10);
-  url.append(public_url).append("/images/").append(request_id).append("/").append(output_name);
-  return url;
-}
-
 std::string output_csv_url(std::string_view public_url, std::string_view request_id) {
   std::string url(public_url);
   url.append("/requests/").append(request_id).append("/output.csv");
@@ -39,7 +31,7 @@ nlohmann::json request_summary(const RequestRecord& request, std::string_view pu
 
 nlohmann::json status_document(const RequestRecord& request,
                                const std::vector<ProductRecord>& products,
-                               std::string_view public_url) {
+                               std::string_view public_url, const ImageLinks& links) {
   nlohmann::json doc = request_summary(request, public_url);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& product : products) {
@@ -51,7 +43,7 @@ nlohmann::json status_document(const RequestRecord& request,
     for (const auto& image : product.images) {
       inputs.push_back(image.source_url);
       if (image.state == TaskState::done && image.output_name) {
-        outputs.push_back(image_url(public_url, request.id, *image.output_name));
+        outputs.push_back(links.image_url(request.id, *image.output_name));
         input_bytes.push_back(image.bytes_in);
         output_bytes.push_back(image.bytes_out);
       } else {

@@ -13,6 +13,7 @@
 
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
+#include "core/image_links.hpp"
 #include "reply.hpp"
 #include "store/store.hpp"
 
@@ -29,6 +30,7 @@ struct Deps {
   const core::Config& config;
   store::Store& store;
   blob::BlobStore& blob;
+  const core::ImageLinks& image_links;               // the URLs status and output CSV hand out
   metrics::ServiceMetrics* const metrics = nullptr;  // none: no GET /metrics, nothing counted
 };
 

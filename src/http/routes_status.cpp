@@ -68,7 +68,8 @@ Reply status(const Deps& deps, const restinio::request_t& req) {
   const auto record = deps.store.get_request(id);
   if (!record) return unknown_request(id);
   const auto products = deps.store.get_products(id, page->offset, page->limit);
-  auto doc = core::status_document(*record, products, deps.config.effective_public_url());
+  auto doc = core::status_document(*record, products, deps.config.effective_public_url(),
+                                   deps.image_links);
   doc["offset"] = page->offset;
   doc["limit"] = page->limit;
   return json_reply(200, doc);
@@ -102,7 +103,6 @@ Reply output_csv(const Deps& deps, const restinio::router::route_params_t& param
                             " images have ended; try again when status is completed");
   }
 
-  const auto public_url = deps.config.effective_public_url();
   std::vector<std::vector<std::string>> rows;
   std::vector<std::vector<std::string>> urls;
   rows.reserve(static_cast<std::size_t>(record->products_total));
@@ -115,7 +115,7 @@ Reply output_csv(const Deps& deps, const restinio::router::route_params_t& param
       auto& row_urls = urls.emplace_back();
       for (const auto& image : product.images) {
         const bool done = image.state == core::TaskState::done && image.output_name;
-        row_urls.push_back(done ? core::image_url(public_url, id, *image.output_name) : "");
+        row_urls.push_back(done ? deps.image_links.image_url(id, *image.output_name) : "");
       }
     }
   }

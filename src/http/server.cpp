@@ -169,10 +169,14 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
 struct Server::Impl {
   Impl(const core::Config& config, store::Store& store, blob::BlobStore& blob,
        ServerOptions options)
-      : deps{config, store, blob, options.metrics},
+      : image_links(options.image_links
+                        ? std::move(options.image_links)
+                        : std::make_shared<core::ProxyImageLinks>(config.effective_public_url())),
+        deps{config, store, blob, *image_links, options.metrics},
         receiver(std::move(options.webhook_verifier)),
         surface(options.surface) {}
 
+  std::shared_ptr<const core::ImageLinks> image_links;  // before deps, which refers to it
   Deps deps;
   WebhookReceiver receiver;
   Surface surface;

@@ -33,6 +33,8 @@ Dispatcher::Dispatcher(DispatcherOptions options, store::Store& store)
     key_ = std::move(key.value());
   }
   options_.senders = std::max(1, options_.senders);
+  if (!options_.image_links)
+    options_.image_links = std::make_shared<core::ProxyImageLinks>(options_.public_url);
 }
 
 Dispatcher::~Dispatcher() { stop(); }
@@ -115,7 +117,8 @@ std::string Dispatcher::payload(const std::string& request_id) {
     if (page.empty()) break;
     std::move(page.begin(), page.end(), std::back_inserter(products));
   }
-  return core::status_document(*request, products, options_.public_url).dump();
+  return core::status_document(*request, products, options_.public_url, *options_.image_links)
+      .dump();
 }
 
 void Dispatcher::deliver(const core::Delivery& delivery) {

@@ -124,6 +124,38 @@ TEST(Cli, CompressNiceIsANiceValue) {
   }
 }
 
+// --image-urls: each kind needs what it names, and a combination that cannot work is a
+// usage error before anything starts.
+TEST(Cli, ImageUrlKindsAreCheckedWithWhatTheyNeed) {
+  TempDir folder;
+  const std::string storage = "file:" + (folder.path() / "img").string();
+  auto r = run({"serve", "--image-urls", "signed"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--image-urls"), std::string::npos) << r.output;
+  r = run({"serve", "--storage", storage, "--image-urls", "public"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--image-base-url"), std::string::npos) << r.output;
+  r = run({"serve", "--storage", storage, "--image-urls", "public", "--image-base-url",
+           "cdn.example.com"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("http:// or https://"), std::string::npos) << r.output;
+  r = run({"worker", "--storage", storage, "--image-base-url", "https://cdn.example.com"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("only with --image-urls public"), std::string::npos) << r.output;
+  r = run({"serve", "--storage", storage}, {{"IMGBATCH_IMAGE_URLS", "presigned"}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("needs s3:// storage"), std::string::npos) << r.output;
+  for (const char* bad : {"0", "8d", "604801", "-5", "1w"}) {
+    r = run({"serve", "--presign-ttl", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("--presign-ttl"), std::string::npos) << r.output;
+  }
+  r = run({"serve", "--help"});
+  for (const char* option : {"--s3-endpoint", "--s3-region", "--image-urls", "--image-base-url",
+                             "--presign-ttl", "IMGBATCH_PRESIGN_TTL", "s3://BUCKET"})
+    EXPECT_NE(r.output.find(option), std::string::npos) << option << "\n" << r.output;
+}
+
 TEST(Cli, NoCommandOrABadValueIsAClearError) {
   auto r = run({});
   EXPECT_NE(r.exit_code, 0);

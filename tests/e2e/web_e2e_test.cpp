@@ -83,7 +83,8 @@ std::string mounted_routes(const std::filesystem::path& folder) {
   auto blob = blob::open_blob_store("file:" + (folder / "routes-images").string());
   metrics::Registry registry;
   metrics::ServiceMetrics service_metrics(registry);
-  http::Deps deps{config, *store, *blob, &service_metrics};
+  const core::ProxyImageLinks links(config.effective_public_url());
+  http::Deps deps{config, *store, *blob, links, &service_metrics};
   http::WebhookReceiver receiver;
   std::string lines;
   for (const auto& group :

@@ -19,6 +19,7 @@
 #include "core/config.hpp"
 #include "http/server.hpp"
 #include "store/store.hpp"
+#include "support/blob_options.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
 
@@ -141,8 +142,7 @@ class HostileUploadTest : public ::testing::Test {
     config_.max_upload_bytes = kMaxUploadBytes;
     config_.max_rows = 50;
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
-    blob_ =
-        blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
+    blob_ = blob::open_blob_store("file:" + (dir_ / "images"), test_support::blob_options(false));
     server_ = std::make_unique<http::Server>(config_, *store_, *blob_);
     server_->start();
     ASSERT_NE(server_->port(), 0);

@@ -17,6 +17,7 @@
 #include "core/ids.hpp"
 #include "http/server.hpp"
 #include "store/store.hpp"
+#include "support/blob_options.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
 
@@ -78,8 +79,7 @@ class HttpApiTest : public ::testing::Test {
     config_.public_url = kPublicUrl;
     config_.max_upload_bytes = 64 * 1024;
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
-    blob_ =
-        blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
+    blob_ = blob::open_blob_store("file:" + (dir_ / "images"), test_support::blob_options(false));
     watch_ = store_->watch_new_work([this] { ++wakeups_; });
     server_ = std::make_unique<http::Server>(config_, *store_, *blob_);
     server_->start();
@@ -423,6 +423,29 @@ TEST_F(FinishedRequestTest, OutputCsvHasTheInputRowsAndOutputUrls) {
 
   expect_problem(client_->get("/requests/" + core::new_uuid() + "/output.csv"), 404);
   expect_problem(client_->get("/requests/not-an-id/output.csv"), 404);
+}
+
+// --image-urls public: status and output CSV hand out the CDN's URLs for images; the CSV's
+// own URL stays on this service.
+TEST_F(FinishedRequestTest, ChosenImageLinksAreWhatStatusAndOutputCsvHandOut) {
+  ASSERT_NO_FATAL_FAILURE(finish_request());
+  server_->stop();
+  http::ServerOptions options;
+  options.image_links = std::make_shared<core::BaseUrlImageLinks>("https://cdn.test/shop/");
+  server_ = std::make_unique<http::Server>(config_, *store_, *blob_, std::move(options));
+  server_->start();
+  client_ = std::make_unique<HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
+
+  const std::string cdn = "https://cdn.test/shop/" + id_ + "/";
+  const auto status = get_json("/status?request_id=" + id_);
+  EXPECT_EQ(status["products"][0]["output_image_urls"], nlohmann::json({cdn + "0-0.jpg", nullptr}));
+  EXPECT_EQ(status["products"][1]["output_image_urls"], nlohmann::json({cdn + "1-0.jpg"}));
+  EXPECT_EQ(status["output_csv_url"], std::string(kPublicUrl) + "/requests/" + id_ + "/output.csv");
+  const auto csv = client_->get("/requests/" + id_ + "/output.csv");
+  ASSERT_EQ(csv.status, 200) << csv.body;
+  EXPECT_NE(csv.body.find("\"" + cdn + "0-0.jpg,\""), std::string::npos) << csv.body;
+  EXPECT_NE(csv.body.find("," + cdn + "1-0.jpg\r\n"), std::string::npos) << csv.body;
+  EXPECT_EQ(csv.body.find("/images/"), std::string::npos) << csv.body;
 }
 
 TEST_F(FinishedRequestTest, ImagesAreServedWithCachingHeaders) {

@@ -28,6 +28,7 @@
 #include "http/server.hpp"
 #include "request_scanner.hpp"
 #include "store/store.hpp"
+#include "support/blob_options.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
 
@@ -175,8 +176,7 @@ class HttpEdgesTest : public ::testing::Test {
     config_.public_url = "http://files.example";
     config_.max_upload_bytes = kLimit;
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
-    blob_ =
-        blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
+    blob_ = blob::open_blob_store("file:" + (dir_ / "images"), test_support::blob_options(false));
     server_ = std::make_unique<http::Server>(config_, *store_, *blob_);
     server_->start();
     ASSERT_NE(server_->port(), 0);

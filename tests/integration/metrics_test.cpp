@@ -19,6 +19,7 @@
 #include "metrics/service_metrics.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/store.hpp"
+#include "support/blob_options.hpp"
 #include "support/exposition_parser.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
@@ -56,8 +57,7 @@ class MetricsTest : public ::testing::Test {
   void SetUp() override {
     config_.listen = "127.0.0.1:0";
     store_ = store::open_store("sqlite:" + (dir_ / "imgbatch.db"));
-    blob_ =
-        blob::open_blob_store("file:" + (dir_ / "images"), blob::BlobStoreOptions{.fsync = false});
+    blob_ = blob::open_blob_store("file:" + (dir_ / "images"), test_support::blob_options(false));
 
     webhook::DispatcherOptions dispatch;
     dispatch.allow_private_networks = true;  // the receiver is this server, on loopback

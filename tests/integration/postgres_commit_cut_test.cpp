@@ -23,6 +23,7 @@
 #include "imaging/compressor.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/store.hpp"
+#include "support/blob_options.hpp"
 #include "support/http_receiver.hpp"
 #include "support/postgres_cluster.hpp"
 #include "support/tcp_proxy.hpp"
@@ -69,7 +70,8 @@ class PostgresCommitCutPipeline : public ::testing::Test {
     const std::string server = ":" + std::to_string(cluster().port()) + "/";
     uri.replace(uri.find(server), server.size(), ":" + std::to_string(proxy_.port()) + "/");
     store_ = store::open_store(uri);
-    blobs_ = blob::open_blob_store("file:" + (dir_.path() / "images").string(), {.fsync = false});
+    blobs_ = blob::open_blob_store("file:" + (dir_.path() / "images").string(),
+                                   test_support::blob_options(false));
 
     webhook::DispatcherOptions dispatch;
     dispatch.allow_private_networks = true;  // the receiver is on loopback

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/blob_options.hpp"
 #include "support/temp_dir.hpp"
 
 namespace imgbatch::blob {
@@ -42,7 +43,7 @@ void set_age(const fs::path& p, std::chrono::seconds age) {
 class FileBlobStoreTest : public testing::TestWithParam<bool> {
  protected:
   TempDir dir_;
-  FileBlobStore store_{dir_.path() / "images", BlobStoreOptions{.fsync = GetParam()}};
+  FileBlobStore store_{dir_.path() / "images", imgbatch::test_support::blob_options(GetParam())};
 };
 
 INSTANTIATE_TEST_SUITE_P(Fsync, FileBlobStoreTest, testing::Bool(),

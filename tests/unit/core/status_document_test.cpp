@@ -29,7 +29,8 @@ ProductRecord sample_product() {
 }  // namespace
 
 TEST(StatusDocument, HasTheOriginalFieldsAndPairsOutputsWithInputs) {
-  const auto doc = status_document(sample_request(), {sample_product()}, "http://h:1");
+  const auto doc = status_document(sample_request(), {sample_product()}, "http://h:1",
+                                   ProxyImageLinks("http://h:1"));
   EXPECT_EQ(doc["request_id"], "123e4567-e89b-12d3-a456-426614174000");
   EXPECT_EQ(doc["status"], "completed");
   EXPECT_EQ(doc["created_at"], "2026-11-29T10:00:00Z");
@@ -56,7 +57,23 @@ TEST(StatusDocument, PendingImagesHaveNullOutputsAndNoErrors) {
   request.status = RequestStatus::processing;
   auto product = sample_product();
   product.images[1].state = TaskState::pending;  // a retry is waiting: not an error yet
-  const auto doc = status_document(request, {product}, "http://h:1");
+  const auto doc = status_document(request, {product}, "http://h:1", ProxyImageLinks("http://h:1"));
   EXPECT_TRUE(doc["products"][0]["output_image_urls"][1].is_null());
   EXPECT_TRUE(doc["products"][0]["errors"].empty());
+}
+
+TEST(StatusDocument, ImageUrlsComeFromTheChosenLinksAndTheCsvUrlFromThePublicUrl) {
+  const auto doc = status_document(sample_request(), {sample_product()}, "http://h:1",
+                                   BaseUrlImageLinks("https://cdn.test/shop/"));
+  EXPECT_EQ(doc["products"][0]["output_image_urls"][0],
+            "https://cdn.test/shop/123e4567-e89b-12d3-a456-426614174000/0-0.jpg");
+  EXPECT_EQ(doc["output_csv_url"],
+            "http://h:1/requests/123e4567-e89b-12d3-a456-426614174000/output.csv");
+}
+
+TEST(ImageLinks, ProxyLinksAreUnderImagesOfThePublicUrlWhateverItsTrailingSlash) {
+  EXPECT_EQ(ProxyImageLinks("http://h:1").image_url("ID", "0-1.jpg"),
+            "http://h:1/images/ID/0-1.jpg");
+  EXPECT_EQ(ProxyImageLinks("http://h:1/base/").image_url("ID", "0-1.jpg"),
+            "http://h:1/base/images/ID/0-1.jpg");
 }

@@ -21,6 +21,7 @@
 #include "core/ids.hpp"
 #include "core/process_identity.hpp"
 #include "imaging/compressor.hpp"
+#include "support/blob_options.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_origin.hpp"
 
@@ -59,7 +60,8 @@ class PipelineTest : public ::testing::Test {
 
   void SetUp() override {
     store_ = store::open_store("sqlite:" + (dir_.path() / "db.sqlite").string());
-    blobs_ = blob::open_blob_store("file:" + (dir_.path() / "images").string(), {.fsync = false});
+    blobs_ = blob::open_blob_store("file:" + (dir_.path() / "images").string(),
+                                   test_support::blob_options(false));
   }
 
   static Options options(int compress_threads, int max_attempts = 4) {

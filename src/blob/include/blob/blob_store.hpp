@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,10 @@ class BlobStore {
   virtual core::Result<std::string> etag(const std::string& key) = 0;
   virtual bool exists(const std::string& key) = 0;
 
+  // A time-limited GET URL for the object (S3: query-string SigV4); an error for
+  // backends that cannot make one (file).
+  virtual core::Result<std::string> presigned_url(const std::string& key, std::chrono::seconds ttl);
+
   // Removes what a put killed half-way (kill -9, power loss) left behind: whatever is
   // older than `older_than`, and younger leftovers the backend can prove abandoned (their
   // writer is gone) — a younger one may be a put in progress in another process sharing
@@ -54,6 +59,15 @@ struct BlobStoreOptions {
   // fsync each object and its directory before put returns, so an image the Store records
   // as done survives a power loss. Only benchmarks and throw-away runs should turn it off.
   bool fsync = true;
+  std::string s3_endpoint;  // empty: AWS, https://s3.REGION.amazonaws.com, virtual-hosted
+  std::string s3_region = "us-east-1";
+};
+
+// Thrown by open_blob_store when the storage cannot be used at all (start-up check):
+// the message says which: endpoint unreachable, bucket missing, credentials refused.
+class StorageUnusable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // A key is safe when it is "SEGMENT/SEGMENT" of [A-Za-z0-9._-], with no ".." and no

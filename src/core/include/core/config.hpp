@@ -15,7 +15,16 @@ struct Config {
   std::string db = "sqlite:data/imgbatch.db";
   std::string storage = "file:data/images";
   std::string public_url;  // empty: "http://" + listen
-  int workers = 0;         // set from the number of cores by the CLI; 0 = API only
+  // s3:// storage only: the S3 API's address when it is not AWS (Ceph, MinIO, R2…; then
+  // path-style addressing), and the region requests are signed for.
+  std::string s3_endpoint;
+  std::string s3_region = "us-east-1";
+  // How clients reach images (core/image_links.hpp): proxy, public (under image_base_url)
+  // or presigned (links valid for presign_ttl_seconds, s3:// storage only).
+  std::string image_urls = "proxy";
+  std::string image_base_url;
+  std::int64_t presign_ttl_seconds = 7 * 24 * 3600;
+  int workers = 0;  // set from the number of cores by the CLI; 0 = API only
   int download_concurrency = 32;
   int quality = 50;
   ImageFormat format = ImageFormat::jpeg;

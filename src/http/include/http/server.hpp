@@ -15,6 +15,7 @@
 
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
+#include "core/image_links.hpp"
 #include "http/webhook_verifier.hpp"
 #include "store/store.hpp"
 
@@ -37,6 +38,9 @@ struct ServerOptions {
   // api: every route of docs/API.md. monitoring: GET (and HEAD) /health and /metrics only, for
   // a process without the API (`imgbatch worker --metrics-listen`).
   Surface surface = Surface::api;
+  // The image URLs that status and output CSV hand out (--image-urls). None: proxy links
+  // under config.effective_public_url().
+  std::shared_ptr<const core::ImageLinks> image_links;
 };
 
 class Server {

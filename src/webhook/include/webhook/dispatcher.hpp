@@ -8,12 +8,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/image_links.hpp"
 #include "core/types.hpp"
 #include "store/store.hpp"
 
@@ -26,6 +28,8 @@ namespace imgbatch::webhook {
 struct DispatcherOptions {
   std::optional<std::string> secret;  // "whsec_…"; none: notifications go unsigned
   std::string public_url;             // base of the URLs inside the payload
+  // The image URLs inside the payload (--image-urls). None: proxy links under public_url.
+  std::shared_ptr<const core::ImageLinks> image_links;
   bool allow_private_networks = false;
   double retry_scale = 1.0;  // multiplies every delay of the schedule (tests shrink it)
   int senders = 2;           // notifications in flight at once
