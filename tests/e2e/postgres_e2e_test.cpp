@@ -6,18 +6,15 @@
 // other worker takes its images, each once more, no image twice otherwise), and does so
 // within seconds although leases last a minute; a PostgreSQL restart in the middle of a
 // request is survived by every process.
-// The origin serves one small photo under many distinct URLs, slowly enough that the work
-// spreads over a few seconds.
+// The deployment and its helpers are in scale_out.hpp.
 #include <signal.h>
 
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +22,7 @@
 #include <gtest/gtest.h>
 #include <vips/vips8>
 
+#include "scale_out.hpp"
 #include "support/postgres_cluster.hpp"
 #include "support/recovery_timing.hpp"
 #include "support/running_server.hpp"
@@ -35,181 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-constexpr int kSmallWidth = 160;
-constexpr const char* kSmallName = "small.jpg";
-
-PostgresCluster& cluster() { return PostgresCluster::shared(); }
-
-// A folder holding one small JPEG made from a test photo: 240 full-size photos would make
-// the compress threads, not the scale-out, the subject (and the test slow).
-const fs::path& small_photo_dir() {
-  static TempDir folder;
-  static const bool made = [] {
-    if (VIPS_INIT("postgres_e2e_test") != 0) throw std::runtime_error("vips_init failed");
-    vips::VImage::thumbnail((TestOrigin::photos_dir() / "Garden.jpg").c_str(), kSmallWidth)
-        .jpegsave((folder.path() / kSmallName).c_str());
-    return true;
-  }();
-  (void)made;
-  return folder.path();
-}
-
-bool is_jpeg(const std::string& bytes) {
-  return bytes.size() > 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
-         static_cast<unsigned char>(bytes[1]) == 0xD8 &&
-         static_cast<unsigned char>(bytes[2]) == 0xFF;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// One image per product: /sleep/MS/small.jpg?v=I, distinct URLs for one file.
-std::string make_csv(const TestOrigin& origin, int images, int sleep_ms) {
-  std::string csv = "S. No.,Product Name,Input Image Urls\n";
-  for (int i = 0; i < images; ++i)
-    csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," +
-           origin.url("/sleep/" + std::to_string(sleep_ms) + "/" + kSmallName +
-                      "?v=" + std::to_string(i)) +
-           "\n";
-  return csv;
-}
-
-std::string upload(const HttpClient& client, const std::string& csv) {
-  const auto response = client.post_form("/upload", {{"file", csv, "p.csv", "text/csv"}});
-  EXPECT_EQ(response.status, 202) << response.body;
-  return response.status == 202 ? response.json()["request_id"].get<std::string>() : "";
-}
-
-// -1 while the node cannot say (e.g. a 503 while the database is away).
-int succeeded(const HttpClient& client, const std::string& id) {
-  const auto response = client.get("/status?request_id=" + id + "&limit=1");
-  return response.status == 200 ? response.json()["progress"]["succeeded"].get<int>() : -1;
-}
-
-// Polls until at least `count` images succeeded; false on timeout.
-bool wait_for_succeeded(const HttpClient& client, const std::string& id, int count,
-                        std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (succeeded(client, id) >= count) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
-// The whole status document once the request has ended (or the last one seen).
-nlohmann::json wait_until_ended(const HttpClient& client, const std::string& id,
-                                std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  nlohmann::json doc;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const auto response = client.get("/status?request_id=" + id);
-    if (response.status == 200) {
-      doc = response.json();
-      if (doc["status"] == "completed" || doc["status"] == "failed") return doc;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  ADD_FAILURE() << "request " << id << " did not end within " << timeout.count()
-                << " s; last status: " << doc.dump().substr(0, 500);
-  return doc;
-}
-
-struct ApiNode {
-  int port = 0;
-  std::unique_ptr<ChildProcess> process;
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port); }
-  HttpClient client() const { return HttpClient(base_url()); }
-};
-
-// One database of the shared cluster, one storage folder, and the processes on them.
-class Deployment {
- public:
-  explicit Deployment(int lease_seconds)
-      : database_(cluster().create_database()), lease_seconds_(lease_seconds) {
-    fs::create_directories(storage());
-  }
-
-  std::string db_uri() const { return cluster().uri(database_); }
-  fs::path storage() const { return folder_.path() / "images"; }
-
-  ApiNode& start_api(const std::string& name) {
-    auto node = std::make_unique<ApiNode>();
-    node->port = free_port();
-    auto args = common_args();
-    args.insert(args.begin(),
-                {"serve", "--workers", "0", "--listen", "127.0.0.1:" + std::to_string(node->port)});
-    node->process = std::make_unique<ChildProcess>(IMGBATCH_EXE, args, log_path(name));
-    if (!node->process->wait_for_port(node->port, 30s))
-      ADD_FAILURE() << name << " did not start listening; its log:\n" << node->process->log();
-    nodes_.push_back(std::move(node));
-    return *nodes_.back();
-  }
-
-  // `wrapper`: a command that runs the binary (wrapped_command), e.g. unshare(1).
-  ChildProcess& start_worker(const std::string& name, int download_concurrency,
-                             const std::vector<std::string>& wrapper = {}) {
-    auto args = common_args();
-    args.insert(args.begin(), {"worker", "--workers", "1", "--download-concurrency",
-                               std::to_string(download_concurrency)});
-    const auto command = wrapped_command(wrapper, IMGBATCH_EXE, args);
-    workers_.push_back(std::make_unique<ChildProcess>(
-        command.front(), std::vector(command.begin() + 1, command.end()), log_path(name)));
-    return *workers_.back();
-  }
-
-  // Until every worker has opened the database and is about to claim (its start-up line).
-  void wait_for_workers() {
-    for (auto& worker : workers_) {
-      const auto deadline = std::chrono::steady_clock::now() + 30s;
-      while (worker->log().find("imgbatch worker:") == std::string::npos) {
-        if (!worker->running() || std::chrono::steady_clock::now() > deadline) {
-          ADD_FAILURE() << "a worker did not start; its log:\n" << worker->log();
-          return;
-        }
-        std::this_thread::sleep_for(20ms);
-      }
-    }
-  }
-
-  std::vector<std::string> query(const std::string& sql) const {
-    return cluster().column(database_, sql);
-  }
-  long long number(const std::string& sql) const { return std::stoll(query(sql).at(0)); }
-
-  // Every log, for a failure message.
-  std::string logs() const {
-    std::string all;
-    for (const auto& entry : fs::directory_iterator(folder_.path()))
-      if (entry.path().extension() == ".log")
-        all += "--- " + entry.path().filename().string() + "\n" + read_file(entry.path());
-    return all.size() > 20000 ? all.substr(all.size() - 20000) : all;
-  }
-
- private:
-  std::vector<std::string> common_args() const {
-    return {"--db",
-            db_uri(),
-            "--storage",
-            "file:" + storage().string(),
-            "--allow-private-networks",
-            "--lease-seconds",
-            std::to_string(lease_seconds_)};
-  }
-  std::string log_path(const std::string& name) const {
-    return (folder_.path() / (name + ".log")).string();
-  }
-
-  TempDir folder_;
-  std::string database_;
-  int lease_seconds_;
-  // Declared last: destroyed (SIGKILLed) first, while the folder still exists.
-  std::vector<std::unique_ptr<ApiNode>> nodes_;
-  std::vector<std::unique_ptr<ChildProcess>> workers_;
-};
 
 class PostgresScaleOut : public ::testing::Test {
  protected:
