@@ -19,9 +19,16 @@
 #      (target 5 s); each also with the killed process in a PID namespace of its own (as in
 #      another container), where only the presence file or lock can tell. The tests start
 #      their own processes, origin and PostgreSQL cluster.
+#   9. object storage: end to end with `--storage s3://…` on a one-node Ceph RADOS Gateway
+#      started here (tests/support/ceph_cluster_main: one monitor, one OSD on RAM, one
+#      gateway, all on loopback) against the same run with file storage, BENCH_S3_ROUNDS
+#      rounds of BENCH_S3_IMAGES images each, alternating (target s3/file >= 0.85); and
+#      BlobStore::put latency p50/p99 on both (bench/blob_put_latency, 4 threads putting
+#      the compressed photos).
 # Phases 6 and 7 start a throwaway PostgreSQL server of their own (initdb in the scratch
 # folder, stock durability settings, as the `postgres` user when run as root), stopped at
-# exit. BENCH_ONLY=scale-out runs phases 6 and 7 alone, BENCH_ONLY=recovery phase 8 alone.
+# exit. BENCH_ONLY=scale-out runs phases 6 and 7 alone, BENCH_ONLY=recovery phase 8 alone,
+# BENCH_ONLY=s3 phase 9 alone.
 # Every rate is also given as CPU milliseconds per image (all threads of the process), which
 # other load on a shared machine disturbs much less than images/s, and each phase prints
 # the share of the machine's CPU that was idle during it (0% = someone else was busy too).
@@ -46,7 +53,9 @@ SCALE_ROUNDS=${BENCH_SCALE_ROUNDS:-2}  # each round runs one and two worker proc
 SCALE_DOWNLOADS=${BENCH_SCALE_DOWNLOADS:-4}
 ONLY=${BENCH_ONLY:-}
 RECOVERY_ROUNDS=${BENCH_RECOVERY_ROUNDS:-5}
-case $ONLY in "" | scale-out | recovery) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out, recovery)" >&2; exit 2 ;; esac
+S3_IMAGES=${BENCH_S3_IMAGES:-300}
+S3_ROUNDS=${BENCH_S3_ROUNDS:-2}  # each round runs file storage and S3 storage
+case $ONLY in "" | scale-out | recovery | s3) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out, recovery, s3)" >&2; exit 2 ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -74,7 +83,8 @@ if ! (cd "$ROOT/bench/node" && node -e "require('sharp')" 2>/dev/null); then
 fi
 [ -x "$BUILD/bench/codec_rate" ] && [ -x "$BUILD/bench/status_load" ] &&
   [ -x "$BUILD/bench/store_throughput" ] && [ -x "$BUILD/imgbatch" ] &&
-  [ -x "$BUILD/tests/e2e/e2e_test" ] && [ -x "$BUILD/tests/e2e/postgres_e2e_test" ] ||
+  [ -x "$BUILD/tests/e2e/e2e_test" ] && [ -x "$BUILD/tests/e2e/postgres_e2e_test" ] &&
+  [ -x "$BUILD/bench/blob_put_latency" ] && [ -x "$BUILD/tests/support/ceph_cluster_main" ] ||
   die "build first: make bench (or cmake -DIMGBATCH_BUILD_BENCH=ON into $BUILD)"
 
 # --- scratch space and processes we start -------------------------------------------------
@@ -163,13 +173,14 @@ write_csv() {  # URLS_FILE CSV: one product per URL
 
 # --- imgbatch instances -------------------------------------------------------------------
 IMGBATCH_PID=
-start_imgbatch() {  # NAME WORKERS
-  local dir="$WORK/$1"
+start_imgbatch() {  # NAME WORKERS [OPTION...] (a later --storage overrides the folder)
+  local dir="$WORK/$1" workers=$2
+  shift 2
   mkdir -p "$dir/images"
   API_PORT=$(free_port)
   API="http://127.0.0.1:$API_PORT"
   "$BUILD/imgbatch" serve --listen "127.0.0.1:$API_PORT" --db "sqlite:$dir/imgbatch.db" \
-    --storage "file:$dir/images" --allow-private-networks --workers "$2" \
+    --storage "file:$dir/images" --allow-private-networks --workers "$workers" "$@" \
     >"$dir/imgbatch.log" 2>&1 &
   IMGBATCH_PID=$!
   PIDS+=("$IMGBATCH_PID")
@@ -461,6 +472,62 @@ recovery_run() {  # BINARY TEST
 if [ -z "$ONLY" ] || [ "$ONLY" = recovery ]; then
   recovery_run e2e_test 'Crash.AServe*'
   recovery_run postgres_e2e_test 'PostgresScaleOut.AKilledWorker*'
+fi
+
+# --- 9. object storage ------------------------------------------------------------------------
+if [ -z "$ONLY" ] || [ "$ONLY" = s3 ]; then
+log "object storage: starting a one-node Ceph cluster (monitor, OSD on RAM, RADOS Gateway)"
+mkfifo "$WORK/ceph.in"
+"$BUILD/tests/support/ceph_cluster_main" <"$WORK/ceph.in" >"$WORK/ceph.out" 2>"$WORK/ceph.log" &
+PIDS+=($!)
+exec 7>"$WORK/ceph.in"  # its stdin stays open until this script ends; then it tears down
+for i in $(seq 1 600); do [ -s "$WORK/ceph.out" ] && break; sleep 0.1; done
+CEPH_LINE=$(head -1 "$WORK/ceph.out")
+[ -n "$CEPH_LINE" ] || die "the Ceph cluster did not start, see $WORK/ceph.log (BENCH_KEEP=1 keeps it)"
+S3_ENDPOINT=$(echo "$CEPH_LINE" | field endpoint)
+S3_REGION=$(echo "$CEPH_LINE" | field region)
+S3_BUCKET=$(echo "$CEPH_LINE" | field bucket)
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+AWS_ACCESS_KEY_ID=$(echo "$CEPH_LINE" | field access_key)
+AWS_SECRET_ACCESS_KEY=$(echo "$CEPH_LINE" | field secret_key)
+log "object storage: gateway $S3_ENDPOINT, bucket $S3_BUCKET"
+write_urls "$S3_IMAGES" "$WORK/s3-urls.txt"
+write_csv "$WORK/s3-urls.txt" "$WORK/s3.csv"
+
+storage_run() {  # KIND ROUND -> result line; adds images/s to STORAGE_SUM[KIND]
+  local kind=$1 round=$2 name="storage-$1-$2" snap cpu0 start rate cpu
+  if [ "$kind" = s3 ]; then
+    start_imgbatch "$name" "$CORES" --storage "s3://$S3_BUCKET/$name" --s3-endpoint "$S3_ENDPOINT" \
+      --s3-region "$S3_REGION"
+  else
+    start_imgbatch "$name" "$CORES"
+  fi
+  snap=$(cpu_snapshot)
+  cpu0=$(cpu_ticks "$IMGBATCH_PID")
+  start=$(now)
+  wait_completed "$(upload "$WORK/s3.csv")" "$name" "$start"
+  cpu=$(awk -v t="$(($(cpu_ticks "$IMGBATCH_PID") - cpu0))" -v hz="$TICKS" -v n="$S3_IMAGES" 'BEGIN { printf "%.2f", t / hz * 1000 / n }')
+  rate=$(awk -v n="$S3_IMAGES" -v f="$WAIT_FAILED" -v s="$WAIT_SECONDS" 'BEGIN { printf "%.3f", (n - f) / s }')
+  result "storage_e2e storage=$kind round=$round images=$S3_IMAGES failures=$WAIT_FAILED seconds=$WAIT_SECONDS images_per_s=$rate cpu_ms_per_image=$cpu machine_idle=$(idle_since "$snap")"
+  [ "$WAIT_FAILED" -eq 0 ] || die "$WAIT_FAILED images failed with $kind storage, see $WORK/$name/imgbatch.log"
+  STORAGE_SUM[$kind]=$(awk -v a="${STORAGE_SUM[$kind]:-0}" -v b="$rate" 'BEGIN { printf "%.3f", a + b }')
+  stop_imgbatch
+}
+declare -A STORAGE_SUM
+for ((round = 1; round <= S3_ROUNDS; round++)); do
+  if ((round % 2)); then order="file s3"; else order="s3 file"; fi
+  for kind in $order; do storage_run "$kind" "$round"; done
+done
+FILE_RATE=$(awk -v s="${STORAGE_SUM[file]}" -v r="$S3_ROUNDS" 'BEGIN { printf "%.3f", s / r }')
+S3_RATE=$(awk -v s="${STORAGE_SUM[s3]}" -v r="$S3_ROUNDS" 'BEGIN { printf "%.3f", s / r }')
+result "ratio s3_over_file=$(ratio "$S3_RATE" "$FILE_RATE") (target >= 0.85; mean images_per_s file=$FILE_RATE s3=$S3_RATE over $S3_ROUNDS round(s))"
+
+# PUT latency of the compressed photos, as stored by the first file run.
+mapfile -t COMPRESSED < <(find "$WORK/storage-file-1/images" -name '*.jpg' | sort | head -"${#PHOTO_NAMES[@]}")
+for target in "file:$WORK/put-latency" "s3://$S3_BUCKET/put-latency"; do
+  result "$("$BUILD/bench/blob_put_latency" --storage "$target" --s3-endpoint "$S3_ENDPOINT" \
+    --s3-region "$S3_REGION" --threads 4 --puts 1000 "${COMPRESSED[@]}")"
+done
 fi
 
 log "done; results:"

@@ -75,6 +75,8 @@ class Deployment {
   std::string db_uri() const;
   // The shared folder (only when the storage is the default one).
   std::filesystem::path storage() const { return folder_.path() / "images"; }
+  // Where logs, the default storage and the processes' working directories are.
+  const std::filesystem::path& folder() const { return folder_.path(); }
 
   ApiNode& start_api(const std::string& name, const std::vector<std::string>& extra_args = {});
   // `wrapper`: a command that runs the binary (wrapped_command), e.g. unshare(1).
