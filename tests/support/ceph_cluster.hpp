@@ -14,10 +14,11 @@
 // makes the monitor commit at once (the default 1 s made every pool creation slow), and
 // pools have one replica. Ceph's src/vstart.sh was the reference.
 //
-// Cost, measured on the 2-core CI-like machine: ready in about 2.2 s when idle (up to
-// ~6 s while other builds run); about 150 MB resident for the three daemons together
-// (mon ~40 MB, osd ~55 MB, radosgw ~55 MB). So a test binary shares one cluster
-// (shared()) and gives each test a bucket of its own (create_bucket()).
+// Cost, measured on the 2-core CI-like machine with ceph_cluster_main: ready in about
+// 2.0 s when idle (up to ~6 s while builds run on both cores); about 140 MB resident for
+// the three daemons together (mon 36 MB, osd 50 MB, radosgw 55 MB, empty). So a test
+// binary shares one cluster (shared()) and gives each test a bucket of its own
+// (create_bucket()).
 //
 // Teardown: the daemons run in the foreground (-f) as children of the thread that made
 // the cluster, each set to get SIGKILL when that thread dies (PR_SET_PDEATHSIG), so even
