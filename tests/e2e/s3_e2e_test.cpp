@@ -35,10 +35,11 @@ Environment aws_credentials(const std::string& secret = CephCluster::kSecretKey)
 // The storage options of a deployment on `bucket`, with presigned links valid for an hour.
 DeploymentStorage bucket_storage(const std::string& bucket) {
   DeploymentStorage storage;
-  storage.args = {"--storage",    "s3://" + bucket + "/shop", "--s3-endpoint",
-                  ceph().endpoint(), "--s3-region",            CephCluster::kRegion,
-                  "--image-urls", "presigned",                "--presign-ttl",
-                  "1h"};
+  storage.args = {"--storage",     "s3://" + bucket + "/shop",
+                  "--s3-endpoint", ceph().endpoint(),
+                  "--s3-region",   CephCluster::kRegion,
+                  "--image-urls",  "presigned",
+                  "--presign-ttl", "1h"};
   storage.env = aws_credentials();
   storage.own_working_directories = true;
   return storage;
@@ -124,8 +125,7 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
     EXPECT_TRUE(is_jpeg(direct.body)) << link;
     EXPECT_EQ(direct.header("content-type").value_or(""), "image/jpeg");
     for (ApiNode* node : {&node1, &node2}) {
-      const auto proxied =
-          node->client().get("/images/" + id + "/" + std::to_string(i) + "-0.jpg");
+      const auto proxied = node->client().get("/images/" + id + "/" + std::to_string(i) + "-0.jpg");
       ASSERT_EQ(proxied.status, 200) << node->base_url();
       EXPECT_EQ(proxied.body, direct.body) << i;
       ASSERT_TRUE(proxied.header("etag").has_value());
@@ -160,9 +160,11 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
       << csv.body.substr(0, 500);
 
   // Nothing was written anywhere but the database and the bucket.
-  for (const auto& entry : fs::directory_iterator(deployment.folder()))
-    if (entry.is_directory())
+  for (const auto& entry : fs::directory_iterator(deployment.folder())) {
+    if (entry.is_directory()) {
       EXPECT_TRUE(fs::is_empty(entry.path())) << entry.path() << " is not empty";
+    }
+  }
 
   EXPECT_TRUE(survivor.running());
   EXPECT_TRUE(node1.process->running());
