@@ -497,8 +497,7 @@ CephCluster::Response CephCluster::request(const std::string& method, const std:
   } else if (method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (method == "PUT") {
-    // An upload, as S3 clients send it (POSTFIELDS would add a form Content-Type after
-    // curl computed the signature, which the gateway then refuses).
+    // An upload (read callback, known size), as an S3 client sends a PUT.
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
     curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
