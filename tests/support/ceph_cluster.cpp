@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -280,6 +281,8 @@ void CephCluster::write_config() {
       // A nearly full CI disk must not stop the monitor: its store is tiny.
       << "mon data avail crit = 0\n"
       << "mon data avail warn = 0\n"
+      // A taken port is found sooner (a daemon retries its bind thrice, 5 s apart).
+      << "ms bind retry delay = 1\n"
       // Everything in our folder; no admin sockets (their paths could exceed 108 bytes).
       << "run dir = " << d << "/run\n"
       << "crash dir = " << d << "/crash\n"
@@ -306,6 +309,15 @@ std::string CephCluster::run(const std::string& name, const std::vector<std::str
     const pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) fail("waitpid: " + std::string(std::strerror(errno)));
+    // A daemon that exits meanwhile (a monitor whose port was taken) fails the set-up at
+    // once, with its log, rather than when the command gives up waiting for it.
+    try {
+      check_daemons_alive();
+    } catch (const std::runtime_error&) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      throw;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
@@ -380,9 +392,14 @@ void CephCluster::wait_for_gateway() {
   const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
   for (;;) {
     check_daemons_alive();
-    // Any HTTP answer (an anonymous bucket list: 200) means the gateway serves requests.
+    // An answer with the gateway's request id (an anonymous bucket list: 200) means it
+    // serves requests; checking the header, not just any answer, because whoever took the
+    // port between free_port() and the gateway's bind would answer too.
+    std::string headers;
     CURL* curl = curl_easy_init();
     curl_easy_setopt(curl, CURLOPT_URL, (endpoint() + "/").c_str());
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, append_body);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &headers);
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -390,7 +407,9 @@ void CephCluster::wait_for_gateway() {
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(curl);
-    if (code == CURLE_OK && status > 0) return;
+    for (auto& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (code == CURLE_OK && status > 0 && headers.find("x-amz-request-id:") != std::string::npos)
+      return;
     if (std::chrono::steady_clock::now() > deadline)
       fail("the gateway did not answer within 90 s; its log:\n" + log_tail("client.rgw") +
            "\nmonitor log:\n" + log_tail("mon.a"));
@@ -478,8 +497,7 @@ CephCluster::Response CephCluster::request(const std::string& method, const std:
   } else if (method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (method == "PUT") {
-    // An upload, as S3 clients send it (POSTFIELDS would add a form Content-Type after
-    // curl computed the signature, which the gateway then refuses).
+    // An upload (read callback, known size), as an S3 client sends a PUT.
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
     curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
