@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "file_blob_store.hpp"
+#include "s3_blob_store.hpp"
 
 namespace imgbatch::blob {
 namespace {
@@ -37,10 +38,19 @@ bool is_safe_key(std::string_view key) {
 
 std::unique_ptr<BlobStore> open_blob_store(const std::string& uri,
                                            const BlobStoreOptions& options) {
+  if (uri.rfind("s3://", 0) == 0) {
+    auto location = parse_s3_location(uri, options.s3_endpoint, options.s3_region);
+    if (!location) throw StorageUnusable(location.message());
+    auto store = std::make_unique<S3BlobStore>(std::move(location.value()),
+                                               credentials_from_environment(), options.s3_region);
+    store->check();
+    return store;
+  }
   constexpr std::string_view kFile = "file:";
   if (uri.rfind(kFile, 0) != 0) {
     throw std::runtime_error("unsupported storage URI \"" + uri +
-                             "\": expected file:DIR (for example file:data/images)");
+                             "\": expected file:DIR (for example file:data/images) or "
+                             "s3://BUCKET[/PREFIX]");
   }
   std::string dir = uri.substr(kFile.size());
   if (dir.rfind("//", 0) == 0) {

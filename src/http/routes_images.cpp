@@ -2,8 +2,7 @@
 // writes the same bytes), so they are cached for a year and revalidated by ETag, the tag
 // the blob store recorded with the image.
 
-#include <array>
-
+#include "blob/content_type.hpp"
 #include "core/ids.hpp"
 #include "problem.hpp"
 #include "routes.hpp"
@@ -11,13 +10,6 @@
 namespace imgbatch::http {
 
 namespace {
-
-struct ImageType {
-  std::string_view extension;
-  std::string_view content_type;
-};
-constexpr std::array<ImageType, 4> kImageTypes{
-    {{"jpg", "image/jpeg"}, {"webp", "image/webp"}, {"avif", "image/avif"}, {"png", "image/png"}}};
 
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;
@@ -35,10 +27,7 @@ std::optional<std::string_view> image_content_type(std::string_view name) {
     return std::nullopt;
   if (!all_digits(name.substr(0, dash)) || !all_digits(name.substr(dash + 1, dot - dash - 1)))
     return std::nullopt;
-  const auto extension = name.substr(dot + 1);
-  for (const auto& type : kImageTypes)
-    if (type.extension == extension) return type.content_type;
-  return std::nullopt;
+  return blob::image_content_type(name);
 }
 
 // The headers a 200 and a 304 share (RFC 9110 asks a 304 for the ETag and Cache-Control

@@ -242,8 +242,7 @@ TEST(OpenBlobStore, FileUriCreatesTheDirectory) {
 }
 
 TEST(OpenBlobStore, UnknownSchemeNamesTheAcceptedForm) {
-  for (const char* uri :
-       {"s3://bucket/images", "data/images", "FILE:x", "file:", "file://host/x"}) {
+  for (const char* uri : {"data/images", "FILE:x", "file:", "file://host/x", "gs://bucket/x"}) {
     try {
       open_blob_store(uri);
       ADD_FAILURE() << uri << " was accepted";

@@ -1,0 +1,170 @@
+#include "s3_client.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace imgbatch::blob {
+
+namespace {
+
+std::size_t append_body(char* data, std::size_t size, std::size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+// Keeps the ETag header of the (last) response.
+std::size_t read_header(char* data, std::size_t size, std::size_t count, void* user) {
+  const std::string_view line(data, size * count);
+  constexpr std::string_view kName = "etag:";
+  if (line.size() > kName.size()) {
+    std::string name(line.substr(0, kName.size()));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (name == kName) {
+      auto value = line.substr(kName.size());
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+      while (!value.empty() &&
+             (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+        value.remove_suffix(1);
+      *static_cast<std::string*>(user) = std::string(value);
+    }
+  }
+  return size * count;
+}
+
+// The <Code> of an S3 error document, or "".
+std::string error_code(const std::string& body) {
+  const auto start = body.find("<Code>");
+  if (start == std::string::npos) return "";
+  const auto end = body.find("</Code>", start);
+  if (end == std::string::npos) return "";
+  return body.substr(start + 6, std::min<std::size_t>(end - start - 6, 64));
+}
+
+void init_curl_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      throw std::runtime_error("curl_global_init failed");
+  });
+}
+
+}  // namespace
+
+bool S3Response::transient() const {
+  if (status == 0) return true;
+  if (status >= 500 || status == 429) return true;
+  return error_code == "SlowDown" || error_code == "RequestTimeout";
+}
+
+std::string S3Response::describe() const {
+  if (status == 0) return "no answer: " + transport_error;
+  std::string text = "HTTP " + std::to_string(status);
+  if (!error_code.empty()) text += " (" + error_code + ")";
+  return text;
+}
+
+S3Client::S3Client(S3Credentials credentials, std::string region, S3ClientOptions options)
+    : credentials_(std::move(credentials)),
+      region_(std::move(region)),
+      sigv4_("aws:amz:" + region_ + ":s3"),
+      userpwd_(credentials_.access_key_id + ":" + credentials_.secret_access_key),
+      options_(options) {
+  init_curl_once();
+}
+
+S3Client::~S3Client() {
+  for (CURL* handle : idle_) curl_easy_cleanup(handle);
+}
+
+CURL* S3Client::acquire() {
+  {
+    const std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      CURL* handle = idle_.back();
+      idle_.pop_back();
+      // Options back to their defaults; the handle's open connections stay.
+      curl_easy_reset(handle);
+      return handle;
+    }
+  }
+  CURL* handle = curl_easy_init();
+  if (handle == nullptr) throw std::runtime_error("curl_easy_init failed");
+  return handle;
+}
+
+void S3Client::release(CURL* handle) {
+  const std::lock_guard lock(mutex_);
+  idle_.push_back(handle);
+}
+
+S3Response S3Client::send(const std::string& method, const std::string& url,
+                          const std::vector<std::string>& headers, std::string_view body) {
+  auto wait = options_.backoff;
+  for (int attempt = 1;; ++attempt) {
+    S3Response response = send_once(method, url, headers, body);
+    if (!response.transient() || attempt >= options_.attempts) return response;
+    std::this_thread::sleep_for(wait);
+    wait *= 4;
+  }
+}
+
+S3Response S3Client::send_once(const std::string& method, const std::string& url,
+                               const std::vector<std::string>& headers, std::string_view body) {
+  CURL* handle = acquire();
+  S3Response response;
+  curl_slist* list = nullptr;
+  // libcurl signs every header it is given, so only headers that are also sent belong
+  // here (an empty "Expect:" would be signed but not sent, and the signature refused).
+  const std::string payload_hash = "x-amz-content-sha256: " + sha256_hex(body);
+  list = curl_slist_append(list, payload_hash.c_str());
+  std::string token;
+  if (!credentials_.session_token.empty()) {
+    token = "x-amz-security-token: " + credentials_.session_token;
+    list = curl_slist_append(list, token.c_str());
+  }
+  for (const auto& header : headers) list = curl_slist_append(list, header.c_str());
+
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(handle, CURLOPT_AWS_SIGV4, sigv4_.c_str());
+  curl_easy_setopt(handle, CURLOPT_USERPWD, userpwd_.c_str());
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, read_header);
+  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response.etag);
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (method == "HEAD") {
+    curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
+  } else if (method == "PUT") {
+    curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  } else if (method != "GET") {
+    curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+
+  const CURLcode code = curl_easy_perform(handle);
+  if (code == CURLE_OK) {
+    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
+    if (!response.ok()) response.error_code = error_code(response.body);
+  } else {
+    response.transport_error = error[0] != '\0' ? error : curl_easy_strerror(code);
+  }
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(list);
+  release(handle);
+  return response;
+}
+
+}  // namespace imgbatch::blob

@@ -1,0 +1,190 @@
+// What the S3 backend does beyond the conformance suite, against the real gateway: the
+// headers objects are stored with, presigned links (fetched with a plain HTTP client, as
+// a browser would), the start-up check's answers, and a gateway that goes away.
+#include "s3_blob_store.hpp"
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "support/ceph_cluster.hpp"
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+
+namespace imgbatch::blob {
+namespace {
+
+using test_support::CephCluster;
+using test_support::HttpClient;
+
+CephCluster& ceph() { return CephCluster::shared(); }
+
+// Sets the AWS variables for the test's length, then puts back what was there.
+class AwsEnvironment {
+ public:
+  AwsEnvironment(const char* key, const char* secret) {
+    save("AWS_ACCESS_KEY_ID", key);
+    save("AWS_SECRET_ACCESS_KEY", secret);
+  }
+  ~AwsEnvironment() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  void save(const char* name, const char* value) {
+    const char* old = std::getenv(name);
+    saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+    if (value) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+class S3BlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { bucket_ = ceph().create_bucket(); }
+
+  std::unique_ptr<BlobStore> open(const std::string& uri) {
+    BlobStoreOptions options;
+    options.s3_endpoint = ceph().endpoint();
+    options.s3_region = CephCluster::kRegion;
+    return open_blob_store(uri, options);
+  }
+  std::unique_ptr<BlobStore> open() { return open("s3://" + bucket_ + "/images"); }
+
+  // The message open() throws with, or "" when it opens.
+  std::string refusal(const std::string& uri, const std::string& endpoint) {
+    BlobStoreOptions options;
+    options.s3_endpoint = endpoint;
+    options.s3_region = CephCluster::kRegion;
+    try {
+      open_blob_store(uri, options);
+    } catch (const StorageUnusable& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  AwsEnvironment credentials_{CephCluster::kAccessKey, CephCluster::kSecretKey};
+  std::string bucket_;
+};
+
+// "http://HOST:PORT/path?query" → ("http://HOST:PORT", "/path?query").
+std::pair<std::string, std::string> split_url(const std::string& url) {
+  const auto path_at = url.find('/', url.find("://") + 3);
+  return {url.substr(0, path_at), url.substr(path_at)};
+}
+
+TEST_F(S3BlobStoreTest, ObjectsAreStoredUnderThePrefixWithTypeAndCaching) {
+  auto blobs = open();
+  ASSERT_TRUE(blobs->put("REQ/0-0.jpg", "\xff\xd8\xff jpeg").ok());
+  ASSERT_TRUE(blobs->put("REQ/0-1.webp", "RIFF webp").ok());
+  EXPECT_EQ(ceph().list_keys(bucket_),
+            (std::vector<std::string>{"images/REQ/0-0.jpg", "images/REQ/0-1.webp"}));
+
+  for (const auto& [key, type] : {std::pair<std::string, std::string>{"REQ/0-0.jpg", "image/jpeg"},
+                                  {"REQ/0-1.webp", "image/webp"}}) {
+    const auto link = blobs->presigned_url(key, std::chrono::minutes(5));
+    ASSERT_TRUE(link.ok()) << link.message();
+    const auto [origin, path] = split_url(*link);
+    const auto response = HttpClient(origin).get(path);
+    ASSERT_EQ(response.status, 200) << *link << "\n" << response.body;
+    EXPECT_EQ(response.header("content-type").value_or(""), type);
+    EXPECT_EQ(response.header("cache-control").value_or(""), kImmutableCacheControl);
+    // The object's ETag is what the backend reports as its tag.
+    EXPECT_EQ(response.header("etag").value_or(""), "\"" + *blobs->etag(key) + "\"");
+  }
+}
+
+// A presigned link is a plain GET anyone may make until it expires; changing any part of
+// it, or waiting past its end, gets 403 from the gateway.
+TEST_F(S3BlobStoreTest, APresignedLinkWorksAsGivenAndOnlySo) {
+  auto blobs = open();
+  ASSERT_TRUE(blobs->put("REQ/0-0.jpg", "the image").ok());
+  ASSERT_TRUE(blobs->put("REQ/1-0.jpg", "another image").ok());
+  const auto link = *blobs->presigned_url("REQ/0-0.jpg", std::chrono::hours(1));
+  EXPECT_EQ(link.rfind(ceph().endpoint() + "/" + bucket_ + "/images/REQ/0-0.jpg?", 0), 0u) << link;
+  const auto [origin, path] = split_url(link);
+  const HttpClient client(origin);
+  EXPECT_EQ(client.get(path).body, "the image");
+
+  auto other_object = path;
+  other_object.replace(other_object.find("/0-0.jpg"), 8, "/1-0.jpg");
+  auto longer = path;
+  longer.replace(longer.find("X-Amz-Expires=3600"), 18, "X-Amz-Expires=7200");
+  auto forged = path;
+  const auto at = forged.find("X-Amz-Signature=") + 16;
+  forged[at] = forged[at] == 'a' ? 'b' : 'a';
+  for (const auto& bad : {other_object, longer, forged}) {
+    const auto response = client.get(bad);
+    EXPECT_EQ(response.status, 403) << bad;
+    EXPECT_EQ(response.body.find("image"), std::string::npos) << response.body;
+  }
+
+  const auto short_lived = *blobs->presigned_url("REQ/0-0.jpg", std::chrono::seconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(client.get(split_url(short_lived).second).status, 403);
+}
+
+// The start-up check says which part is wrong, and never shows the secret.
+TEST_F(S3BlobStoreTest, TheStartUpCheckSaysWhatIsWrong) {
+  EXPECT_EQ(refusal("s3://" + bucket_ + "/images", ceph().endpoint()), "");
+  EXPECT_NE(refusal("s3://no-such-" + bucket_, ceph().endpoint()).find("does not exist"),
+            std::string::npos);
+  const auto closed = "http://127.0.0.1:" + std::to_string(test_support::free_port());
+  EXPECT_NE(refusal("s3://" + bucket_, closed).find("cannot reach S3 endpoint " + closed),
+            std::string::npos);
+  EXPECT_NE(refusal("s3://Not_A_Bucket", ceph().endpoint()).find("is not a bucket name"),
+            std::string::npos);
+  {
+    AwsEnvironment wrong(CephCluster::kAccessKey, "wrong-secret-key");
+    const auto message = refusal("s3://" + bucket_, ceph().endpoint());
+    EXPECT_NE(message.find("refused the credentials"), std::string::npos) << message;
+    EXPECT_EQ(message.find("wrong-secret-key"), std::string::npos) << message;
+  }
+  {
+    AwsEnvironment unknown("NOSUCHACCESSKEY", CephCluster::kSecretKey);
+    const auto message = refusal("s3://" + bucket_, ceph().endpoint());
+    EXPECT_NE(message.find("refused the credentials"), std::string::npos) << message;
+    EXPECT_EQ(message.find(CephCluster::kSecretKey), std::string::npos) << message;
+  }
+  {
+    AwsEnvironment none(nullptr, nullptr);
+    EXPECT_NE(refusal("s3://" + bucket_, ceph().endpoint()).find("AWS_ACCESS_KEY_ID"),
+              std::string::npos);
+  }
+}
+
+// With the gateway gone, a put fails (after its few quick retries) with a message fit for
+// the image's error entry, and works again once the gateway is back.
+TEST_F(S3BlobStoreTest, AGatewayThatGoesAwayFailsPutsUntilItIsBack) {
+  auto blobs = open();
+  ASSERT_TRUE(blobs->put("REQ/0-0.jpg", "before").ok());
+  ceph().stop_gateway();
+  const auto failed = blobs->put("REQ/0-1.jpg", "during");
+  const auto read = blobs->get("REQ/0-0.jpg");
+  ceph().start_gateway();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.message().rfind("could not store image: S3 answered no answer: ", 0), 0u)
+      << failed.message();
+  EXPECT_FALSE(read.ok());
+  ASSERT_TRUE(blobs->put("REQ/0-1.jpg", "after").ok());
+  EXPECT_EQ(blobs->get("REQ/0-1.jpg")->bytes, "after");
+  EXPECT_EQ(blobs->get("REQ/0-0.jpg")->bytes, "before");
+}
+
+}  // namespace
+}  // namespace imgbatch::blob

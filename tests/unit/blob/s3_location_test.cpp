@@ -1,0 +1,64 @@
+#include "s3_location.hpp"
+
+#include <gtest/gtest.h>
+
+namespace imgbatch::blob {
+namespace {
+
+TEST(S3Location, AwsIsVirtualHostedInTheRegion) {
+  const auto location = parse_s3_location("s3://shop-images/imgbatch/", "", "eu-central-1");
+  ASSERT_TRUE(location.ok()) << location.message();
+  EXPECT_EQ(location->bucket, "shop-images");
+  EXPECT_EQ(location->prefix, "imgbatch");
+  EXPECT_EQ(location->host, "shop-images.s3.eu-central-1.amazonaws.com");
+  EXPECT_EQ(location->object_url("REQ/0-1.jpg"),
+            "https://shop-images.s3.eu-central-1.amazonaws.com/imgbatch/REQ/0-1.jpg");
+  EXPECT_EQ(location->probe_url(),
+            "https://shop-images.s3.eu-central-1.amazonaws.com/"
+            "?list-type=2&max-keys=1&prefix=imgbatch%2F");
+}
+
+TEST(S3Location, AnEndpointIsPathStyle) {
+  const auto location = parse_s3_location("s3://images", "http://127.0.0.1:7480/", "us-east-1");
+  ASSERT_TRUE(location.ok()) << location.message();
+  EXPECT_EQ(location->prefix, "");
+  EXPECT_EQ(location->host, "127.0.0.1:7480");
+  EXPECT_EQ(location->object_url("REQ/0-1.jpg"), "http://127.0.0.1:7480/images/REQ/0-1.jpg");
+  EXPECT_EQ(location->probe_url(), "http://127.0.0.1:7480/images/?list-type=2&max-keys=1");
+  EXPECT_EQ(location->describe(), "s3://images at http://127.0.0.1:7480");
+  // A default port is not part of the Host a client sends.
+  EXPECT_EQ(parse_s3_location("s3://images/a/b", "https://s3.example.com:443", "x")->host,
+            "s3.example.com");
+  EXPECT_EQ(parse_s3_location("s3://images/a/b", "https://s3.example.com:443", "x")
+                ->object_path("R/N.jpg"),
+            "/images/a/b/R/N.jpg");
+}
+
+TEST(S3Location, BadUrisAreRefusedSayingWhy) {
+  struct Case {
+    const char* uri;
+    const char* endpoint;
+    const char* says;
+  };
+  for (const auto& c : std::initializer_list<Case>{
+           {"s3://", "", "is not a bucket name"},
+           {"s3://Shop", "", "is not a bucket name"},
+           {"s3://ab", "", "is not a bucket name"},
+           {"s3://shop_images", "", "is not a bucket name"},
+           {"s3://shop/a b", "", "the prefix"},
+           {"s3://shop/a//b", "", "the prefix"},
+           {"s3://shop/a?b", "", "the prefix"},
+           {"s3://shop", "127.0.0.1:7480", "is not an http:// or https:// URL"},
+           {"s3://shop", "ftp://host", "is not an http:// or https:// URL"},
+           {"s3://shop", "http://host/path", "no path"},
+           {"s3://shop", "http://user:pw@host", "no path, query or user"},
+       }) {
+    const auto location = parse_s3_location(c.uri, c.endpoint, "us-east-1");
+    ASSERT_FALSE(location.ok()) << c.uri << " " << c.endpoint;
+    EXPECT_NE(location.message().find(c.says), std::string::npos) << location.message();
+  }
+  EXPECT_FALSE(parse_s3_location("s3://shop", "", "").ok());
+}
+
+}  // namespace
+}  // namespace imgbatch::blob
