@@ -95,7 +95,18 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
   {
     GatewayBackOnExit guard;
     ceph().stop_gateway();
-    std::this_thread::sleep_for(3s);
+    // Down for at least 2 s, and until some image's put has failed and been put back in
+    // the queue for another attempt (the task's error says so until it is done).
+    const auto stopped = std::chrono::steady_clock::now();
+    long long retried = 0;
+    while (std::chrono::steady_clock::now() - stopped < 20s) {
+      retried = deployment.number(
+          "SELECT count(*) FROM tasks WHERE state = 'pending' AND error LIKE 'could not store "
+          "image: S3 answered no answer%'");
+      if (retried > 0 && std::chrono::steady_clock::now() - stopped > 2s) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_GT(retried, 0) << "no put failed while the gateway was down\n" << deployment.logs();
   }
 
   const auto doc = wait_until_ended(node1.client(), id, 120s);
