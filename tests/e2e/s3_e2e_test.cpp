@@ -19,6 +19,7 @@
 
 #include "scale_out.hpp"
 #include "support/ceph_cluster.hpp"
+#include "support/http_receiver.hpp"
 
 namespace imgbatch::test_support {
 namespace {
@@ -80,9 +81,14 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
   ChildProcess& survivor = deployment.start_worker("worker2", 4);
   deployment.wait_for_workers();
 
+  HttpReceiver receiver([](const ReceivedRequest&) { return http_response(200, "OK"); });
   constexpr int kImages = 120;
-  const std::string id = upload(node1.client(), make_csv(origin, kImages, 60));
-  ASSERT_FALSE(id.empty());
+  const auto uploaded = node1.client().post_form(
+      "/upload", {{"file", make_csv(origin, kImages, 60), "p.csv", "text/csv"},
+                  {"webhook_url", "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook",
+                   std::nullopt, ""}});
+  ASSERT_EQ(uploaded.status, 202) << uploaded.body;
+  const std::string id = uploaded.json()["request_id"];
 
   // A third of the way: one worker dies with what it holds.
   ASSERT_TRUE(wait_for_succeeded(node2.client(), id, kImages / 3, 90s)) << deployment.logs();
@@ -169,6 +175,17 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
   EXPECT_NE(csv.body.find(ceph().endpoint() + "/" + bucket + "/shop/" + id + "/0-0.jpg?"),
             std::string::npos)
       << csv.body.substr(0, 500);
+
+  // So does the webhook body, whichever process sent it.
+  for (int i = 0; i < 200 && receiver.requests().empty(); ++i) std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(receiver.requests().size(), 1u) << deployment.logs();
+  const auto notified = nlohmann::json::parse(receiver.requests()[0].body);
+  const std::string notified_link = notified["products"][0]["output_image_urls"][0];
+  EXPECT_EQ(notified_link.rfind(ceph().endpoint() + "/" + bucket + "/shop/" + id + "/0-0.jpg?", 0),
+            0u)
+      << notified_link;
+  EXPECT_EQ(HttpClient(split_url(notified_link).first).get(split_url(notified_link).second).status,
+            200);
 
   // Nothing was written anywhere but the database and the bucket.
   for (const auto& entry : fs::directory_iterator(deployment.folder())) {
