@@ -87,7 +87,7 @@ void add_object_storage_options(CLI::App& app, core::Config& config) {
       ->envname(env("PRESIGN_TTL"))
       ->transform(CLI::AsNumberWithUnit(
           std::map<std::string, std::int64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}}))
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{7 * 24 * 3600}))
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{7} * 24 * 3600))
       ->default_str("7d");
 }
 

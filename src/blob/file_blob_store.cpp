@@ -153,7 +153,8 @@ std::string etag_of(int fd, const struct stat& st) {
 
 }  // namespace
 
-FileBlobStore::FileBlobStore(const fs::path& root, BlobStoreOptions options) : options_(options) {
+FileBlobStore::FileBlobStore(const fs::path& root, BlobStoreOptions options)
+    : options_(std::move(options)) {
   std::error_code ec;
   root_ = fs::absolute(root, ec);
   if (ec) throw std::runtime_error("storage directory " + root.string() + ": " + ec.message());

@@ -23,7 +23,7 @@ struct Config {
   // or presigned (links valid for presign_ttl_seconds, s3:// storage only).
   std::string image_urls = "proxy";
   std::string image_base_url;
-  std::int64_t presign_ttl_seconds = 7 * 24 * 3600;
+  std::int64_t presign_ttl_seconds = std::int64_t{7} * 24 * 3600;
   int workers = 0;  // set from the number of cores by the CLI; 0 = API only
   int download_concurrency = 32;
   int quality = 50;
