@@ -53,8 +53,8 @@ SCALE_ROUNDS=${BENCH_SCALE_ROUNDS:-2}  # each round runs one and two worker proc
 SCALE_DOWNLOADS=${BENCH_SCALE_DOWNLOADS:-4}
 ONLY=${BENCH_ONLY:-}
 RECOVERY_ROUNDS=${BENCH_RECOVERY_ROUNDS:-5}
-S3_IMAGES=${BENCH_S3_IMAGES:-300}
-S3_ROUNDS=${BENCH_S3_ROUNDS:-2}  # each round runs file storage and S3 storage
+S3_IMAGES=${BENCH_S3_IMAGES:-700}
+S3_ROUNDS=${BENCH_S3_ROUNDS:-3}  # each round runs file storage and S3 storage
 case $ONLY in "" | scale-out | recovery | s3) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out, recovery, s3)" >&2; exit 2 ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -81,11 +81,16 @@ if ! (cd "$ROOT/bench/node" && node -e "require('sharp')" 2>/dev/null); then
   log "npm ci in bench/node (sharp and its prebuilt libvips from the npm registry)"
   (cd "$ROOT/bench/node" && npm ci --no-audit --no-fund >/dev/null)
 fi
-[ -x "$BUILD/bench/codec_rate" ] && [ -x "$BUILD/bench/status_load" ] &&
-  [ -x "$BUILD/bench/store_throughput" ] && [ -x "$BUILD/imgbatch" ] &&
-  [ -x "$BUILD/tests/e2e/e2e_test" ] && [ -x "$BUILD/tests/e2e/postgres_e2e_test" ] &&
-  [ -x "$BUILD/bench/blob_put_latency" ] && [ -x "$BUILD/tests/support/ceph_cluster_main" ] ||
-  die "build first: make bench (or cmake -DIMGBATCH_BUILD_BENCH=ON into $BUILD)"
+# The programs the chosen phases run (a BENCH_ONLY run needs only its own).
+needed=(imgbatch)
+[ -n "$ONLY" ] || needed+=(bench/codec_rate bench/status_load)
+[ -n "$ONLY" ] && [ "$ONLY" != scale-out ] || needed+=(bench/store_throughput)
+[ -n "$ONLY" ] && [ "$ONLY" != recovery ] || needed+=(tests/e2e/e2e_test tests/e2e/postgres_e2e_test)
+[ -n "$ONLY" ] && [ "$ONLY" != s3 ] || needed+=(bench/blob_put_latency tests/support/ceph_cluster_main)
+for program in "${needed[@]}"; do
+  [ -x "$BUILD/$program" ] ||
+    die "build first: make bench (or cmake -DIMGBATCH_BUILD_BENCH=ON into $BUILD); $program is missing"
+done
 
 # --- scratch space and processes we start -------------------------------------------------
 WORK=$(mktemp -d /tmp/imgbatch-bench.XXXXXX)
@@ -350,8 +355,8 @@ fi
 
 fi  # phases 1-5
 
-# Phases 6-7 (BENCH_ONLY=recovery skips them; not indented either).
-if [ "$ONLY" != recovery ]; then
+# Phases 6-7 (run alone by BENCH_ONLY=scale-out; not indented either).
+if [ -z "$ONLY" ] || [ "$ONLY" = scale-out ]; then
 
 # --- PostgreSQL for phases 6 and 7 ----------------------------------------------------------
 # Stock settings (fsync, synchronous_commit and full_page_writes on): the figures are what a
@@ -479,7 +484,8 @@ if [ -z "$ONLY" ] || [ "$ONLY" = s3 ]; then
 log "object storage: starting a one-node Ceph cluster (monitor, OSD on RAM, RADOS Gateway)"
 mkfifo "$WORK/ceph.in"
 "$BUILD/tests/support/ceph_cluster_main" <"$WORK/ceph.in" >"$WORK/ceph.out" 2>"$WORK/ceph.log" &
-PIDS+=($!)
+CEPH_MAIN=$!
+PIDS+=($CEPH_MAIN)
 exec 7>"$WORK/ceph.in"  # its stdin stays open until this script ends; then it tears down
 for i in $(seq 1 600); do [ -s "$WORK/ceph.out" ] && break; sleep 0.1; done
 CEPH_LINE=$(head -1 "$WORK/ceph.out")
@@ -491,6 +497,10 @@ export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 AWS_ACCESS_KEY_ID=$(echo "$CEPH_LINE" | field access_key)
 AWS_SECRET_ACCESS_KEY=$(echo "$CEPH_LINE" | field secret_key)
 log "object storage: gateway $S3_ENDPOINT, bucket $S3_BUCKET"
+# The gateway shares the cores: its daemons' CPU (children of ceph_cluster_main) is
+# printed per image, since it is what S3 storage costs a machine that runs both.
+mapfile -t CEPH_PIDS < <(pgrep -P "$CEPH_MAIN")
+ceph_ticks() { local p t=0; for p in "${CEPH_PIDS[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 write_urls "$S3_IMAGES" "$WORK/s3-urls.txt"
 write_csv "$WORK/s3-urls.txt" "$WORK/s3.csv"
 
@@ -504,23 +514,27 @@ storage_run() {  # KIND ROUND -> result line; adds images/s to STORAGE_SUM[KIND]
   fi
   snap=$(cpu_snapshot)
   cpu0=$(cpu_ticks "$IMGBATCH_PID")
+  ceph0=$(ceph_ticks)
   start=$(now)
   wait_completed "$(upload "$WORK/s3.csv")" "$name" "$start"
+  local gateway_cpu
+  gateway_cpu=$(awk -v t="$(($(ceph_ticks) - ceph0))" -v hz="$TICKS" -v n="$S3_IMAGES" 'BEGIN { printf "%.2f", t / hz * 1000 / n }')
   cpu=$(awk -v t="$(($(cpu_ticks "$IMGBATCH_PID") - cpu0))" -v hz="$TICKS" -v n="$S3_IMAGES" 'BEGIN { printf "%.2f", t / hz * 1000 / n }')
   rate=$(awk -v n="$S3_IMAGES" -v f="$WAIT_FAILED" -v s="$WAIT_SECONDS" 'BEGIN { printf "%.3f", (n - f) / s }')
-  result "storage_e2e storage=$kind round=$round images=$S3_IMAGES failures=$WAIT_FAILED seconds=$WAIT_SECONDS images_per_s=$rate cpu_ms_per_image=$cpu machine_idle=$(idle_since "$snap")"
+  result "storage_e2e storage=$kind round=$round images=$S3_IMAGES failures=$WAIT_FAILED seconds=$WAIT_SECONDS images_per_s=$rate cpu_ms_per_image=$cpu gateway_cpu_ms_per_image=$gateway_cpu machine_idle=$(idle_since "$snap")"
+  STORAGE_CPU[$kind]=$(awk -v a="${STORAGE_CPU[$kind]:-0}" -v b="$cpu" 'BEGIN { printf "%.3f", a + b }')
   [ "$WAIT_FAILED" -eq 0 ] || die "$WAIT_FAILED images failed with $kind storage, see $WORK/$name/imgbatch.log"
   STORAGE_SUM[$kind]=$(awk -v a="${STORAGE_SUM[$kind]:-0}" -v b="$rate" 'BEGIN { printf "%.3f", a + b }')
   stop_imgbatch
 }
-declare -A STORAGE_SUM
+declare -A STORAGE_SUM STORAGE_CPU
 for ((round = 1; round <= S3_ROUNDS; round++)); do
   if ((round % 2)); then order="file s3"; else order="s3 file"; fi
   for kind in $order; do storage_run "$kind" "$round"; done
 done
 FILE_RATE=$(awk -v s="${STORAGE_SUM[file]}" -v r="$S3_ROUNDS" 'BEGIN { printf "%.3f", s / r }')
 S3_RATE=$(awk -v s="${STORAGE_SUM[s3]}" -v r="$S3_ROUNDS" 'BEGIN { printf "%.3f", s / r }')
-result "ratio s3_over_file=$(ratio "$S3_RATE" "$FILE_RATE") (target >= 0.85; mean images_per_s file=$FILE_RATE s3=$S3_RATE over $S3_ROUNDS round(s))"
+result "ratio s3_over_file=$(ratio "$S3_RATE" "$FILE_RATE") by_imgbatch_cpu=$(ratio "${STORAGE_CPU[file]}" "${STORAGE_CPU[s3]}") (target >= 0.85; mean images_per_s file=$FILE_RATE s3=$S3_RATE over $S3_ROUNDS round(s); the gateway's own CPU is in each s3 line)"
 
 # PUT latency of the compressed photos, as stored by the first file run.
 mapfile -t COMPRESSED < <(find "$WORK/storage-file-1/images" -name '*.jpg' | sort | head -"${#PHOTO_NAMES[@]}")
