@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/stale_folders.hpp"
 
 extern char** environ;
 
@@ -65,28 +66,6 @@ std::string random_uuid() {
     uuid += "0123456789abcdef"[value];
   }
   return uuid;
-}
-
-bool alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
-
-pid_t read_pid(const fs::path& file) {
-  std::ifstream in(file);
-  long pid = 0;
-  in >> pid;
-  return static_cast<pid_t>(pid);
-}
-
-// Folders of earlier test processes that died without cleaning up (a kill -9): their
-// daemons died with them (PR_SET_PDEATHSIG), so only the files are left.
-void sweep_stale_dirs(const fs::path& base) {
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(base, error)) {
-    if (!entry.path().filename().string().starts_with(kDirPrefix)) continue;
-    const fs::path owner = entry.path() / "owner.pid";
-    if (!fs::exists(owner)) continue;  // being set up right now, or not ours
-    if (alive(read_pid(owner))) continue;
-    fs::remove_all(entry.path(), error);
-  }
 }
 
 std::string read_file(const fs::path& path) {
@@ -210,7 +189,7 @@ void CephCluster::set_up() {
   const std::string radosgw_admin = find_program("radosgw-admin", "radosgw");
 
   const fs::path base = fs::temp_directory_path();
-  sweep_stale_dirs(base);
+  sweep_stale_folders(base, kDirPrefix);
   std::string pattern = (base / (std::string(kDirPrefix) + "XXXXXX")).string();
   if (!mkdtemp(pattern.data())) fail("mkdtemp " + pattern + ": " + std::strerror(errno));
   dir_ = pattern;

@@ -22,6 +22,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/stale_folders.hpp"
+
 namespace imgbatch::test_support {
 
 namespace {
@@ -81,29 +83,6 @@ int free_port() {
   return ntohs(address.sin_port);
 }
 
-bool alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
-
-pid_t read_pid(const fs::path& file) {
-  std::ifstream in(file);
-  long pid = 0;
-  in >> pid;
-  return static_cast<pid_t>(pid);
-}
-
-// Folders of earlier test processes that died without cleaning up (a kill -9): their
-// postmasters died with them, so only the files are left.
-void sweep_stale_dirs(const fs::path& base) {
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(base, error)) {
-    if (!entry.path().filename().string().starts_with(kDirPrefix)) continue;
-    const fs::path owner = entry.path() / "owner.pid";
-    if (!fs::exists(owner)) continue;  // being set up right now, or not ours
-    if (alive(read_pid(owner))) continue;
-    if (alive(read_pid(entry.path() / "data" / "postmaster.pid"))) continue;
-    fs::remove_all(entry.path(), error);
-  }
-}
-
 struct ConnDeleter {
   void operator()(PGconn* conn) const { PQfinish(conn); }
 };
@@ -140,7 +119,10 @@ PostgresCluster::PostgresCluster() : bin_dir_(find_bin_dir()) {
     uid_ = geteuid();
     gid_ = getegid();
   }
-  sweep_stale_dirs(base);
+  // A postmaster of a dead test process that has not died yet still holds its folder.
+  sweep_stale_folders(base, kDirPrefix, [](const fs::path& folder) {
+    return process_alive(read_pid_file(folder / "data" / "postmaster.pid"));
+  });
   std::string pattern = (base / (std::string(kDirPrefix) + "XXXXXX")).string();
   if (!mkdtemp(pattern.data())) fail("mkdtemp " + pattern + ": " + std::strerror(errno));
   dir_ = pattern;
