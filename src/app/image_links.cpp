@@ -8,10 +8,6 @@ namespace imgbatch {
 
 namespace {
 
-bool starts_with(const std::string& s, std::string_view prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-
 // A time-limited link to the object itself. Made when a document is rendered, so every
 // status, output CSV and webhook body hands out links valid for the whole TTL.
 class PresignedImageLinks final : public core::ImageLinks {
@@ -41,14 +37,14 @@ class PresignedImageLinks final : public core::ImageLinks {
 
 std::optional<std::string> image_links_problem(const core::Config& config) {
   if (config.image_urls == "public") {
-    if (!starts_with(config.image_base_url, "http://") &&
-        !starts_with(config.image_base_url, "https://"))
+    if (!config.image_base_url.starts_with("http://") &&
+        !config.image_base_url.starts_with("https://"))
       return "--image-urls public needs --image-base-url, an http:// or https:// URL that maps "
              "to the storage's root (e.g. https://cdn.example.com/images)";
   } else if (!config.image_base_url.empty()) {
     return "--image-base-url is used only with --image-urls public (now " + config.image_urls + ")";
   }
-  if (config.image_urls == "presigned" && !starts_with(config.storage, "s3://"))
+  if (config.image_urls == "presigned" && !config.storage.starts_with("s3://"))
     return "--image-urls presigned needs s3:// storage (now " + config.storage +
            "): only an object store can check a signed link";
   return std::nullopt;

@@ -87,8 +87,6 @@ CURL* S3Client::acquire() {
     if (!idle_.empty()) {
       CURL* handle = idle_.back();
       idle_.pop_back();
-      // Options back to their defaults; the handle's open connections stay.
-      curl_easy_reset(handle);
       return handle;
     }
   }
@@ -98,6 +96,9 @@ CURL* S3Client::acquire() {
 }
 
 void S3Client::release(CURL* handle) {
+  // Options back to their defaults, so that a pooled handle keeps no pointer into a
+  // finished request (its error buffer, body, header list); its open connections stay.
+  curl_easy_reset(handle);
   const std::lock_guard lock(mutex_);
   idle_.push_back(handle);
 }
@@ -161,9 +162,8 @@ S3Response S3Client::send_once(const std::string& method, const std::string& url
   } else {
     response.transport_error = error[0] != '\0' ? error : curl_easy_strerror(code);
   }
-  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, nullptr);
-  curl_slist_free_all(list);
   release(handle);
+  curl_slist_free_all(list);
   return response;
 }
 

@@ -97,9 +97,7 @@ core::Result<S3Location> parse_s3_location(const std::string& uri, const std::st
   // Clients leave a default port out of the Host header, and a presigned link is signed
   // for the Host they will send.
   const std::string default_port = scheme == "http" ? ":80" : ":443";
-  if (location.host.size() > default_port.size() &&
-      location.host.compare(location.host.size() - default_port.size(), default_port.size(),
-                            default_port) == 0)
+  if (location.host.size() > default_port.size() && location.host.ends_with(default_port))
     location.host.erase(location.host.size() - default_port.size());
   location.base = base;
   location.bucket_path = "/" + location.bucket + "/";

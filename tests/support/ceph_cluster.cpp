@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "support/child_process.hpp"
-#include "support/stale_folders.hpp"
+#include "support/test_servers.hpp"
 
 extern char** environ;
 
@@ -403,33 +403,17 @@ void CephCluster::wait_for_gateway() {
   }
 }
 
-void CephCluster::stop_daemon(pid_t& pid, int signal) {
-  if (pid <= 0) return;
-  kill(pid, signal);
-  const auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  pid = 0;
-}
-
 void CephCluster::stop_all() {
   // SIGKILL: nothing of the cluster is kept, and a clean shutdown only costs time.
-  stop_daemon(gateway_, SIGKILL);
-  stop_daemon(osd_, SIGKILL);
-  stop_daemon(monitor_, SIGKILL);
+  stop_server_process(gateway_, SIGKILL, kStopTimeout);
+  stop_server_process(osd_, SIGKILL, kStopTimeout);
+  stop_server_process(monitor_, SIGKILL, kStopTimeout);
 }
 
 void CephCluster::stop_gateway() {
   // SIGTERM: radosgw closes its listener and unregisters its watches on the cluster, so
   // the next gateway's cache notifications do not wait for a dead watcher to time out.
-  stop_daemon(gateway_, SIGTERM);
+  stop_server_process(gateway_, SIGTERM, kStopTimeout);
 }
 
 void CephCluster::start_gateway() {

@@ -100,7 +100,6 @@ class CephCluster {
   void spawn_gateway();
   void wait_for_gateway();
   void check_daemons_alive();
-  void stop_daemon(pid_t& pid, int signal);
   void stop_all();
   std::string log_tail(const std::string& name) const;
   bool port_clash() const;

@@ -22,7 +22,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "support/stale_folders.hpp"
+#include "support/test_servers.hpp"
 
 namespace imgbatch::test_support {
 
@@ -250,18 +250,7 @@ void PostgresCluster::stop() {
 }
 
 void PostgresCluster::stop_postmaster(int signal) {
-  kill(postmaster_, signal);
-  const auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
-  int status = 0;
-  while (waitpid(postmaster_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(postmaster_, SIGKILL);
-      waitpid(postmaster_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  postmaster_ = 0;
+  stop_server_process(postmaster_, signal, kStopTimeout);
 }
 
 std::string PostgresCluster::log_tail() const {
