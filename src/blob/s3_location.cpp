@@ -29,6 +29,21 @@ bool is_plain_prefix(std::string_view prefix) {
   return prefix.find("//") == std::string_view::npos;
 }
 
+std::string lower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+// The endpoint as an error message may show it: a user:password@ part is never repeated.
+std::string shown(const std::string& endpoint) {
+  const auto authority = endpoint.find("://");
+  const auto start = authority == std::string::npos ? 0 : authority + 3;
+  const auto at = endpoint.find('@', start);
+  if (at == std::string::npos) return endpoint;
+  return endpoint.substr(0, start) + "…" + endpoint.substr(at);
+}
+
 std::string trim_slashes(std::string s) {
   while (!s.empty() && s.front() == '/') s.erase(0, 1);
   while (!s.empty() && s.back() == '/') s.pop_back();
@@ -78,28 +93,35 @@ core::Result<S3Location> parse_s3_location(const std::string& uri, const std::st
     return core::make_error("S3 region \"" + region + "\" is not a region name (e.g. us-east-1)");
 
   if (endpoint.empty()) {
-    location.host = location.bucket + ".s3." + region + ".amazonaws.com";
+    // Virtual-hosted, as AWS prefers, unless the name has a dot: AWS's certificate for
+    // *.s3.REGION.amazonaws.com covers one label only, so such a bucket is addressed
+    // path-style, as the AWS SDKs do.
+    const std::string regional = "s3." + region + ".amazonaws.com";
+    const bool dotted = location.bucket.find('.') != std::string::npos;
+    location.host = dotted ? regional : location.bucket + "." + regional;
     location.base = "https://" + location.host;
-    location.bucket_path = "/";
+    location.bucket_path = dotted ? "/" + location.bucket + "/" : "/";
     return location;
   }
   std::string base = endpoint;
   while (!base.empty() && base.back() == '/') base.pop_back();
   const auto scheme_end = base.find("://");
-  const std::string scheme = scheme_end == std::string::npos ? "" : base.substr(0, scheme_end);
+  const std::string scheme =
+      scheme_end == std::string::npos ? "" : lower(base.substr(0, scheme_end));
   if (scheme != "http" && scheme != "https")
-    return core::make_error("S3 endpoint \"" + endpoint +
+    return core::make_error("S3 endpoint \"" + shown(endpoint) +
                             "\" is not an http:// or https:// URL (e.g. http://127.0.0.1:7480)");
-  location.host = base.substr(scheme_end + 3);
+  // Lower case, as a browser sends it: a presigned link is signed for this Host.
+  location.host = lower(base.substr(scheme_end + 3));
   if (location.host.empty() || location.host.find_first_of("/?#@") != std::string::npos)
-    return core::make_error("S3 endpoint \"" + endpoint +
+    return core::make_error("S3 endpoint \"" + shown(endpoint) +
                             "\" must be SCHEME://HOST[:PORT] with no path, query or user");
   // Clients leave a default port out of the Host header, and a presigned link is signed
   // for the Host they will send.
   const std::string default_port = scheme == "http" ? ":80" : ":443";
   if (location.host.size() > default_port.size() && location.host.ends_with(default_port))
     location.host.erase(location.host.size() - default_port.size());
-  location.base = base;
+  location.base = scheme + "://" + location.host;
   location.bucket_path = "/" + location.bucket + "/";
   return location;
 }

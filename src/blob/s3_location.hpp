@@ -1,8 +1,10 @@
 // Where an s3:// storage is: the bucket, the key prefix, and the URLs of its objects.
 // `s3://BUCKET` or `s3://BUCKET/PREFIX`; an object KEY ("REQUEST/NAME") is stored as
 // PREFIX/KEY. Without an endpoint the bucket is AWS's, addressed virtual-hosted
-// (https://BUCKET.s3.REGION.amazonaws.com/PREFIX/KEY); with one (Ceph, MinIO, R2…)
-// path-style (ENDPOINT/BUCKET/PREFIX/KEY), which every S3-compatible store understands.
+// (https://BUCKET.s3.REGION.amazonaws.com/PREFIX/KEY), or path-style at
+// https://s3.REGION.amazonaws.com when its name has a dot (TLS could not check the host
+// otherwise); with an endpoint (Ceph, MinIO, R2…) path-style (ENDPOINT/BUCKET/PREFIX/KEY),
+// which every S3-compatible store understands.
 #pragma once
 
 #include <string>

@@ -18,6 +18,18 @@ TEST(S3Location, AwsIsVirtualHostedInTheRegion) {
             "?list-type=2&max-keys=1&prefix=imgbatch%2F");
 }
 
+// AWS's certificate for *.s3.REGION.amazonaws.com covers one label: "shop.images.s3…"
+// would fail the TLS host check, so a dotted bucket is addressed path-style.
+TEST(S3Location, AwsBucketWithADotIsPathStyle) {
+  const auto location = parse_s3_location("s3://shop.images/p", "", "eu-west-1");
+  ASSERT_TRUE(location.ok()) << location.message();
+  EXPECT_EQ(location->host, "s3.eu-west-1.amazonaws.com");
+  EXPECT_EQ(location->object_url("REQ/0-1.jpg"),
+            "https://s3.eu-west-1.amazonaws.com/shop.images/p/REQ/0-1.jpg");
+  EXPECT_EQ(location->probe_url(),
+            "https://s3.eu-west-1.amazonaws.com/shop.images/?list-type=2&max-keys=1&prefix=p%2F");
+}
+
 TEST(S3Location, AnEndpointIsPathStyle) {
   const auto location = parse_s3_location("s3://images", "http://127.0.0.1:7480/", "us-east-1");
   ASSERT_TRUE(location.ok()) << location.message();
@@ -32,6 +44,11 @@ TEST(S3Location, AnEndpointIsPathStyle) {
   EXPECT_EQ(parse_s3_location("s3://images/a/b", "https://s3.example.com:443", "x")
                 ->object_path("R/N.jpg"),
             "/images/a/b/R/N.jpg");
+  // The host in lower case, as a browser sends it: presigned links are signed for it.
+  const auto upper = parse_s3_location("s3://images", "HTTP://Ceph.Example:7480", "x");
+  ASSERT_TRUE(upper.ok()) << upper.message();
+  EXPECT_EQ(upper->host, "ceph.example:7480");
+  EXPECT_EQ(upper->object_url("R/N.jpg"), "http://ceph.example:7480/images/R/N.jpg");
 }
 
 TEST(S3Location, BadUrisAreRefusedSayingWhy) {
@@ -58,6 +75,10 @@ TEST(S3Location, BadUrisAreRefusedSayingWhy) {
     EXPECT_NE(location.message().find(c.says), std::string::npos) << location.message();
   }
   EXPECT_FALSE(parse_s3_location("s3://shop", "", "").ok());
+  // A password in the endpoint is never repeated.
+  const auto with_user = parse_s3_location("s3://shop", "http://user:s3cret@host/x", "us-east-1");
+  ASSERT_FALSE(with_user.ok());
+  EXPECT_EQ(with_user.message().find("s3cret"), std::string::npos) << with_user.message();
 }
 
 }  // namespace
