@@ -122,10 +122,12 @@ class OutputFolderBlobStore final : public blob::BlobStore {
   core::Status put(const std::string& key, std::string_view bytes) override {
     return files_->put(map(key), bytes);
   }
-  core::Result<blob::StoredObject> get(const std::string& key) override {
+  blob::BlobResult<blob::StoredObject> get(const std::string& key) override {
     return files_->get(map(key));
   }
-  core::Result<std::string> etag(const std::string& key) override { return files_->etag(map(key)); }
+  blob::BlobResult<blob::ObjectInfo> stat(const std::string& key) override {
+    return files_->stat(map(key));
+  }
   bool exists(const std::string& key) override { return files_->exists(map(key)); }
   int remove_stale_temporaries(std::chrono::seconds older_than) override {
     return files_->remove_stale_temporaries(older_than);

@@ -27,13 +27,22 @@ core::Error bad_key(const std::string& key) {
                           "\": expected REQUEST_ID/NAME made of letters, digits, '.', '_' or '-'");
 }
 
-core::Error not_found(const std::string& key) {
-  return core::make_error("image " + key + " not found");
+// No key that is unsafe names an object, so reading one is a plain "not found".
+BlobError unreadable_key(const std::string& key) {
+  return {BlobError::Kind::not_found, bad_key(key).message};
 }
 
-core::Error open_error(const std::string& key, int err) {
+BlobError not_found(const std::string& key) {
+  return {BlobError::Kind::not_found, "image " + key + " not found"};
+}
+
+BlobError read_error(const std::string& key, int err) {
+  return {BlobError::Kind::unavailable, "could not read image " + key + ": " + errno_text(err)};
+}
+
+BlobError open_error(const std::string& key, int err) {
   if (err == ENOENT || err == ENOTDIR) return not_found(key);
-  return core::make_error("could not read image " + key + ": " + errno_text(err));
+  return read_error(key, err);
 }
 
 class Fd {
@@ -221,22 +230,20 @@ struct OpenObject {
   struct stat st;
 };
 
-core::Result<OpenObject> open_object(const fs::path& root, const std::string& key) {
-  if (!is_safe_key(key)) return bad_key(key);
+BlobResult<OpenObject> open_object(const fs::path& root, const std::string& key) {
+  if (!is_safe_key(key)) return unreadable_key(key);
   const std::string path = (root / key).string();
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return open_error(key, errno);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return core::make_error("could not read image " + key + ": " + errno_text(errno));
-  }
+  if (::fstat(fd.get(), &st) != 0) return read_error(key, errno);
   if (!S_ISREG(st.st_mode)) return not_found(key);
   return OpenObject{std::move(fd), st};
 }
 
 }  // namespace
 
-core::Result<StoredObject> FileBlobStore::get(const std::string& key) {
+BlobResult<StoredObject> FileBlobStore::get(const std::string& key) {
   auto opened = open_object(root_, key);
   if (!opened) return opened.error();
   const Fd& fd = opened->fd;
@@ -251,7 +258,7 @@ core::Result<StoredObject> FileBlobStore::get(const std::string& key) {
     ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return core::make_error("could not read image " + key + ": " + errno_text(errno));
+      return read_error(key, errno);
     }
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
@@ -260,10 +267,11 @@ core::Result<StoredObject> FileBlobStore::get(const std::string& key) {
   return object;
 }
 
-core::Result<std::string> FileBlobStore::etag(const std::string& key) {
+BlobResult<ObjectInfo> FileBlobStore::stat(const std::string& key) {
   auto opened = open_object(root_, key);
   if (!opened) return opened.error();
-  return etag_of(opened->fd.get(), opened->st);
+  return ObjectInfo{etag_of(opened->fd.get(), opened->st),
+                    static_cast<std::int64_t>(opened->st.st_size)};
 }
 
 bool FileBlobStore::exists(const std::string& key) {

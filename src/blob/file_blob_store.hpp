@@ -26,8 +26,8 @@ class FileBlobStore final : public BlobStore {
   explicit FileBlobStore(const std::filesystem::path& root, BlobStoreOptions options = {});
 
   core::Status put(const std::string& key, std::string_view bytes) override;
-  core::Result<StoredObject> get(const std::string& key) override;
-  core::Result<std::string> etag(const std::string& key) override;
+  BlobResult<StoredObject> get(const std::string& key) override;
+  BlobResult<ObjectInfo> stat(const std::string& key) override;
   bool exists(const std::string& key) override;
   // Scans DIR/*/ for ".tmp-*" files: one directory read per request directory. Besides
   // those older than `older_than`, removes at once those whose writer is gone (see

@@ -12,8 +12,22 @@ core::Error invalid_key(const std::string& key) {
   return core::make_error("invalid image key \"" + key + "\"");
 }
 
-core::Error not_found(const std::string& key) {
-  return core::make_error("image " + key + " not found");
+BlobError not_found(const std::string& key) {
+  return {BlobError::Kind::not_found, "image " + key + " not found"};
+}
+
+// A read that did not come back with the object. 404 is the only answer that says it is
+// not there; the rest (no answer, 5xx, 403 after a credentials change) is the storage's.
+BlobError read_error(const std::string& key, const S3Response& response) {
+  if (response.status == 404) return not_found(key);
+  return {BlobError::Kind::unavailable,
+          "could not read image " + key + ": S3 answered " + response.describe()};
+}
+
+// Every tag we hand out comes from the store; an answer without one is not usable.
+BlobError no_etag(const std::string& key) {
+  return {BlobError::Kind::unavailable,
+          "could not read image " + key + ": S3 answered without an ETag"};
 }
 
 // An ETag header as a tag: without its quotes (and a weak prefix), in lower case; only
@@ -82,20 +96,25 @@ core::Status S3BlobStore::put(const std::string& key, std::string_view bytes) {
   return core::make_error("could not store image: S3 answered " + response.describe());
 }
 
-core::Result<StoredObject> S3BlobStore::get(const std::string& key) {
-  if (!is_safe_key(key)) return invalid_key(key);
+BlobResult<StoredObject> S3BlobStore::get(const std::string& key) {
+  if (!is_safe_key(key)) return BlobError{BlobError::Kind::not_found, invalid_key(key).message};
   auto response = client_.send("GET", location_.object_url(key));
-  if (response.ok()) return StoredObject{std::move(response.body), tag_of(response.etag)};
-  if (response.status == 404) return not_found(key);
-  return core::make_error("could not read image " + key + ": S3 answered " + response.describe());
+  if (!response.ok()) return read_error(key, response);
+  auto tag = tag_of(response.etag);
+  if (tag.empty()) return no_etag(key);
+  return StoredObject{std::move(response.body), std::move(tag)};
 }
 
-core::Result<std::string> S3BlobStore::etag(const std::string& key) {
-  if (!is_safe_key(key)) return invalid_key(key);
+BlobResult<ObjectInfo> S3BlobStore::stat(const std::string& key) {
+  if (!is_safe_key(key)) return BlobError{BlobError::Kind::not_found, invalid_key(key).message};
   const auto response = client_.send("HEAD", location_.object_url(key));
-  if (response.ok()) return tag_of(response.etag);
-  if (response.status == 404) return not_found(key);
-  return core::make_error("could not read image " + key + ": S3 answered " + response.describe());
+  if (!response.ok()) return read_error(key, response);
+  auto tag = tag_of(response.etag);
+  if (tag.empty()) return no_etag(key);
+  if (response.content_length < 0)
+    return BlobError{BlobError::Kind::unavailable,
+                     "could not read image " + key + ": S3 answered without a Content-Length"};
+  return ObjectInfo{std::move(tag), response.content_length};
 }
 
 bool S3BlobStore::exists(const std::string& key) {

@@ -28,11 +28,12 @@ class S3BlobStore final : public BlobStore {
   void check();
 
   core::Status put(const std::string& key, std::string_view bytes) override;
-  core::Result<StoredObject> get(const std::string& key) override;
-  core::Result<std::string> etag(const std::string& key) override;
+  BlobResult<StoredObject> get(const std::string& key) override;
+  BlobResult<ObjectInfo> stat(const std::string& key) override;
   bool exists(const std::string& key) override;
   core::Result<std::string> presigned_url(const std::string& key,
                                           std::chrono::seconds ttl) override;
+  void abandon_writes() override { client_.abandon_writes(); }
 
   const S3Location& location() const { return location_; }
 

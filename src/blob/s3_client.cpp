@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <thread>
 
@@ -45,6 +47,23 @@ std::string error_code(const std::string& body) {
   return body.substr(start + 6, std::min<std::size_t>(end - start - 6, 64));
 }
 
+// Cuts a PUT in progress once the client's writes are abandoned (non-zero aborts).
+int abort_when_abandoned(void* abandoned, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(abandoned)->load() ? 1 : 0;
+}
+
+struct SlistFree {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using HeaderList = std::unique_ptr<curl_slist, SlistFree>;
+
+void append(HeaderList& list, const std::string& line) {
+  // The head stays the same once there is one; on failure the list is left as it was.
+  curl_slist* head = curl_slist_append(list.get(), line.c_str());
+  if (head == nullptr) throw std::bad_alloc();
+  if (!list) list.reset(head);
+}
+
 void init_curl_once() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -68,11 +87,24 @@ std::string S3Response::describe() const {
   return text;
 }
 
+// A handle taken from the pool for one request, given back (reset) however it ends.
+class S3Client::PooledHandle {
+ public:
+  explicit PooledHandle(S3Client& client) : client_(client), handle_(client.acquire()) {}
+  ~PooledHandle() { client_.release(handle_); }
+  PooledHandle(const PooledHandle&) = delete;
+  PooledHandle& operator=(const PooledHandle&) = delete;
+  CURL* get() const { return handle_; }
+
+ private:
+  S3Client& client_;
+  CURL* handle_;
+};
+
 S3Client::S3Client(S3Credentials credentials, std::string region, S3ClientOptions options)
     : credentials_(std::move(credentials)),
       region_(std::move(region)),
       sigv4_("aws:amz:" + region_ + ":s3"),
-      userpwd_(credentials_.access_key_id + ":" + credentials_.secret_access_key),
       options_(options) {
   init_curl_once();
 }
@@ -108,7 +140,8 @@ S3Response S3Client::send(const std::string& method, const std::string& url,
   auto wait = options_.backoff;
   for (int attempt = 1;; ++attempt) {
     S3Response response = send_once(method, url, headers, body);
-    if (!response.transient() || attempt >= options_.attempts) return response;
+    const bool abandoned = method == "PUT" && writes_abandoned_;
+    if (!response.transient() || attempt >= options_.attempts || abandoned) return response;
     std::this_thread::sleep_for(wait);
     wait *= 4;
   }
@@ -116,29 +149,36 @@ S3Response S3Client::send(const std::string& method, const std::string& url,
 
 S3Response S3Client::send_once(const std::string& method, const std::string& url,
                                const std::vector<std::string>& headers, std::string_view body) {
-  CURL* handle = acquire();
+  const bool put = method == "PUT";
   S3Response response;
-  curl_slist* list = nullptr;
+  if (put && writes_abandoned_) {
+    response.transport_error = "abandoned: the process is shutting down";
+    return response;
+  }
   // libcurl signs every header it is given, so only headers that are also sent belong
   // here (an empty "Expect:" would be signed but not sent, and the signature refused).
-  const std::string payload_hash = "x-amz-content-sha256: " + sha256_hex(body);
-  list = curl_slist_append(list, payload_hash.c_str());
-  std::string token;
-  if (!credentials_.session_token.empty()) {
-    token = "x-amz-security-token: " + credentials_.session_token;
-    list = curl_slist_append(list, token.c_str());
-  }
-  for (const auto& header : headers) list = curl_slist_append(list, header.c_str());
+  HeaderList list;
+  append(list, "x-amz-content-sha256: " + sha256_hex(body));
+  if (!credentials_.session_token.empty())
+    append(list, "x-amz-security-token: " + credentials_.session_token);
+  for (const auto& header : headers) append(list, header);
 
+  const PooledHandle pooled(*this);
+  CURL* handle = pooled.get();
   char error[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, list.get());
   curl_easy_setopt(handle, CURLOPT_AWS_SIGV4, sigv4_.c_str());
-  curl_easy_setopt(handle, CURLOPT_USERPWD, userpwd_.c_str());
+  // Apart, not as "KEY:SECRET": an access key id may hold a colon.
+  curl_easy_setopt(handle, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
+  curl_easy_setopt(handle, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME,
+                   static_cast<long>(options_.stall_timeout.count()));
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, append_body);
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
@@ -147,10 +187,13 @@ S3Response S3Client::send_once(const std::string& method, const std::string& url
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
   if (method == "HEAD") {
     curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
-  } else if (method == "PUT") {
+  } else if (put) {
     curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_abandoned);
+    curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &writes_abandoned_);
+    curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
   } else if (method != "GET") {
     curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
@@ -158,12 +201,15 @@ S3Response S3Client::send_once(const std::string& method, const std::string& url
   const CURLcode code = curl_easy_perform(handle);
   if (code == CURLE_OK) {
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &response.status);
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK)
+      response.content_length = length;
     if (!response.ok()) response.error_code = error_code(response.body);
+  } else if (code == CURLE_ABORTED_BY_CALLBACK) {
+    response.transport_error = "abandoned: the process is shutting down";
   } else {
     response.transport_error = error[0] != '\0' ? error : curl_easy_strerror(code);
   }
-  release(handle);
-  curl_slist_free_all(list);
   return response;
 }
 

@@ -9,7 +9,9 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -23,8 +25,9 @@ struct S3Response {
   long status = 0;  // 0: no HTTP answer (transport_error says why)
   std::string transport_error;
   std::string body;
-  std::string etag;        // the ETag header, as sent (quotes included)
-  std::string error_code;  // <Code> of an S3 error body, e.g. "NoSuchKey"
+  std::string etag;                  // the ETag header, as sent (quotes included)
+  std::int64_t content_length = -1;  // the Content-Length header; -1 when not sent
+  std::string error_code;            // <Code> of an S3 error body, e.g. "NoSuchKey"
 
   bool ok() const { return status >= 200 && status < 300; }
   bool transient() const;
@@ -33,10 +36,13 @@ struct S3Response {
 };
 
 struct S3ClientOptions {
-  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds timeout{60'000};  // one whole request
-  int attempts = 3;                           // tries of a transient failure
-  std::chrono::milliseconds backoff{150};     // before the 2nd try; x4 for each after
+  // A request that moves under 1 KiB/s for this long has stalled (a gateway that took
+  // the connection and went silent): it fails as a timeout, long before `timeout`.
+  std::chrono::seconds stall_timeout{10};
+  int attempts = 3;                        // tries of a transient failure
+  std::chrono::milliseconds backoff{150};  // before the 2nd try; x4 for each after
 };
 
 class S3Client {
@@ -51,20 +57,25 @@ class S3Client {
   S3Response send(const std::string& method, const std::string& url,
                   const std::vector<std::string>& headers = {}, std::string_view body = {});
 
+  // From now on every PUT fails at once, those in progress included (their transfer is
+  // cut). For a shutdown past its grace period: a hung gateway must not hold it up.
+  void abandon_writes() { writes_abandoned_ = true; }
+
   const S3Credentials& credentials() const { return credentials_; }
   const std::string& region() const { return region_; }
 
  private:
   S3Response send_once(const std::string& method, const std::string& url,
                        const std::vector<std::string>& headers, std::string_view body);
+  class PooledHandle;
   CURL* acquire();
   void release(CURL* handle);
 
   S3Credentials credentials_;
   std::string region_;
-  std::string sigv4_;    // "aws:amz:REGION:s3"
-  std::string userpwd_;  // "KEY:SECRET", given to libcurl only
+  std::string sigv4_;  // "aws:amz:REGION:s3"
   S3ClientOptions options_;
+  std::atomic<bool> writes_abandoned_{false};
   std::mutex mutex_;
   std::vector<CURL*> idle_;  // handles with their connections, waiting for a request
 };

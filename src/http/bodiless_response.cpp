@@ -64,7 +64,8 @@ void send_bodiless(const restinio::request_handle_t& req, const Reply& reply) {
       std::string(reason_phrase(reply.status))});
   response.append_header_date_field();
   for (const auto& [name, value] : reply.headers) response.append_header(name, value);
-  if (reply.status != 304 && reply.status != 204) response.set_content_length(reply.body.size());
+  if (reply.status != 304 && reply.status != 204)
+    response.set_content_length(reply.head_content_length.value_or(reply.body.size()));
   response.done();
 }
 
@@ -74,7 +75,8 @@ std::vector<Route> with_head_routes(const std::vector<Route>& routes) {
   for (auto& route : routes) {
     const bool get = route.method == restinio::http_method_get();
     out.push_back(route);
-    if (get) out.push_back(Route{restinio::http_method_head(), route.path, route.handler});
+    if (get)
+      out.push_back(Route{restinio::http_method_head(), route.path, route.handler, route.blocking});
   }
   return out;
 }

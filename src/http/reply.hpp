@@ -3,6 +3,8 @@
 // sets the status line, logs the request and turns unexpected exceptions into problems.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +21,9 @@ struct Reply {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Type among them
   std::string body;
+  // For a HEAD a route answers itself without reading the body (an image in an object
+  // store): the Content-Length the GET would send. Otherwise the body's own size is used.
+  std::optional<std::size_t> head_content_length;
 
   Reply& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

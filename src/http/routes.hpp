@@ -41,6 +41,9 @@ struct Route {
   restinio::http_method_id_t method;
   std::string path;
   Handler handler;
+  // The handler may wait on the network (an object store): it runs on the server's
+  // BlockingPool, never on the threads that read and answer every request.
+  bool blocking = false;
 };
 
 std::vector<Route> upload_routes(const Deps& deps);

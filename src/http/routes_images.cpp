@@ -1,6 +1,9 @@
 // GET /images/ID/NAME: a stored image. Images never change once written (a repeated task
 // writes the same bytes), so they are cached for a year and revalidated by ETag, the tag
-// the blob store recorded with the image.
+// the blob store recorded with the image. The route is `blocking`: with an object store
+// behind it, each answer waits on the network (see blocking_pool.hpp).
+
+#include <spdlog/spdlog.h>
 
 #include "blob/content_type.hpp"
 #include "core/ids.hpp"
@@ -44,6 +47,22 @@ Reply not_found(std::string_view id, std::string_view name) {
   return problem(404, "no image " + std::string(name) + " in request " + std::string(id));
 }
 
+// Only a missing image is a 404: a storage that cannot answer says nothing about the
+// image, and a client (or CDN) told 404 would stop asking for one that exists.
+Reply read_failure(const blob::BlobError& error, std::string_view id, std::string_view name) {
+  if (error.kind == blob::BlobError::Kind::not_found) return not_found(id, name);
+  spdlog::warn("image {}/{} not served: {}", id, name, error.message);
+  Reply reply = problem(503, "the image storage is not answering; try again shortly");
+  reply.header("Retry-After", "5");
+  return reply;
+}
+
+Reply with_content_headers(Reply reply, std::string_view content_type) {
+  reply.header("Content-Type", std::string(content_type));
+  reply.header("X-Content-Type-Options", "nosniff");
+  return reply;
+}
+
 Reply image(const Deps& deps, const restinio::request_t& req,
             const restinio::router::route_params_t& params) {
   const std::string_view id(params["id"].data(), params["id"].size());
@@ -53,26 +72,32 @@ Reply image(const Deps& deps, const restinio::request_t& req,
   const std::string key = std::string(id) + "/" + std::string(name);
   if (!blob::is_safe_key(key)) return not_found(id, name);
 
-  // The tag was recorded when the image was stored: a revalidation reads no image bytes.
+  // The tag was recorded when the image was stored: a revalidation or a HEAD reads no
+  // image bytes (from an object store, a HEAD of the object instead of a GET).
   const auto if_none_match = req.header().opt_value_of(restinio::http_field::if_none_match);
-  if (if_none_match) {
-    auto etag = deps.blob.etag(key);
-    if (!etag) return not_found(id, name);
-    const std::string quoted = "\"" + *etag + "\"";
-    if (matches_if_none_match(std::string_view(if_none_match->data(), if_none_match->size()),
+  const bool head = req.header().method() == restinio::http_method_head();
+  if (if_none_match || head) {
+    auto info = deps.blob.stat(key);
+    if (!info) return read_failure(info.error(), id, name);
+    const std::string quoted = "\"" + info->etag + "\"";
+    if (if_none_match &&
+        matches_if_none_match(std::string_view(if_none_match->data(), if_none_match->size()),
                               quoted))
       return cacheable(304, quoted);
+    if (head) {
+      Reply reply = with_content_headers(cacheable(200, quoted), *content_type);
+      reply.head_content_length = static_cast<std::size_t>(info->size);
+      return reply;
+    }
   }
 
   // The body is sent from memory, not with sendfile(2): RESTinio 0.6 leaks the connection
   // (and with it the router) when a client goes away in the middle of a sendfile, which
   // LeakSanitizer caught; a compressed image is small enough to read whole.
   auto object = deps.blob.get(key);
-  if (!object) return not_found(id, name);
-  Reply reply = cacheable(200, "\"" + object->etag + "\"");
+  if (!object) return read_failure(object.error(), id, name);
+  Reply reply = with_content_headers(cacheable(200, "\"" + object->etag + "\""), *content_type);
   reply.body = std::move(object->bytes);
-  reply.header("Content-Type", std::string(*content_type));
-  reply.header("X-Content-Type-Options", "nosniff");
   return reply;
 }
 
@@ -82,7 +107,8 @@ std::vector<Route> image_routes(const Deps& deps) {
   return {{restinio::http_method_get(), "/images/:id/:name",
            [&deps](const restinio::request_t& req, const restinio::router::route_params_t& params) {
              return image(deps, req, params);
-           }}};
+           },
+           /*blocking=*/true}};
 }
 
 }  // namespace imgbatch::http

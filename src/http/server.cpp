@@ -12,6 +12,7 @@
 #include <restinio/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "blocking_pool.hpp"
 #include "bodiless_response.hpp"
 #include "guarded_socket.hpp"
 #include "listen_address.hpp"
@@ -119,21 +120,46 @@ std::string allow_header(const std::vector<restinio::http_method_id_t>& methods)
   return allow;
 }
 
+// Threads for the `blocking` routes, and how many of their requests may wait for one.
+constexpr int kBlockingThreads = 8;
+constexpr std::size_t kBlockingQueue = 256;
+
+// Runs a route and sends its answer. Every line logged meanwhile, the access line
+// included, names the request it is about (a handler may bind it later).
+void answer(const Handler& handler, const std::string& path, metrics::ServiceMetrics* metrics,
+            const restinio::request_handle_t& req, const restinio::router::route_params_t& params,
+            Clock::time_point started) {
+  log::RequestScope scope(request_id_of(*req, params));
+  send(req, run(handler, *req, params), started, metrics, path);
+}
+
 std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
-                                    metrics::ServiceMetrics* metrics) {
+                                    metrics::ServiceMetrics* metrics, BlockingPool& pool) {
   auto router = std::make_unique<Router>();
   // Paths in the order first seen, with their methods, for the 405 answers.
   std::vector<std::pair<std::string, std::vector<restinio::http_method_id_t>>> paths;
   for (const auto& route : routes) {
     router->add_handler(
         route.method, route.path,
-        [handler = route.handler, path = route.path, metrics](
+        [handler = route.handler, path = route.path, blocking = route.blocking, metrics, &pool](
             const restinio::request_handle_t& req, restinio::router::route_params_t params) {
           const auto started = Clock::now();
-          // Every line logged for this call, the access line included,
-          // names the request it is about (a handler may bind it later).
-          log::RequestScope scope(request_id_of(*req, params));
-          send(req, run(handler, *req, params), started, metrics, path);
+          if (!blocking) {
+            answer(handler, path, metrics, req, params, started);
+            return restinio::request_accepted();
+          }
+          // RESTinio lets a response be completed from any thread.
+          auto shared_params =
+              std::make_shared<restinio::router::route_params_t>(std::move(params));
+          const bool queued = pool.try_submit(
+              [=] { answer(handler, path, metrics, req, *shared_params, started); });
+          if (!queued) {
+            auto reply = problem(503,
+                                 "too many requests are waiting for the image storage; "
+                                 "try again shortly");
+            reply.header("Retry-After", "1");
+            send(req, std::move(reply), started, metrics, path);
+          }
           return restinio::request_accepted();
         });
     auto it = std::find_if(paths.begin(), paths.end(),
@@ -184,6 +210,8 @@ struct Server::Impl {
   // `running`, destroyed by stop(): see there.
   std::unique_ptr<restinio::asio_ns::io_context> io_context;
   restinio::running_server_handle_t<Traits> running;
+  // Made by start(); stopped by stop() once no request can reach it any more.
+  std::unique_ptr<BlockingPool> blocking_pool;
   std::atomic<std::uint16_t> port{0};
 };
 
@@ -212,7 +240,9 @@ void Server::start() {
     add(webhook_routes(impl_->receiver));
     add(web_routes());
   }
-  std::shared_ptr<Router> router = make_router(with_head_routes(routes), impl_->deps.metrics);
+  impl_->blocking_pool = std::make_unique<BlockingPool>(kBlockingThreads, kBlockingQueue);
+  std::shared_ptr<Router> router =
+      make_router(with_head_routes(routes), impl_->deps.metrics, *impl_->blocking_pool);
 
   GuardLimits guard;
   guard.max_body = static_cast<std::uint64_t>(std::max<std::int64_t>(config.max_upload_bytes, 0));
@@ -269,6 +299,9 @@ void Server::stop() {
   impl_->running->stop();
   impl_->running->wait();
   impl_->running.reset();
+  // After the server: nothing submits any more. Answers still in progress are written
+  // into connections that the io_context's end closes.
+  impl_->blocking_pool->stop();
   // RESTinio 0.6 does not close its connections when it stops: each lives on in the
   // operation still pending on it (a read awaiting the next request, or the rest of a
   // body). Destroying the io_context destroys those operations, and with them the

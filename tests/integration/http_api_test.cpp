@@ -16,9 +16,11 @@
 #include "core/config.hpp"
 #include "core/ids.hpp"
 #include "http/server.hpp"
+#include "s3_blob_store.hpp"
 #include "store/store.hpp"
 #include "support/blob_options.hpp"
 #include "support/http_client.hpp"
+#include "support/silent_server.hpp"
 #include "support/temp_dir.hpp"
 
 namespace imgbatch {
@@ -472,6 +474,70 @@ TEST_F(FinishedRequestTest, ImagesAreServedWithCachingHeaders) {
   const auto changed = client_->get(path, {{"If-None-Match", "\"something-else\""}});
   EXPECT_EQ(changed.status, 200);
   EXPECT_EQ(changed.body, images_["0-0.jpg"]);
+}
+
+// HEAD answers from the tag and size the store keeps, without the bytes: same headers and
+// Content-Length as the GET, no body.
+TEST_F(FinishedRequestTest, HeadOfAnImageHasTheGetsHeadersAndNoBody) {
+  ASSERT_NO_FATAL_FAILURE(finish_request());
+  const std::string path = "/images/" + id_ + "/0-0.jpg";
+  const auto got = client_->get(path);
+  const auto head = client_->request("HEAD", path, "", {});
+  ASSERT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  for (const char* name : {"etag", "cache-control", "content-type", "x-content-type-options"})
+    EXPECT_EQ(head.header(name), got.header(name)) << name;
+  EXPECT_EQ(head.header("content-length").value_or(""), std::to_string(images_["0-0.jpg"].size()));
+  const auto tag = got.header("etag").value_or("");
+  EXPECT_EQ(client_->request("HEAD", path, "", {{"If-None-Match", tag}}).status, 304);
+  EXPECT_EQ(client_->request("HEAD", "/images/" + id_ + "/0-1.jpg", "", {}).status, 404);
+}
+
+// Images from an object store that has hung: the two threads that answer every request
+// never wait on it (GET /images runs on its own pool), and the images are answered 503
+// with Retry-After, not 404, once the store's stall timeout passes: they may well exist.
+TEST_F(FinishedRequestTest, AHungImageStorageHoldsUpNothingButImages) {
+  ASSERT_NO_FATAL_FAILURE(finish_request());
+  test_support::SilentServer gateway;
+  blob::S3ClientOptions options;
+  options.stall_timeout = std::chrono::seconds(3);
+  options.attempts = 1;
+  const auto location = blob::parse_s3_location("s3://bucket", gateway.url(), "us-east-1");
+  ASSERT_TRUE(location.ok()) << location.message();
+  blob::S3BlobStore hung(*location, blob::S3Credentials{"AKID", "SECRET", ""}, "us-east-1",
+                         options);
+  server_->stop();
+  server_ = std::make_unique<http::Server>(config_, *store_, hung);
+  server_->start();
+  client_ = std::make_unique<HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
+
+  // More image requests than the server has threads, all waiting on the gateway.
+  constexpr int kWaiting = 3;
+  std::atomic<int> answered{0};
+  std::vector<HttpResponse> images(kWaiting);
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kWaiting; ++i)
+    readers.emplace_back([&, i] {
+      images[i] = client_->get("/images/" + id_ + "/0-0.jpg");
+      ++answered;
+    });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (gateway.connections() < kWaiting && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(gateway.connections(), kWaiting);
+
+  // The rest of the API answers meanwhile.
+  EXPECT_EQ(get_json("/health")["status"], "ok");
+  EXPECT_EQ(get_json("/status?request_id=" + id_)["status"], "completed");
+  EXPECT_EQ(answered.load(), 0) << "the image requests should still be waiting";
+
+  for (auto& reader : readers) reader.join();
+  for (const auto& image : images) {
+    const auto body = expect_problem(image, 503);
+    EXPECT_EQ(image.header("retry-after").value_or(""), "5");
+    EXPECT_NE(body.value("detail", "").find("storage"), std::string::npos) << image.body;
+  }
+  server_->stop();
 }
 
 TEST_F(FinishedRequestTest, MissingImagesAndTraversalAttemptsAre404) {

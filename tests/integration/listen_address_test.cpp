@@ -49,11 +49,11 @@ TEST(ListenAddress, RejectsMalformedValuesNamingThem) {
 class NullBlobStore : public blob::BlobStore {
  public:
   core::Status put(const std::string&, std::string_view) override { return core::ok_status(); }
-  core::Result<blob::StoredObject> get(const std::string&) override {
-    return core::make_error("missing");
+  blob::BlobResult<blob::StoredObject> get(const std::string&) override {
+    return blob::BlobError{blob::BlobError::Kind::not_found, "missing"};
   }
-  core::Result<std::string> etag(const std::string&) override {
-    return core::make_error("missing");
+  blob::BlobResult<blob::ObjectInfo> stat(const std::string&) override {
+    return blob::BlobError{blob::BlobError::Kind::not_found, "missing"};
   }
   bool exists(const std::string&) override { return false; }
 };

@@ -36,10 +36,11 @@ TEST_P(BlobConformance, PutThenGetReturnsTheSameBytesAndTag) {
   auto got = blobs().get("req1/0-0.jpg");
   ASSERT_TRUE(got.ok()) << got.message();
   EXPECT_EQ(got->bytes, bytes);
-  const auto tag = blobs().etag("req1/0-0.jpg");
-  ASSERT_TRUE(tag.ok()) << tag.message();
-  EXPECT_EQ(got->etag, *tag);
-  EXPECT_TRUE(is_plain_tag(*tag)) << *tag;
+  const auto info = blobs().stat("req1/0-0.jpg");
+  ASSERT_TRUE(info.ok()) << info.message();
+  EXPECT_EQ(got->etag, info->etag);
+  EXPECT_EQ(info->size, static_cast<std::int64_t>(bytes.size()));
+  EXPECT_TRUE(is_plain_tag(info->etag)) << info->etag;
   EXPECT_TRUE(blobs().exists("req1/0-0.jpg"));
   EXPECT_FALSE(blobs().exists("req1/0-1.jpg"));
 }
@@ -50,6 +51,8 @@ TEST_P(BlobConformance, EmptyAndLargeObjectsRoundTrip) {
   ASSERT_TRUE(blobs().put("r/large.jpg", large).ok());
   EXPECT_EQ(blobs().get("r/empty.jpg")->bytes, "");
   EXPECT_EQ(blobs().get("r/large.jpg")->bytes, large);
+  EXPECT_EQ(blobs().stat("r/empty.jpg")->size, 0);
+  EXPECT_EQ(blobs().stat("r/large.jpg")->size, static_cast<std::int64_t>(large.size()));
 }
 
 // Another instance (another process) sees what one stored, with the same tag.
@@ -59,20 +62,20 @@ TEST_P(BlobConformance, ObjectsAreSharedByEveryInstance) {
   auto got = other->get("req/a.jpg");
   ASSERT_TRUE(got.ok()) << got.message();
   EXPECT_EQ(got->bytes, "shared bytes");
-  EXPECT_EQ(got->etag, *blobs().etag("req/a.jpg"));
+  EXPECT_EQ(got->etag, blobs().stat("req/a.jpg")->etag);
 }
 
 // A task done twice writes the same bytes again: the tag stays, so clients' caches stay
 // valid. Other bytes get another tag.
 TEST_P(BlobConformance, TheTagFollowsTheBytes) {
   ASSERT_TRUE(blobs().put("req/a.jpg", "first bytes").ok());
-  const auto tag = *blobs().etag("req/a.jpg");
+  const auto tag = blobs().stat("req/a.jpg")->etag;
   ASSERT_TRUE(blobs().put("req/a.jpg", "first bytes").ok());
-  EXPECT_EQ(*blobs().etag("req/a.jpg"), tag);
+  EXPECT_EQ(blobs().stat("req/a.jpg")->etag, tag);
   ASSERT_TRUE(blobs().put("req/b.jpg", "first bytes").ok());
-  EXPECT_EQ(*blobs().etag("req/b.jpg"), tag);
+  EXPECT_EQ(blobs().stat("req/b.jpg")->etag, tag);
   ASSERT_TRUE(blobs().put("req/a.jpg", "other bytes").ok());
-  EXPECT_NE(*blobs().etag("req/a.jpg"), tag);
+  EXPECT_NE(blobs().stat("req/a.jpg")->etag, tag);
 }
 
 TEST_P(BlobConformance, SecondPutReplacesTheObjectWhole) {
@@ -82,10 +85,14 @@ TEST_P(BlobConformance, SecondPutReplacesTheObjectWhole) {
   EXPECT_EQ(harness().leftovers(), 0);
 }
 
-TEST_P(BlobConformance, AMissingObjectIsAnErrorNamingIt) {
-  for (const auto& message :
-       {blobs().get("nope/a.jpg").message(), blobs().etag("nope/a.jpg").message()})
-    EXPECT_EQ(message, "image nope/a.jpg not found");
+// "Not found" is its own kind: GET /images answers it 404, and any other failure 503.
+TEST_P(BlobConformance, AMissingObjectIsNotFoundAndNamed) {
+  const auto got = blobs().get("nope/a.jpg");
+  const auto info = blobs().stat("nope/a.jpg");
+  for (const auto* error : {&got.error(), &info.error()}) {
+    EXPECT_EQ(error->message, "image nope/a.jpg not found");
+    EXPECT_EQ(error->kind, BlobError::Kind::not_found);
+  }
   EXPECT_FALSE(blobs().exists("nope/a.jpg"));
 }
 
@@ -99,8 +106,11 @@ TEST_P(BlobConformance, UnsafeKeysAreRefused) {
     const auto got = blobs().get(key);
     ASSERT_FALSE(got.ok()) << key;
     EXPECT_NE(got.message().find("invalid image key"), std::string::npos) << got.message();
+    EXPECT_EQ(got.error().kind, BlobError::Kind::not_found) << key;
     EXPECT_FALSE(blobs().exists(key)) << key;
-    EXPECT_FALSE(blobs().etag(key).ok()) << key;
+    const auto info = blobs().stat(key);
+    ASSERT_FALSE(info.ok()) << key;
+    EXPECT_EQ(info.error().kind, BlobError::Kind::not_found) << key;
   }
 }
 
@@ -114,7 +124,7 @@ TEST_P(BlobConformance, ConcurrentPutsOfOneKeyLeaveOneWholeObject) {
   for (int t = 0; t < kThreads; ++t) {
     const std::string key = "ref/" + std::to_string(t) + ".jpg";
     ASSERT_TRUE(blobs().put(key, std::string(kSize, static_cast<char>('A' + t))).ok());
-    tags.push_back(*blobs().etag(key));
+    tags.push_back(blobs().stat(key)->etag);
   }
   auto whole = [&tags](const StoredObject& object) {
     const std::string& s = object.bytes;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -14,12 +16,14 @@
 #include "support/ceph_cluster.hpp"
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
+#include "support/silent_server.hpp"
 
 namespace imgbatch::blob {
 namespace {
 
 using test_support::CephCluster;
 using test_support::HttpClient;
+using test_support::SilentServer;
 
 CephCluster& ceph() { return CephCluster::shared(); }
 
@@ -99,7 +103,7 @@ TEST_F(S3BlobStoreTest, ObjectsAreStoredUnderThePrefixWithTypeAndCaching) {
     EXPECT_EQ(response.header("content-type").value_or(""), type);
     EXPECT_EQ(response.header("cache-control").value_or(""), kImmutableCacheControl);
     // The object's ETag is what the backend reports as its tag.
-    EXPECT_EQ(response.header("etag").value_or(""), "\"" + *blobs->etag(key) + "\"");
+    EXPECT_EQ(response.header("etag").value_or(""), "\"" + blobs->stat(key)->etag + "\"");
   }
 }
 
@@ -169,14 +173,63 @@ TEST_F(S3BlobStoreTest, AGatewayThatGoesAwayFailsPutsUntilItIsBack) {
   ceph().stop_gateway();
   const auto failed = blobs->put("REQ/0-1.jpg", "during");
   const auto read = blobs->get("REQ/0-0.jpg");
+  const auto info = blobs->stat("REQ/0-0.jpg");
   ceph().start_gateway();
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.message().rfind("could not store image: S3 answered no answer: ", 0), 0u)
       << failed.message();
-  EXPECT_FALSE(read.ok());
+  // Reads fail as "unavailable", not "not found": the image is there, the gateway is not.
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.error().kind, BlobError::Kind::unavailable) << read.message();
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.error().kind, BlobError::Kind::unavailable) << info.message();
   ASSERT_TRUE(blobs->put("REQ/0-1.jpg", "after").ok());
   EXPECT_EQ(blobs->get("REQ/0-1.jpg")->bytes, "after");
   EXPECT_EQ(blobs->get("REQ/0-0.jpg")->bytes, "before");
+}
+
+// An S3 store whose gateway took the connection and went silent.
+S3BlobStore silent_store(const SilentServer& gateway, S3ClientOptions options) {
+  auto location = parse_s3_location("s3://bucket/images", gateway.url(), "us-east-1");
+  if (!location) throw std::runtime_error(location.message());
+  return S3BlobStore(*location, S3Credentials{"AKID", "SECRET", ""}, "us-east-1", options);
+}
+
+// A request that moves nothing for the stall timeout fails as a timeout, long before the
+// whole-request timeout: a hung gateway costs seconds, not minutes.
+TEST(S3BlobStoreHungGateway, AStalledRequestFailsAfterTheStallTimeout) {
+  SilentServer gateway;
+  S3ClientOptions options;
+  options.stall_timeout = std::chrono::seconds(1);
+  options.attempts = 1;
+  auto blobs = silent_store(gateway, options);
+  const auto put = blobs.put("REQ/0-0.jpg", "bytes");
+  ASSERT_FALSE(put.ok());
+  EXPECT_NE(put.message().find("no answer"), std::string::npos) << put.message();
+  const auto read = blobs.get("REQ/0-0.jpg");
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.error().kind, BlobError::Kind::unavailable) << read.message();
+}
+
+// Shutdown past its grace cuts a put hung on a silent gateway at once, and later puts fail
+// without trying; reads are left alone.
+TEST(S3BlobStoreHungGateway, AbandonedWritesEndAtOnce) {
+  SilentServer gateway;
+  S3ClientOptions options;
+  options.stall_timeout = std::chrono::seconds(600);  // only abandon_writes can end it
+  options.timeout = std::chrono::milliseconds(600'000);
+  auto blobs = silent_store(gateway, options);
+  std::optional<core::Status> hung;
+  std::thread writer([&] { hung = blobs.put("REQ/0-0.jpg", "bytes"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  blobs.abandon_writes();
+  writer.join();  // would wait ten minutes if the cut did not work
+  ASSERT_TRUE(hung.has_value());
+  ASSERT_FALSE(hung->ok());
+  EXPECT_NE(hung->message().find("abandoned"), std::string::npos) << hung->message();
+  const auto later = blobs.put("REQ/0-1.jpg", "bytes");
+  ASSERT_FALSE(later.ok());
+  EXPECT_NE(later.message().find("abandoned"), std::string::npos) << later.message();
 }
 
 }  // namespace

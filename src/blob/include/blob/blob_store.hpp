@@ -1,7 +1,7 @@
 // BlobStore: where compressed images live. Keys look like "REQUEST_ID/0-1.jpg". A put is
 // atomic: readers see the whole object or nothing, and putting the same key twice leaves
 // one whole object (a repeated task changes nothing). Backends are chosen once, at
-// start-up, by open_blob_store from a URI; `file:DIR` is the only one today.
+// start-up, by open_blob_store from a URI: `file:DIR` or `s3://BUCKET/PREFIX`.
 //
 // Every object has an entity tag, recorded when it is stored, so that serving an image
 // never means hashing it: GET /images answers If-None-Match from the tag alone. A tag
@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -27,6 +28,24 @@ struct StoredObject {
   std::string etag;
 };
 
+// What stat() tells of an object without reading it: enough for a HEAD or a 304.
+struct ObjectInfo {
+  std::string etag;
+  std::int64_t size = 0;
+};
+
+// Why a read failed. A missing object (or a key that cannot name one) is the client's
+// 404; anything else — a disk error, an object store that does not answer — says nothing
+// about the image and is worth trying again later (503).
+struct BlobError {
+  enum class Kind { not_found, unavailable };
+  Kind kind = Kind::unavailable;
+  std::string message;
+};
+
+template <class T>
+using BlobResult = core::Result<T, BlobError>;
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -34,15 +53,20 @@ class BlobStore {
   // Errors are values with a message fit for an image's error entry, e.g.
   // "could not store image: No space left on device".
   virtual core::Status put(const std::string& key, std::string_view bytes) = 0;
-  // The object's bytes and tag; an error when missing or unreadable.
-  virtual core::Result<StoredObject> get(const std::string& key) = 0;
-  // The object's tag alone, without reading its bytes; an error when missing.
-  virtual core::Result<std::string> etag(const std::string& key) = 0;
+  // The object's bytes and tag; not_found when missing, unavailable when unreadable.
+  virtual BlobResult<StoredObject> get(const std::string& key) = 0;
+  // The object's tag and size, without reading its bytes; errors as for get.
+  virtual BlobResult<ObjectInfo> stat(const std::string& key) = 0;
   virtual bool exists(const std::string& key) = 0;
 
   // A time-limited GET URL for the object (S3: query-string SigV4); an error for
   // backends that cannot make one (file).
   virtual core::Result<std::string> presigned_url(const std::string& key, std::chrono::seconds ttl);
+
+  // From now on puts fail at once, those in progress included, where a put can hang (an
+  // object store that stopped answering). For a shutdown past its grace period; reads
+  // still work. Local files cannot hang that way, so the file backend ignores it.
+  virtual void abandon_writes() {}
 
   // Removes what a put killed half-way (kill -9, power loss) left behind: whatever is
   // older than `older_than`, and younger leftovers the backend can prove abandoned (their
