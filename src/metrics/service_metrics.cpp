@@ -26,8 +26,6 @@ std::string_view to_string(FailureReason reason) {
       return "corrupt_image";
     case FailureReason::cannot_convert:
       return "cannot_convert";
-    case FailureReason::storage:
-      return "storage";
     case FailureReason::other:
       return "other";
   }
@@ -79,9 +77,13 @@ ServiceMetrics::ServiceMetrics(Registry& registry) : registry_(registry) {
   for (std::size_t i = 0; i < kFailureReasonCount; ++i)
     failures_[i] = &failures.with({to_string(static_cast<FailureReason>(i))});
 
-  image_retries_ = &registry.counter(
-      "imgbatch_image_retries_total",
-      "Retries scheduled after a transient failure (a download error, 5xx, a storage error)");
+  image_retries_ =
+      &registry.counter("imgbatch_image_retries_total",
+                        "Retries scheduled after a transient failure (a download error, a 5xx)");
+  storage_write_failures_ = &registry.counter(
+      "imgbatch_storage_write_failures_total",
+      "Image writes the storage refused or did not answer; each is tried again, its image "
+      "held, until the storage takes it");
   bytes_in_ = &registry.counter("imgbatch_bytes_in_total", "Bytes of images downloaded");
   bytes_out_ = &registry.counter("imgbatch_bytes_out_total", "Bytes of images stored");
   download_seconds_ =

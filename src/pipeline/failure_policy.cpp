@@ -52,9 +52,6 @@ FailurePolicy policy_for(core::Failure::Kind kind) {
     case Kind::convert_error:
     case Kind::encode_error:
       return {give_up, Reason::cannot_convert};
-    // A full or failing disk may recover; the image itself was fine.
-    case Kind::storage_error:
-      return {retry, Reason::storage};
   }
   return {give_up, Reason::other};
 }

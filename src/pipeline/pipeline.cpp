@@ -26,6 +26,8 @@ constexpr std::size_t kFlushBatch = 64;
 constexpr auto kBusyTick = std::chrono::milliseconds(20);
 constexpr int kMaxClaimBatch = 64;
 constexpr long kMaxRetryAfterSeconds = 3600;  // a host cannot park a task for a day
+// The longest wait between two tries of a put the storage did not take.
+constexpr auto kMaxStorageWait = std::chrono::milliseconds(30'000);
 // Gives a compress thread (and the libvips workers it starts, which inherit it) the nice
 // value `nice`: under full load the HTTP and scheduler threads, at 0, get the CPU when they
 // wake. Linux keeps a nice value per thread. Failing (a seccomp profile, say) costs only
@@ -116,6 +118,10 @@ void Pipeline::stop(std::chrono::milliseconds grace) {
     compress_queue_.clear();  // still in in_hand_: their leases are released below
   }
   compress_cv_.notify_all();
+  // A put waiting for the storage to come back gives up now, and one hung on a storage
+  // that stopped answering is cut: neither may hold the shutdown past its grace.
+  put_cv_.notify_all();
+  blobs_.abandon_writes();
   fetcher_.stop();  // running downloads call back now; abandon_ makes them no-ops
   for (auto& t : compressors_) t.join();
   {
@@ -366,15 +372,38 @@ void Pipeline::put_loop() {
   }
 }
 
+bool Pipeline::wait_for_storage(std::chrono::milliseconds wait) {
+  core::MutexLock lock(mutex_);
+  const auto deadline = Clock::now() + wait;
+  while (!abandon_ && lock.wait_until(put_cv_, deadline)) continue;
+  return !abandon_;
+}
+
+// A put the storage does not take is tried again here, the image kept in hand (its lease
+// renewed) instead of being failed or rescheduled: an outage of the storage — a full
+// disk, an object store that is down — is nobody's image's fault and must not use up
+// attempts. Meanwhile the put queue fills, compression stops and nothing new is claimed,
+// so the worker pauses until the storage is back, then carries on where it was.
 void Pipeline::put_one(PutJob& job) {
   const auto& task = job.task;
-  auto stored = blobs_.put(task.request_id + "/" + job.name, job.bytes);
+  const std::string key = task.request_id + "/" + job.name;
+  auto wait = std::max(options_.retry_base, std::chrono::milliseconds(1));
+  int failures = 0;
+  for (auto stored = blobs_.put(key, job.bytes); !stored; stored = blobs_.put(key, job.bytes)) {
+    metrics_->storage_write_failures().inc();
+    ++failures;
+    log::for_request(task.request_id)
+        .warn("image {}-{} not stored ({}); trying again in {} ms, the image keeps its attempts",
+              task.product_index, task.image_index, stored.message(), wait.count());
+    if (!wait_for_storage(wait)) return;  // shutting down: stop() hands the task back
+    wait = std::min(wait * 2, kMaxStorageWait);
+  }
+  if (failures > 0)
+    log::for_request(task.request_id)
+        .info("image {}-{} stored after {} failed tries", task.product_index, task.image_index,
+              failures);
   metrics_->processing_seconds().observe(
       std::chrono::duration<double>(Clock::now() - job.started).count());
-  if (!stored) {
-    on_failure(task, core::make_failure(core::Failure::Kind::storage_error, stored.message()));
-    return;
-  }
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::succeeded);
   outcome.output_name = std::move(job.name);
   outcome.bytes_in = job.bytes_in;

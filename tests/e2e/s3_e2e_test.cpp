@@ -17,7 +17,9 @@
 
 #include <gtest/gtest.h>
 
+#include "core/ids.hpp"
 #include "scale_out.hpp"
+#include "store/store.hpp"
 #include "support/ceph_cluster.hpp"
 #include "support/http_receiver.hpp"
 
@@ -89,24 +91,25 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
   doomed.signal(SIGKILL);
   ASSERT_EQ(doomed.wait(10s), 128 + SIGKILL);
 
-  // Two thirds: the gateway goes away for a few seconds. Puts fail meanwhile and are
-  // retried within each image's attempts.
+  // Two thirds: the gateway goes away, longer than an image's attempts would last if each
+  // failed put used one up (4 attempts, 1 + 2 + 4 s apart). The workers hold their images
+  // and try the puts again until the gateway is back: no image fails, none is retried.
   ASSERT_TRUE(wait_for_succeeded(node2.client(), id, 2 * kImages / 3, 90s)) << deployment.logs();
   {
     GatewayBackOnExit guard;
     ceph().stop_gateway();
-    // Down for at least 2 s, and until some image's put has failed and been put back in
-    // the queue for another attempt (the task's error says so until it is done).
     const auto stopped = std::chrono::steady_clock::now();
-    long long retried = 0;
-    while (std::chrono::steady_clock::now() - stopped < 20s) {
-      retried = deployment.number(
-          "SELECT count(*) FROM tasks WHERE state = 'pending' AND error LIKE 'could not store "
-          "image: S3 answered no answer%'");
-      if (retried > 0 && std::chrono::steady_clock::now() - stopped > 2s) break;
-      std::this_thread::sleep_for(50ms);
+    bool held = false;
+    while (std::chrono::steady_clock::now() - stopped < 60s) {
+      held = deployment.logs().find("not stored (could not store image: S3 answered no answer") !=
+             std::string::npos;
+      if (held && std::chrono::steady_clock::now() - stopped > 12s) break;
+      std::this_thread::sleep_for(200ms);
     }
-    EXPECT_GT(retried, 0) << "no put failed while the gateway was down\n" << deployment.logs();
+    EXPECT_TRUE(held) << "no put failed while the gateway was down\n" << deployment.logs();
+    EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks WHERE error LIKE 'could not store%'"),
+              0)
+        << "a failed put used up one of its image's attempts";
   }
 
   const auto doc = wait_until_ended(node1.client(), id, 120s);
@@ -216,9 +219,16 @@ TEST_F(S3ScaleOut, AnUnusableBucketStopsTheProcessSayingWhy) {
   };
   for (const auto& c : cases) {
     TempDir folder;
-    std::vector<std::string> args = {"worker", "--db",
-                                     "sqlite:" + (folder.path() / "db.sqlite").string(),
-                                     "--s3-region", CephCluster::kRegion};
+    const std::string db = "sqlite:" + (folder.path() / "db.sqlite").string();
+    // An image waiting in the queue: a process that claimed before its check would take it.
+    core::NewRequest waiting;
+    waiting.id = core::new_uuid();
+    waiting.columns = {"S. No.", "Product Name", "Input Image Urls"};
+    waiting.products = {{"1", "Shoe", {"http://127.0.0.1:9/shoe.jpg"}, {}}};
+    waiting.created_at = core::now_ms();
+    store::open_store(db)->create_request(waiting);
+
+    std::vector<std::string> args = {"worker", "--db", db, "--s3-region", CephCluster::kRegion};
     args.insert(args.end(), c.args.begin(), c.args.end());
     ChildProcess process(IMGBATCH_EXE, args, (folder.path() / "log").string(), c.env);
     EXPECT_EQ(process.wait(30s), 2) << process.log();
@@ -226,6 +236,11 @@ TEST_F(S3ScaleOut, AnUnusableBucketStopsTheProcessSayingWhy) {
     EXPECT_NE(log.find(c.says), std::string::npos) << log;
     EXPECT_EQ(log.find(CephCluster::kSecretKey), std::string::npos) << log;
     EXPECT_EQ(log.find("not-the-secret"), std::string::npos) << log;
+
+    const auto products = store::open_store(db)->get_products(waiting.id, 0, 10);
+    ASSERT_EQ(products.size(), 1u);
+    EXPECT_EQ(products[0].images.at(0).state, core::TaskState::pending) << c.says;
+    EXPECT_EQ(products[0].images.at(0).attempts, 0) << c.says;
   }
 }
 

@@ -30,9 +30,9 @@ TEST(ServiceMetrics, EverySeriesExistsAtZeroFromTheStart) {
   EXPECT_TRUE(reasons.count("download_http_status"));
   EXPECT_TRUE(reasons.count("other"));
   for (const char* name :
-       {"imgbatch_image_retries_total", "imgbatch_bytes_in_total", "imgbatch_bytes_out_total",
-        "imgbatch_download_seconds_count", "imgbatch_processing_seconds_count",
-        "imgbatch_tasks_queued", "imgbatch_tasks_in_flight"})
+       {"imgbatch_image_retries_total", "imgbatch_storage_write_failures_total",
+        "imgbatch_bytes_in_total", "imgbatch_bytes_out_total", "imgbatch_download_seconds_count",
+        "imgbatch_processing_seconds_count", "imgbatch_tasks_queued", "imgbatch_tasks_in_flight"})
     EXPECT_EQ(e.value(name), 0.0) << name;
   for (const char* outcome : {"delivered", "retrying", "gave_up"})
     EXPECT_EQ(e.value("imgbatch_webhook_deliveries_total", {{"outcome", outcome}}), 0.0);

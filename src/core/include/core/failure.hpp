@@ -41,17 +41,17 @@ struct Failure {
     decode_error,        // corrupt or truncated image data
     convert_error,       // decodable, but orientation, colour or transparency failed
     encode_error,        // the output format cannot hold it, or is not available
-    // Storing the output.
-    storage_error,  // the blob store refused or failed the write
+    // (No kind for storing the output: a write the storage refuses is tried again, the
+    // image held, until it is taken; it never fails an image. See Pipeline::put_one.)
   };
 
   Kind kind;
   std::string message;  // for a user: names the cause, e.g. "download failed: HTTP 404"
 };
 
-inline constexpr std::size_t kFailureKindCount = 25;
+inline constexpr std::size_t kFailureKindCount = 24;
 
-// A stable name for logs and tests: "http_error", "storage_error", …
+// A stable name for logs and tests: "http_error", "decode_error", …
 std::string_view to_string(Failure::Kind kind);
 // Writes to_string(kind), so a test's failed expectation shows the name.
 std::ostream& operator<<(std::ostream& out, Failure::Kind kind);

@@ -32,10 +32,9 @@ enum class FailureReason {
   too_many_pixels,       // more than --max-pixels
   corrupt_image,         // truncated or corrupt data
   cannot_convert,        // a decodable image that could not be converted or encoded
-  storage,               // the output could not be stored
   other,
 };
-inline constexpr std::size_t kFailureReasonCount = 12;
+inline constexpr std::size_t kFailureReasonCount = 11;
 std::string_view to_string(FailureReason reason);
 
 enum class UploadOutcome { accepted, rejected, replayed };
@@ -70,6 +69,7 @@ class ServiceMetrics {
     return *failures_[static_cast<std::size_t>(reason)];
   }
   Counter& image_retries() { return *image_retries_; }
+  Counter& storage_write_failures() { return *storage_write_failures_; }
   Counter& bytes_in() { return *bytes_in_; }
   Counter& bytes_out() { return *bytes_out_; }
   Histogram& download_seconds() { return *download_seconds_; }
@@ -96,6 +96,7 @@ class ServiceMetrics {
   Counter* images_failed_ = nullptr;
   std::array<Counter*, kFailureReasonCount> failures_{};
   Counter* image_retries_ = nullptr;
+  Counter* storage_write_failures_ = nullptr;
   Counter* bytes_in_ = nullptr;
   Counter* bytes_out_ = nullptr;
   Histogram* download_seconds_ = nullptr;

@@ -121,6 +121,9 @@ class Pipeline {
   void compress_one(Job& job) IMGBATCH_EXCLUDES(mutex_);
   void put_loop() IMGBATCH_EXCLUDES(mutex_);
   void put_one(PutJob& job) IMGBATCH_EXCLUDES(mutex_);
+  // Waits `wait` before the next try of a put; false when the pipeline is abandoning its
+  // work (past stop()'s grace period) and the put should give up.
+  bool wait_for_storage(std::chrono::milliseconds wait) IMGBATCH_EXCLUDES(mutex_);
   // `reason` counts only when the outcome is a failure.
   void record(core::TaskOutcome outcome,
               metrics::FailureReason reason = metrics::FailureReason::other)
