@@ -119,7 +119,7 @@ class OutputFolderBlobStore final : public blob::BlobStore {
   explicit OutputFolderBlobStore(const fs::path& out_dir)
       : files_(blob::open_blob_store("file:" + out_dir.string())) {}
 
-  core::Status put(const std::string& key, std::string_view bytes) override {
+  blob::PutResult put(const std::string& key, std::string_view bytes) override {
     return files_->put(map(key), bytes);
   }
   blob::BlobResult<blob::StoredObject> get(const std::string& key) override {
@@ -129,6 +129,7 @@ class OutputFolderBlobStore final : public blob::BlobStore {
     return files_->stat(map(key));
   }
   bool exists(const std::string& key) override { return files_->exists(map(key)); }
+  core::Status remove(const std::string& key) override { return files_->remove(map(key)); }
   int remove_stale_temporaries(std::chrono::seconds older_than) override {
     return files_->remove_stale_temporaries(older_than);
   }
@@ -371,6 +372,9 @@ Stopped run_until_ended(store::Store& store, blob::BlobStore& blobs, const core:
   pipeline::Options options = pipeline_options(config);
   // Only this process works on the folder: looking for due retries often costs little.
   options.idle_poll = std::chrono::milliseconds(250);
+  // A one-off run must end: a full --out disk fails its images (within their attempts)
+  // instead of waiting for space as a service does.
+  options.hold_when_storage_unavailable = false;
   Workers workers(config, std::move(options), store, blobs, {});
   workers.start();
   workers.wake();

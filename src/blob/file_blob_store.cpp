@@ -18,8 +18,12 @@ namespace {
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
-core::Error store_error(int err) {
-  return core::make_error("could not store image: " + errno_text(err));
+// A file too large for the file system, or a name it cannot hold, is this image's own
+// problem; anything else (ENOSPC, EIO, EROFS, a folder in the way…) is the storage's.
+BlobError store_error(int err) {
+  const bool refused = err == EFBIG || err == ENAMETOOLONG || err == EINVAL;
+  return {refused ? BlobError::Kind::refused : BlobError::Kind::unavailable,
+          "could not store image: " + errno_text(err)};
 }
 
 core::Error bad_key(const std::string& key) {
@@ -185,8 +189,8 @@ FileBlobStore::FileBlobStore(const fs::path& root, BlobStoreOptions options)
   ::unlink(probe.c_str());
 }
 
-core::Status FileBlobStore::put(const std::string& key, std::string_view bytes) {
-  if (!is_safe_key(key)) return bad_key(key);
+PutResult FileBlobStore::put(const std::string& key, std::string_view bytes) {
+  if (!is_safe_key(key)) return BlobError{BlobError::Kind::refused, bad_key(key).message};
   const std::string dir = (root_ / key.substr(0, key.find('/'))).string();
   const std::string final_path = (root_ / key).string();
 
@@ -202,7 +206,7 @@ core::Status FileBlobStore::put(const std::string& key, std::string_view bytes) 
   Fd fd(create_temporary(dir, tmp));
   if (fd.get() < 0) return store_error(errno);
 
-  auto fail = [&tmp](int err) -> core::Status {
+  auto fail = [&tmp](int err) -> PutResult {
     ::unlink(tmp.c_str());
     return store_error(err);
   };
@@ -218,7 +222,7 @@ core::Status FileBlobStore::put(const std::string& key, std::string_view bytes) 
   if (options_.fsync) {
     if (int err = fsync_directory(dir)) return store_error(err);
   }
-  return core::ok_status();
+  return core::Ok{};
 }
 
 namespace {
@@ -278,6 +282,15 @@ bool FileBlobStore::exists(const std::string& key) {
   if (!is_safe_key(key)) return false;
   struct stat st {};
   return ::stat((root_ / key).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+core::Status FileBlobStore::remove(const std::string& key) {
+  if (!is_safe_key(key)) return bad_key(key);
+  if (::unlink((root_ / key).c_str()) != 0 && errno != ENOENT && errno != ENOTDIR)
+    return core::make_error("could not remove image " + key + ": " + errno_text(errno));
+  // The request's folder goes with its last image; while others remain, rmdir refuses.
+  (void)::rmdir((root_ / key.substr(0, key.find('/'))).c_str());
+  return core::Ok{};
 }
 
 int FileBlobStore::remove_stale_temporaries(std::chrono::seconds older_than) {

@@ -25,10 +25,11 @@ class FileBlobStore final : public BlobStore {
   // Creates `root` (and its parents) if needed; throws std::runtime_error when it cannot.
   explicit FileBlobStore(const std::filesystem::path& root, BlobStoreOptions options = {});
 
-  core::Status put(const std::string& key, std::string_view bytes) override;
+  PutResult put(const std::string& key, std::string_view bytes) override;
   BlobResult<StoredObject> get(const std::string& key) override;
   BlobResult<ObjectInfo> stat(const std::string& key) override;
   bool exists(const std::string& key) override;
+  core::Status remove(const std::string& key) override;
   // Scans DIR/*/ for ".tmp-*" files: one directory read per request directory. Besides
   // those older than `older_than`, removes at once those whose writer is gone (see
   // temporary_name.hpp), so a kill -9 leaves nothing behind after the next start.

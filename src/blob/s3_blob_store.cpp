@@ -42,6 +42,15 @@ std::string tag_of(std::string etag) {
   return tag;
 }
 
+// A 4xx that names this object's content (EntityTooLarge, BadDigest, InvalidDigest…) will
+// not change however often it is sent. Refused credentials or a missing bucket (403,
+// 404), throttling and timeouts are the storage's state, which does change.
+bool refuses_the_object(const S3Response& response) {
+  const long s = response.status;
+  return s >= 400 && s < 500 && s != 401 && s != 403 && s != 404 && s != 408 && s != 429 &&
+         !response.transient();
+}
+
 std::string env(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? "" : value;
@@ -85,15 +94,17 @@ void S3BlobStore::check() {
   throw StorageUnusable("S3 storage " + where + " cannot be used: " + response.describe());
 }
 
-core::Status S3BlobStore::put(const std::string& key, std::string_view bytes) {
-  if (!is_safe_key(key)) return invalid_key(key);
+PutResult S3BlobStore::put(const std::string& key, std::string_view bytes) {
+  if (!is_safe_key(key)) return BlobError{BlobError::Kind::refused, invalid_key(key).message};
   const auto type = image_content_type(key).value_or("application/octet-stream");
   const std::vector<std::string> headers = {"Content-Type: " + std::string(type),
                                             std::string("Cache-Control: ") + kImmutableCacheControl,
                                             "Content-MD5: " + md5_base64(bytes)};
   const auto response = client_.send("PUT", location_.object_url(key), headers, bytes);
   if (response.ok()) return core::Ok{};
-  return core::make_error("could not store image: S3 answered " + response.describe());
+  return BlobError{
+      refuses_the_object(response) ? BlobError::Kind::refused : BlobError::Kind::unavailable,
+      "could not store image: S3 answered " + response.describe()};
 }
 
 BlobResult<StoredObject> S3BlobStore::get(const std::string& key) {
@@ -120,6 +131,14 @@ BlobResult<ObjectInfo> S3BlobStore::stat(const std::string& key) {
 bool S3BlobStore::exists(const std::string& key) {
   if (!is_safe_key(key)) return false;
   return client_.send("HEAD", location_.object_url(key)).ok();
+}
+
+core::Status S3BlobStore::remove(const std::string& key) {
+  if (!is_safe_key(key)) return invalid_key(key);
+  // S3 answers 204 whether or not the object was there; some compatible stores say 404.
+  const auto response = client_.send("DELETE", location_.object_url(key));
+  if (response.ok() || response.status == 404) return core::Ok{};
+  return core::make_error("could not remove image " + key + ": S3 answered " + response.describe());
 }
 
 core::Result<std::string> S3BlobStore::presigned_url(const std::string& key,

@@ -27,13 +27,15 @@ class S3BlobStore final : public BlobStore {
   // which of endpoint, bucket, credentials or region is wrong.
   void check();
 
-  core::Status put(const std::string& key, std::string_view bytes) override;
+  PutResult put(const std::string& key, std::string_view bytes) override;
   BlobResult<StoredObject> get(const std::string& key) override;
   BlobResult<ObjectInfo> stat(const std::string& key) override;
   bool exists(const std::string& key) override;
+  core::Status remove(const std::string& key) override;
   core::Result<std::string> presigned_url(const std::string& key,
                                           std::chrono::seconds ttl) override;
   void abandon_writes() override { client_.abandon_writes(); }
+  void abandon_reads() override { client_.abandon_reads(); }
 
   const S3Location& location() const { return location_; }
 

@@ -47,7 +47,9 @@ std::string error_code(const std::string& body) {
   return body.substr(start + 6, std::min<std::size_t>(end - start - 6, 64));
 }
 
-// Cuts a PUT in progress once the client's writes are abandoned (non-zero aborts).
+bool is_read(const std::string& method) { return method == "GET" || method == "HEAD"; }
+
+// Cuts a request in progress once its kind is abandoned (non-zero aborts).
 int abort_when_abandoned(void* abandoned, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<const std::atomic<bool>*>(abandoned)->load() ? 1 : 0;
 }
@@ -137,11 +139,12 @@ void S3Client::release(CURL* handle) {
 
 S3Response S3Client::send(const std::string& method, const std::string& url,
                           const std::vector<std::string>& headers, std::string_view body) {
+  const bool read = is_read(method);
+  const int attempts = read ? options_.read_attempts : options_.attempts;
   auto wait = options_.backoff;
   for (int attempt = 1;; ++attempt) {
     S3Response response = send_once(method, url, headers, body);
-    const bool abandoned = method == "PUT" && writes_abandoned_;
-    if (!response.transient() || attempt >= options_.attempts || abandoned) return response;
+    if (!response.transient() || attempt >= attempts || abandoned(method)) return response;
     std::this_thread::sleep_for(wait);
     wait *= 4;
   }
@@ -151,7 +154,7 @@ S3Response S3Client::send_once(const std::string& method, const std::string& url
                                const std::vector<std::string>& headers, std::string_view body) {
   const bool put = method == "PUT";
   S3Response response;
-  if (put && writes_abandoned_) {
+  if (abandoned(method)) {
     response.transport_error = "abandoned: the process is shutting down";
     return response;
   }
@@ -175,7 +178,8 @@ S3Response S3Client::send_once(const std::string& method, const std::string& url
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  const auto timeout = is_read(method) ? options_.read_timeout : options_.timeout;
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME,
                    static_cast<long>(options_.stall_timeout.count()));
@@ -185,15 +189,17 @@ S3Response S3Client::send_once(const std::string& method, const std::string& url
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, read_header);
   curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response.etag);
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+  // Checked about once a second even when nothing moves, so a hung request is cut soon.
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_abandoned);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA,
+                   is_read(method) ? &reads_abandoned_ : &writes_abandoned_);
+  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
   if (method == "HEAD") {
     curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
   } else if (put) {
     curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_abandoned);
-    curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &writes_abandoned_);
-    curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
   } else if (method != "GET") {
     curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method.c_str());
   }

@@ -37,7 +37,11 @@ struct S3Response {
 
 struct S3ClientOptions {
   std::chrono::milliseconds connect_timeout{5'000};
-  std::chrono::milliseconds timeout{60'000};  // one whole request
+  std::chrono::milliseconds timeout{60'000};  // one whole PUT or DELETE
+  // One whole GET or HEAD, and how many tries: GET /images waits on them, and its client
+  // (and RESTinio, after 30 s) will not wait for ever. 2 x 10 s + backoff stays under 30 s.
+  std::chrono::milliseconds read_timeout{10'000};
+  int read_attempts = 2;
   // A request that moves under 1 KiB/s for this long has stalled (a gateway that took
   // the connection and went silent): it fails as a timeout, long before `timeout`.
   std::chrono::seconds stall_timeout{10};
@@ -52,14 +56,17 @@ class S3Client {
   S3Client(const S3Client&) = delete;
   S3Client& operator=(const S3Client&) = delete;
 
-  // `method` GET, HEAD or PUT; `headers` "Name: value" lines; `body` sent with PUT. The
+  // `method` GET, HEAD, PUT or DELETE; `headers` "Name: value" lines; `body` sent with PUT. The
   // payload hash header is added here.
   S3Response send(const std::string& method, const std::string& url,
                   const std::vector<std::string>& headers = {}, std::string_view body = {});
 
-  // From now on every PUT fails at once, those in progress included (their transfer is
-  // cut). For a shutdown past its grace period: a hung gateway must not hold it up.
+  // From now on every PUT and DELETE fails at once, those in progress included (their
+  // transfer is cut). For a shutdown past its grace period: a hung gateway must not hold
+  // it up.
   void abandon_writes() { writes_abandoned_ = true; }
+  // The same for GET and HEAD: for the HTTP server's stop.
+  void abandon_reads() { reads_abandoned_ = true; }
 
   const S3Credentials& credentials() const { return credentials_; }
   const std::string& region() const { return region_; }
@@ -68,6 +75,9 @@ class S3Client {
   S3Response send_once(const std::string& method, const std::string& url,
                        const std::vector<std::string>& headers, std::string_view body);
   class PooledHandle;
+  bool abandoned(const std::string& method) const {
+    return method == "GET" || method == "HEAD" ? reads_abandoned_.load() : writes_abandoned_.load();
+  }
   CURL* acquire();
   void release(CURL* handle);
 
@@ -76,6 +86,7 @@ class S3Client {
   std::string sigv4_;  // "aws:amz:REGION:s3"
   S3ClientOptions options_;
   std::atomic<bool> writes_abandoned_{false};
+  std::atomic<bool> reads_abandoned_{false};
   std::mutex mutex_;
   std::vector<CURL*> idle_;  // handles with their connections, waiting for a request
 };

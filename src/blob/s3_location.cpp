@@ -1,5 +1,7 @@
 #include "s3_location.hpp"
 
+#include <algorithm>
+
 namespace imgbatch::blob {
 
 namespace {
@@ -39,8 +41,10 @@ std::string lower(std::string s) {
 std::string shown(const std::string& endpoint) {
   const auto authority = endpoint.find("://");
   const auto start = authority == std::string::npos ? 0 : authority + 3;
-  const auto at = endpoint.find('@', start);
-  if (at == std::string::npos) return endpoint;
+  const auto end = std::min(endpoint.find_first_of("/?#", start), endpoint.size());
+  // The last '@' of the authority ends the user part: a password may hold one too.
+  const auto at = endpoint.rfind('@', end == 0 ? 0 : end - 1);
+  if (at == std::string::npos || at < start) return endpoint;
   return endpoint.substr(0, start) + "…" + endpoint.substr(at);
 }
 

@@ -4,8 +4,8 @@
 
 namespace imgbatch::core {
 
-static_assert(static_cast<std::size_t>(Failure::Kind::encode_error) + 1 == kFailureKindCount,
-              "kFailureKindCount counts every kind; encode_error is the last");
+static_assert(static_cast<std::size_t>(Failure::Kind::storage_error) + 1 == kFailureKindCount,
+              "kFailureKindCount counts every kind; storage_error is the last");
 
 std::string_view to_string(Failure::Kind kind) {
   using Kind = Failure::Kind;
@@ -58,6 +58,8 @@ std::string_view to_string(Failure::Kind kind) {
       return "convert_error";
     case Kind::encode_error:
       return "encode_error";
+    case Kind::storage_error:
+      return "storage_error";
   }
   return "unknown";
 }

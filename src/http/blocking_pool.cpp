@@ -1,6 +1,9 @@
 #include "blocking_pool.hpp"
 
+#include <exception>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 namespace imgbatch::http {
 
@@ -42,7 +45,15 @@ void BlockingPool::run() {
       work = std::move(queue_.front());
       queue_.pop_front();
     }
-    work();
+    // A route's own failures are answered inside `work`; what escapes (a connection
+    // gone while answering) must not end the process, as it would on a bare thread.
+    try {
+      work();
+    } catch (const std::exception& e) {
+      spdlog::error("answering a request: {}", e.what());
+    } catch (...) {
+      spdlog::error("answering a request: unknown exception");
+    }
   }
 }
 

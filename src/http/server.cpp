@@ -123,6 +123,17 @@ std::string allow_header(const std::vector<restinio::http_method_id_t>& methods)
 // Threads for the `blocking` routes, and how many of their requests may wait for one.
 constexpr int kBlockingThreads = 8;
 constexpr std::size_t kBlockingQueue = 256;
+// A request that waited this long for a pool thread is answered 503 without running: its
+// client, and RESTinio after handle_request_timeout (30 s), are about to give up on it.
+constexpr auto kBlockingQueueWait = std::chrono::seconds(15);
+
+Reply busy_storage(const char* retry_after) {
+  auto reply = problem(503,
+                       "too many requests are waiting for the image storage; try again "
+                       "shortly");
+  reply.header("Retry-After", retry_after);
+  return reply;
+}
 
 // Runs a route and sends its answer. Every line logged meanwhile, the access line
 // included, names the request it is about (a handler may bind it later).
@@ -151,15 +162,14 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
           // RESTinio lets a response be completed from any thread.
           auto shared_params =
               std::make_shared<restinio::router::route_params_t>(std::move(params));
-          const bool queued = pool.try_submit(
-              [=] { answer(handler, path, metrics, req, *shared_params, started); });
-          if (!queued) {
-            auto reply = problem(503,
-                                 "too many requests are waiting for the image storage; "
-                                 "try again shortly");
-            reply.header("Retry-After", "1");
-            send(req, std::move(reply), started, metrics, path);
-          }
+          const bool queued = pool.try_submit([=] {
+            if (Clock::now() - started > kBlockingQueueWait) {
+              send(req, busy_storage("5"), started, metrics, path);
+              return;
+            }
+            answer(handler, path, metrics, req, *shared_params, started);
+          });
+          if (!queued) send(req, busy_storage("1"), started, metrics, path);
           return restinio::request_accepted();
         });
     auto it = std::find_if(paths.begin(), paths.end(),
@@ -299,8 +309,10 @@ void Server::stop() {
   impl_->running->stop();
   impl_->running->wait();
   impl_->running.reset();
-  // After the server: nothing submits any more. Answers still in progress are written
+  // After the server: nothing submits any more. Reads still waiting on a hung storage
+  // are cut, so that stopping never waits on it; answers still in progress are written
   // into connections that the io_context's end closes.
+  impl_->deps.blob.abandon_reads();
   impl_->blocking_pool->stop();
   // RESTinio 0.6 does not close its connections when it stops: each lives on in the
   // operation still pending on it (a read awaiting the next request, or the rest of a

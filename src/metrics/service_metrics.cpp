@@ -26,6 +26,8 @@ std::string_view to_string(FailureReason reason) {
       return "corrupt_image";
     case FailureReason::cannot_convert:
       return "cannot_convert";
+    case FailureReason::storage:
+      return "storage";
     case FailureReason::other:
       return "other";
   }

@@ -52,6 +52,9 @@ FailurePolicy policy_for(core::Failure::Kind kind) {
     case Kind::convert_error:
     case Kind::encode_error:
       return {give_up, Reason::cannot_convert};
+    // Refused for this output (a bad checksum, say): worth another encode and upload.
+    case Kind::storage_error:
+      return {retry, Reason::storage};
   }
   return {give_up, Reason::other};
 }

@@ -119,13 +119,15 @@ void Pipeline::stop(std::chrono::milliseconds grace) {
   }
   compress_cv_.notify_all();
   // A put waiting for the storage to come back gives up now, and one hung on a storage
-  // that stopped answering is cut: neither may hold the shutdown past its grace.
-  put_cv_.notify_all();
+  // that stopped answering is cut (and so are those still queued, on such a storage):
+  // nothing may hold the shutdown past its grace. Their images go back to the queue.
+  storage_wait_cv_.notify_all();
   blobs_.abandon_writes();
   fetcher_.stop();  // running downloads call back now; abandon_ makes them no-ops
   for (auto& t : compressors_) t.join();
   {
-    // Whatever is encoded is stored and recorded: it costs a write, and saves a redo.
+    // Whatever is encoded is stored and recorded: it costs a write, and saves a redo
+    // (a local disk; an object store's writes are abandoned by now, see above).
     core::MutexLock lock(mutex_);
     put_stopping_ = true;
   }
@@ -375,21 +377,35 @@ void Pipeline::put_loop() {
 bool Pipeline::wait_for_storage(std::chrono::milliseconds wait) {
   core::MutexLock lock(mutex_);
   const auto deadline = Clock::now() + wait;
-  while (!abandon_ && lock.wait_until(put_cv_, deadline)) continue;
+  while (!abandon_ && lock.wait_until(storage_wait_cv_, deadline)) continue;
   return !abandon_;
 }
 
-// A put the storage does not take is tried again here, the image kept in hand (its lease
-// renewed) instead of being failed or rescheduled: an outage of the storage — a full
-// disk, an object store that is down — is nobody's image's fault and must not use up
-// attempts. Meanwhile the put queue fills, compression stops and nothing new is claimed,
-// so the worker pauses until the storage is back, then carries on where it was.
+bool Pipeline::abandoning() const {
+  core::MutexLock lock(mutex_);
+  return abandon_;
+}
+
+// A put the storage does not take because it is unavailable is tried again here, the
+// image kept in hand (its lease renewed) instead of being failed or rescheduled: an
+// outage of the storage — a full disk, an object store that is down — is nobody's image's
+// fault and must not use up attempts. The worker keeps claiming and compressing until it
+// holds as many images as it may (capacity()), then waits with them until the storage is
+// back and carries on where it was. A write the storage refuses for this image (too large
+// for it, a bad checksum) is the image's failure, like any other.
 void Pipeline::put_one(PutJob& job) {
   const auto& task = job.task;
   const std::string key = task.request_id + "/" + job.name;
   auto wait = std::max(options_.retry_base, std::chrono::milliseconds(1));
   int failures = 0;
   for (auto stored = blobs_.put(key, job.bytes); !stored; stored = blobs_.put(key, job.bytes)) {
+    // Past the grace period: the write was cut or not tried; the task goes back as it was.
+    if (abandoning()) return;
+    if (stored.error().kind == blob::BlobError::Kind::refused ||
+        !options_.hold_when_storage_unavailable) {
+      on_failure(task, core::make_failure(core::Failure::Kind::storage_error, stored.message()));
+      return;
+    }
     metrics_->storage_write_failures().inc();
     ++failures;
     log::for_request(task.request_id)

@@ -494,14 +494,16 @@ TEST_F(FinishedRequestTest, HeadOfAnImageHasTheGetsHeadersAndNoBody) {
 }
 
 // Images from an object store that has hung: the two threads that answer every request
-// never wait on it (GET /images runs on its own pool), and the images are answered 503
-// with Retry-After, not 404, once the store's stall timeout passes: they may well exist.
+// never wait on it (GET /images runs on its own pool); the images are answered 503 with
+// Retry-After, not 404, once the store fails them: they may well exist. And stopping the
+// server does not wait for a read hung on the store.
 TEST_F(FinishedRequestTest, AHungImageStorageHoldsUpNothingButImages) {
   ASSERT_NO_FATAL_FAILURE(finish_request());
   test_support::SilentServer gateway;
   blob::S3ClientOptions options;
-  options.stall_timeout = std::chrono::seconds(3);
-  options.attempts = 1;
+  options.stall_timeout = std::chrono::seconds(60);  // only the gateway or a stop ends a read
+  options.read_timeout = std::chrono::minutes(2);
+  options.read_attempts = 1;
   const auto location = blob::parse_s3_location("s3://bucket", gateway.url(), "us-east-1");
   ASSERT_TRUE(location.ok()) << location.message();
   blob::S3BlobStore hung(*location, blob::S3Credentials{"AKID", "SECRET", ""}, "us-east-1",
@@ -531,13 +533,25 @@ TEST_F(FinishedRequestTest, AHungImageStorageHoldsUpNothingButImages) {
   EXPECT_EQ(get_json("/status?request_id=" + id_)["status"], "completed");
   EXPECT_EQ(answered.load(), 0) << "the image requests should still be waiting";
 
+  // The gateway gives up on them without an answer.
+  gateway.close_all();
   for (auto& reader : readers) reader.join();
   for (const auto& image : images) {
     const auto body = expect_problem(image, 503);
     EXPECT_EQ(image.header("retry-after").value_or(""), "5");
     EXPECT_NE(body.value("detail", "").find("storage"), std::string::npos) << image.body;
   }
+
+  // One more read hangs; stopping the server cuts it instead of waiting a minute for it.
+  std::thread last([&] { (void)client_->get("/images/" + id_ + "/0-0.jpg"); });
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (gateway.connections() < kWaiting + 1 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(gateway.connections(), kWaiting + 1);
+  const auto stopping = std::chrono::steady_clock::now();
   server_->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(30));
+  last.join();
 }
 
 TEST_F(FinishedRequestTest, MissingImagesAndTraversalAttemptsAre404) {

@@ -48,7 +48,7 @@ TEST(ListenAddress, RejectsMalformedValuesNamingThem) {
 
 class NullBlobStore : public blob::BlobStore {
  public:
-  core::Status put(const std::string&, std::string_view) override { return core::ok_status(); }
+  blob::PutResult put(const std::string&, std::string_view) override { return core::Ok{}; }
   blob::BlobResult<blob::StoredObject> get(const std::string&) override {
     return blob::BlobError{blob::BlobError::Kind::not_found, "missing"};
   }
@@ -56,6 +56,7 @@ class NullBlobStore : public blob::BlobStore {
     return blob::BlobError{blob::BlobError::Kind::not_found, "missing"};
   }
   bool exists(const std::string&) override { return false; }
+  core::Status remove(const std::string&) override { return core::ok_status(); }
 };
 
 TEST(ServerStart, ThrowsForABadListenValue) {

@@ -42,6 +42,14 @@ class SilentServer {
   SilentServer& operator=(const SilentServer&) = delete;
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // Closes the connections accepted so far, as a server that gave up would: their clients
+  // see the connection end without an answer. New ones are accepted and kept as before.
+  void close_all() {
+    const std::lock_guard lock(mutex_);
+    for (const int fd : accepted_) ::close(fd);
+    accepted_.clear();
+  }
   int connections() const { return connections_.load(); }
 
  private:

@@ -96,6 +96,28 @@ TEST_P(BlobConformance, AMissingObjectIsNotFoundAndNamed) {
   EXPECT_FALSE(blobs().exists("nope/a.jpg"));
 }
 
+// Removing is for good, touches nothing else, and may run again (a deletion cut short).
+TEST_P(BlobConformance, RemoveDeletesOneObjectAndMayRunAgain) {
+  ASSERT_TRUE(blobs().put("req/a.jpg", "a").ok());
+  ASSERT_TRUE(blobs().put("req/b.jpg", "b").ok());
+  const auto removed = blobs().remove("req/a.jpg");
+  ASSERT_TRUE(removed.ok()) << removed.message();
+  EXPECT_FALSE(blobs().exists("req/a.jpg"));
+  const auto got = blobs().get("req/a.jpg");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.error().kind, BlobError::Kind::not_found);
+  EXPECT_FALSE(harness().open()->exists("req/a.jpg")) << "gone for every instance";
+  EXPECT_EQ(blobs().get("req/b.jpg")->bytes, "b");
+  EXPECT_TRUE(blobs().remove("req/a.jpg").ok()) << "again: nothing to do, no error";
+  EXPECT_TRUE(blobs().remove("nope/never.jpg").ok());
+
+  // The request's last object gone, a new put to it works as before.
+  ASSERT_TRUE(blobs().remove("req/b.jpg").ok());
+  ASSERT_TRUE(blobs().put("req/c.jpg", "c").ok());
+  EXPECT_EQ(blobs().get("req/c.jpg")->bytes, "c");
+  EXPECT_EQ(harness().leftovers(), 0);
+}
+
 // HTTP paths become keys, so every backend refuses what is_safe_key refuses.
 TEST_P(BlobConformance, UnsafeKeysAreRefused) {
   for (const char* key :
@@ -111,6 +133,9 @@ TEST_P(BlobConformance, UnsafeKeysAreRefused) {
     const auto info = blobs().stat(key);
     ASSERT_FALSE(info.ok()) << key;
     EXPECT_EQ(info.error().kind, BlobError::Kind::not_found) << key;
+    const auto removed = blobs().remove(key);
+    ASSERT_FALSE(removed.ok()) << key;
+    EXPECT_NE(removed.message().find("invalid image key"), std::string::npos) << removed.message();
   }
 }
 

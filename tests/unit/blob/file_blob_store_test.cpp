@@ -134,6 +134,7 @@ TEST(FileBlobStore, UnsafeKeysAreRefusedAndTouchNothingOutside) {
     ASSERT_FALSE(got.ok()) << key;
     EXPECT_NE(got.message().find("invalid image key"), std::string::npos) << got.message();
     EXPECT_FALSE(store.exists(key)) << key;
+    EXPECT_FALSE(store.remove(key).ok()) << key;
     const auto tag = store.stat(key);
     ASSERT_FALSE(tag.ok()) << key;
     EXPECT_NE(tag.message().find("invalid image key"), std::string::npos) << tag.message();
@@ -201,6 +202,8 @@ TEST(FileBlobStore, UnwritableDirectoryIsAnErrorValue) {
   auto st = store.put("req/a.jpg", "bytes");
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.message(), "could not store image: Not a directory");
+  // Something in the storage's way, not in the image: the pipeline waits for it.
+  EXPECT_EQ(st.error().kind, BlobError::Kind::unavailable);
   auto got = store.get("req/a.jpg");
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.message(), "image req/a.jpg not found");
@@ -225,6 +228,8 @@ TEST(FileBlobStore, FailedWriteKeepsThePreviousObjectAndNoTemporary) {
 
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.message(), "could not store image: File too large");
+  // Too large is this image's own problem: asking again will not help.
+  EXPECT_EQ(st.error().kind, BlobError::Kind::refused);
   EXPECT_EQ(store.get("req/a.jpg")->bytes, "previous");
   EXPECT_EQ(names_in(dir.path() / "req"), std::vector<std::string>{"a.jpg"});
 }

@@ -219,17 +219,23 @@ TEST(S3BlobStoreHungGateway, AbandonedWritesEndAtOnce) {
   options.stall_timeout = std::chrono::seconds(600);  // only abandon_writes can end it
   options.timeout = std::chrono::milliseconds(600'000);
   auto blobs = silent_store(gateway, options);
-  std::optional<core::Status> hung;
+  std::optional<PutResult> hung;
   std::thread writer([&] { hung = blobs.put("REQ/0-0.jpg", "bytes"); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The PUT has reached the gateway (and waits for an answer) before it is cut.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (gateway.connections() < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(gateway.connections(), 1);  // (no ASSERT: the writer must be joined)
   blobs.abandon_writes();
   writer.join();  // would wait ten minutes if the cut did not work
   ASSERT_TRUE(hung.has_value());
   ASSERT_FALSE(hung->ok());
   EXPECT_NE(hung->message().find("abandoned"), std::string::npos) << hung->message();
+  EXPECT_EQ(hung->error().kind, BlobError::Kind::unavailable);
   const auto later = blobs.put("REQ/0-1.jpg", "bytes");
   ASSERT_FALSE(later.ok());
   EXPECT_NE(later.message().find("abandoned"), std::string::npos) << later.message();
+  EXPECT_EQ(gateway.connections(), 1) << "a later put is not even sent";
 }
 
 }  // namespace

@@ -76,9 +76,13 @@ TEST(S3Location, BadUrisAreRefusedSayingWhy) {
   }
   EXPECT_FALSE(parse_s3_location("s3://shop", "", "").ok());
   // A password in the endpoint is never repeated.
-  const auto with_user = parse_s3_location("s3://shop", "http://user:s3cret@host/x", "us-east-1");
-  ASSERT_FALSE(with_user.ok());
-  EXPECT_EQ(with_user.message().find("s3cret"), std::string::npos) << with_user.message();
+  for (const char* endpoint : {"http://user:s3cret@host/x", "http://u:s3c@ret@host",
+                               "http://user:s3cret@host:7480?x=@y"}) {
+    const auto with_user = parse_s3_location("s3://shop", endpoint, "us-east-1");
+    ASSERT_FALSE(with_user.ok()) << endpoint;
+    EXPECT_EQ(with_user.message().find("s3c"), std::string::npos) << with_user.message();
+    EXPECT_EQ(with_user.message().find("ret"), std::string::npos) << with_user.message();
+  }
 }
 
 }  // namespace

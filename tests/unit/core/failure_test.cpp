@@ -20,8 +20,8 @@ TEST(Failure, EveryKindHasItsOwnName) {
   }
   EXPECT_EQ(names.size(), kFailureKindCount);
   std::ostringstream out;
-  out << Failure::Kind::decode_error;
-  EXPECT_EQ(out.str(), "decode_error");
+  out << Failure::Kind::storage_error;
+  EXPECT_EQ(out.str(), "storage_error");
 }
 
 TEST(Failure, ResultCarriesTheKindAndTheMessage) {

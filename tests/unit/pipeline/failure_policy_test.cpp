@@ -52,6 +52,7 @@ TEST(FailurePolicy, EachKindIsRetriedOrNotAndCountedUnderItsClass) {
       {Kind::decode_error, false, Reason::corrupt_image},
       {Kind::convert_error, false, Reason::cannot_convert},
       {Kind::encode_error, false, Reason::cannot_convert},
+      {Kind::storage_error, true, Reason::storage},
   };
   std::set<Kind> covered;
   for (const auto& c : cases) {

@@ -255,14 +255,17 @@ TEST_F(PipelineTest, AStorageFailureHoldsTheImageUntilTheStorageTakesIt) {
   const auto in_the_way = dir_.path() / "images" / id;
   std::ofstream(in_the_way) << "in the way";
   auto fetcher = make_fetcher();
-  // Two attempts: a failed put that used one up would fail the image on the next.
-  auto pipeline = make_pipeline(options(1, 2), *fetcher);
+  // Two attempts: a failed put that used one up would fail the image on the next. A short
+  // lease: the held image outlives several, renewed, never taken back as expired.
+  Options short_lease = options(1, 2);
+  short_lease.lease = std::chrono::milliseconds(300);
+  auto pipeline = make_pipeline(short_lease, *fetcher);
   pipeline->start();
   auto& m = pipeline->metrics();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (m.storage_write_failures().value() < 4 && std::chrono::steady_clock::now() < deadline)
+  while (m.storage_write_failures().value() < 5 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_GE(m.storage_write_failures().value(), 4u);
+  ASSERT_GE(m.storage_write_failures().value(), 5u);  // 50 + 100 + 200 + 400 ms of waits
   const auto held = image(id, 0);
   EXPECT_EQ(held.state, core::TaskState::running);
   EXPECT_EQ(held.attempts, 1);
@@ -286,14 +289,22 @@ TEST_F(PipelineTest, StopDoesNotWaitForTheStorageBeyondTheGrace) {
   const auto id = create({origin_.url("/photos/" + photo)});
   std::ofstream(dir_.path() / "images" / id) << "in the way";
   auto fetcher = make_fetcher();
-  auto pipeline = make_pipeline(options(1, 2), *fetcher);
+  Options held = options(1, 2);
+  held.idle_poll = std::chrono::milliseconds(50);
+  held.retry_base = std::chrono::minutes(10);  // the first wait for the storage, too
+  auto pipeline = std::make_unique<Pipeline>(held, *store_, *blobs_, *fetcher,
+                                             [this](const auto& ids) { completions_.add(ids); });
   pipeline->start();
   auto& m = pipeline->metrics();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (m.storage_write_failures().value() < 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_GE(m.storage_write_failures().value(), 1u);
+  // Now waiting ten minutes for the storage: stop() ends the wait (ctest's timeout would
+  // end a stop() that did not).
+  const auto stopping = std::chrono::steady_clock::now();
   pipeline->stop(std::chrono::milliseconds(100));
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::minutes(5));
   const auto img = image(id, 0);
   EXPECT_EQ(img.state, core::TaskState::pending);
   EXPECT_EQ(img.attempts, 1);

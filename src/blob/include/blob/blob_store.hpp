@@ -34,39 +34,50 @@ struct ObjectInfo {
   std::int64_t size = 0;
 };
 
-// Why a read failed. A missing object (or a key that cannot name one) is the client's
-// 404; anything else — a disk error, an object store that does not answer — says nothing
-// about the image and is worth trying again later (503).
+// Why a read or a write failed.
+// - not_found (reads): the object is not there, or the key cannot name one: a 404.
+// - unavailable: the storage itself is failing — a full or read-only disk, an object
+//   store that does not answer or refuses the credentials. Says nothing about the image:
+//   try again later (a 503 for reads; the pipeline holds the image until a write works).
+// - refused (writes): the storage will not take this object, however often asked — too
+//   large, a checksum it does not accept, a key it cannot hold. The image's own failure.
 struct BlobError {
-  enum class Kind { not_found, unavailable };
+  enum class Kind { not_found, unavailable, refused };
   Kind kind = Kind::unavailable;
   std::string message;
 };
 
 template <class T>
 using BlobResult = core::Result<T, BlobError>;
+using PutResult = BlobResult<core::Ok>;
 
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
 
-  // Errors are values with a message fit for an image's error entry, e.g.
-  // "could not store image: No space left on device".
-  virtual core::Status put(const std::string& key, std::string_view bytes) = 0;
+  // Errors are values with a kind (unavailable or refused) and a message fit for an
+  // image's error entry, e.g. "could not store image: No space left on device".
+  virtual PutResult put(const std::string& key, std::string_view bytes) = 0;
   // The object's bytes and tag; not_found when missing, unavailable when unreadable.
   virtual BlobResult<StoredObject> get(const std::string& key) = 0;
   // The object's tag and size, without reading its bytes; errors as for get.
   virtual BlobResult<ObjectInfo> stat(const std::string& key) = 0;
   virtual bool exists(const std::string& key) = 0;
+  // Removes the object. One that is not there is no error, so that a deletion cut short
+  // can simply run again. Meant for requests that have ended: a put racing with the
+  // removal of its request's last object may fail once (it is tried again).
+  virtual core::Status remove(const std::string& key) = 0;
 
   // A time-limited GET URL for the object (S3: query-string SigV4); an error for
   // backends that cannot make one (file).
   virtual core::Result<std::string> presigned_url(const std::string& key, std::chrono::seconds ttl);
 
-  // From now on puts fail at once, those in progress included, where a put can hang (an
-  // object store that stopped answering). For a shutdown past its grace period; reads
-  // still work. Local files cannot hang that way, so the file backend ignores it.
+  // From now on puts (or reads) fail at once as unavailable, those in progress included,
+  // where they can hang (an object store that stopped answering): for a shutdown, which
+  // must not wait on a hung storage — writes past the pipeline's grace period, reads once
+  // the HTTP server stops. Local files cannot hang that way: the file backend ignores it.
   virtual void abandon_writes() {}
+  virtual void abandon_reads() {}
 
   // Removes what a put killed half-way (kill -9, power loss) left behind: whatever is
   // older than `older_than`, and younger leftovers the backend can prove abandoned (their

@@ -41,17 +41,19 @@ struct Failure {
     decode_error,        // corrupt or truncated image data
     convert_error,       // decodable, but orientation, colour or transparency failed
     encode_error,        // the output format cannot hold it, or is not available
-    // (No kind for storing the output: a write the storage refuses is tried again, the
-    // image held, until it is taken; it never fails an image. See Pipeline::put_one.)
+    // Storing the output.
+    // The blob store refused this output (BlobError::Kind::refused). A storage that is
+    // unavailable fails no image: the pipeline holds it until a write works.
+    storage_error,
   };
 
   Kind kind;
   std::string message;  // for a user: names the cause, e.g. "download failed: HTTP 404"
 };
 
-inline constexpr std::size_t kFailureKindCount = 24;
+inline constexpr std::size_t kFailureKindCount = 25;
 
-// A stable name for logs and tests: "http_error", "decode_error", …
+// A stable name for logs and tests: "http_error", "storage_error", …
 std::string_view to_string(Failure::Kind kind);
 // Writes to_string(kind), so a test's failed expectation shows the name.
 std::ostream& operator<<(std::ostream& out, Failure::Kind kind);

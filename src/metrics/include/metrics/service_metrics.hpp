@@ -32,9 +32,10 @@ enum class FailureReason {
   too_many_pixels,       // more than --max-pixels
   corrupt_image,         // truncated or corrupt data
   cannot_convert,        // a decodable image that could not be converted or encoded
+  storage,               // the storage refused this image's output (too large, bad checksum)
   other,
 };
-inline constexpr std::size_t kFailureReasonCount = 11;
+inline constexpr std::size_t kFailureReasonCount = 12;
 std::string_view to_string(FailureReason reason);
 
 enum class UploadOutcome { accepted, rejected, replayed };

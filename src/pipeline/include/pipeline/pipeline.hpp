@@ -19,8 +19,9 @@
 // written), failure reasons, retries, bytes, and the time of each download attempt and of
 // each image's processing (decode to stored). Updates are atomic adds, no locks.
 //
-// A failure (core::Failure, from the fetcher, the compressor or the blob store) is acted
-// on by its kind: retried or not, and counted under which reason (failure_policy.hpp).
+// A failure (core::Failure, from the fetcher, the compressor or the blob store refusing an
+// output) is acted on by its kind: retried or not, and counted under which reason
+// (failure_policy.hpp). A storage that is unavailable fails nothing: see put_one.
 //
 // The threads share one mutex: the queues, the set of tasks in hand and the stop flags
 // change together (a task leaves one queue and enters the next under one lock, and stop()
@@ -68,6 +69,10 @@ struct Options {
   // host, and on PostgreSQL any whose database session ended (Store::announce_process).
   std::chrono::milliseconds dead_owner_check{2'000};
   std::chrono::milliseconds retry_base{1'000};  // first retry delay; doubles per attempt
+  // When the storage is unavailable, hold the image and try its write again until the
+  // storage takes it (a service: an outage costs time, never images). False: count the
+  // failure as an attempt, as for a refused write (`imgbatch process`, which must end).
+  bool hold_when_storage_unavailable = true;
   // Where to count; it must outlive the pipeline. None: the pipeline keeps its own.
   metrics::ServiceMetrics* metrics = nullptr;
 };
@@ -124,6 +129,7 @@ class Pipeline {
   // Waits `wait` before the next try of a put; false when the pipeline is abandoning its
   // work (past stop()'s grace period) and the put should give up.
   bool wait_for_storage(std::chrono::milliseconds wait) IMGBATCH_EXCLUDES(mutex_);
+  bool abandoning() const IMGBATCH_EXCLUDES(mutex_);
   // `reason` counts only when the outcome is a failure.
   void record(core::TaskOutcome outcome,
               metrics::FailureReason reason = metrics::FailureReason::other)
@@ -149,10 +155,11 @@ class Pipeline {
   metrics::ServiceMetrics* metrics_;
 
   mutable core::Mutex mutex_;
-  std::condition_variable scheduler_cv_;  // wake_requested_, abandon_, a full batch of outcomes
-  std::condition_variable compress_cv_;   // compress_queue_, compress_stopping_
-  std::condition_variable put_cv_;        // put_queue_, put_stopping_
-  std::condition_variable drained_cv_;    // in_hand_ empty (stop() waits for it)
+  std::condition_variable scheduler_cv_;     // wake_requested_, abandon_, a full batch of outcomes
+  std::condition_variable compress_cv_;      // compress_queue_, compress_stopping_
+  std::condition_variable put_cv_;           // put_queue_, put_stopping_
+  std::condition_variable drained_cv_;       // in_hand_ empty (stop() waits for it)
+  std::condition_variable storage_wait_cv_;  // abandon_ (a put waiting for the storage)
   // True at first: the scheduler's first pass (dead owners, then claims) runs at once.
   bool wake_requested_ IMGBATCH_GUARDED_BY(mutex_) = true;
   bool stopping_ IMGBATCH_GUARDED_BY(mutex_) = false;  // no more claims
