@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake make pkg-config git ca-certificates
   librestinio-dev libasio-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
-  libvips-dev libcurl4-openssl-dev libsqlite3-dev libcsv-dev uuid-dev libssl-dev
+  libvips-dev libjxl-dev libcurl4-openssl-dev libsqlite3-dev libcsv-dev uuid-dev libssl-dev
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   # `make format-check` (part of `make test`) and `make lint`: the versions .clang-format
