@@ -136,8 +136,9 @@ int main(int argc, char** argv) {
     fixed_scores.push_back(score);
     target = higher_better ? std::min(target, score) : std::max(target, score);
   }
-  std::printf("quality_auto calibration metric=%s reduce=%d S=%.4f (worst fixed-50 score of %zu photos)\n",
-              metric, tuning.metric_reduce, target, inputs.size());
+  std::printf(
+      "quality_auto calibration metric=%s reduce=%d S=%.5f (worst fixed-50 score of %zu photos)\n",
+      metric, tuning.metric_reduce, target, inputs.size());
 
   ProcessOptions automatic = fixed;
   automatic.quality.automatic = true;
@@ -192,7 +193,8 @@ int main(int argc, char** argv) {
       static_cast<double>(bytes_auto) / static_cast<double>(bytes_fixed), met, inputs.size(),
       worst_auto, static_cast<double>(trials) / static_cast<double>(inputs.size()));
   std::printf(
-      "quality_auto ratio auto_cpu_over_fixed=%.2f (target <= 4) sizes3_plus_full_cpu_over_full=%.2f "
+      "quality_auto ratio auto_cpu_over_fixed=%.2f (target <= 4) "
+      "sizes3_plus_full_cpu_over_full=%.2f "
       "(target <= 1.6) cpu_ms_per_image fixed=%.1f auto=%.1f sizes=%.1f over %d round(s)\n",
       cpu_auto / cpu_fixed, cpu_sized / cpu_fixed, cpu_fixed / n * 1000, cpu_auto / n * 1000,
       cpu_sized / n * 1000, rounds);
@@ -218,8 +220,9 @@ int main(int argc, char** argv) {
   std::sort(qualities.begin(), qualities.end());
   const double median =
       qualities.empty() ? 0
-      : qualities.size() % 2 ? qualities[qualities.size() / 2]
-                             : (qualities[qualities.size() / 2 - 1] + qualities[qualities.size() / 2]) / 2.0;
+      : qualities.size() % 2
+          ? qualities[qualities.size() / 2]
+          : (qualities[qualities.size() / 2 - 1] + qualities[qualities.size() / 2]) / 2.0;
   std::printf(
       "quality_auto max_bytes cap=%lld asked_quality=80 outputs_under_cap=%d/%zu unreachable=%d "
       "median_quality=%.1f\n",

@@ -68,12 +68,12 @@ core::Failure invalid(const std::string& message) {
 
 // One output being made: the full-size image or a size.
 struct Output {
-  std::string name;       // "" for the full-size image
-  ImagePtr image;         // prepared pixels in memory (null until needed for the full size)
-  bool dct = false;       // trial encodes through impl::requantise_jpeg(input, q)
+  std::string name;  // "" for the full-size image
+  ImagePtr image;    // prepared pixels in memory (null until needed for the full size)
+  bool dct = false;  // trial encodes through impl::requantise_jpeg(input, q)
   int width = 0, height = 0;
-  std::map<int, std::string> encodings;  // by quality
-  ImagePtr reference;                    // what the metric compares with (lazy)
+  std::map<int, std::string> encodings;     // by quality
+  ImagePtr reference;                       // what the metric compares with (lazy)
   std::optional<impl::SsimReference> ssim;  // its SSIM side, once computed
   int reduce = 1;
 };
@@ -145,21 +145,19 @@ core::Result<VipsImage*, core::Failure> Processor::pixels() {
   auto opened = impl::open_lazily(input_, source_, VIPS_ACCESS_RANDOM);
   if (!opened) return remember(opened.error());
   ImagePtr image = std::move(*opened);
-  if (auto status = impl::prepare(image, kind_.has_alpha); !status)
-    return remember(status.error());
+  if (auto status = impl::prepare(image, kind_.has_alpha); !status) return remember(status.error());
   if (auto status = impl::check_encodable(image.get(), kind_); !status)
     return remember(status.error());
   VipsImage* memory = vips_image_copy_memory(image.get());
   if (memory == nullptr)
-    return remember(core::make_failure(Kind::decode_error,
-                                       "corrupt or truncated image: " + take_vips_error()));
+    return remember(
+        core::make_failure(Kind::decode_error, "corrupt or truncated image: " + take_vips_error()));
   pixels_.reset(memory);
   return pixels_.get();
 }
 
 core::Result<const std::string*, core::Failure> Processor::encode_at(Output& out, int quality) {
-  if (auto found = out.encodings.find(quality); found != out.encodings.end())
-    return &found->second;
+  if (auto found = out.encodings.find(quality); found != out.encodings.end()) return &found->second;
   if (out.dct && quality < kFirstUnsubsampledQuality) {
     if (auto bytes = impl::requantise_jpeg(input_, quality))
       return &out.encodings.emplace(quality, std::move(*bytes)).first->second;
@@ -184,8 +182,7 @@ core::Result<const std::string*, core::Failure> Processor::encode_at(Output& out
 
 // The metric of the output at `quality` against the decoded source; nullopt when libvips
 // could not compute it (then auto falls back on the fixed quality).
-core::Result<std::optional<double>, core::Failure> Processor::score_at(Output& out,
-                                                                       int quality) {
+core::Result<std::optional<double>, core::Failure> Processor::score_at(Output& out, int quality) {
   auto bytes = encode_at(out, quality);
   if (!bytes) return bytes.error();
   if (!out.reference) {
@@ -273,12 +270,12 @@ core::Result<int, core::Failure> Processor::fit(Output& out, int above) {
   auto smallest = encode_at(out, lowest);
   if (!smallest) return smallest.error();
   if ((*smallest)->size() > cap)
-    return core::make_failure(
-        Kind::encode_error,
-        "cannot fit " + std::to_string(options_.max_bytes) +
-            " bytes: the smallest output, at quality " + std::to_string(lowest) + ", is " +
-            std::to_string((*smallest)->size()) + " bytes" +
-            (out.name.empty() ? std::string() : " (size " + out.name + ")"));
+    return core::make_failure(Kind::encode_error,
+                              "cannot fit " + std::to_string(options_.max_bytes) +
+                                  " bytes: the smallest output, at quality " +
+                                  std::to_string(lowest) + ", is " +
+                                  std::to_string((*smallest)->size()) + " bytes" +
+                                  (out.name.empty() ? std::string() : " (size " + out.name + ")"));
   int fits = lowest, too_big = above;
   while (too_big - fits > 1) {
     const int middle = fits + (too_big - fits) / 2;
@@ -370,7 +367,9 @@ ProcessedImage Processor::finished(const Output& out, const Choice& choice, std:
 }
 
 core::Result<std::vector<ProcessedImage>, core::Failure> Processor::run() {
-  if (auto problem = check_options(options_)) return invalid(*problem);
+  ProcessOptions checked = options_;
+  if (tuning_.butteraugli) checked.quality.target = 0;  // a distance, not an SSIM
+  if (auto problem = check_options(checked)) return invalid(*problem);
   target_ = options_.quality.target > 0 ? options_.quality.target : kDefaultSsimTarget;
   if (auto status = open(); !status) return status.error();
 
@@ -417,8 +416,8 @@ core::Result<std::vector<ProcessedImage>, core::Failure> Processor::run() {
     if (!image) return image.error();
     const int width = vips_image_get_width(*image), height = vips_image_get_height(*image);
     // Fits inside the box, never enlarged.
-    const double scale = std::min({1.0, static_cast<double>(box.width) / width,
-                                   static_cast<double>(box.height) / height});
+    const double scale = std::min(
+        {1.0, static_cast<double>(box.width) / width, static_cast<double>(box.height) / height});
     VipsImage* scaled = nullptr;
     if (scale >= 1.0) {
       g_object_ref(*image);
@@ -460,7 +459,8 @@ std::optional<std::string> check_options(const ProcessOptions& options) {
   if (quality.target != 0 && !(quality.target > 0 && quality.target < 1))
     return "target: " + number(quality.target) + " is outside (0, 1)";
   if (quality.target != 0 && !quality.automatic) return "target: only with quality auto";
-  if (options.max_bytes < 0) return "max_bytes: " + std::to_string(options.max_bytes) + " is negative";
+  if (options.max_bytes < 0)
+    return "max_bytes: " + std::to_string(options.max_bytes) + " is negative";
   if (options.min_quality < 1 || options.min_quality > 100)
     return "min_quality: " + std::to_string(options.min_quality) + " is outside 1-100";
   if (options.sizes.size() > static_cast<std::size_t>(kMaxSizes))

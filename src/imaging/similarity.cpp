@@ -110,10 +110,10 @@ std::optional<double> butteraugli(VipsImage* reference, VipsImage* candidate) {
     JxlButteraugliApi* api = JxlButteraugliApiCreate(nullptr);
     if (api == nullptr) return std::nullopt;
     const JxlPixelFormat format{3, JXL_TYPE_UINT8, JXL_NATIVE_ENDIAN, 0};
-    JxlButteraugliResult* result = JxlButteraugliCompute(
-        api, static_cast<uint32_t>(vips_image_get_width(reference)),
-        static_cast<uint32_t>(vips_image_get_height(reference)), &format, a.get(), length_a,
-        &format, b.get(), length_b);
+    JxlButteraugliResult* result =
+        JxlButteraugliCompute(api, static_cast<uint32_t>(vips_image_get_width(reference)),
+                              static_cast<uint32_t>(vips_image_get_height(reference)), &format,
+                              a.get(), length_a, &format, b.get(), length_b);
     JxlButteraugliApiDestroy(api);
     if (result == nullptr) return std::nullopt;
     const double distance = JxlButteraugliResultGetDistance(result, 3.0f);

@@ -62,16 +62,16 @@ struct ProcessOptions {
   // profile). PNG, GIF, TIFF and HEIF sources are always re-encoded.
   bool never_larger = true;
   core::ImageFormat format = core::ImageFormat::jpeg;
-  std::vector<SizeBox> sizes;           // outputs after the full-size one, in this order
+  std::vector<SizeBox> sizes;          // outputs after the full-size one, in this order
   long long max_pixels = 100'000'000;  // of the source; 0 or less: no limit
 };
 
 struct ImageReport {
-  int quality = 0;                   // the encoder quality used (for `kept`: 0)
-  std::optional<double> score;       // SSIM against the source, when a target was used
-  std::int64_t bytes_in = 0;         // the source's size (the same for every output)
-  std::int64_t bytes_out = 0;        // this output's size
-  bool kept = false;                 // the source itself, metadata stripped
+  int quality = 0;              // the encoder quality used (for `kept`: 0)
+  std::optional<double> score;  // SSIM against the source, when a target was used
+  std::int64_t bytes_in = 0;    // the source's size (the same for every output)
+  std::int64_t bytes_out = 0;   // this output's size
+  bool kept = false;            // the source itself, metadata stripped
   core::ImageFormat format = core::ImageFormat::jpeg;  // the output's, never `keep`
 };
 
