@@ -41,6 +41,10 @@ constexpr int kAutoFirstStep = 12;
 // highest known to fail: one quality step is about 1-2 % of bytes, not worth a trial.
 constexpr int kAutoTolerance = 2;
 constexpr int kAutoMaxTrials = 8;
+// The metric's planes take about 20 bytes a pixel (float luma, local means, squares, the
+// decoded trial): above this many pixels the comparison runs on a box-shrunk copy, the
+// smallest shrink that brings it under (a 100 MP upload would otherwise need 2 GB).
+constexpr long long kMetricMaxPixels = 8'000'000;
 // From quality 90 on, the DCT-domain path does not apply (dct_requantise.hpp).
 constexpr int kFirstUnsubsampledQuality = 90;
 
@@ -194,7 +198,11 @@ core::Result<std::optional<double>, core::Failure> Processor::score_at(Output& o
     }
     g_object_ref(out.image.get());
     out.reference.reset(out.image.get());
-    out.reduce = std::max(1, tuning_.metric_reduce);
+    const long long area = static_cast<long long>(vips_image_get_width(out.image.get())) *
+                           vips_image_get_height(out.image.get());
+    int reduce = std::max(1, tuning_.metric_reduce);
+    while (area / (static_cast<long long>(reduce) * reduce) > kMetricMaxPixels) ++reduce;
+    out.reduce = reduce;
   }
   if (tuning_.trials) ++*tuning_.trials;
   VipsImage* decoded = vips_image_new_from_buffer((*bytes)->data(), (*bytes)->size(), "", nullptr);
@@ -288,7 +296,10 @@ core::Result<int, core::Failure> Processor::fit(Output& out, int above) {
 
 core::Result<Choice, core::Failure> Processor::choose(Output& out) {
   Choice choice{std::clamp(options_.quality.fixed, 1, 100), std::nullopt};
-  if (options_.quality.automatic) {
+  // PNG is lossless: every quality gives the same pixels, so there is nothing to search.
+  if (options_.quality.automatic && kind_.format == core::ImageFormat::png) {
+    choice.score = tuning_.butteraugli ? 0.0 : 1.0;
+  } else if (options_.quality.automatic) {
     auto searched = search(out);
     if (!searched) return searched.error();
     choice = *searched;
@@ -333,6 +344,8 @@ bool has_non_srgb_profile(VipsImage* image) {
 std::optional<std::string> Processor::keepable_source() const {
   VipsImage* header = header_.get();
   if (vips_image_get_orientation(header) != 1 || has_non_srgb_profile(header)) return std::nullopt;
+  // An animated WebP: the output is its first frame.
+  if (vips_image_get_n_pages(header) > 1) return std::nullopt;
   const VipsInterpretation interpretation = vips_image_get_interpretation(header);
   if (vips_image_get_format(header) != VIPS_FORMAT_UCHAR ||
       (interpretation != VIPS_INTERPRETATION_sRGB && interpretation != VIPS_INTERPRETATION_B_W))
