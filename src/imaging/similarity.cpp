@@ -80,7 +80,9 @@ std::optional<SsimReference> SsimReference::make(VipsImage* reference, int reduc
 std::optional<double> SsimReference::score(VipsImage* candidate) const {
   try {
     const State& s = *state_;
-    const VImage y = luma(borrow(candidate), s.reduce).copy_memory();
+    // Not copied to memory: recomputing the luma for its three consumers cost no more
+    // CPU than a copy (bench/quality_auto) and saves a float plane.
+    const VImage y = luma(borrow(candidate), s.reduce);
     // Local means, variances and covariance; the map is pulled once, by avg().
     const VImage my = blur(y);
     const VImage sxx = s.xx - s.mx * s.mx;
