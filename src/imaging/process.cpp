@@ -35,8 +35,6 @@ constexpr int kAutoHighest = 95;
 // Where the search starts: below the fixed default of 50, since the default target is
 // what 50 gives the hardest of the calibration photos, so most photos need less.
 constexpr int kAutoFirstGuess = 40;
-// The first step when only one side of the target is known yet.
-constexpr int kAutoFirstStep = 12;
 // The search stops when the lowest quality known to pass is at most this far above the
 // highest known to fail: one quality step is about 1-2 % of bytes, not worth a trial.
 constexpr int kAutoTolerance = 2;
