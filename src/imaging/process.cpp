@@ -105,6 +105,8 @@ class Processor {
   core::Result<Choice, core::Failure> choose(Output& out);
   core::Result<int, core::Failure> fit(Output& out, int above);
   std::optional<std::string> keepable_source() const;
+  core::Result<ImagePtr, core::Failure> size_source(const Output& full, int largest_width,
+                                                    int largest_height);
   ProcessedImage finished(const Output& out, const Choice& choice, std::string bytes,
                           bool kept) const;
 
@@ -326,6 +328,45 @@ core::Result<Choice, core::Failure> Processor::choose(Output& out) {
   return choice;
 }
 
+// What the sizes are scaled from. The one decode of the source when it is made anyway (auto
+// quality, or a full-size output that is not a DCT-domain requantisation); otherwise the
+// JPEG is decoded once at the largest libjpeg shrink (2, 4 or 8: its scaled IDCT, the
+// shrink-on-load of vips_thumbnail) that still leaves every size to be reduced from it.
+// Only the sizes that are smaller than the full image count (`largest_*`, 0 if none).
+core::Result<ImagePtr, core::Failure> Processor::size_source(const Output& full, int largest_width,
+                                                             int largest_height) {
+  if (largest_width == 0) return ImagePtr{};  // every size is the full-size output
+  int shrink = 1;
+  const bool decoded_anyway = pixels_ || options_.quality.automatic || !full.dct;
+  if (!decoded_anyway) {
+    for (const int candidate : {8, 4, 2}) {
+      // libjpeg rounds the scaled sides up.
+      if ((full.width + candidate - 1) / candidate >= largest_width &&
+          (full.height + candidate - 1) / candidate >= largest_height) {
+        shrink = candidate;
+        break;
+      }
+    }
+  }
+  if (shrink > 1) {
+    VipsImage* loaded = nullptr;
+    if (vips_jpegload_buffer(const_cast<char*>(input_.data()), input_.size(), &loaded, "shrink",
+                             shrink, "access", VIPS_ACCESS_RANDOM, "fail_on",
+                             VIPS_FAIL_ON_TRUNCATED, nullptr) == 0) {
+      ImagePtr image(loaded);
+      if (impl::prepare(image, kind_.has_alpha)) {
+        if (VipsImage* memory = vips_image_copy_memory(image.get())) return ImagePtr(memory);
+      }
+    }
+    // Damaged data: the full decode below gives the same outcome compress() would.
+    impl::discard_vips_error();
+  }
+  auto image = pixels();
+  if (!image) return image.error();
+  g_object_ref(*image);
+  return ImagePtr(*image);
+}
+
 bool has_non_srgb_profile(VipsImage* image) {
   if (vips_image_get_typeof(image, VIPS_META_ICC_NAME) == 0) return false;
   const void* data = nullptr;
@@ -422,38 +463,50 @@ core::Result<std::vector<ProcessedImage>, core::Failure> Processor::run() {
   }
   results.push_back(finished(full, *choice, std::move(bytes), kept));
 
+  // Each size's dimensions, from the upright full size: fit inside the box, never enlarged.
+  std::vector<std::pair<int, int>> dimensions;
+  int largest_width = 0, largest_height = 0;
   for (const SizeBox& box : options_.sizes) {
-    auto image = pixels();
-    if (!image) return image.error();
-    const int width = vips_image_get_width(*image), height = vips_image_get_height(*image);
-    // Fits inside the box, never enlarged.
-    const double scale = std::min(
-        {1.0, static_cast<double>(box.width) / width, static_cast<double>(box.height) / height});
-    VipsImage* scaled = nullptr;
-    if (scale >= 1.0) {
-      g_object_ref(*image);
-      scaled = *image;
-    } else if (vips_resize(*image, &scaled, scale, nullptr) != 0) {
-      return core::make_failure(Kind::convert_error,
-                                "cannot scale to " + box.name + ": " + take_vips_error());
+    const double scale = std::min({1.0, static_cast<double>(box.width) / full.width,
+                                   static_cast<double>(box.height) / full.height});
+    const int width = std::max(1, static_cast<int>(std::lround(full.width * scale)));
+    const int height = std::max(1, static_cast<int>(std::lround(full.height * scale)));
+    dimensions.emplace_back(width, height);
+    if (width != full.width || height != full.height) {
+      largest_width = std::max(largest_width, width);
+      largest_height = std::max(largest_height, height);
     }
-    ImagePtr scaled_ptr(scaled);
-    Output out;
-    out.name = box.name;
-    out.width = vips_image_get_width(scaled);
-    out.height = vips_image_get_height(scaled);
-    if (out.width == full.width && out.height == full.height) {
+  }
+  auto base = size_source(full, largest_width, largest_height);
+  if (!base) return base.error();
+
+  for (std::size_t i = 0; i < options_.sizes.size(); ++i) {
+    const SizeBox& box = options_.sizes[i];
+    const auto [width, height] = dimensions[i];
+    if (width == full.width && height == full.height) {
       // Not reduced (the source fits the box): the full-size output serves as it is.
       ProcessedImage same = results.front();
       same.size = box.name;
       results.push_back(std::move(same));
       continue;
     }
+    VipsImage* from = base->get();
+    const double hscale = static_cast<double>(width) / vips_image_get_width(from);
+    const double vscale = static_cast<double>(height) / vips_image_get_height(from);
+    VipsImage* scaled = nullptr;
+    if (vips_resize(from, &scaled, hscale, "vscale", vscale, nullptr) != 0)
+      return core::make_failure(Kind::convert_error,
+                                "cannot scale to " + box.name + ": " + take_vips_error());
+    const ImagePtr scaled_ptr(scaled);
     VipsImage* memory = vips_image_copy_memory(scaled);
     if (memory == nullptr)
       return core::make_failure(Kind::convert_error,
                                 "cannot scale to " + box.name + ": " + take_vips_error());
+    Output out;
+    out.name = box.name;
     out.image.reset(memory);
+    out.width = vips_image_get_width(memory);
+    out.height = vips_image_get_height(memory);
     auto sized = choose(out);
     if (!sized) return sized.error();
     results.push_back(finished(out, *sized, out.encodings.at(sized->quality), false));

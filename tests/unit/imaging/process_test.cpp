@@ -240,6 +240,29 @@ TEST_F(Process, SizesFitTheirBoxesInOrderAndAreNeverEnlarged) {
   EXPECT_EQ(outputs[3].encoded.height, source.height());
 }
 
+TEST_F(Process, SizesFromAShrunkDecodeLookLikeSizesFromTheFullOne) {
+  // JPEG out of an eligible JPEG at a fixed quality: the full-size output is requantised
+  // without decoding, so the sizes come from libjpeg's shrink-on-load; PNG out decodes the
+  // source in full and scales from that.
+  const std::string input = read_testdata("photos/YellowFlower.jpg");
+  ProcessOptions options;
+  options.quality.fixed = 95;
+  options.sizes = {{"thumb", 150, 150}, {"card", 500, 500}};
+  const auto shrunk = process_ok(input, options);
+  options.format = core::ImageFormat::png;
+  const auto full = process_ok(input, options);
+  ASSERT_EQ(shrunk.size(), 3u);
+  ASSERT_EQ(full.size(), 3u);
+  for (std::size_t i = 1; i < 3; ++i) {
+    SCOPED_TRACE(shrunk[i].size);
+    const VImage a = decode(shrunk[i].encoded.bytes);
+    const VImage b = decode(full[i].encoded.bytes);
+    ASSERT_EQ(a.width(), b.width());
+    ASSERT_EQ(a.height(), b.height());
+    EXPECT_LT(mean_difference(a, b), 3.0);
+  }
+}
+
 TEST_F(Process, EveryExifOrientationGivesUprightSizes) {
   ProcessOptions options;
   options.sizes = {{"thumb", 160, 160}, {"card", 400, 400}};
