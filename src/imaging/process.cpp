@@ -98,9 +98,7 @@ class Processor {
   core::Result<VipsImage*, core::Failure> pixels();
   core::Result<const std::string*, core::Failure> encode_at(Output& out, int quality);
   core::Result<std::optional<double>, core::Failure> score_at(Output& out, int quality);
-  bool passes(double score) const {
-    return tuning_.butteraugli ? score <= target_ : score >= target_;
-  }
+  bool passes(double score) const { return tuning_.distance ? score <= target_ : score >= target_; }
   core::Result<Choice, core::Failure> search(Output& out);
   core::Result<Choice, core::Failure> choose(Output& out);
   core::Result<int, core::Failure> fit(Output& out, int above);
@@ -211,7 +209,7 @@ core::Result<std::optional<double>, core::Failure> Processor::score_at(Output& o
     return std::optional<double>{};
   }
   const ImagePtr candidate(decoded);
-  if (tuning_.butteraugli) return impl::butteraugli(out.reference.get(), candidate.get());
+  if (tuning_.distance) return tuning_.distance(out.reference.get(), candidate.get());
   if (!out.ssim) {
     out.ssim = impl::SsimReference::make(out.reference.get(), out.reduce);
     if (!out.ssim) return std::optional<double>{};
@@ -220,7 +218,7 @@ core::Result<std::optional<double>, core::Failure> Processor::score_at(Output& o
 }
 
 // The lowest quality whose score meets the target. The distortion (1 - SSIM, or the
-// butteraugli distance) falls about as 1/quality on photos, so a first trial at
+// distance of ProcessTuning) falls about as 1/quality on photos, so a first trial at
 // kAutoFirstGuess already points near the answer; after that the search interpolates on
 // that model between the nearest pass and fail. Every trial's encoding is kept, so the
 // answer costs no further encode.
@@ -229,7 +227,7 @@ core::Result<Choice, core::Failure> Processor::search(Output& out) {
   const int hi = kAutoHighest;
   const int tolerance = tuning_.tolerance > 0 ? tuning_.tolerance : kAutoTolerance;
   auto distortion = [this](double score) {
-    return std::max(1e-6, tuning_.butteraugli ? score : 1.0 - score);
+    return std::max(1e-6, tuning_.distance ? score : 1.0 - score);
   };
   const double wanted = distortion(target_);
   std::optional<std::pair<int, double>> pass, fail;
@@ -298,7 +296,7 @@ core::Result<Choice, core::Failure> Processor::choose(Output& out) {
   Choice choice{std::clamp(options_.quality.fixed, 1, 100), std::nullopt};
   // PNG is lossless: every quality gives the same pixels, so there is nothing to search.
   if (options_.quality.automatic && kind_.format == core::ImageFormat::png) {
-    choice.score = tuning_.butteraugli ? 0.0 : 1.0;
+    choice.score = tuning_.distance ? 0.0 : 1.0;
   } else if (options_.quality.automatic) {
     auto searched = search(out);
     if (!searched) return searched.error();
@@ -410,7 +408,7 @@ ProcessedImage Processor::finished(const Output& out, const Choice& choice, std:
   done.encoded.height = out.height;
   done.report.quality = kept ? 0 : choice.quality;
   done.report.score = choice.score;
-  if (kept && options_.quality.automatic) done.report.score = tuning_.butteraugli ? 0.0 : 1.0;
+  if (kept && options_.quality.automatic) done.report.score = tuning_.distance ? 0.0 : 1.0;
   done.report.bytes_in = static_cast<std::int64_t>(input_.size());
   done.report.bytes_out = static_cast<std::int64_t>(done.encoded.bytes.size());
   done.report.kept = kept;
@@ -420,7 +418,7 @@ ProcessedImage Processor::finished(const Output& out, const Choice& choice, std:
 
 core::Result<std::vector<ProcessedImage>, core::Failure> Processor::run() {
   ProcessOptions checked = options_;
-  if (tuning_.butteraugli) checked.quality.target = 0;  // a distance, not an SSIM
+  if (tuning_.distance) checked.quality.target = 0;  // a distance, not an SSIM
   if (auto problem = check_options(checked)) return invalid(*problem);
   target_ = options_.quality.target > 0 ? options_.quality.target : kDefaultSsimTarget;
   if (auto status = open(); !status) return status.error();

@@ -3,7 +3,11 @@
 // ("Quality targets") can be measured against their alternatives with the same code.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string_view>
+
+#include <vips/vips.h>
 
 #include "core/failure.hpp"
 #include "core/result.hpp"
@@ -12,9 +16,11 @@
 namespace imgbatch::imaging::impl {
 
 struct ProcessTuning {
-  // false: SSIM (the product's); true: butteraugli 3-norm distance, lower is better, and
-  // QualitySetting::target is then a distance (0 still means kDefaultSsimTarget: give one).
-  bool butteraugli = false;
+  // Unset: SSIM (the product's). Set: this distance instead (lower is better, e.g.
+  // bench/quality_auto's butteraugli), and QualitySetting::target is then a distance (0
+  // still means kDefaultSsimTarget: give one). Kept out of the product so that it does
+  // not link the libraries of metrics it only measured.
+  std::function<std::optional<double>(VipsImage* reference, VipsImage* candidate)> distance;
   // The box shrink applied to both images before SSIM (1: full size, the product's: a
   // reduced copy did not pick the same qualities, BENCHMARKS.md).
   int metric_reduce = 1;

@@ -1,7 +1,5 @@
 #include "similarity.hpp"
 
-#include <jxl/butteraugli.h>
-
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -39,18 +37,6 @@ VImage luma(VImage image, int reduce) {
 
 VImage blur(const VImage& image) {
   return image.gaussblur(kSigma, VImage::option()->set("precision", VIPS_PRECISION_FLOAT));
-}
-
-struct Free {
-  void operator()(void* p) const { g_free(p); }
-};
-
-// Packed RGB bytes of an 8-bit image.
-std::unique_ptr<void, Free> rgb_bytes(VipsImage* image, size_t& length) {
-  VImage rgb = borrow(image);
-  if (rgb.bands() == 1 || rgb.bands() == 2) rgb = rgb.extract_band(0).bandjoin({rgb[0], rgb[0]});
-  if (rgb.bands() > 3) rgb = rgb.extract_band(0, VImage::option()->set("n", 3));
-  return std::unique_ptr<void, Free>(vips_image_write_to_memory(rgb.get_image(), &length));
 }
 
 }  // namespace
@@ -101,30 +87,6 @@ std::optional<double> ssim(VipsImage* reference, VipsImage* candidate, int reduc
   const auto prepared = SsimReference::make(reference, reduce);
   if (!prepared) return std::nullopt;
   return prepared->score(candidate);
-}
-
-std::optional<double> butteraugli(VipsImage* reference, VipsImage* candidate) {
-  try {
-    size_t length_a = 0, length_b = 0;
-    const auto a = rgb_bytes(reference, length_a);
-    const auto b = rgb_bytes(candidate, length_b);
-    if (!a || !b || length_a != length_b) return std::nullopt;
-    JxlButteraugliApi* api = JxlButteraugliApiCreate(nullptr);
-    if (api == nullptr) return std::nullopt;
-    const JxlPixelFormat format{3, JXL_TYPE_UINT8, JXL_NATIVE_ENDIAN, 0};
-    JxlButteraugliResult* result =
-        JxlButteraugliCompute(api, static_cast<uint32_t>(vips_image_get_width(reference)),
-                              static_cast<uint32_t>(vips_image_get_height(reference)), &format,
-                              a.get(), length_a, &format, b.get(), length_b);
-    JxlButteraugliApiDestroy(api);
-    if (result == nullptr) return std::nullopt;
-    const double distance = JxlButteraugliResultGetDistance(result, 3.0f);
-    JxlButteraugliResultDestroy(result);
-    return distance;
-  } catch (const vips::VError&) {
-    discard_vips_error();
-    return std::nullopt;
-  }
 }
 
 }  // namespace imgbatch::imaging::impl

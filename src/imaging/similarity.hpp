@@ -1,7 +1,6 @@
 // How close an encoded output looks to the source it came from, for `quality=auto`
-// (process.hpp). Two metrics from libraries, compared in BENCHMARKS.md ("Quality targets
-// and sizes"): SSIM built from libvips operations (the product's), and libjxl's
-// butteraugli (kept for that comparison, bench/quality_auto --metric butteraugli).
+// (process.hpp): SSIM built from libvips operations. libjxl's butteraugli, measured
+// against it (BENCHMARKS.md, "Quality targets and sizes"), lives in bench/quality_auto.
 #pragma once
 
 #include <memory>
@@ -32,9 +31,5 @@ class SsimReference {
 // box-shrunk by `reduce` (1: full size). 1 is identical; nullopt if libvips fails (the
 // reason is dropped: a metric failure is a bug, and the caller falls back on quality).
 std::optional<double> ssim(VipsImage* reference, VipsImage* candidate, int reduce = 1);
-
-// libjxl's butteraugli distance (3-norm) of two 8-bit sRGB images of the same size (grey
-// ones are expanded to three bands): 0 is identical, about 1 is "just noticeable".
-std::optional<double> butteraugli(VipsImage* reference, VipsImage* candidate);
 
 }  // namespace imgbatch::imaging::impl
