@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake make pkg-config git ca-certificates
   librestinio-dev libasio-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
-  libvips-dev libjxl-dev libcurl4-openssl-dev libsqlite3-dev libcsv-dev uuid-dev libssl-dev
+  libvips-dev libcurl4-openssl-dev libsqlite3-dev libcsv-dev uuid-dev libssl-dev
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   # `make format-check` (part of `make test`) and `make lint`: the versions .clang-format
@@ -17,6 +17,9 @@ packages=(
   # make package (cpack's dpkg-shlibdeps) and its test (systemd-analyze verify on the unit).
   dpkg-dev systemd
   libpq-dev postgresql
+  # bench/quality_auto's butteraugli (libjxl), the metric quality=auto's SSIM was measured
+  # against (BENCHMARKS.md, "Quality targets and sizes").
+  libjxl-dev
   # The dashboard's end-to-end test drives this browser headless through playwright-core
   # (installed from npm by the test set-up; it downloads no browser of its own).
   chromium
