@@ -25,10 +25,16 @@
 #      rounds of BENCH_S3_IMAGES images each, alternating (target s3/file >= 0.85); and
 #      BlobStore::put latency p50/p99 on both (bench/blob_put_latency, 4 threads putting
 #      the compressed photos).
+#  10. quality targets and sizes (issue 14), image level, on the photos: the calibration S
+#      (worst SSIM fixed quality 50 gives any photo), quality=auto at S against fixed 50
+#      (bytes, every photo meets S), CPU per image of auto and of three sizes + full against
+#      fixed 50 alone, max_bytes (median quality, all under the cap) (bench/quality_auto),
+#      and scikit-image's SSIM of the same outputs as the independent check
+#      (bench/ssim_check.py).
 # Phases 6 and 7 start a throwaway PostgreSQL server of their own (initdb in the scratch
 # folder, stock durability settings, as the `postgres` user when run as root), stopped at
 # exit. BENCH_ONLY=scale-out runs phases 6 and 7 alone, BENCH_ONLY=recovery phase 8 alone,
-# BENCH_ONLY=s3 phase 9 alone.
+# BENCH_ONLY=s3 phase 9 alone, BENCH_ONLY=quality phase 10 alone.
 # Every rate is also given as CPU milliseconds per image (all threads of the process), which
 # other load on a shared machine disturbs much less than images/s, and each phase prints
 # the share of the machine's CPU that was idle during it (0% = someone else was busy too).
@@ -55,7 +61,8 @@ ONLY=${BENCH_ONLY:-}
 RECOVERY_ROUNDS=${BENCH_RECOVERY_ROUNDS:-5}
 S3_IMAGES=${BENCH_S3_IMAGES:-700}
 S3_ROUNDS=${BENCH_S3_ROUNDS:-3}  # each round runs file storage and S3 storage
-case $ONLY in "" | scale-out | recovery | s3) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out, recovery, s3)" >&2; exit 2 ;; esac
+QUALITY_ROUNDS=${BENCH_QUALITY_ROUNDS:-2}  # rounds of the CPU comparison in phase 10
+case $ONLY in "" | scale-out | recovery | s3 | quality) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out, recovery, s3, quality)" >&2; exit 2 ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -75,6 +82,7 @@ command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 command -v node >/dev/null || missing+=(nodejs npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+/usr/bin/python3 -c "import skimage, PIL" 2>/dev/null || missing+=(python3-skimage python3-pil)
 [ ${#missing[@]} -eq 0 ] || install_packages "${missing[@]}"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if ! (cd "$ROOT/bench/node" && node -e "require('sharp')" 2>/dev/null); then
@@ -87,6 +95,7 @@ needed=(imgbatch)
 [ -n "$ONLY" ] && [ "$ONLY" != scale-out ] || needed+=(bench/store_throughput)
 [ -n "$ONLY" ] && [ "$ONLY" != recovery ] || needed+=(tests/e2e/e2e_test tests/e2e/postgres_e2e_test)
 [ -n "$ONLY" ] && [ "$ONLY" != s3 ] || needed+=(bench/blob_put_latency tests/support/ceph_cluster_main)
+[ -n "$ONLY" ] && [ "$ONLY" != quality ] || needed+=(bench/quality_auto)
 for program in "${needed[@]}"; do
   [ -x "$BUILD/$program" ] ||
     die "build first: make bench (or cmake -DIMGBATCH_BUILD_BENCH=ON into $BUILD); $program is missing"
@@ -542,6 +551,20 @@ for target in "file:$WORK/put-latency" "s3://$S3_BUCKET/put-latency"; do
   result "$("$BUILD/bench/blob_put_latency" --storage "$target" --s3-endpoint "$S3_ENDPOINT" \
     --s3-region "$S3_REGION" --threads 4 --puts 1000 "${COMPRESSED[@]}")"
 done
+fi
+
+# --- 10. quality targets and sizes (issue 14) -----------------------------------------------
+if [ -z "$ONLY" ] || [ "$ONLY" = quality ]; then
+  log "quality targets: quality_auto on ${#PHOTO_NAMES[@]} photos, $QUALITY_ROUNDS round(s) of CPU"
+  SNAP=$(cpu_snapshot)
+  "$BUILD/bench/quality_auto" --rounds "$QUALITY_ROUNDS" --dump "$WORK/quality" \
+    "${PHOTO_NAMES[@]/#/$PHOTOS/}" >"$WORK/quality.txt" || die "quality_auto failed"
+  IDLE=$(idle_since "$SNAP")
+  while read -r line; do result "$line"; done <"$WORK/quality.txt"
+  result "quality_phase machine_idle=$IDLE"
+  /usr/bin/python3 "$ROOT/bench/ssim_check.py" "$PHOTOS" "$WORK/quality" >"$WORK/ssim.txt" ||
+    die "ssim_check.py failed"
+  while read -r line; do result "$line"; done <"$WORK/ssim.txt"
 fi
 
 log "done; results:"

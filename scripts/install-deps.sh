@@ -17,6 +17,9 @@ packages=(
   # make package (cpack's dpkg-shlibdeps) and its test (systemd-analyze verify on the unit).
   dpkg-dev systemd
   libpq-dev postgresql
+  # bench/quality_auto's butteraugli (libjxl), the metric quality=auto's SSIM was measured
+  # against (BENCHMARKS.md, "Quality targets and sizes").
+  libjxl-dev
   # The dashboard's end-to-end test drives this browser headless through playwright-core
   # (installed from npm by the test set-up; it downloads no browser of its own).
   chromium

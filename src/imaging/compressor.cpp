@@ -8,6 +8,7 @@
 
 #include <vips/vips.h>
 
+#include "codec_steps.hpp"
 #include "dct_requantise.hpp"
 #include "formats.hpp"
 #include "transform.hpp"
@@ -29,6 +30,10 @@ struct GFree {
 // Largest side each encoder can write (the JPEG and WebP bitstreams cannot say more).
 constexpr int kMaxJpegSide = 65535;
 constexpr int kMaxWebpSide = 16383;
+
+}  // namespace
+
+namespace impl {
 
 // Opens the image lazily: only the header is read here, pixels are decoded when the
 // encoder pulls them. Sequential access lets libvips stream the decode in strips
@@ -120,6 +125,17 @@ const std::optional<std::string>& avif_unavailable() {
   }();
   return reason;
 }
+
+}  // namespace impl
+
+namespace {
+
+using impl::avif_unavailable;
+using impl::check_encodable;
+using impl::check_pixels;
+using impl::encode;
+using impl::needs_random_access;
+using impl::open_lazily;
 
 // What compress() knows once the header is read and checked, before any decoding.
 struct Opened {

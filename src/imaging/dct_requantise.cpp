@@ -197,7 +197,9 @@ bool transcode(Session* s, std::string_view input, bool header_only, int quality
   jpeg_mem_src(&source, reinterpret_cast<const unsigned char*>(input.data()), input.size());
   // No jpeg_save_markers: EXIF, XMP, ICC, comments are all dropped, like the full path's
   // strip.
-  if (jpeg_read_header(&source, TRUE) != JPEG_HEADER_OK || !layout_eligible(source)) return false;
+  if (jpeg_read_header(&source, TRUE) != JPEG_HEADER_OK) return false;
+  // quality 0: a lossless copy, whatever the layout (strip_jpeg()).
+  if (quality != 0 && !layout_eligible(source)) return false;
   if (header_only) return true;
   jvirt_barray_ptr* coefficients = jpeg_read_coefficients(&source);
 
@@ -208,6 +210,13 @@ bool transcode(Session* s, std::string_view input, bool header_only, int quality
   s->output.pub.term_destination = term_destination;
   target.dest = &s->output.pub;
   jpeg_copy_critical_parameters(&source, &target);
+  if (quality == 0) {
+    // The coefficients and tables as they are; only the entropy coding is written anew.
+    target.optimize_coding = TRUE;
+    jpeg_write_coefficients(&target, coefficients);
+    jpeg_finish_compress(&target);
+    return true;
+  }
   // Replaces tables 0 and 1 with the standard ones scaled to `quality`, as libvips'
   // jpegsave does; force_baseline keeps every entry within 8 bits.
   jpeg_set_quality(&target, quality, TRUE);
@@ -272,9 +281,16 @@ std::optional<std::string> requantise_jpeg(std::string_view input, int quality,
                      s->output.capacity - s->output.pub.free_in_buffer);
 }
 
+std::optional<std::string> strip_jpeg(std::string_view input) {
+  const SessionPtr s = new_session();
+  if (!run(s.get(), input, false, 0, 0)) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(s->output.data),
+                     s->output.capacity - s->output.pub.free_in_buffer);
+}
+
 bool jpeg_layout_eligible(std::string_view input) {
   const SessionPtr s = new_session();
-  return run(s.get(), input, true, 0, 0);
+  return run(s.get(), input, true, 50, 0);  // any quality but 0: layout checked
 }
 
 }  // namespace imgbatch::imaging::impl

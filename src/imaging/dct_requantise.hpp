@@ -77,6 +77,12 @@ bool dct_header_eligible(VipsImage* header, int quality);
 std::optional<std::string> requantise_jpeg(std::string_view input, int quality,
                                            double coarsening_rounding = kDctRounding);
 
+// The same JPEG without its metadata (EXIF, XMP, ICC, comments, …) and nothing else
+// changed: the DCT coefficients and quantisation tables are copied as they are (any
+// layout), only the Huffman coding is optimised anew, as jpegtran -copy none -optimize
+// does, so a decoder gives bit-identical pixels. nullopt on any libjpeg warning or error.
+std::optional<std::string> strip_jpeg(std::string_view input);
+
 // The libjpeg header checks of requantise_jpeg() alone (for dct_eligible()).
 bool jpeg_layout_eligible(std::string_view input);
 

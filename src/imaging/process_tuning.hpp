@@ -1,0 +1,38 @@
+// Knobs of process() that only the benchmark turns (bench/quality_auto): which metric
+// `quality=auto` uses and at what scale, so the choices of docs/architecture.md
+// ("Quality targets") can be measured against their alternatives with the same code.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include <vips/vips.h>
+
+#include "core/failure.hpp"
+#include "core/result.hpp"
+#include "imaging/process.hpp"
+
+namespace imgbatch::imaging::impl {
+
+struct ProcessTuning {
+  // Unset: SSIM (the product's). Set: this distance instead (lower is better, e.g.
+  // bench/quality_auto's butteraugli), and QualitySetting::target is then a distance (0
+  // still means kDefaultSsimTarget: give one). Kept out of the product so that it does
+  // not link the libraries of metrics it only measured.
+  std::function<std::optional<double>(VipsImage* reference, VipsImage* candidate)> distance;
+  // The box shrink applied to both images before SSIM (1: full size, the product's: a
+  // reduced copy did not pick the same qualities, BENCHMARKS.md).
+  int metric_reduce = 1;
+  // The largest quality step left unresolved by the search (1: exact lowest quality).
+  int tolerance = 0;  // 0: the product's kAutoTolerance
+  // Report the metric's score for a fixed quality too (calibrating the default target).
+  bool always_score = false;
+  // Counts the metric evaluations of the last process() call on this thread (bench).
+  int* trials = nullptr;
+};
+
+core::Result<std::vector<ProcessedImage>, core::Failure> process_tuned(
+    std::string_view input, const ProcessOptions& options, const ProcessTuning& tuning);
+
+}  // namespace imgbatch::imaging::impl
