@@ -12,7 +12,9 @@
 #include <restinio/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "auth/authenticator.hpp"
 #include "bodiless_response.hpp"
+#include "caller_scope.hpp"
 #include "guarded_socket.hpp"
 #include "listen_address.hpp"
 #include "logging/logging.hpp"
@@ -110,6 +112,52 @@ Reply run(const Handler& handler, const restinio::request_t& req,
   }
 }
 
+auth::AuthMode auth_mode(const std::string& text) {
+  const auto mode = auth::parse_auth_mode(text);
+  if (!mode)
+    throw std::invalid_argument("--auth must be auto, required or off; got '" + text + "'");
+  return *mode;
+}
+
+// The check a route's Access asks for, from the request's Authorization header.
+auth::Verdict check_access(const auth::Authenticator& authenticator, Access access,
+                           const restinio::request_t& req) {
+  std::optional<std::string_view> authorization;
+  const auto header = req.header().opt_value_of(restinio::http_field::authorization);
+  if (header) authorization = std::string_view(header->data(), header->size());
+  if (access == Access::metrics) return authenticator.metrics_caller(authorization);
+  return authenticator.api_caller(authorization);
+}
+
+// 401 with the challenge of RFC 6750, or 403. The detail never repeats the token.
+Reply refusal(const auth::Verdict& verdict) {
+  Reply reply = problem(verdict.status, verdict.why);
+  if (verdict.status == 401) {
+    std::string challenge = "Bearer realm=\"imgbatch\"";
+    if (!verdict.bearer_error.empty()) challenge += ", error=\"" + verdict.bearer_error + "\"";
+    reply.header("WWW-Authenticate", std::move(challenge));
+  }
+  return reply;
+}
+
+// Checks the caller, then runs the route for it. A database that cannot be asked about the
+// key is a 503, as for the route itself.
+Reply run_checked(const Route& route, const auth::Authenticator& authenticator,
+                  const restinio::request_t& req, const restinio::router::route_params_t& params) {
+  if (route.access == Access::open) return run(route.handler, req, params);
+  auth::Verdict verdict;
+  try {
+    verdict = check_access(authenticator, route.access, req);
+  } catch (const store::StoreError& e) {
+    spdlog::error("{} {}: database error while checking the API key: {}",
+                  req.header().method().c_str(), req.header().path(), e.what());
+    return problem(503, "the database is unavailable; try again later");
+  }
+  if (!verdict.caller) return refusal(verdict);
+  const CallerScope scope(*verdict.caller);
+  return run(route.handler, req, params);
+}
+
 std::string allow_header(const std::vector<restinio::http_method_id_t>& methods) {
   std::string allow;
   for (const auto& method : methods) {
@@ -120,22 +168,23 @@ std::string allow_header(const std::vector<restinio::http_method_id_t>& methods)
 }
 
 std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
+                                    const auth::Authenticator& authenticator,
                                     metrics::ServiceMetrics* metrics) {
   auto router = std::make_unique<Router>();
   // Paths in the order first seen, with their methods, for the 405 answers.
   std::vector<std::pair<std::string, std::vector<restinio::http_method_id_t>>> paths;
   for (const auto& route : routes) {
-    router->add_handler(
-        route.method, route.path,
-        [handler = route.handler, path = route.path, metrics](
-            const restinio::request_handle_t& req, restinio::router::route_params_t params) {
-          const auto started = Clock::now();
-          // Every line logged for this call, the access line included,
-          // names the request it is about (a handler may bind it later).
-          log::RequestScope scope(request_id_of(*req, params));
-          send(req, run(handler, *req, params), started, metrics, path);
-          return restinio::request_accepted();
-        });
+    router->add_handler(route.method, route.path,
+                        [route, &authenticator, metrics](const restinio::request_handle_t& req,
+                                                         restinio::router::route_params_t params) {
+                          const auto started = Clock::now();
+                          // Every line logged for this call, the access line included,
+                          // names the request it is about (a handler may bind it later).
+                          log::RequestScope scope(request_id_of(*req, params));
+                          send(req, run_checked(route, authenticator, *req, params), started,
+                               metrics, route.path);
+                          return restinio::request_accepted();
+                        });
     auto it = std::find_if(paths.begin(), paths.end(),
                            [&](const auto& entry) { return entry.first == route.path; });
     if (it == paths.end()) it = paths.insert(paths.end(), {route.path, {}});
@@ -173,11 +222,14 @@ struct Server::Impl {
                         ? std::move(options.image_links)
                         : std::make_shared<core::ProxyImageLinks>(config.effective_public_url())),
         deps{config, store, blob, *image_links, options.metrics},
+        authenticator(store, auth_mode(config.auth), config.metrics_token),
         receiver(std::move(options.webhook_verifier)),
         surface(options.surface) {}
 
   std::shared_ptr<const core::ImageLinks> image_links;  // before deps, which refers to it
   Deps deps;
+  // Asked before every route that is not open; reads the keys from `store` on each call.
+  auth::Authenticator authenticator;
   WebhookReceiver receiver;
   Surface surface;
   // Ours, so that it carries the GuardedSockets' settings; made by start(), outlives
@@ -200,19 +252,24 @@ void Server::start() {
   if (!address) throw std::runtime_error(address.message());
 
   std::vector<Route> routes;
-  auto add = [&routes](std::vector<Route> group) {
+  // Who may call each group (docs/API.md, "Authentication").
+  auto add = [&routes](std::vector<Route> group, Access access) {
+    for (auto& route : group) route.access = access;
     std::move(group.begin(), group.end(), std::back_inserter(routes));
   };
-  add(health_routes(impl_->deps));
-  add(metrics_routes(impl_->deps));
+  add(health_routes(impl_->deps), Access::open);
+  add(metrics_routes(impl_->deps), Access::metrics);
   if (impl_->surface == Surface::api) {
-    add(upload_routes(impl_->deps));
-    add(status_routes(impl_->deps));
-    add(image_routes(impl_->deps));
-    add(webhook_routes(impl_->receiver));
-    add(web_routes());
+    add(upload_routes(impl_->deps), Access::api);
+    add(status_routes(impl_->deps), Access::api);
+    // Capability URLs: the random request id in the path is the secret, so that links
+    // handed to browsers, CSVs and webhooks work without a key.
+    add(image_routes(impl_->deps), Access::open);
+    add(webhook_routes(impl_->receiver), Access::open);  // its own signature check
+    add(web_routes(), Access::open);
   }
-  std::shared_ptr<Router> router = make_router(with_head_routes(routes), impl_->deps.metrics);
+  std::shared_ptr<Router> router =
+      make_router(with_head_routes(routes), impl_->authenticator, impl_->deps.metrics);
 
   GuardLimits guard;
   guard.max_body = static_cast<std::uint64_t>(std::max<std::int64_t>(config.max_upload_bytes, 0));
