@@ -40,6 +40,8 @@ TEST(Cli, HelpExplainsEveryOptionOfTheContract) {
                              "--storage",
                              "--public-url",
                              "--workers",
+                             "--auth",
+                             "--metrics-token",
                              "--download-concurrency",
                              "--quality",
                              "--format",
