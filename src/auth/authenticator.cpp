@@ -92,6 +92,12 @@ Verdict Authenticator::api_caller(std::optional<std::string_view> authorization)
   return refuse(401, token ? kBadKey : kNoKey, authorization.has_value());
 }
 
+Verdict Authenticator::admin_caller(std::optional<std::string_view> authorization) const {
+  Verdict verdict = api_caller(authorization);
+  if (!verdict.caller || verdict.caller->sees_all()) return verdict;
+  return refuse(403, "this route shows every key's data: it needs an admin key", false);
+}
+
 Verdict Authenticator::metrics_caller(std::optional<std::string_view> authorization) const {
   const auto token = authorization ? bearer_token(*authorization) : std::nullopt;
   if (token && metrics_token_hash_ && same_hash(token_hash(*token), *metrics_token_hash_))

@@ -41,6 +41,7 @@ using Handler =
 // handler runs; `api` is the default, so a route added without thought is not open.
 enum class Access {
   api,      // an API key while keys are in force; the handler sees current_caller()
+  admin,    // an admin key while keys are in force (GET /webhook/events: everyone's data)
   metrics,  // an admin key or the --metrics-token (GET /metrics)
   open,     // anyone: /health, the dashboard's files, /openapi.yaml, /images (capability
             // URLs), POST /webhook (checked by its signature)

@@ -162,8 +162,10 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
     spdlog::info("upload replayed (same Idempotency-Key and upload)");
     return {metrics::UploadOutcome::replayed, std::move(reply)};
   }
-  spdlog::info("request created: {} products, {} images", request.products.size(),
-               image_count(request));
+  // The key's name, never its token, says whose request it is.
+  const auto& caller = current_caller();
+  spdlog::info("request created: {} products, {} images{}", request.products.size(),
+               image_count(request), caller.key_id ? " (key " + caller.key_name + ")" : "");
   return {metrics::UploadOutcome::accepted, std::move(reply)};
 }
 

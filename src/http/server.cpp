@@ -125,7 +125,15 @@ auth::Verdict check_access(const auth::Authenticator& authenticator, Access acce
   std::optional<std::string_view> authorization;
   const auto header = req.header().opt_value_of(restinio::http_field::authorization);
   if (header) authorization = std::string_view(header->data(), header->size());
-  if (access == Access::metrics) return authenticator.metrics_caller(authorization);
+  switch (access) {
+    case Access::metrics:
+      return authenticator.metrics_caller(authorization);
+    case Access::admin:
+      return authenticator.admin_caller(authorization);
+    case Access::api:
+    case Access::open:
+      break;
+  }
   return authenticator.api_caller(authorization);
 }
 
@@ -265,7 +273,12 @@ void Server::start() {
     // Capability URLs: the random request id in the path is the secret, so that links
     // handed to browsers, CSVs and webhooks work without a key.
     add(image_routes(impl_->deps), Access::open);
-    add(webhook_routes(impl_->receiver), Access::open);  // its own signature check
+    // POST /webhook has its own signature check; what it received may be any tenant's
+    // status documents, so reading them back is for admin keys.
+    auto webhook = webhook_routes(impl_->receiver);
+    for (auto& route : webhook)
+      route.access = route.method == restinio::http_method_post() ? Access::open : Access::admin;
+    std::move(webhook.begin(), webhook.end(), std::back_inserter(routes));
     add(web_routes(), Access::open);
   }
   std::shared_ptr<Router> router =

@@ -332,7 +332,9 @@ TEST(Cli, TokensNeverAppearInTheLogsOfAServer) {
     server.signal(SIGTERM);
     EXPECT_EQ(server.wait(std::chrono::seconds(20)), 0);
     const std::string log = server.log();
-    EXPECT_NE(log.find("request created"), std::string::npos) << log;  // it did log
+    // It did log the request, and whose it is, by the key's name.
+    EXPECT_NE(log.find("request created: 1 products, 1 images (key shop-a)"), std::string::npos)
+        << log;
     EXPECT_EQ(log.find(token.substr(3)), std::string::npos) << log;
     EXPECT_EQ(log.find("ib_"), std::string::npos) << log;
     EXPECT_EQ(log.find("metrics-secret-42"), std::string::npos) << log;

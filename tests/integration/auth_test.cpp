@@ -273,6 +273,18 @@ TEST_F(AuthTest, ExemptRoutesStayOpen) {
   EXPECT_LT(webhook.status, 300) << webhook.body;
 }
 
+TEST_F(AuthTest, WebhookEventsAreForAdminKeysOnceKeysAreInForce) {
+  start_node();
+  EXPECT_EQ(client().get("/webhook/events").status, 200);  // no key exists yet
+  const std::string a = make_key("shop-a");
+  const std::string admin = make_key("ops", true);
+  expect_unauthorized(client().get("/webhook/events"), false, "no key");
+  EXPECT_EQ(client().get("/webhook/events", bearer(a)).status, 403);
+  EXPECT_EQ(client().get("/webhook/events", bearer(admin)).status, 200);
+  // Receiving stays open: senders sign instead.
+  EXPECT_LT(client().post("/webhook", R"({"request_id":"x"})", "application/json").status, 300);
+}
+
 TEST_F(AuthTest, MetricsNeedAnAdminKeyOrTheMetricsToken) {
   config_.metrics_token = "scraper-secret-1";
   start_node();
