@@ -402,6 +402,7 @@ std::vector<core::ApiKeyRecord> PostgresStore::list_api_keys() {
                                                     " FROM api_keys ORDER BY created_at, id"),
                                  "listing API keys");
     std::vector<core::ApiKeyRecord> keys;
+    keys.reserve(static_cast<std::size_t>(rows.rows()));
     for (int row = 0; row < rows.rows(); ++row) keys.push_back(common::read_api_key(rows.row(row)));
     return keys;
   });
