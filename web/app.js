@@ -1,6 +1,10 @@
 // The imgbatch dashboard: upload a CSV, follow recent requests, compare images before and
 // after. Plain DOM code with no dependencies, served by imgbatch itself (docs/API.md).
 //
+// When the API answers 401 (keys are in force, docs/API.md "Authentication"), the page asks
+// for a key, keeps it in sessionStorage (this tab's session only) and sends it as
+// `Authorization: Bearer` on every API call; the server then lists that key's requests only.
+//
 // Every string from the server goes into the page through textContent or an attribute,
 // never as HTML. The list is polled while a request is unfinished and left alone once
 // all have ended; nodes are kept by request id and image position so that a poll updates
@@ -24,11 +28,18 @@
   const list = $('requests');
   const listError = $('requests-error');
   const listEmpty = $('requests-empty');
+  const keyCard = $('key-card');
+  const keyForm = $('key-form');
+  const keyInput = $('api-key');
+  const keyReason = $('key-reason');
+  const forgetKeyButton = $('forget-key');
+  const KEY_ITEM = 'imgbatch.apiKey';
 
   // id -> {summary, item (DOM parts), expanded, productLimit, status (last /status doc)}
   const requests = new Map();
   let pollTimer = null;
   let refreshing = null;
+  let apiKey = storedKey();
 
   // ---- small helpers -------------------------------------------------------------------
 
@@ -77,13 +88,85 @@
     return el('data', { className, value: bytes, text: formatBytes(bytes) });
   }
 
+  // Every API call: with the key when there is one; a 401 asks for one.
+  async function apiFetch(url, options = {}) {
+    const headers = new Headers(options.headers || {});
+    if (apiKey) headers.set('Authorization', `Bearer ${apiKey}`);
+    const response = await fetch(url, { ...options, headers });
+    if (response.status === 401) askForKey(Boolean(apiKey));
+    return response;
+  }
+
   async function fetchJson(url, options) {
-    const response = await fetch(url, options);
+    const response = await apiFetch(url, options);
     let body = null;
     const type = response.headers.get('Content-Type') || '';
     if (type.includes('json')) body = await response.json().catch(() => null);
     return { response, body };
   }
+
+  // ---- the API key ---------------------------------------------------------------------
+
+  // sessionStorage may be unavailable (a privacy setting): the key then lasts for the page.
+  function storedKey() {
+    try {
+      return sessionStorage.getItem(KEY_ITEM) || '';
+    } catch (error) {
+      return '';
+    }
+  }
+
+  function keepKey(key) {
+    apiKey = key;
+    try {
+      if (key) sessionStorage.setItem(KEY_ITEM, key);
+      else sessionStorage.removeItem(KEY_ITEM);
+    } catch (error) {
+      // Kept in memory only.
+    }
+    forgetKeyButton.hidden = !key;
+  }
+
+  // Another key sees other requests: nothing of the previous one's stays on the page.
+  function clearRequests() {
+    clearTimeout(pollTimer);
+    pollTimer = null;
+    for (const entry of requests.values()) if (entry.item) entry.item.li.remove();
+    requests.clear();
+    listEmpty.hidden = true;
+  }
+
+  function askForKey(refused) {
+    if (refused) keepKey('');
+    keyReason.textContent = refused
+      ? 'That key was refused: it is wrong or has been revoked. Enter another one.'
+      : 'This service needs an API key.';
+    const wasHidden = keyCard.hidden;
+    keyCard.hidden = false;
+    clearRequests();
+    if (wasHidden) keyInput.focus();
+  }
+
+  keyForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const key = keyInput.value.trim();
+    if (!key) {
+      keyReason.textContent = 'Enter the key (it starts with ib_).';
+      return;
+    }
+    keyInput.value = '';
+    keyCard.hidden = true;
+    keepKey(key);
+    clearRequests();
+    refresh();
+  });
+
+  forgetKeyButton.addEventListener('click', () => {
+    keepKey('');
+    clearRequests();
+    refresh();
+  });
+  forgetKeyButton.hidden = !apiKey;
 
   function problemText(response, body) {
     if (body && (body.detail || body.title)) return body.detail || body.title;
@@ -207,6 +290,7 @@
       ended, document.createTextNode(' of '), total, document.createTextNode(' images ended · '),
       failed, document.createTextNode(' failed'));
     const csvLink = el('a', { className: 'csv-link', hidden: true, text: 'Output CSV' });
+    csvLink.addEventListener('click', (event) => downloadWithKey(event, csvLink));
     const failure = el('p', { className: 'failure-reason error', hidden: true });
     const details = el('div', { className: 'details', id: `details-${id}`, hidden: true });
 
@@ -282,6 +366,22 @@
       }
     }
     listEmpty.hidden = summaries.length > 0;
+  }
+
+  // A plain link sends no Authorization header: with a key, the file is fetched with it
+  // and handed to the browser as a download.
+  async function downloadWithKey(event, link) {
+    if (!apiKey) return;
+    event.preventDefault();
+    const response = await apiFetch(link.href);
+    if (response.status !== 200) return;
+    const url = URL.createObjectURL(await response.blob());
+    const name = (/filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '') || [])[1];
+    const anchor = el('a', { href: url, download: name || 'output.csv' });
+    document.body.append(anchor);
+    anchor.click();
+    anchor.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
   // ---- one request's products ----------------------------------------------------------
@@ -491,6 +591,11 @@
       clearTimeout(pollTimer);
       try {
         const { response, body } = await fetchJson(`/requests?limit=${LIST_LIMIT}`);
+        // The key prompt is shown (apiFetch); the list waits for a key.
+        if (response.status === 401) {
+          listError.hidden = true;
+          return;
+        }
         if (response.status !== 200 || !body) throw new Error(problemText(response, body));
         listError.hidden = true;
         renderList(body.requests);

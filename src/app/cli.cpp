@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <vips/vips.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -20,10 +21,12 @@
 #include "core/config.hpp"
 #include "image_links.hpp"
 #include "imaging/compressor.hpp"
+#include "keys_command.hpp"
 #include "logging/logging.hpp"
 #include "process_command.hpp"
 #include "service.hpp"
 #include "shutdown_signals.hpp"
+#include "store/store.hpp"
 
 #ifndef IMGBATCH_VERSION
 #define IMGBATCH_VERSION "dev"
@@ -121,6 +124,18 @@ void add_work_options(CLI::App& app, core::Config& config, std::string& format, 
       ->envname(env("FORMAT"))
       ->check(CLI::IsMember({"jpeg", "jpg", "webp", "avif", "png", "keep"}))
       ->capture_default_str();
+}
+
+void add_auth_options(CLI::App& app, core::Config& config) {
+  app.add_option("--auth", config.auth,
+                 "when API keys are needed: auto (as soon as one key exists), required, or off "
+                 "(never; needed to serve a non-loopback address without keys)")
+      ->envname(env("AUTH"))
+      ->check(CLI::IsMember({"auto", "required", "off"}))
+      ->capture_default_str();
+  app.add_option("--metrics-token", config.metrics_token,
+                 "a bearer token that opens GET /metrics besides admin keys (for a scraper)")
+      ->envname(env("METRICS_TOKEN"));
 }
 
 void add_webhook_options(CLI::App& app, core::Config& config) {
@@ -246,6 +261,7 @@ void add_service_options(CLI::App& app, core::Config& config, std::string& forma
   add_placement_options(app, config);
   add_object_storage_options(app, config);
   add_work_options(app, config, format, true);
+  add_auth_options(app, config);
   add_webhook_options(app, config);
   add_limit_options(app, config, true);
   add_lease_option(app, config);
@@ -324,6 +340,41 @@ int run_cli(int argc, char** argv) {
   add_process_options(*process, process_args, process_format);
   auto* version = app.add_subcommand("version", "print the version and the libraries in use");
 
+  // keys create|list|revoke: each takes --db (the database of the service) and the
+  // PostgreSQL timeouts.
+  auto* keys = app.add_subcommand("keys", "make, list and revoke API keys (docs/API.md)");
+  keys->require_subcommand(1);
+  core::Config keys_config;
+  take_last_values(*keys);
+  keys->add_option("--db", keys_config.db,
+                   "database: sqlite:PATH or postgresql://USER:PASSWORD@HOST:PORT/DB")
+      ->envname(env("DB"))
+      ->capture_default_str();
+  add_postgres_options(*keys, keys_config);
+  KeysCreateArgs create_args;
+  auto* keys_create_cmd =
+      keys->add_subcommand("create", "make a key and print its token (shown only this once)");
+  keys_create_cmd->add_option("--name", create_args.name, "the key's name, unique among keys")
+      ->required();
+  keys_create_cmd->add_flag("--admin", create_args.admin,
+                            "sees every request and may read GET /metrics");
+  keys_create_cmd
+      ->add_option("--images-per-day", create_args.images_per_day,
+                   "quota: images uploaded per day (stored and listed)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  keys_create_cmd
+      ->add_option("--uploads-per-minute", create_args.uploads_per_minute,
+                   "rate limit: uploads per minute (stored and listed)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  keys_create_cmd->fallthrough();  // --db may follow the subcommand's own options
+  auto* keys_list_cmd = keys->add_subcommand("list", "list the keys (never their tokens)");
+  keys_list_cmd->fallthrough();
+  std::string revoke_name;
+  auto* keys_revoke_cmd =
+      keys->add_subcommand("revoke", "revoke a key: every process refuses it at once");
+  keys_revoke_cmd->add_option("NAME", revoke_name, "the key's name")->required();
+  keys_revoke_cmd->fallthrough();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -334,6 +385,24 @@ int run_cli(int argc, char** argv) {
   if (version->parsed()) {
     std::cout << version_text() << "\n";
     return 0;
+  }
+  if (keys->parsed()) {
+    // Warnings only: the token printed by `create` must not be lost among info lines.
+    setup_logging("text", "warn");
+    try {
+      store::OpenOptions options;
+      options.statement_timeout =
+          std::chrono::milliseconds(std::llround(keys_config.pg_statement_timeout_seconds * 1000));
+      options.lock_timeout =
+          std::chrono::milliseconds(std::llround(keys_config.pg_lock_timeout_seconds * 1000));
+      const auto store = store::open_store(keys_config.db, options);
+      if (keys_create_cmd->parsed()) return keys_create(*store, create_args, std::cout, std::cerr);
+      if (keys_list_cmd->parsed()) return keys_list(*store, std::cout);
+      if (keys_revoke_cmd->parsed()) return keys_revoke(*store, revoke_name, std::cout, std::cerr);
+    } catch (const std::exception& e) {
+      std::cerr << "imgbatch keys: " << e.what() << "\n";
+      return 1;
+    }
   }
   // Before libvips, curl or anything else starts a thread (shutdown_signals.hpp).
   block_shutdown_signals();
@@ -362,6 +431,9 @@ int run_cli(int argc, char** argv) {
       }
       return run_service(config, ServiceRole::worker);
     }
+  } catch (const StartRefused& e) {
+    spdlog::critical("{}", e.what());
+    return 2;
   } catch (const blob::StorageUnusable& e) {
     // Before any image was claimed: a wrong endpoint, bucket or credentials, which only
     // the operator can mend. The same status as a usage error.

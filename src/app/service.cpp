@@ -71,12 +71,32 @@ http::WebhookVerifier webhook_verifier(const core::Config& config) {
   };
 }
 
+// `serve` on an address other machines can reach, with nobody able to authenticate: every
+// upload and status would be open to the network. Refused unless asked for with --auth off.
+void refuse_open_public_api(const core::Config& config, store::Store& store) {
+  if (config.auth == "off" || http::listens_on_loopback(config.listen) || store.any_api_key())
+    return;
+  throw StartRefused(
+      "refusing to serve the API on " + config.listen +
+      " without API keys: anyone who reaches it could upload, read every request and make this "
+      "service download from the internet. Create a key first (imgbatch keys create --name "
+      "NAME --db ...), listen on 127.0.0.1, or pass --auth off to serve it open on purpose");
+}
+
+// The store, once it is clear that the process may start: checked before anything else
+// (storage, workers, the port) is touched.
+std::unique_ptr<store::Store> open_service_store(const core::Config& config, ServiceRole role) {
+  auto store = store::open_store(config.db, store_options(config));
+  if (role == ServiceRole::serve) refuse_open_public_api(config, *store);
+  return store;
+}
+
 }  // namespace
 
 Service::Service(const core::Config& config, ServiceRole role)
     : config_(config),
       role_(role),
-      store_(store::open_store(config.db, store_options(config))),
+      store_(open_service_store(config, role)),
       blobs_(open_blobs(config)),
       image_links_(make_image_links(config, *blobs_)),
       metrics_(registry_),

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
@@ -19,6 +20,13 @@
 namespace imgbatch {
 
 enum class ServiceRole { serve, worker };
+
+// A start-up refused for a reason only the operator can mend (the command line exits 2
+// with the message).
+class StartRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // The members are declared in the order the parts depend on each other: each is built
 // after what it uses and, members being destroyed in reverse, destroyed before it. So the

@@ -76,7 +76,8 @@ std::vector<Route> with_head_routes(const std::vector<Route>& routes) {
     const bool get = route.method == restinio::http_method_get();
     out.push_back(route);
     if (get)
-      out.push_back(Route{restinio::http_method_head(), route.path, route.handler, route.blocking});
+      out.push_back(Route{restinio::http_method_head(), route.path, route.handler, route.access,
+                          route.blocking});
   }
   return out;
 }

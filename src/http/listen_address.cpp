@@ -1,5 +1,7 @@
 #include "listen_address.hpp"
 
+#include "http/server.hpp"
+
 #include <restinio/asio_include.hpp>
 
 #include "params.hpp"
@@ -50,6 +52,14 @@ core::Result<ListenAddress> parse_listen_address(std::string_view text) {
                                 : "only IPv6 addresses go in brackets");
   address.ipv6 = ip.is_v6();
   return address;
+}
+
+bool listens_on_loopback(std::string_view listen) {
+  const auto address = parse_listen_address(listen);
+  if (!address) return false;
+  restinio::asio_ns::error_code ec;
+  const auto ip = restinio::asio_ns::ip::make_address(address->host, ec);
+  return !ec && ip.is_loopback();
 }
 
 }  // namespace imgbatch::http

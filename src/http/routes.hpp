@@ -37,10 +37,21 @@ struct Deps {
 using Handler =
     std::function<Reply(const restinio::request_t&, const restinio::router::route_params_t&)>;
 
+// Who may call a route (docs/API.md, "Authentication"). The router checks before the
+// handler runs; `api` is the default, so a route added without thought is not open.
+enum class Access {
+  api,      // an API key while keys are in force; the handler sees current_caller()
+  admin,    // an admin key while keys are in force (GET /webhook/events: everyone's data)
+  metrics,  // an admin key or the --metrics-token (GET /metrics)
+  open,     // anyone: /health, the dashboard's files, /openapi.yaml, /images (capability
+            // URLs), POST /webhook (checked by its signature)
+};
+
 struct Route {
   restinio::http_method_id_t method;
   std::string path;
   Handler handler;
+  Access access = Access::api;
   // The handler may wait on the network (an object store): it runs on the server's
   // BlockingPool, never on the threads that read and answer every request.
   bool blocking = false;

@@ -108,7 +108,7 @@ std::vector<Route> image_routes(const Deps& deps) {
            [&deps](const restinio::request_t& req, const restinio::router::route_params_t& params) {
              return image(deps, req, params);
            },
-           /*blocking=*/true}};
+           Access::open, /*blocking=*/true}};
 }
 
 }  // namespace imgbatch::http

@@ -5,6 +5,7 @@
 
 #include <restinio/uri_helpers.hpp>
 
+#include "caller_scope.hpp"
 #include "core/ids.hpp"
 #include "core/status_document.hpp"
 #include "csv/csv.hpp"
@@ -50,6 +51,14 @@ Reply unknown_request(const std::string& id) {
   return problem(404, "no request with id " + id + " (ids come from POST /upload)");
 }
 
+// The request, if it exists and the caller may see it. Another key's request is answered
+// exactly like one that does not exist, so that a key cannot even learn which ids exist.
+std::optional<core::RequestRecord> visible_request(const Deps& deps, const std::string& id) {
+  auto record = deps.store.get_request(id);
+  if (!record || !current_caller().may_see(record->owner_key)) return std::nullopt;
+  return record;
+}
+
 Reply status(const Deps& deps, const restinio::request_t& req) {
   auto query = parse_query(req);
   if (!query) return problem(400, query.message());
@@ -65,7 +74,7 @@ Reply status(const Deps& deps, const restinio::request_t& req) {
                          kStatusMaxLimit);
   if (!page) return problem(400, page.message());
 
-  const auto record = deps.store.get_request(id);
+  const auto record = visible_request(deps, id);
   if (!record) return unknown_request(id);
   const auto products = deps.store.get_products(id, page->offset, page->limit);
   auto doc = core::status_document(*record, products, deps.config.effective_public_url(),
@@ -83,8 +92,13 @@ Reply list_requests(const Deps& deps, const restinio::request_t& req) {
   if (!page) return problem(400, page.message());
   const auto public_url = deps.config.effective_public_url();
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& record : deps.store.list_requests(page->limit, page->offset))
-    list.push_back(core::request_summary(record, public_url));
+  // Each key sees its own requests; an admin key (or anyone, while keys are not in force)
+  // sees them all.
+  const auto& caller = current_caller();
+  const auto records = caller.sees_all()
+                           ? deps.store.list_requests(page->limit, page->offset)
+                           : deps.store.list_requests_of(*caller.key_id, page->limit, page->offset);
+  for (const auto& record : records) list.push_back(core::request_summary(record, public_url));
   return json_reply(
       200, {{"requests", std::move(list)}, {"limit", page->limit}, {"offset", page->offset}});
 }
@@ -92,7 +106,7 @@ Reply list_requests(const Deps& deps, const restinio::request_t& req) {
 Reply output_csv(const Deps& deps, const restinio::router::route_params_t& params) {
   const auto id = normalized_id(std::string_view(params["id"].data(), params["id"].size()));
   if (!core::is_uuid(id)) return unknown_request(id);
-  const auto record = deps.store.get_request(id);
+  const auto record = visible_request(deps, id);
   if (!record) return unknown_request(id);
   if (record->status != core::RequestStatus::completed &&
       record->status != core::RequestStatus::failed) {

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "caller_scope.hpp"
 #include "core/ids.hpp"
 #include "csv/csv.hpp"
 #include "intake/new_request.hpp"
@@ -139,8 +140,10 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
                    problems_json(parsed.problems));
 
   auto fingerprint = intake::upload_fingerprint(*form->file, *options);
-  const auto request = intake::new_request(core::new_uuid(), std::move(*parsed.csv), *options,
-                                           std::move(fingerprint), std::move(idempotency_key));
+  auto request = intake::new_request(core::new_uuid(), std::move(*parsed.csv), *options,
+                                     std::move(fingerprint), std::move(idempotency_key));
+  // The request belongs to the key that uploads it (docs/API.md, "Tenants").
+  request.owner_key = current_caller().key_id;
 
   const auto outcome = deps.store.create_request(request);
   using Kind = core::CreateOutcome::Kind;
@@ -159,8 +162,10 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
     spdlog::info("upload replayed (same Idempotency-Key and upload)");
     return {metrics::UploadOutcome::replayed, std::move(reply)};
   }
-  spdlog::info("request created: {} products, {} images", request.products.size(),
-               image_count(request));
+  // The key's name, never its token, says whose request it is.
+  const auto& caller = current_caller();
+  spdlog::info("request created: {} products, {} images{}", request.products.size(),
+               image_count(request), caller.key_id ? " (key " + caller.key_name + ")" : "");
   return {metrics::UploadOutcome::accepted, std::move(reply)};
 }
 

@@ -12,8 +12,10 @@
 #include <restinio/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "auth/authenticator.hpp"
 #include "blocking_pool.hpp"
 #include "bodiless_response.hpp"
+#include "caller_scope.hpp"
 #include "guarded_socket.hpp"
 #include "listen_address.hpp"
 #include "logging/logging.hpp"
@@ -111,6 +113,60 @@ Reply run(const Handler& handler, const restinio::request_t& req,
   }
 }
 
+auth::AuthMode auth_mode(const std::string& text) {
+  const auto mode = auth::parse_auth_mode(text);
+  if (!mode)
+    throw std::invalid_argument("--auth must be auto, required or off; got '" + text + "'");
+  return *mode;
+}
+
+// The check a route's Access asks for, from the request's Authorization header.
+auth::Verdict check_access(const auth::Authenticator& authenticator, Access access,
+                           const restinio::request_t& req) {
+  std::optional<std::string_view> authorization;
+  const auto header = req.header().opt_value_of(restinio::http_field::authorization);
+  if (header) authorization = std::string_view(header->data(), header->size());
+  switch (access) {
+    case Access::metrics:
+      return authenticator.metrics_caller(authorization);
+    case Access::admin:
+      return authenticator.admin_caller(authorization);
+    case Access::api:
+    case Access::open:
+      break;
+  }
+  return authenticator.api_caller(authorization);
+}
+
+// 401 with the challenge of RFC 6750, or 403. The detail never repeats the token.
+Reply refusal(const auth::Verdict& verdict) {
+  Reply reply = problem(verdict.status, verdict.why);
+  if (verdict.status == 401) {
+    std::string challenge = "Bearer realm=\"imgbatch\"";
+    if (!verdict.bearer_error.empty()) challenge += ", error=\"" + verdict.bearer_error + "\"";
+    reply.header("WWW-Authenticate", std::move(challenge));
+  }
+  return reply;
+}
+
+// Checks the caller, then runs the route for it. A database that cannot be asked about the
+// key is a 503, as for the route itself.
+Reply run_checked(const Route& route, const auth::Authenticator& authenticator,
+                  const restinio::request_t& req, const restinio::router::route_params_t& params) {
+  if (route.access == Access::open) return run(route.handler, req, params);
+  auth::Verdict verdict;
+  try {
+    verdict = check_access(authenticator, route.access, req);
+  } catch (const store::StoreError& e) {
+    spdlog::error("{} {}: database error while checking the API key: {}",
+                  req.header().method().c_str(), req.header().path(), e.what());
+    return problem(503, "the database is unavailable; try again later");
+  }
+  if (!verdict.caller) return refusal(verdict);
+  const CallerScope scope(*verdict.caller);
+  return run(route.handler, req, params);
+}
+
 std::string allow_header(const std::vector<restinio::http_method_id_t>& methods) {
   std::string allow;
   for (const auto& method : methods) {
@@ -135,16 +191,18 @@ Reply busy_storage(const char* retry_after) {
   return reply;
 }
 
-// Runs a route and sends its answer. Every line logged meanwhile, the access line
-// included, names the request it is about (a handler may bind it later).
-void answer(const Handler& handler, const std::string& path, metrics::ServiceMetrics* metrics,
-            const restinio::request_handle_t& req, const restinio::router::route_params_t& params,
-            Clock::time_point started) {
+// Checks the caller, runs the route and sends its answer, on whichever thread calls it (the
+// caller's scope is thread-local). Every line logged meanwhile, the access line included,
+// names the request it is about (a handler may bind it later).
+void answer(const Route& route, const auth::Authenticator& authenticator,
+            metrics::ServiceMetrics* metrics, const restinio::request_handle_t& req,
+            const restinio::router::route_params_t& params, Clock::time_point started) {
   log::RequestScope scope(request_id_of(*req, params));
-  send(req, run(handler, *req, params), started, metrics, path);
+  send(req, run_checked(route, authenticator, *req, params), started, metrics, route.path);
 }
 
 std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
+                                    const auth::Authenticator& authenticator,
                                     metrics::ServiceMetrics* metrics, BlockingPool& pool) {
   auto router = std::make_unique<Router>();
   // Paths in the order first seen, with their methods, for the 405 answers.
@@ -152,24 +210,24 @@ std::unique_ptr<Router> make_router(const std::vector<Route>& routes,
   for (const auto& route : routes) {
     router->add_handler(
         route.method, route.path,
-        [handler = route.handler, path = route.path, blocking = route.blocking, metrics, &pool](
-            const restinio::request_handle_t& req, restinio::router::route_params_t params) {
+        [route, &authenticator, metrics, &pool](const restinio::request_handle_t& req,
+                                                restinio::router::route_params_t params) {
           const auto started = Clock::now();
-          if (!blocking) {
-            answer(handler, path, metrics, req, params, started);
+          if (!route.blocking) {
+            answer(route, authenticator, metrics, req, params, started);
             return restinio::request_accepted();
           }
           // RESTinio lets a response be completed from any thread.
           auto shared_params =
               std::make_shared<restinio::router::route_params_t>(std::move(params));
-          const bool queued = pool.try_submit([=] {
+          const bool queued = pool.try_submit([=, &authenticator] {
             if (Clock::now() - started > kBlockingQueueWait) {
-              send(req, busy_storage("5"), started, metrics, path);
+              send(req, busy_storage("5"), started, metrics, route.path);
               return;
             }
-            answer(handler, path, metrics, req, *shared_params, started);
+            answer(route, authenticator, metrics, req, *shared_params, started);
           });
-          if (!queued) send(req, busy_storage("1"), started, metrics, path);
+          if (!queued) send(req, busy_storage("1"), started, metrics, route.path);
           return restinio::request_accepted();
         });
     auto it = std::find_if(paths.begin(), paths.end(),
@@ -209,11 +267,14 @@ struct Server::Impl {
                         ? std::move(options.image_links)
                         : std::make_shared<core::ProxyImageLinks>(config.effective_public_url())),
         deps{config, store, blob, *image_links, options.metrics},
+        authenticator(store, auth_mode(config.auth), config.metrics_token),
         receiver(std::move(options.webhook_verifier)),
         surface(options.surface) {}
 
   std::shared_ptr<const core::ImageLinks> image_links;  // before deps, which refers to it
   Deps deps;
+  // Asked before every route that is not open; reads the keys from `store` on each call.
+  auth::Authenticator authenticator;
   WebhookReceiver receiver;
   Surface surface;
   // Ours, so that it carries the GuardedSockets' settings; made by start(), outlives
@@ -238,21 +299,30 @@ void Server::start() {
   if (!address) throw std::runtime_error(address.message());
 
   std::vector<Route> routes;
-  auto add = [&routes](std::vector<Route> group) {
+  // Who may call each group (docs/API.md, "Authentication").
+  auto add = [&routes](std::vector<Route> group, Access access) {
+    for (auto& route : group) route.access = access;
     std::move(group.begin(), group.end(), std::back_inserter(routes));
   };
-  add(health_routes(impl_->deps));
-  add(metrics_routes(impl_->deps));
+  add(health_routes(impl_->deps), Access::open);
+  add(metrics_routes(impl_->deps), Access::metrics);
   if (impl_->surface == Surface::api) {
-    add(upload_routes(impl_->deps));
-    add(status_routes(impl_->deps));
-    add(image_routes(impl_->deps));
-    add(webhook_routes(impl_->receiver));
-    add(web_routes());
+    add(upload_routes(impl_->deps), Access::api);
+    add(status_routes(impl_->deps), Access::api);
+    // Capability URLs: the random request id in the path is the secret, so that links
+    // handed to browsers, CSVs and webhooks work without a key.
+    add(image_routes(impl_->deps), Access::open);
+    // POST /webhook has its own signature check; what it received may be any tenant's
+    // status documents, so reading them back is for admin keys.
+    auto webhook = webhook_routes(impl_->receiver);
+    for (auto& route : webhook)
+      route.access = route.method == restinio::http_method_post() ? Access::open : Access::admin;
+    std::move(webhook.begin(), webhook.end(), std::back_inserter(routes));
+    add(web_routes(), Access::open);
   }
   impl_->blocking_pool = std::make_unique<BlockingPool>(kBlockingThreads, kBlockingQueue);
-  std::shared_ptr<Router> router =
-      make_router(with_head_routes(routes), impl_->deps.metrics, *impl_->blocking_pool);
+  std::shared_ptr<Router> router = make_router(with_head_routes(routes), impl_->authenticator,
+                                               impl_->deps.metrics, *impl_->blocking_pool);
 
   GuardLimits guard;
   guard.max_body = static_cast<std::uint64_t>(std::max<std::int64_t>(config.max_upload_bytes, 0));

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "support/running_server.hpp"
@@ -38,6 +40,8 @@ TEST(Cli, HelpExplainsEveryOptionOfTheContract) {
                              "--storage",
                              "--public-url",
                              "--workers",
+                             "--auth",
+                             "--metrics-token",
                              "--download-concurrency",
                              "--quality",
                              "--format",
@@ -215,6 +219,126 @@ TEST(Cli, EnvironmentSetsOptionsAndFlagsWin) {
   }
   ::unsetenv("IMGBATCH_LISTEN");
   ::unsetenv("IMGBATCH_PUBLIC_URL");
+}
+
+// ---- API keys (docs/API.md, "Authentication") -------------------------------------------
+
+// The token that `keys create` printed: the one line starting with ib_.
+std::string token_in(const std::string& output) {
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("ib_", 0) == 0) return line;
+  return "";
+}
+
+TEST(Cli, KeysAreCreatedListedAndRevokedWithTheTokenShownOnce) {
+  TempDir folder;
+  const std::string db = "sqlite:" + (folder.path() / "db.sqlite").string();
+  const auto created = run({"keys", "create", "--name", "shop-a", "--images-per-day", "5000",
+                            "--uploads-per-minute", "30", "--db", db});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  const std::string token = token_in(created.output);
+  ASSERT_EQ(token.size(), 3u + 43u) << created.output;  // ib_ + 256 bits in base64url
+  EXPECT_NE(created.output.find("shown once"), std::string::npos) << created.output;
+  const auto admin = run({"keys", "create", "--name", "ops", "--admin", "--db", db});
+  ASSERT_EQ(admin.exit_code, 0) << admin.output;
+  EXPECT_NE(token_in(admin.output), token);
+
+  // A name in use: refused, nothing stored.
+  const auto again = run({"keys", "create", "--name", "shop-a", "--db", db});
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_NE(again.output.find("exists already"), std::string::npos) << again.output;
+  EXPECT_EQ(token_in(again.output), "");
+  EXPECT_EQ(run({"keys", "create", "--name", "bad name", "--db", db}).exit_code, 2);
+  EXPECT_EQ(run({"keys", "create", "--db", db}).exit_code, 2);  // --name is required
+
+  const auto listed = run({"keys", "list", "--db", db});
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("shop-a"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("5000"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("30"), std::string::npos) << listed.output;
+  EXPECT_EQ(listed.output.find("ib_"), std::string::npos) << listed.output;
+  EXPECT_EQ(listed.output.find(token.substr(3)), std::string::npos);
+
+  EXPECT_EQ(run({"keys", "revoke", "shop-a", "--db", db}).exit_code, 0);
+  const auto twice = run({"keys", "revoke", "shop-a", "--db", db});
+  EXPECT_EQ(twice.exit_code, 2) << twice.output;
+  EXPECT_EQ(run({"keys", "revoke", "nobody", "--db", db}).exit_code, 2);
+  // The name is free again once its key is revoked.
+  EXPECT_EQ(run({"keys", "create", "--name", "shop-a", "--db", db}).exit_code, 0);
+}
+
+TEST(Cli, ServeOnAPublicAddressWithoutKeysRefusesToStart) {
+  TempDir folder;
+  const std::string db = "sqlite:" + (folder.path() / "db.sqlite").string();
+  const std::vector<std::string> common = {
+      "serve",     "--db", db, "--storage", "file:" + (folder.path() / "images").string(),
+      "--workers", "0"};
+  const int port = free_port();
+  auto args = common;
+  args.insert(args.end(), {"--listen", "0.0.0.0:" + std::to_string(port)});
+  const auto refused = run(args);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("without API keys"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--auth off"), std::string::npos) << refused.output;
+  // --auth required does not open anything, but there is still no key to use it with.
+  auto required = args;
+  required.insert(required.end(), {"--auth", "required"});
+  EXPECT_EQ(run(required).exit_code, 2);
+
+  // Open on purpose with --auth off; and, once a key exists, without it.
+  for (const bool with_key : {false, true}) {
+    if (with_key) {
+      ASSERT_EQ(run({"keys", "create", "--name", "shop-a", "--db", db}).exit_code, 0);
+    }
+    auto started = args;
+    if (!with_key) started.insert(started.end(), {"--auth", "off"});
+    ChildProcess server(IMGBATCH_EXE, started,
+                        (folder.path() / ("serve" + std::to_string(with_key) + ".log")).string());
+    ASSERT_TRUE(server.wait_for_port(port, std::chrono::seconds(20))) << server.log();
+    HttpClient client("http://127.0.0.1:" + std::to_string(port));
+    EXPECT_EQ(client.get("/requests").status, with_key ? 401 : 200);
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait(std::chrono::seconds(20)), 0) << server.log();
+  }
+}
+
+TEST(Cli, TokensNeverAppearInTheLogsOfAServer) {
+  TempDir folder;
+  const std::string db = "sqlite:" + (folder.path() / "db.sqlite").string();
+  const auto created = run({"keys", "create", "--name", "shop-a", "--db", db});
+  const std::string token = token_in(created.output);
+  ASSERT_FALSE(token.empty()) << created.output;
+  // The most talkative level, JSON lines and text lines alike.
+  for (const char* format : {"text", "json"}) {
+    const int port = free_port();
+    const auto log_path = folder.path() / (std::string("serve-") + format + ".log");
+    ChildProcess server(
+        IMGBATCH_EXE,
+        {"serve", "--db", db, "--storage", "file:" + (folder.path() / "images").string(),
+         "--workers", "0", "--listen", "127.0.0.1:" + std::to_string(port), "--log-level", "trace",
+         "--log-format", format, "--metrics-token", "metrics-secret-42"},
+        log_path.string());
+    ASSERT_TRUE(server.wait_for_port(port, std::chrono::seconds(20))) << server.log();
+    HttpClient client("http://127.0.0.1:" + std::to_string(port));
+    const Headers key = {{"Authorization", "Bearer " + token}};
+    const std::string csv = "S. No.,Product Name,Input Image Urls\n1,A,https://example.com/a.jpg\n";
+    const auto upload = client.post_form("/upload", {{"file", csv, "p.csv", "text/csv"}}, key);
+    ASSERT_EQ(upload.status, 202) << upload.body;
+    EXPECT_EQ(client.get("/requests", key).status, 200);
+    EXPECT_EQ(client.get("/requests", {{"Authorization", "Bearer " + token + "x"}}).status, 401);
+    EXPECT_EQ(client.get("/metrics", {{"Authorization", "Bearer metrics-secret-42"}}).status, 200);
+    EXPECT_EQ(client.get("/metrics", key).status, 403);
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait(std::chrono::seconds(20)), 0);
+    const std::string log = server.log();
+    // It did log the request, and whose it is, by the key's name.
+    EXPECT_NE(log.find("request created: 1 products, 1 images (key shop-a)"), std::string::npos)
+        << log;
+    EXPECT_EQ(log.find(token.substr(3)), std::string::npos) << log;
+    EXPECT_EQ(log.find("ib_"), std::string::npos) << log;
+    EXPECT_EQ(log.find("metrics-secret-42"), std::string::npos) << log;
+  }
 }
 
 }  // namespace

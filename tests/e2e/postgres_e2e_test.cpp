@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -357,6 +358,72 @@ TEST_F(PostgresScaleOut, EveryApiNodeServesRequestsMadeThroughAnother) {
       EXPECT_TRUE(is_jpeg(image.body)) << url;
     }
   }
+}
+
+// `imgbatch keys …` against the deployment's database; returns its output (stdout and
+// stderr) and expects exit status `expected`.
+std::string run_keys(const Deployment& deployment, std::vector<std::string> args,
+                     int expected = 0) {
+  TempDir folder;
+  args.insert(args.begin(), "keys");
+  args.insert(args.end(), {"--db", deployment.db_uri()});
+  ChildProcess process(IMGBATCH_EXE, args, (folder.path() / "keys.log").string());
+  EXPECT_EQ(process.wait(30s), expected) << process.log();
+  return process.log();
+}
+
+// The token that `keys create` printed: the one line starting with ib_.
+std::string token_in(const std::string& output) {
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("ib_", 0) == 0) return line;
+  ADD_FAILURE() << "no token in: " << output;
+  return "";
+}
+
+TEST_F(PostgresScaleOut, AKeyRevokedThroughOneNodeIsRefusedAtOnceByTheOther) {
+  TestOrigin origin(small_photo_dir());
+  Deployment deployment(10);
+  const std::string a = token_in(run_keys(deployment, {"create", "--name", "shop-a"}));
+  const std::string b = token_in(run_keys(deployment, {"create", "--name", "shop-b"}));
+  ASSERT_FALSE(a.empty());
+  // Public addresses are refused without keys; there are keys now, and these are loopback.
+  ApiNode& node1 = deployment.start_api("api1");
+  ApiNode& node2 = deployment.start_api("api2");
+  const Headers key_a = {{"Authorization", "Bearer " + a}};
+  const Headers key_b = {{"Authorization", "Bearer " + b}};
+
+  EXPECT_EQ(
+      node1.client().post_form("/upload", {{"file", make_csv(origin, 1, 0), "p.csv", ""}}).status,
+      401);
+  const auto uploaded =
+      node1.client().post_form("/upload", {{"file", make_csv(origin, 1, 0), "p.csv", ""}}, key_a);
+  ASSERT_EQ(uploaded.status, 202) << uploaded.body << deployment.logs();
+  const std::string id = uploaded.json()["request_id"];
+  // One tenant's request, through either node: 404 for the other tenant.
+  EXPECT_EQ(node2.client().get("/status?request_id=" + id, key_a).status, 200);
+  EXPECT_EQ(node2.client().get("/status?request_id=" + id, key_b).status, 404);
+  EXPECT_EQ(node1.client().get("/requests", key_b).json()["requests"].size(), 0u);
+  // Both nodes have just accepted the key: nothing about it is left over in either.
+  EXPECT_EQ(node1.client().get("/requests", key_a).status, 200);
+  EXPECT_EQ(node2.client().get("/requests", key_a).status, 200);
+
+  // Revoked by the operator on node 1's machine: node 2 refuses it on the next request.
+  run_keys(deployment, {"revoke", "shop-a"});
+  EXPECT_EQ(node2.client().get("/requests", key_a).status, 401);
+  EXPECT_EQ(node1.client().get("/status?request_id=" + id, key_a).status, 401);
+  EXPECT_EQ(node2.client().get("/requests", key_b).status, 200);
+
+  const std::string listed = run_keys(deployment, {"list"});
+  EXPECT_NE(listed.find("shop-a"), std::string::npos) << listed;
+  EXPECT_EQ(listed.find(a), std::string::npos) << "keys list shows a token";
+  // No token in any process's log, nor its hash.
+  const std::string logs = deployment.logs();
+  for (const auto& token : {a, b}) {
+    EXPECT_EQ(logs.find(token), std::string::npos) << "a token is in the logs";
+    EXPECT_EQ(logs.find(token.substr(3)), std::string::npos) << "a token is in the logs";
+  }
+  EXPECT_EQ(logs.find("ib_"), std::string::npos) << logs;
 }
 
 }  // namespace

@@ -185,6 +185,45 @@ TEST(WebE2E, DashboardInChromium) {
 
 // Issue: docs/openapi.yaml documents every route, and real answers (status, content type,
 // required fields and their types) match it.
+// Issue 13, item 8: with keys in force the dashboard asks for one on a 401, keeps it for
+// the tab's session, sends it, and shows that key's requests only.
+TEST(WebE2E, DashboardAsksForAKeyAndShowsThatKeysRequests) {
+  if (!node_modules_installed()) return;
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium") || std::getenv("IMGBATCH_CHROMIUM"))
+      << "/usr/bin/chromium is missing: run scripts/install-deps.sh";
+  TestOrigin origin;
+  TempDir data;
+  // Two keys in the database the server will use, made by the real command.
+  std::vector<std::string> tokens;
+  for (const char* name : {"shop-a", "shop-b"}) {
+    ChildProcess keys(IMGBATCH_EXE,
+                      {"keys", "create", "--name", name, "--db",
+                       "sqlite:" + (data.path() / "db.sqlite").string()},
+                      (data.path() / (std::string(name) + ".log")).string());
+    ASSERT_EQ(keys.wait(30s), 0) << keys.log();
+    std::istringstream lines(keys.log());
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("ib_", 0) == 0) tokens.push_back(line);
+  }
+  ASSERT_EQ(tokens.size(), 2u);
+  RunningServer server({}, &data.path());
+  const auto photos = photo_names();
+  ASSERT_GE(photos.size(), 2u);
+  write_file(data.path() / "products.csv", "S. No.,Product Name,Input Image Urls\n1,Linen shirt," +
+                                               origin.url("/photos/" + photos.at(1)) + "\n");
+  const auto screenshots = std::filesystem::path(IMGBATCH_BINARY_DIR) / "test-artifacts";
+  const auto run = run_node("dashboard_keys.test.js",
+                            {server.base_url(), tokens[0], tokens[1],
+                             (data.path() / "products.csv").string(), screenshots.string()},
+                            data.path() / "dashboard_keys.log", 120s);
+  EXPECT_EQ(run.status, 0) << run.output << "\nimgbatch log:\n" << server.process().log();
+  std::cout << run.output;
+  EXPECT_TRUE(std::filesystem::exists(screenshots / "dashboard-keys.png"));
+  // The page never put a key where the server logs it.
+  for (const auto& token : tokens)
+    EXPECT_EQ(server.process().log().find(token.substr(3)), std::string::npos);
+}
+
 TEST(WebE2E, OpenApiDescribesRealAnswers) {
   if (!node_modules_installed()) return;
   TestOrigin origin;

@@ -26,7 +26,7 @@ inline std::string select_sql(std::string_view head, std::string_view columns,
 
 inline constexpr std::string_view kRequestColumns =
     "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
-    "failure_reason, products_total, total, succeeded, failed";
+    "failure_reason, products_total, total, succeeded, failed, owner_key";
 
 template <class Row>
 core::RequestRecord read_request(const Row& row, std::string_view backend) {
@@ -46,7 +46,25 @@ core::RequestRecord read_request(const Row& row, std::string_view backend) {
   r.progress.total = row.integer(10);
   r.progress.succeeded = row.integer(11);
   r.progress.failed = row.integer(12);
+  r.owner_key = row.optional_text(13);
   return r;
+}
+
+inline constexpr std::string_view kApiKeyColumns =
+    "id, name, token_hash, admin, images_per_day, uploads_per_minute, created_at, revoked_at";
+
+template <class Row>
+core::ApiKeyRecord read_api_key(const Row& row) {
+  core::ApiKeyRecord k;
+  k.id = row.text(0);
+  k.name = row.text(1);
+  k.token_hash = row.text(2);
+  k.admin = row.integer(3) != 0;
+  k.images_per_day = row.optional_int64(4);
+  k.uploads_per_minute = row.optional_int64(5);
+  k.created_at = row.int64(6);
+  k.revoked_at = row.optional_int64(7);
+  return k;
 }
 
 inline constexpr std::string_view kDeliveryColumns =

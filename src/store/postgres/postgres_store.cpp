@@ -215,8 +215,12 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
       const Result earlier = db.query(
           "SELECT id, fingerprint FROM requests"
           " WHERE idempotency_key = $1 AND created_at > $2"
+          " AND owner_key IS NOT DISTINCT FROM $3"
           " ORDER BY created_at DESC, seq DESC LIMIT 1",
-          Params().add(*request.idempotency_key).add(prepared.idempotency_cutoff()),
+          Params()
+              .add(*request.idempotency_key)
+              .add(prepared.idempotency_cutoff())
+              .add(request.owner_key),
           "looking up an idempotency key");
       if (earlier.rows() > 0)
         return common::earlier_use(earlier.text(0, 0),
@@ -227,8 +231,8 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
         db.query(
               "INSERT INTO requests (id, status, created_at, updated_at, columns,"
               " webhook_url, quality, format, idempotency_key, fingerprint,"
-              " products_total, total)"
-              " VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
+              " products_total, total, owner_key)"
+              " VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
               Params()
                   .add(request.id)
                   .add(prepared.status())
@@ -240,7 +244,8 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
                   .add(request.idempotency_key)
                   .add(request.fingerprint)
                   .add(prepared.products())
-                  .add(prepared.total),
+                  .add(prepared.total)
+                  .add(request.owner_key),
               "storing a request")
             .int64(0, 0);
 
@@ -349,6 +354,83 @@ std::vector<core::RequestRecord> PostgresStore::list_requests(int limit, int off
     for (int row = 0; row < rows.rows(); ++row)
       requests.push_back(common::read_request(rows.row(row), kBackend));
     return requests;
+  });
+}
+
+std::vector<core::RequestRecord> PostgresStore::list_requests_of(const std::string& owner_key,
+                                                                 int limit, int offset) {
+  if (limit <= 0) return {};
+  return run("listing the requests of a key", [&](Connection& db) {
+    const Result rows =
+        db.query(common::select_sql("SELECT ", common::kRequestColumns,
+                                    " FROM requests WHERE owner_key = $3"
+                                    " ORDER BY created_at DESC, seq DESC LIMIT $1 OFFSET $2"),
+                 Params().add(limit).add(std::max(offset, 0)).add(owner_key),
+                 "listing the requests of a key");
+    std::vector<core::RequestRecord> requests;
+    requests.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int row = 0; row < rows.rows(); ++row)
+      requests.push_back(common::read_request(rows.row(row), kBackend));
+    return requests;
+  });
+}
+
+bool PostgresStore::create_api_key(const core::NewApiKey& key) {
+  return run("storing an API key", [&](Connection& db) {
+    // ON CONFLICT DO NOTHING: a name in use by a key not revoked (the partial unique
+    // index) stores nothing and returns no row.
+    return db.query(
+                 "INSERT INTO api_keys (id, name, token_hash, admin, images_per_day,"
+                 " uploads_per_minute, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                 " ON CONFLICT DO NOTHING RETURNING id",
+                 Params()
+                     .add(key.id)
+                     .add(key.name)
+                     .add(key.token_hash)
+                     .add(key.admin ? 1 : 0)
+                     .add(key.images_per_day)
+                     .add(key.uploads_per_minute)
+                     .add(key.created_at),
+                 "storing an API key")
+               .rows() > 0;
+  });
+}
+
+std::vector<core::ApiKeyRecord> PostgresStore::list_api_keys() {
+  return run("listing API keys", [&](Connection& db) {
+    const Result rows = db.query(common::select_sql("SELECT ", common::kApiKeyColumns,
+                                                    " FROM api_keys ORDER BY created_at, id"),
+                                 "listing API keys");
+    std::vector<core::ApiKeyRecord> keys;
+    keys.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int row = 0; row < rows.rows(); ++row) keys.push_back(common::read_api_key(rows.row(row)));
+    return keys;
+  });
+}
+
+bool PostgresStore::revoke_api_key(const std::string& name, core::TimeMs now) {
+  return run("revoking an API key", [&](Connection& db) {
+    return db.query("UPDATE api_keys SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
+                    Params().add(name).add(now), "revoking an API key")
+               .affected() > 0;
+  });
+}
+
+std::optional<core::ApiKeyRecord> PostgresStore::find_api_key(const std::string& token_hash) {
+  return run("looking up an API key", [&](Connection& db) -> std::optional<core::ApiKeyRecord> {
+    const Result rows =
+        db.query(common::select_sql("SELECT ", common::kApiKeyColumns,
+                                    " FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL"),
+                 Params().add(token_hash), "looking up an API key");
+    if (rows.rows() == 0) return std::nullopt;
+    return common::read_api_key(rows.row(0));
+  });
+}
+
+bool PostgresStore::any_api_key() {
+  return run("looking for API keys", [&](Connection& db) {
+    return db.query("SELECT EXISTS (SELECT 1 FROM api_keys)::int", "looking for API keys")
+               .integer(0, 0) != 0;
   });
 }
 

@@ -37,6 +37,13 @@ class PostgresStore final : public Store {
   std::vector<core::ProductRecord> get_products(const std::string& request_id, int offset,
                                                 int limit) override;
   std::vector<core::RequestRecord> list_requests(int limit, int offset) override;
+  std::vector<core::RequestRecord> list_requests_of(const std::string& owner_key, int limit,
+                                                    int offset) override;
+  bool create_api_key(const core::NewApiKey& key) override;
+  std::vector<core::ApiKeyRecord> list_api_keys() override;
+  bool revoke_api_key(const std::string& name, core::TimeMs now) override;
+  std::optional<core::ApiKeyRecord> find_api_key(const std::string& token_hash) override;
+  bool any_api_key() override;
   std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max, core::TimeMs now,
                                              core::TimeMs lease_ms) override;
   int renew_leases(const std::string& owner, const std::vector<std::int64_t>& task_ids,

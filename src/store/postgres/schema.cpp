@@ -102,10 +102,30 @@ CREATE TABLE live_processes (
 );
 )sql";
 
+// Version 3: API keys and the key that owns each request (sqlite/schema.cpp, version 2,
+// explains the columns).
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE api_keys (
+  id                 TEXT PRIMARY KEY,
+  name               TEXT NOT NULL,
+  token_hash         TEXT NOT NULL UNIQUE,
+  admin              INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),
+  images_per_day     BIGINT,
+  uploads_per_minute BIGINT,
+  created_at         BIGINT NOT NULL,
+  revoked_at         BIGINT
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+ALTER TABLE requests ADD COLUMN owner_key TEXT;
+CREATE INDEX requests_by_owner ON requests (owner_key, created_at, seq)
+  WHERE owner_key IS NOT NULL;
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
-  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail, {{2, kSchemaV2}});
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
+                                     {{2, kSchemaV2}, {3, kSchemaV3}});
   return schema.migrations();
 }
 

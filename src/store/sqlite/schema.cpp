@@ -90,6 +90,27 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
 CREATE INDEX deliveries_by_request ON deliveries (request_id);
 )sql";
 
+// Version 2: API keys, and the key that owns each request (docs/API.md,
+// "Authentication"). Only a hash of a token is kept; a key is looked up by it on every
+// request, so a revocation counts at once. Names are unique among keys not revoked, so a
+// name can be used again after its key is revoked.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE api_keys (
+  id                 TEXT PRIMARY KEY,      -- "key_" + uuid; requests.owner_key
+  name               TEXT NOT NULL,
+  token_hash         TEXT NOT NULL UNIQUE,  -- hex SHA-256 of the token
+  admin              INTEGER NOT NULL DEFAULT 0 CHECK (admin = 0 OR admin = 1),
+  images_per_day     INTEGER,               -- NULL: no limit
+  uploads_per_minute INTEGER,
+  created_at         INTEGER NOT NULL,
+  revoked_at         INTEGER
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+ALTER TABLE requests ADD COLUMN owner_key TEXT;  -- NULL: stored while keys were not in force
+-- GET /requests for one key, newest first.
+CREATE INDEX requests_by_owner ON requests (owner_key, created_at) WHERE owner_key IS NOT NULL;
+)sql";
+
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
               "looking for a table");
@@ -107,7 +128,7 @@ int read_integer(Connection& connection, std::string_view sql, const std::string
 }  // namespace
 
 std::span<const Migration> migrations() {
-  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail);
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail, {{2, kSchemaV2}});
   return schema.migrations();
 }
 

@@ -75,10 +75,12 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
   if (request.idempotency_key) {
     Query earlier(db,
                   "SELECT id, fingerprint FROM requests"
-                  " WHERE idempotency_key = ?1 AND created_at > ?2"
+                  " WHERE idempotency_key = ?1 AND created_at > ?2 AND owner_key IS ?3"
                   " ORDER BY created_at DESC, seq DESC LIMIT 1",
                   "looking up an idempotency key");
-    earlier.bind(1, *request.idempotency_key).bind(2, prepared.idempotency_cutoff());
+    earlier.bind(1, *request.idempotency_key)
+        .bind(2, prepared.idempotency_cutoff())
+        .bind(3, request.owner_key);
     if (earlier.step())
       return common::earlier_use(earlier.text(0), earlier.text(1) == request.fingerprint);
   }
@@ -86,8 +88,9 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
   Query insert_request(db,
                        "INSERT INTO requests (id, status, created_at, updated_at, columns,"
                        " webhook_url, quality, format, idempotency_key, fingerprint,"
-                       " products_total, total)"
-                       " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING seq",
+                       " products_total, total, owner_key)"
+                       " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                       " RETURNING seq",
                        "storing a request");
   insert_request.bind(1, request.id)
       .bind(2, prepared.status())
@@ -99,7 +102,8 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
       .bind(8, request.idempotency_key)
       .bind(9, request.fingerprint)
       .bind(10, prepared.products())
-      .bind(11, prepared.total);
+      .bind(11, prepared.total)
+      .bind(12, request.owner_key);
   insert_request.step();
   const std::int64_t seq = insert_request.int64(0);
   insert_request.reset();
@@ -199,6 +203,78 @@ std::vector<core::RequestRecord> SqliteStore::list_requests(int limit, int offse
   query.bind(1, limit).bind(2, std::max(offset, 0));
   while (query.step()) requests.push_back(common::read_request(query, kBackend));
   return requests;
+}
+
+std::vector<core::RequestRecord> SqliteStore::list_requests_of(const std::string& owner_key,
+                                                               int limit, int offset) {
+  std::vector<core::RequestRecord> requests;
+  if (limit <= 0) return requests;
+  auto db = reader();
+  Query query(*db,
+              common::select_sql("SELECT ", common::kRequestColumns,
+                                 " FROM requests WHERE owner_key = ?3"
+                                 " ORDER BY created_at DESC, seq DESC LIMIT ?1 OFFSET ?2"),
+              "listing the requests of a key");
+  query.bind(1, limit).bind(2, std::max(offset, 0)).bind(3, owner_key);
+  while (query.step()) requests.push_back(common::read_request(query, kBackend));
+  return requests;
+}
+
+bool SqliteStore::create_api_key(const core::NewApiKey& key) {
+  std::lock_guard lock(writer_mutex_);
+  // ON CONFLICT DO NOTHING: a name in use by a key not revoked (the partial unique index)
+  // returns no row; so would a token hash in use, which 256 random bits never repeat.
+  Query insert(*writer_,
+               "INSERT INTO api_keys (id, name, token_hash, admin, images_per_day,"
+               " uploads_per_minute, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+               " ON CONFLICT DO NOTHING RETURNING id",
+               "storing an API key");
+  insert.bind(1, key.id)
+      .bind(2, key.name)
+      .bind(3, key.token_hash)
+      .bind(4, key.admin ? 1 : 0)
+      .bind(5, key.images_per_day)
+      .bind(6, key.uploads_per_minute)
+      .bind(7, key.created_at);
+  return insert.step();
+}
+
+std::vector<core::ApiKeyRecord> SqliteStore::list_api_keys() {
+  auto db = reader();
+  Query query(*db,
+              common::select_sql("SELECT ", common::kApiKeyColumns,
+                                 " FROM api_keys ORDER BY created_at, rowid"),
+              "listing API keys");
+  std::vector<core::ApiKeyRecord> keys;
+  while (query.step()) keys.push_back(common::read_api_key(query));
+  return keys;
+}
+
+bool SqliteStore::revoke_api_key(const std::string& name, core::TimeMs now) {
+  std::lock_guard lock(writer_mutex_);
+  Query update(*writer_,
+               "UPDATE api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+               "revoking an API key");
+  update.bind(1, name).bind(2, now).run();
+  return writer_->changes() > 0;
+}
+
+std::optional<core::ApiKeyRecord> SqliteStore::find_api_key(const std::string& token_hash) {
+  auto db = reader();
+  Query query(*db,
+              common::select_sql("SELECT ", common::kApiKeyColumns,
+                                 " FROM api_keys WHERE token_hash = ?1 AND revoked_at IS NULL"),
+              "looking up an API key");
+  query.bind(1, token_hash);
+  if (!query.step()) return std::nullopt;
+  return common::read_api_key(query);
+}
+
+bool SqliteStore::any_api_key() {
+  auto db = reader();
+  Query query(*db, "SELECT EXISTS (SELECT 1 FROM api_keys)", "looking for API keys");
+  query.step();
+  return query.integer(0) != 0;
 }
 
 std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner, int max,

@@ -50,6 +50,11 @@ struct Config {
   // Compressing keeps every core busy; a lower priority lets the HTTP threads, at 0, have
   // a core as soon as they wake, so the API stays responsive under full load.
   int compress_nice = 10;
+  // When API keys are needed (docs/API.md, "Authentication"): "auto" (once a key exists),
+  // "required" or "off".
+  std::string auth = "auto";
+  // A bearer token that opens GET /metrics besides admin keys (for a scraper); never logged.
+  std::optional<std::string> metrics_token;
   // `worker` only: HOST:PORT where GET /metrics and GET /health are served; empty = none.
   std::string metrics_listen;
   std::string log_format = "text";

@@ -51,6 +51,9 @@ struct NewRequest {
   std::optional<std::string> idempotency_key;
   std::string fingerprint;  // hash of the upload; tells a retried upload from a different one
   TimeMs created_at = 0;
+  // The API key that uploads it (ApiKeyRecord::id): the request's tenant. None when keys
+  // are not in force; such a request is seen by admin keys only once they are.
+  std::optional<std::string> owner_key;
 };
 
 struct CreateOutcome {
@@ -78,6 +81,7 @@ struct RequestRecord {
   int quality = 50;
   ImageFormat format = ImageFormat::jpeg;
   std::optional<std::string> failure_reason;  // set when status is `failed`
+  std::optional<std::string> owner_key;       // NewRequest::owner_key
 };
 
 struct ImageRecord {
@@ -146,6 +150,23 @@ struct DeliveryAttempt {
   std::optional<int> http_status;
   std::optional<std::string> error;
   std::optional<TimeMs> next_attempt_at;  // nullopt and not delivered: give up
+};
+
+// An API key (docs/API.md, "Authentication"). The token itself is never stored: only its
+// hash, by which a request's bearer token is looked up.
+struct NewApiKey {
+  std::string id;  // "key_" + uuid: what requests.owner_key names, never shown to clients
+  std::string name;
+  std::string token_hash;  // lower-case hex SHA-256 of the token
+  bool admin = false;
+  // Quotas, stored and listed; enforced elsewhere. None: no limit.
+  std::optional<std::int64_t> images_per_day;
+  std::optional<std::int64_t> uploads_per_minute;
+  TimeMs created_at = 0;
+};
+
+struct ApiKeyRecord : NewApiKey {
+  std::optional<TimeMs> revoked_at;  // set once revoked; a revoked key opens nothing
 };
 
 }  // namespace imgbatch::core

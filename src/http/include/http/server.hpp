@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "blob/blob_store.hpp"
 #include "core/config.hpp"
@@ -42,6 +43,10 @@ struct ServerOptions {
   // under config.effective_public_url().
   std::shared_ptr<const core::ImageLinks> image_links;
 };
+
+// True when `listen` (--listen) is a loopback address (127.0.0.0/8, ::1, localhost): only
+// this machine can connect. False for any other address and for a malformed one.
+bool listens_on_loopback(std::string_view listen);
 
 class Server {
  public:

@@ -52,8 +52,9 @@ class Store {
   virtual ~Store() = default;
 
   // Stores the request, its products and one pending task per image in one transaction.
-  // With an idempotency key seen within the last 24 h: `replayed` with the earlier id
-  // when the fingerprint matches, `key_conflict` when it does not; nothing is stored.
+  // With an idempotency key seen within the last 24 h from the same owner_key (tenants
+  // never see each other's keys): `replayed` with the earlier id when the fingerprint matches,
+  // `key_conflict` when it does not; nothing is stored.
   virtual core::CreateOutcome create_request(const core::NewRequest& request) = 0;
 
   virtual std::optional<core::RequestRecord> get_request(const std::string& id) = 0;
@@ -64,6 +65,23 @@ class Store {
 
   // Newest first.
   virtual std::vector<core::RequestRecord> list_requests(int limit, int offset) = 0;
+  // Newest first, only those whose owner_key is `owner_key` (one tenant's requests).
+  virtual std::vector<core::RequestRecord> list_requests_of(const std::string& owner_key, int limit,
+                                                            int offset) = 0;
+
+  // API keys. Stores a new key; false (and nothing stored) when a key that is not revoked
+  // already has its name.
+  virtual bool create_api_key(const core::NewApiKey& key) = 0;
+  // Every key, revoked ones too, oldest first.
+  virtual std::vector<core::ApiKeyRecord> list_api_keys() = 0;
+  // Revokes the key of that name that is not revoked yet; false when there is none. Takes
+  // effect at once for every process: find_api_key reads the database on each call.
+  virtual bool revoke_api_key(const std::string& name, core::TimeMs now) = 0;
+  // The key, not revoked, whose token has this hash (an indexed lookup), or nullopt.
+  virtual std::optional<core::ApiKeyRecord> find_api_key(const std::string& token_hash) = 0;
+  // True once any key has been created, even if all have been revoked since: revoking
+  // the last key must not open the service to everyone.
+  virtual bool any_api_key() = 0;
 
   // Claims up to `max` pending tasks whose retry time has come, oldest request first,
   // leasing them to `owner` until now + lease_ms. Their requests become `processing`.
