@@ -100,7 +100,8 @@ Service::Service(const core::Config& config, ServiceRole role)
       blobs_(open_blobs(config)),
       image_links_(make_image_links(config, *blobs_)),
       metrics_(registry_),
-      dispatcher_(dispatcher_options(config, metrics_, image_links_), *store_) {
+      dispatcher_(dispatcher_options(config, metrics_, image_links_), *store_),
+      deletion_sweeper_(*store_, *blobs_) {
   if (config.workers > 0) {
     pipeline::Options options = pipeline_options(config);
     options.metrics = &metrics_;
@@ -148,12 +149,14 @@ void Service::start() {
   }
   if (workers_) workers_->start();
   dispatcher_.start();
+  deletion_sweeper_.start();
 }
 
 void Service::stop() {
   if (server_) server_->stop();
   if (workers_) workers_->stop(kShutdownGrace);
   dispatcher_.stop();
+  deletion_sweeper_.stop();
 }
 
 int run_service(const core::Config& config, ServiceRole role) {

@@ -13,6 +13,7 @@
 #include "core/image_links.hpp"
 #include "http/server.hpp"
 #include "metrics/service_metrics.hpp"
+#include "retention/deletion_sweeper.hpp"
 #include "store/store.hpp"
 #include "webhook/dispatcher.hpp"
 #include "worker_setup.hpp"
@@ -53,7 +54,8 @@ class Service {
   metrics::Registry registry_;
   metrics::ServiceMetrics metrics_;
   webhook::Dispatcher dispatcher_;
-  std::optional<Workers> workers_;  // none with --workers 0 (an API-only node)
+  retention::DeletionSweeper deletion_sweeper_;  // the images of deleted requests
+  std::optional<Workers> workers_;               // none with --workers 0 (an API-only node)
   // `worker --metrics-listen`: the config the monitoring server listens with (listen =
   // --metrics-listen). Declared before server_, which keeps a reference to it.
   core::Config monitoring_config_;

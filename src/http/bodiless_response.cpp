@@ -55,7 +55,8 @@ class response_builder_t<imgbatch::http::bodiless_output_t> final
 namespace imgbatch::http {
 
 bool is_bodiless(const restinio::request_t& req, const Reply& reply) {
-  return reply.status == 304 || req.header().method() == restinio::http_method_head();
+  return reply.status == 304 || reply.status == 204 ||
+         req.header().method() == restinio::http_method_head();
 }
 
 void send_bodiless(const restinio::request_handle_t& req, const Reply& reply) {

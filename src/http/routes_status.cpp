@@ -5,6 +5,8 @@
 
 #include <restinio/uri_helpers.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "caller_scope.hpp"
 #include "core/ids.hpp"
 #include "core/status_document.hpp"
@@ -155,6 +157,30 @@ Reply health(const Deps& deps) {
 
 }  // namespace
 
+// DELETE /requests/ID: an ended request goes, with its rows at once and its images soon
+// after (the deletion sweeper removes them from the storage; retention/).
+Reply delete_request(const Deps& deps, const restinio::router::route_params_t& params) {
+  const auto id = normalized_id(std::string_view(params["id"].data(), params["id"].size()));
+  if (!core::is_uuid(id)) return unknown_request(id);
+  const auto record = visible_request(deps, id);
+  if (!record) return unknown_request(id);
+  switch (deps.store.delete_request(id)) {
+    case store::Store::DeleteOutcome::deleted: {
+      spdlog::info("request deleted");
+      Reply reply;
+      reply.status = 204;
+      return reply;
+    }
+    case store::Store::DeleteOutcome::not_found:  // deleted meanwhile by another call
+      return unknown_request(id);
+    case store::Store::DeleteOutcome::not_ended:
+      break;
+  }
+  return problem(409, "request " + id + " is " + std::string(core::to_string(record->status)) +
+                          ": only a request that has ended (completed or failed) can be "
+                          "deleted; try again when it has");
+}
+
 std::vector<Route> status_routes(const Deps& deps) {
   using Params = restinio::router::route_params_t;
   std::vector<Route> routes;
@@ -168,6 +194,10 @@ std::vector<Route> status_routes(const Deps& deps) {
   routes.push_back({restinio::http_method_get(), "/requests/:id/output.csv",
                     [&deps](const restinio::request_t&, const Params& params) {
                       return output_csv(deps, params);
+                    }});
+  routes.push_back({restinio::http_method_delete(), "/requests/:id",
+                    [&deps](const restinio::request_t&, const Params& params) {
+                      return delete_request(deps, params);
                     }});
   return routes;
 }

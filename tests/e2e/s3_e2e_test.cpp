@@ -189,6 +189,20 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
     }
   }
 
+  // Deleted through one node: gone from both at once, and its objects leave the bucket
+  // (the deletion sweepers of the processes remove them; a link handed out stops working).
+  const auto deleted = node2.client().request("DELETE", "/requests/" + id, "", {});
+  EXPECT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_EQ(node1.client().get("/status?request_id=" + id).status, 404);
+  std::vector<std::string> left = ceph().list_keys(bucket);
+  for (int i = 0; i < 300 && !left.empty(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    left = ceph().list_keys(bucket);
+  }
+  EXPECT_TRUE(left.empty()) << left.size() << " objects left\n" << deployment.logs();
+  EXPECT_EQ(deployment.number("SELECT count(*) FROM blob_deletions"), 0);
+  EXPECT_EQ(HttpClient(ceph().endpoint()).get(notified_link).status, 404);
+
   EXPECT_TRUE(survivor.running());
   EXPECT_TRUE(node1.process->running());
   EXPECT_TRUE(node2.process->running());

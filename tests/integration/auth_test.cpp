@@ -113,7 +113,8 @@ std::vector<std::pair<std::string, std::string>> api_routes(const std::string& i
           {"GET", "/status?request_id=" + id},
           {"HEAD", "/status?request_id=" + id},
           {"GET", "/requests"},
-          {"GET", "/requests/" + id + "/output.csv"}};
+          {"GET", "/requests/" + id + "/output.csv"},
+          {"DELETE", "/requests/" + id}};
 }
 
 TEST_F(AuthTest, OpenWhileNoKeyWasEverCreated) {
@@ -229,6 +230,17 @@ TEST_F(AuthTest, AnotherKeysRequestIsNotFoundOnEveryRouteThatTakesAnId) {
   ASSERT_EQ(list_b.size(), 1u);
   EXPECT_EQ(list_b[0]["request_id"], of_b);
   EXPECT_EQ(client().get("/requests", bearer(admin)).json()["requests"].size(), 2u);
+
+  // DELETE too: another key's request is "not found" and stays; its owner deletes it, and
+  // an admin key deletes any.
+  const auto other = client().request("DELETE", "/requests/" + of_a, "", bearer(b));
+  const auto missing = client().request("DELETE", "/requests/" + unknown, "", bearer(b));
+  EXPECT_EQ(other.status, 404) << other.body;
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_TRUE(store_->get_request(of_a).has_value());
+  EXPECT_EQ(client().request("DELETE", "/requests/" + of_a, "", bearer(a)).status, 204);
+  EXPECT_EQ(client().request("DELETE", "/requests/" + of_b, "", bearer(admin)).status, 204);
+  EXPECT_FALSE(store_->get_request(of_b).has_value());
 }
 
 TEST_F(AuthTest, ARequestFromBeforeKeysIsSeenByAdminKeysOnly) {

@@ -554,6 +554,33 @@ TEST_F(FinishedRequestTest, AHungImageStorageHoldsUpNothingButImages) {
   last.join();
 }
 
+// DELETE /requests/ID: an ended request is gone at once (204, then 404 everywhere), its
+// stored images queued for the deletion sweeper of the service (retention/), which this
+// server alone does not run.
+TEST_F(FinishedRequestTest, DeletingAnEndedRequestRemovesItAndQueuesItsImages) {
+  ASSERT_NO_FATAL_FAILURE(finish_request());
+  const auto deleted = client_->request("DELETE", "/requests/" + id_, "", {});
+  EXPECT_EQ(deleted.status, 204);
+  EXPECT_TRUE(deleted.body.empty());
+  EXPECT_FALSE(deleted.header("content-type").has_value());
+  expect_problem(client_->get("/status?request_id=" + id_), 404);
+  expect_problem(client_->get("/requests/" + id_ + "/output.csv"), 404);
+  expect_problem(client_->request("DELETE", "/requests/" + id_, "", {}), 404);
+  EXPECT_EQ(get_json("/requests")["requests"].size(), 0u);
+  EXPECT_EQ(store_->pending_blob_deletions(10),
+            (std::vector<std::string>{id_ + "/0-0.jpg", id_ + "/1-0.jpg"}));
+  expect_problem(client_->request("DELETE", "/requests/not-an-id", "", {}), 404);
+}
+
+TEST_F(HttpApiTest, ARequestThatHasNotEndedCannotBeDeleted) {
+  const auto id = upload_ok(kTwoProducts);
+  const auto refused = client_->request("DELETE", "/requests/" + id, "", {});
+  const auto body = expect_problem(refused, 409);
+  EXPECT_NE(body.value("detail", "").find("only a request that has ended"), std::string::npos);
+  EXPECT_EQ(get_json("/status?request_id=" + id)["status"], "pending");
+  EXPECT_TRUE(store_->pending_blob_deletions(10).empty());
+}
+
 TEST_F(FinishedRequestTest, MissingImagesAndTraversalAttemptsAre404) {
   ASSERT_NO_FATAL_FAILURE(finish_request());
   for (const std::string& path : std::vector<std::string>{
@@ -635,11 +662,15 @@ TEST_F(HttpApiTest, WebhookVerifierRefusalIs401) {
 
 TEST_F(HttpApiTest, UnknownRoutesAre404Problems) {
   // "/" is the dashboard (routes_web.cpp); the page is not served under other names.
-  for (const char* path : {"/index.html", "/nope", "/status/extra", "/requests/x", "/images"}) {
+  for (const char* path : {"/index.html", "/nope", "/status/extra", "/requests/x/y", "/images"}) {
     const auto body = expect_problem(client_->get(path), 404);
     EXPECT_NE(body.value("detail", "").find(path), std::string::npos) << body.dump();
   }
   expect_problem(client_->request("POST", "/nope", "x", {}), 404);
+  // /requests/ID is there for DELETE only.
+  const auto get = client_->get("/requests/" + core::new_uuid());
+  expect_problem(get, 405);
+  EXPECT_EQ(get.header("allow").value_or(""), "DELETE");
 }
 
 TEST_F(HttpApiTest, WrongMethodsAre405WithAllow) {

@@ -427,6 +427,52 @@ std::optional<core::ApiKeyRecord> PostgresStore::find_api_key(const std::string&
   });
 }
 
+Store::DeleteOutcome PostgresStore::delete_request(const std::string& id) {
+  return run("deleting a request", [&](Connection& db) {
+    Transaction transaction(db);
+    // The row locked: a second DELETE (or a claim) waits for this one to end.
+    const Result found = db.query("SELECT seq, status FROM requests WHERE id = $1 FOR UPDATE",
+                                  Params().add(id), "finding a request to delete");
+    if (found.rows() == 0) return DeleteOutcome::not_found;
+    const std::string status = found.text(0, 1);
+    if (status != "completed" && status != "failed") return DeleteOutcome::not_ended;
+    const std::int64_t seq = found.int64(0, 0);
+    db.query(
+        "INSERT INTO blob_deletions (key) SELECT $1 || '/' || output_name FROM tasks"
+        " WHERE request_seq = $2 AND output_name IS NOT NULL ORDER BY id ON CONFLICT DO NOTHING",
+        Params().add(id).add(seq), "queueing a deleted request's images");
+    db.query("DELETE FROM deliveries WHERE request_id = $1", Params().add(id),
+             "deleting a request's deliveries");
+    for (const char* sql :
+         {"DELETE FROM tasks WHERE request_seq = $1", "DELETE FROM products WHERE request_seq = $1",
+          "DELETE FROM requests WHERE seq = $1"})
+      db.query(sql, Params().add(seq), "deleting a request");
+    transaction.commit("committing a deletion");
+    return DeleteOutcome::deleted;
+  });
+}
+
+std::vector<std::string> PostgresStore::pending_blob_deletions(int limit) {
+  return run("listing images to remove", [&](Connection& db) {
+    const Result rows = db.query("SELECT key FROM blob_deletions ORDER BY seq LIMIT $1",
+                                 Params().add(limit), "listing images to remove");
+    std::vector<std::string> keys;
+    keys.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int i = 0; i < rows.rows(); ++i) keys.push_back(rows.text(i, 0));
+    return keys;
+  });
+}
+
+void PostgresStore::forget_blob_deletions(const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  std::vector<std::optional<std::string>> values(keys.begin(), keys.end());
+  run("forgetting removed images", [&](Connection& db) {
+    db.query("DELETE FROM blob_deletions WHERE key = ANY($1::text[])",
+             Params().add_literal(array_literal(values)), "forgetting removed images");
+    return 0;
+  });
+}
+
 bool PostgresStore::any_api_key() {
   return run("looking for API keys", [&](Connection& db) {
     return db.query("SELECT EXISTS (SELECT 1 FROM api_keys)::int", "looking for API keys")

@@ -121,11 +121,20 @@ CREATE INDEX requests_by_owner ON requests (owner_key, created_at, seq)
   WHERE owner_key IS NOT NULL;
 )sql";
 
+// Version 4: the images of deleted requests, waiting to be removed (sqlite/schema.cpp,
+// version 3).
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE blob_deletions (
+  seq BIGSERIAL PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE
+);
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
   static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
-                                     {{2, kSchemaV2}, {3, kSchemaV3}});
+                                     {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}});
   return schema.migrations();
 }
 

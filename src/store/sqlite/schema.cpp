@@ -111,6 +111,15 @@ ALTER TABLE requests ADD COLUMN owner_key TEXT;  -- NULL: stored while keys were
 CREATE INDEX requests_by_owner ON requests (owner_key, created_at) WHERE owner_key IS NOT NULL;
 )sql";
 
+// Version 3: the images of deleted requests, waiting to be removed from the storage
+// (Store::delete_request queues them in the transaction that deletes the rows).
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE blob_deletions (
+  seq INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE   -- "REQUEST_ID/NAME", as the BlobStore names it
+);
+)sql";
+
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
               "looking for a table");
@@ -128,7 +137,8 @@ int read_integer(Connection& connection, std::string_view sql, const std::string
 }  // namespace
 
 std::span<const Migration> migrations() {
-  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail, {{2, kSchemaV2}});
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
+                                     {{2, kSchemaV2}, {3, kSchemaV3}});
   return schema.migrations();
 }
 

@@ -270,6 +270,60 @@ std::optional<core::ApiKeyRecord> SqliteStore::find_api_key(const std::string& t
   return common::read_api_key(query);
 }
 
+Store::DeleteOutcome SqliteStore::delete_request(const std::string& id) {
+  std::lock_guard lock(writer_mutex_);
+  Connection& db = *writer_;
+  Transaction transaction(db, Transaction::Kind::write);
+  std::int64_t seq = 0;
+  {
+    Query find(db, "SELECT seq, status FROM requests WHERE id = ?1", "finding a request to delete");
+    find.bind(1, id);
+    if (!find.step()) return DeleteOutcome::not_found;
+    const std::string status = find.text(1);
+    if (status != "completed" && status != "failed") return DeleteOutcome::not_ended;
+    seq = find.int64(0);
+  }
+  Query queue(db,
+              "INSERT OR IGNORE INTO blob_deletions (key) SELECT ?1 || '/' || output_name"
+              " FROM tasks WHERE request_seq = ?2 AND output_name IS NOT NULL ORDER BY id",
+              "queueing a deleted request's images");
+  queue.bind(1, id).bind(2, seq).run();
+  Query deliveries(db, "DELETE FROM deliveries WHERE request_id = ?1",
+                   "deleting a request's deliveries");
+  deliveries.bind(1, id).run();
+  for (const char* sql :
+       {"DELETE FROM tasks WHERE request_seq = ?1", "DELETE FROM products WHERE request_seq = ?1",
+        "DELETE FROM requests WHERE seq = ?1"}) {
+    Query remove(db, sql, "deleting a request");
+    remove.bind(1, seq).run();
+  }
+  transaction.commit();
+  return DeleteOutcome::deleted;
+}
+
+std::vector<std::string> SqliteStore::pending_blob_deletions(int limit) {
+  auto db = reader();
+  Query query(*db, "SELECT key FROM blob_deletions ORDER BY seq LIMIT ?1",
+              "listing images to remove");
+  query.bind(1, limit);
+  std::vector<std::string> keys;
+  while (query.step()) keys.push_back(query.text(0));
+  return keys;
+}
+
+void SqliteStore::forget_blob_deletions(const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  std::lock_guard lock(writer_mutex_);
+  Connection& db = *writer_;
+  Transaction transaction(db, Transaction::Kind::write);
+  Query forget(db, "DELETE FROM blob_deletions WHERE key = ?1", "forgetting removed images");
+  for (const auto& key : keys) {
+    forget.bind(1, key).run();
+    forget.reset();
+  }
+  transaction.commit();
+}
+
 bool SqliteStore::any_api_key() {
   auto db = reader();
   Query query(*db, "SELECT EXISTS (SELECT 1 FROM api_keys)", "looking for API keys");

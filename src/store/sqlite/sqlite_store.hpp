@@ -37,6 +37,9 @@ class SqliteStore final : public Store {
   bool revoke_api_key(const std::string& name, core::TimeMs now) override;
   std::optional<core::ApiKeyRecord> find_api_key(const std::string& token_hash) override;
   bool any_api_key() override;
+  DeleteOutcome delete_request(const std::string& id) override;
+  std::vector<std::string> pending_blob_deletions(int limit) override;
+  void forget_blob_deletions(const std::vector<std::string>& keys) override;
   std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max, core::TimeMs now,
                                              core::TimeMs lease_ms) override;
   int renew_leases(const std::string& owner, const std::vector<std::int64_t>& task_ids,

@@ -237,6 +237,8 @@ async function checkStatusErrors() {
     const answer = await call('GET', path);
     check(answer.status === expected, `GET ${path} is ${expected} (got ${answer.status})`);
   }
+  const deleteUnknown = await call('DELETE', `/requests/${unknown}`);
+  check(deleteUnknown.status === 404, `DELETE of an unknown request is 404 (got ${deleteUnknown.status})`);
 }
 
 // A real request: one image that a slow origin keeps in flight (so the request is seen
@@ -267,6 +269,8 @@ async function checkRequestLifecycle() {
     `right after the upload the request is pending or processing (got ${early.json && early.json.status})`);
   const notYet = await call('GET', `/requests/${id}/output.csv`, { label: 'while processing' });
   check(notYet.status === 409, `output.csv before the end is 409 (got ${notYet.status})`);
+  const notDeleted = await call('DELETE', `/requests/${id}`, { label: 'while processing' });
+  check(notDeleted.status === 409, `DELETE before the end is 409 (got ${notDeleted.status})`);
   const page = await call('GET', `/status?request_id=${id.toUpperCase()}&offset=1&limit=1`, { label: 'a page' });
   check(page.json && page.json.products.length === 1 && page.json.products[0].serial_number === '2',
     'offset and limit page through the products');
@@ -332,11 +336,12 @@ async function checkRoutes() {
   for (const [template, item] of Object.entries(spec.paths)) {
     const documented = METHODS.filter((m) => item[m]).map((m) => m.toUpperCase()).sort();
     const concrete = template.replace(/\{[^}]+\}/g, (param) => (param === '{file}' ? 'app.js' : '0-0.jpg'));
-    const response = await fetch(new URL(concrete, baseUrl), { method: 'DELETE' });
+    // PATCH: a method no path of the API has.
+    const response = await fetch(new URL(concrete, baseUrl), { method: 'PATCH' });
     await response.arrayBuffer();
     const allow = (response.headers.get('allow') || '').split(',').map((m) => m.trim()).filter(Boolean).sort();
     check(response.status === 405 && JSON.stringify(allow) === JSON.stringify(documented),
-      `DELETE ${concrete}: expected 405 with Allow ${documented.join(', ')}; got ${response.status} ` +
+      `PATCH ${concrete}: expected 405 with Allow ${documented.join(', ')}; got ${response.status} ` +
       `with Allow "${response.headers.get('allow')}"`);
   }
   const routes = fs.readFileSync(routesFile, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);

@@ -989,3 +989,71 @@ TEST_P(StoreConformance, StoresALargeRequest) {
 }
 
 }  // namespace imgbatch::store::testing
+
+// ---- deleting requests -----------------------------------------------------------------
+
+namespace imgbatch::store::testing {
+namespace {
+
+// A request of `images` images, all claimed and ended: the first `failures` failed, the
+// rest succeeded (outputs "P-I.jpg").
+std::string ended_request(Store& store, int images, int failures, TimeMs now) {
+  const std::string id = create(store, make_request(1, images));
+  const auto tasks = store.claim_tasks("w", images, now, kLease);
+  EXPECT_EQ(tasks.size(), static_cast<std::size_t>(images));
+  std::vector<TaskOutcome> outcomes;
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    outcomes.push_back(static_cast<int>(i) < failures ? failed(tasks[i], "HTTP 404")
+                                                      : succeeded(tasks[i]));
+  EXPECT_EQ(store.finish_tasks(outcomes, now), std::vector<std::string>{id});
+  return id;
+}
+
+}  // namespace
+
+TEST_P(StoreConformance, DeletingAnEndedRequestRemovesItsRowsAndQueuesItsImages) {
+  const std::string with_hook = completed_with_webhook(store(), kT0, "https://hooks.example/x");
+  const std::string mixed = ended_request(store(), 3, 1, kT0 + kSecond);
+  const std::string running = create(store(), make_request(1, 2));
+  ASSERT_EQ(store().claim_tasks("w", 1, kT0 + 2 * kSecond, kLease).size(), 1u);
+  const std::string pending = create(store(), make_request(1, 1));
+
+  // Only an ended request goes; the others are untouched.
+  EXPECT_EQ(store().delete_request(running), Store::DeleteOutcome::not_ended);
+  EXPECT_EQ(store().delete_request(pending), Store::DeleteOutcome::not_ended);
+  EXPECT_EQ(store().delete_request(core::new_uuid()), Store::DeleteOutcome::not_found);
+  EXPECT_TRUE(store().pending_blob_deletions(10).empty());
+
+  ASSERT_EQ(store().delete_request(with_hook), Store::DeleteOutcome::deleted);
+  EXPECT_FALSE(store().get_request(with_hook).has_value());
+  EXPECT_TRUE(store().get_products(with_hook, 0, 10).empty());
+  EXPECT_TRUE(harness().deliveries(with_hook).empty());
+  EXPECT_EQ(store().delete_request(with_hook), Store::DeleteOutcome::not_found);
+  EXPECT_EQ(store().pending_blob_deletions(10), std::vector<std::string>{with_hook + "/0-0.jpg"});
+
+  // The failed image has no output to remove; the others are queued in task order.
+  ASSERT_EQ(store().delete_request(mixed), Store::DeleteOutcome::deleted);
+  const std::vector<std::string> queued = {with_hook + "/0-0.jpg", mixed + "/0-1.jpg",
+                                           mixed + "/0-2.jpg"};
+  EXPECT_EQ(store().pending_blob_deletions(10), queued);
+  EXPECT_EQ(harness().open()->pending_blob_deletions(10), queued) << "one queue for all";
+  EXPECT_EQ(store().pending_blob_deletions(2),
+            std::vector<std::string>(queued.begin(), queued.begin() + 2));
+
+  std::vector<std::string> listed;
+  for (const auto& r : store().list_requests(10, 0)) listed.push_back(r.id);
+  std::sort(listed.begin(), listed.end());
+  std::vector<std::string> remaining = {pending, running};
+  std::sort(remaining.begin(), remaining.end());
+  EXPECT_EQ(listed, remaining);
+  EXPECT_EQ(store().get_request(running)->status, core::RequestStatus::processing);
+  EXPECT_EQ(store().get_products(pending, 0, 10).size(), 1u);
+
+  // Forgetting is by key, and forgetting what is not queued is no error.
+  store().forget_blob_deletions({mixed + "/0-1.jpg", "nope/0-0.jpg"});
+  store().forget_blob_deletions({});
+  EXPECT_EQ(store().pending_blob_deletions(10),
+            (std::vector<std::string>{with_hook + "/0-0.jpg", mixed + "/0-2.jpg"}));
+}
+
+}  // namespace imgbatch::store::testing

@@ -69,6 +69,17 @@ class Store {
   virtual std::vector<core::RequestRecord> list_requests_of(const std::string& owner_key, int limit,
                                                             int offset) = 0;
 
+  // Deletes an ended request (completed or failed) with everything of it — products,
+  // tasks, webhook deliveries — in one transaction, and in the same transaction queues the
+  // keys of its stored images for removal (pending_blob_deletions): a crash before they
+  // are removed leaves them queued for the next sweep, never orphaned.
+  enum class DeleteOutcome { deleted, not_found, not_ended };
+  virtual DeleteOutcome delete_request(const std::string& id) = 0;
+  // Up to `limit` keys of stored images waiting to be removed, oldest first.
+  virtual std::vector<std::string> pending_blob_deletions(int limit) = 0;
+  // Forgets keys whose images are removed (or were never there).
+  virtual void forget_blob_deletions(const std::vector<std::string>& keys) = 0;
+
   // API keys. Stores a new key; false (and nothing stored) when a key that is not revoked
   // already has its name.
   virtual bool create_api_key(const core::NewApiKey& key) = 0;
