@@ -121,11 +121,22 @@ CREATE INDEX requests_by_owner ON requests (owner_key, created_at, seq)
   WHERE owner_key IS NOT NULL;
 )sql";
 
+// Version 4: what each key has used of its limits (sqlite/schema.cpp, version 3).
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE api_key_usage (
+  key_id       TEXT PRIMARY KEY,
+  day_start    BIGINT NOT NULL,
+  images_today BIGINT NOT NULL,
+  token_micros BIGINT NOT NULL,
+  refilled_at  BIGINT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
   static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
-                                     {{2, kSchemaV2}, {3, kSchemaV3}});
+                                     {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}});
   return schema.migrations();
 }
 

@@ -111,6 +111,18 @@ ALTER TABLE requests ADD COLUMN owner_key TEXT;  -- NULL: stored while keys were
 CREATE INDEX requests_by_owner ON requests (owner_key, created_at) WHERE owner_key IS NOT NULL;
 )sql";
 
+// Version 3: what each key has used of its limits (common/quota.hpp), read and written in
+// the transaction that stores an upload. One row per key that has a limit.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE api_key_usage (
+  key_id       TEXT PRIMARY KEY,   -- api_keys.id
+  day_start    INTEGER NOT NULL,   -- the UTC day images_today counts
+  images_today INTEGER NOT NULL,
+  token_micros INTEGER NOT NULL,   -- the per-minute bucket, in millionths of an upload
+  refilled_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
               "looking for a table");
@@ -128,7 +140,8 @@ int read_integer(Connection& connection, std::string_view sql, const std::string
 }  // namespace
 
 std::span<const Migration> migrations() {
-  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail, {{2, kSchemaV2}});
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
+                                     {{2, kSchemaV2}, {3, kSchemaV3}});
   return schema.migrations();
 }
 
