@@ -184,7 +184,7 @@ struct NewApiKey {
   std::string name;
   std::string token_hash;  // lower-case hex SHA-256 of the token
   bool admin = false;
-  // Quotas, stored and listed; enforced elsewhere. None: no limit.
+  // Quotas, enforced by POST /upload (core::UploadQuota). None: no limit.
   std::optional<std::int64_t> images_per_day;
   std::optional<std::int64_t> uploads_per_minute;
   TimeMs created_at = 0;
