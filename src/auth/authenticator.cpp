@@ -29,7 +29,12 @@ Verdict allow(Caller caller) {
   return verdict;
 }
 
-Caller caller_of(const core::ApiKeyRecord& key) { return Caller{key.id, key.name, key.admin}; }
+Caller caller_of(const core::ApiKeyRecord& key) {
+  Caller caller{key.id, key.name, key.admin, std::nullopt};
+  if (key.images_per_day || key.uploads_per_minute)
+    caller.quota = core::UploadQuota{key.images_per_day, key.uploads_per_minute};
+  return caller;
+}
 
 }  // namespace
 

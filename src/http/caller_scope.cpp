@@ -9,7 +9,7 @@ thread_local const auth::Caller* current = nullptr;
 // A key id that no request has (stored ones start with "key_"), without admin rights: it
 // sees nothing.
 const auth::Caller& nobody() {
-  static const auth::Caller caller{std::string(), std::string(), false};
+  static const auth::Caller caller{std::string(), std::string(), false, std::nullopt};
   return caller;
 }
 

@@ -30,4 +30,10 @@ Reply problem(int status, std::string detail, nlohmann::json errors) {
   return problem_reply(status, body);
 }
 
+Reply problem_with_members(int status, std::string detail, const nlohmann::json& members) {
+  auto body = problem_body(status, std::move(detail));
+  for (const auto& [name, value] : members.items()) body[name] = value;
+  return problem_reply(status, body);
+}
+
 }  // namespace imgbatch::http

@@ -15,5 +15,7 @@ namespace imgbatch::http {
 // `detail` says what was wrong and, where it can, what to do about it.
 Reply problem(int status, std::string detail);
 Reply problem(int status, std::string detail, nlohmann::json errors);
+// With RFC 9457 extension members (a JSON object) after the standard ones.
+Reply problem_with_members(int status, std::string detail, const nlohmann::json& members);
 
 }  // namespace imgbatch::http

@@ -14,6 +14,7 @@
 #include "multipart.hpp"
 #include "params.hpp"
 #include "problem.hpp"
+#include "rate_limit_headers.hpp"
 #include "routes.hpp"
 
 namespace imgbatch::http {
@@ -95,6 +96,32 @@ std::size_t image_count(const core::NewRequest& request) {
   return n;
 }
 
+// 429: the upload would pass a limit of its key; nothing was stored or charged.
+UploadAnswer over_quota(const core::QuotaState& state, std::size_t images) {
+  std::string detail;
+  if (state.images_exceeded)
+    detail = "this upload has " + plural(images, "image") + "; this key may upload " +
+             plural(static_cast<std::size_t>(state.images_left), "more image") +
+             " today (--images-per-day " + std::to_string(state.images_per_day.value_or(0)) +
+             ", counted per UTC day)";
+  if (state.uploads_exceeded)
+    detail += std::string(detail.empty() ? "" : "; ") + "this key has used its " +
+              std::to_string(state.uploads_per_minute.value_or(0)) +
+              " uploads per minute (--uploads-per-minute)";
+  detail += "; nothing was stored, try again after Retry-After";
+  // Also as members, for programs: what is left now, and what this upload needed.
+  nlohmann::json members = nlohmann::json::object();
+  if (state.images_per_day) {
+    members["images_left_today"] = state.images_left;
+    members["images_in_upload"] = images;
+  }
+  if (state.uploads_per_minute) members["uploads_left"] = state.uploads_left;
+  Reply reply = problem_with_members(429, std::move(detail), members);
+  reply.header("Retry-After", std::to_string(retry_after_seconds(state)));
+  add_rate_limit_headers(reply, state);
+  return {metrics::UploadOutcome::rejected, std::move(reply)};
+}
+
 UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
   const auto& config = deps.config;
   const auto& body = req.body();
@@ -144,6 +171,9 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
                                      std::move(fingerprint), std::move(idempotency_key));
   // The request belongs to the key that uploads it (docs/API.md, "Tenants").
   request.owner_key = current_caller().key_id;
+  // Its limits are charged in the transaction that stores it (docs/API.md, "Quotas and
+  // rate limits").
+  if (request.owner_key) request.quota = current_caller().quota;
 
   const auto outcome = deps.store.create_request(request);
   using Kind = core::CreateOutcome::Kind;
@@ -151,12 +181,14 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
     return refused(422,
                    "Idempotency-Key was used with a different upload; use a new key for "
                    "a new upload");
+  if (outcome.kind == Kind::over_quota) return over_quota(*outcome.quota, image_count(request));
 
   // The rest of this call's log lines (the server's access line too) are about this id.
   log::bind_request_id(outcome.request_id);
   Reply reply = json_reply(202, {{"request_id", outcome.request_id},
                                  {"message", "Upload successful, processing started."}});
   reply.header("Location", "/status?request_id=" + outcome.request_id);
+  if (outcome.quota) add_rate_limit_headers(reply, *outcome.quota);
   if (outcome.kind == Kind::replayed) {
     reply.header("Idempotent-Replayed", "true");
     spdlog::info("upload replayed (same Idempotency-Key and upload)");

@@ -9,6 +9,7 @@
 // The deployment and its helpers are in scale_out.hpp.
 #include <signal.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
@@ -424,6 +425,55 @@ TEST_F(PostgresScaleOut, AKeyRevokedThroughOneNodeIsRefusedAtOnceByTheOther) {
     EXPECT_EQ(logs.find(token.substr(3)), std::string::npos) << "a token is in the logs";
   }
   EXPECT_EQ(logs.find("ib_"), std::string::npos) << logs;
+}
+
+// Quotas live in the database: a key's images per day hold across two API nodes taking
+// its uploads at the same time (docs/API.md, "Quotas and rate limits").
+TEST_F(PostgresScaleOut, TwoApiNodesShareAKeysImagesPerDay) {
+  constexpr int kQuota = 6;
+  constexpr int kUploadsPerNode = 6;
+  TestOrigin origin(small_photo_dir());
+  Deployment deployment(10);
+  const std::string token =
+      token_in(run_keys(deployment, {"create", "--name", "shop", "--images-per-day",
+                                     std::to_string(kQuota), "--uploads-per-minute", "1000"}));
+  ASSERT_FALSE(token.empty());
+  ApiNode& node1 = deployment.start_api("api1");
+  ApiNode& node2 = deployment.start_api("api2");
+  const Headers key = {{"Authorization", "Bearer " + token}};
+  const std::string csv = make_csv(origin, 1, 0);
+
+  std::atomic<int> accepted{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> other{0};
+  auto upload_through = [&](const ApiNode& node) {
+    HttpClient client = node.client();
+    for (int i = 0; i < kUploadsPerNode; ++i) {
+      const auto r = client.post_form("/upload", {{"file", csv, "p.csv", ""}}, key);
+      const bool headers = r.header("ratelimit").has_value() &&
+                           r.header("ratelimit-policy").value_or("") ==
+                               "\"images-per-day\";q=6;w=86400, \"uploads-per-minute\";q=1000;w=60";
+      if (r.status == 202 && headers) {
+        ++accepted;
+      } else if (r.status == 429 && headers && r.header("retry-after").has_value() &&
+                 r.json().value("images_left_today", -1) == 0) {
+        ++refused;
+      } else {
+        ++other;
+        ADD_FAILURE() << r.status << " " << r.body;
+      }
+    }
+  };
+  std::thread a(upload_through, std::cref(node1));
+  std::thread b(upload_through, std::cref(node2));
+  a.join();
+  b.join();
+  EXPECT_EQ(other.load(), 0) << deployment.logs();
+  EXPECT_EQ(accepted.load(), kQuota);
+  EXPECT_EQ(refused.load(), 2 * kUploadsPerNode - kQuota);
+  // Exactly the accepted uploads were stored.
+  EXPECT_EQ(node2.client().get("/requests", key).json()["requests"].size(),
+            static_cast<std::size_t>(kQuota));
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 // file stands for a second API node.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -344,6 +346,129 @@ TEST(ListenAddress, LoopbackAddressesAreTold) {
   EXPECT_FALSE(http::listens_on_loopback("[::]:8080"));
   EXPECT_FALSE(http::listens_on_loopback("192.168.1.2:8080"));
   EXPECT_FALSE(http::listens_on_loopback("nonsense"));
+}
+
+// Quotas and rate limits (docs/API.md, "Quotas and rate limits").
+class QuotaTest : public AuthTest {
+ protected:
+  // A key with limits, as `imgbatch keys create --images-per-day … --uploads-per-minute …`.
+  std::string make_limited_key(const std::string& name, std::optional<std::int64_t> per_day,
+                               std::optional<std::int64_t> per_minute) {
+    const std::string token = auth::new_token();
+    core::NewApiKey key;
+    key.id = auth::new_key_id();
+    key.name = name;
+    key.token_hash = auth::token_hash(token);
+    key.images_per_day = per_day;
+    key.uploads_per_minute = per_minute;
+    key.created_at = core::now_ms();
+    EXPECT_TRUE(store_->create_api_key(key));
+    return token;
+  }
+  HttpResponse upload_images(HttpClient& to, const Headers& headers, int images) {
+    // One product whose image URLs are separated by white space.
+    std::string csv = "S. No.,Product Name,Input Image Urls\n1,SKU1,";
+    for (int i = 0; i < images; ++i)
+      csv += (i ? " " : "") + std::string("https://img.example/") + std::to_string(i) + ".jpg";
+    csv += "\n";
+    return to.post_form("/upload", {{"file", csv, "products.csv", "text/csv"}}, headers);
+  }
+  std::size_t requests_of(const std::string& token) {
+    const auto r = client().get("/requests", bearer(token));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json()["requests"].size();
+  }
+};
+
+// The seconds of a Retry-After header (delay-seconds), or -1 when it is not one.
+long long retry_after(const HttpResponse& r) {
+  const auto value = r.header("retry-after");
+  if (!value || value->empty() || value->find_first_not_of("0123456789") != std::string::npos)
+    return -1;
+  return std::stoll(*value);
+}
+
+TEST_F(QuotaTest, ImagesPerDayRefuseAnUploadThatWouldPassThemWith429) {
+  Node& node = start_node();
+  const std::string token = make_limited_key("shop", 5, std::nullopt);
+  Headers headers = bearer(token);
+  headers.emplace_back("Idempotency-Key", "order-1");
+  const auto first = upload_images(*node.client, headers, 3);
+  ASSERT_EQ(first.status, 202) << first.body;
+  EXPECT_EQ(first.header("ratelimit-policy").value_or(""), "\"images-per-day\";q=5;w=86400");
+  const auto state = first.header("ratelimit").value_or("");
+  EXPECT_EQ(state.rfind("\"images-per-day\";r=2;t=", 0), 0u) << state;
+
+  // A replay of the same upload is answered as before and not charged again.
+  const auto replay = upload_images(*node.client, headers, 3);
+  EXPECT_EQ(replay.status, 202) << replay.body;
+  EXPECT_EQ(replay.header("idempotent-replayed").value_or(""), "true");
+
+  const auto refused = upload_images(*node.client, bearer(token), 3);
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.header("content-type").value_or(""), "application/problem+json");
+  EXPECT_EQ(refused.json().value("images_left_today", -1), 2) << refused.body;
+  EXPECT_EQ(refused.json().value("images_in_upload", -1), 3) << refused.body;
+  EXPECT_NE(refused.json().value("detail", "").find("2 more images"), std::string::npos)
+      << refused.body;
+  // Until the UTC day ends.
+  EXPECT_GE(retry_after(refused), 1);
+  EXPECT_LE(retry_after(refused), 86'400);
+  EXPECT_EQ(refused.header("ratelimit-policy").value_or(""), "\"images-per-day\";q=5;w=86400");
+  EXPECT_EQ(refused.header("ratelimit").value_or("").rfind("\"images-per-day\";r=2;t=", 0), 0u);
+  EXPECT_EQ(requests_of(token), 1u);  // nothing stored
+
+  // What is left still fits.
+  EXPECT_EQ(upload_images(*node.client, bearer(token), 2).status, 202);
+  EXPECT_EQ(requests_of(token), 2u);
+}
+
+TEST_F(QuotaTest, UploadsPerMinuteRefuseTheUploadAfterTheBucketIsEmpty) {
+  Node& node = start_node();
+  // One upload a minute: the second within the minute is refused.
+  const std::string token = make_limited_key("shop", std::nullopt, 1);
+  const auto first = upload_images(*node.client, bearer(token), 1);
+  ASSERT_EQ(first.status, 202) << first.body;
+  EXPECT_EQ(first.header("ratelimit-policy").value_or(""), "\"uploads-per-minute\";q=1;w=60");
+  EXPECT_EQ(first.header("ratelimit").value_or("").rfind("\"uploads-per-minute\";r=0;t=", 0), 0u);
+
+  const auto refused = upload_images(*node.client, bearer(token), 1);
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.json().value("uploads_left", -1), 0) << refused.body;
+  EXPECT_GE(retry_after(refused), 1);
+  EXPECT_LE(retry_after(refused), 60);
+  EXPECT_EQ(refused.header("ratelimit-policy").value_or(""), "\"uploads-per-minute\";q=1;w=60");
+  EXPECT_EQ(refused.header("ratelimit").value_or(""),
+            "\"uploads-per-minute\";r=0;t=" + std::to_string(retry_after(refused)));
+  EXPECT_EQ(requests_of(token), 1u);
+}
+
+TEST_F(QuotaTest, TwoNodesShareAKeysQuota) {
+  Node& one = start_node();
+  Node& two = start_node();
+  const std::string token = make_limited_key("shop", 4, 10);
+  EXPECT_EQ(upload_images(*one.client, bearer(token), 3).status, 202);
+  const auto refused = upload_images(*two.client, bearer(token), 2);
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.json().value("images_left_today", -1), 1);
+  // Both policies, in the order documented.
+  EXPECT_EQ(refused.header("ratelimit-policy").value_or(""),
+            "\"images-per-day\";q=4;w=86400, \"uploads-per-minute\";q=10;w=60");
+  EXPECT_EQ(upload_images(*two.client, bearer(token), 1).status, 202);
+}
+
+TEST_F(QuotaTest, KeysWithoutLimitsAndTheNoKeyModeHaveNoRateLimitHeaders) {
+  Node& node = start_node();
+  const auto open = upload_images(*node.client, {}, 2);
+  EXPECT_EQ(open.status, 202) << open.body;
+  EXPECT_FALSE(open.header("ratelimit").has_value());
+  EXPECT_FALSE(open.header("ratelimit-policy").has_value());
+  const std::string token = make_key("unlimited");
+  for (int i = 0; i < 3; ++i) {
+    const auto r = upload_images(*node.client, bearer(token), 2);
+    EXPECT_EQ(r.status, 202) << r.body;
+    EXPECT_FALSE(r.header("ratelimit").has_value());
+  }
 }
 
 }  // namespace

@@ -20,8 +20,8 @@ std::string_view PreparedRequest::status() const {
 }
 
 core::CreateOutcome earlier_use(const std::string& earlier_id, bool same_fingerprint) {
-  if (same_fingerprint) return {core::CreateOutcome::Kind::replayed, earlier_id};
-  return {core::CreateOutcome::Kind::key_conflict, {}};
+  if (same_fingerprint) return {core::CreateOutcome::Kind::replayed, earlier_id, std::nullopt};
+  return {core::CreateOutcome::Kind::key_conflict, {}, std::nullopt};
 }
 
 std::string new_webhook_id() { return "msg_" + core::new_uuid(); }

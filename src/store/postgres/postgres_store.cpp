@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/new_request.hpp"
+#include "common/quota.hpp"
 #include "common/records.hpp"
 #include "postgres/conninfo.hpp"
 #include "postgres/listen_watch.hpp"
@@ -200,6 +201,48 @@ PostgresStore::PostgresStore(const std::string& uri, SessionSettings settings)
 
 PostgresStore::~PostgresStore() = default;
 
+namespace {
+
+// Charges the upload to its key's api_key_usage row (common/quota.hpp), locked FOR UPDATE
+// (created first if the key has none); writes it only when the upload is allowed. Runs in
+// create_request's transaction.
+common::QuotaCharge charge_quota(Connection& db, const core::NewRequest& request,
+                                 std::int64_t images) {
+  const std::string key = request.owner_key.value_or("");
+  const core::TimeMs now = request.created_at;
+  const common::KeyUsage fresh = common::fresh_usage(*request.quota, now);
+  db.query(
+      "INSERT INTO api_key_usage (key_id, day_start, images_today, token_micros, refilled_at)"
+      " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_id) DO NOTHING",
+      Params()
+          .add(key)
+          .add(fresh.day_start)
+          .add(fresh.images_today)
+          .add(fresh.token_micros)
+          .add(fresh.refilled_at),
+      "adding a key's usage");
+  const Result row = db.query(
+      "SELECT day_start, images_today, token_micros, refilled_at FROM api_key_usage"
+      " WHERE key_id = $1 FOR UPDATE",
+      Params().add(key), "locking a key's usage");
+  const common::KeyUsage usage{row.int64(0, 0), row.int64(0, 1), row.int64(0, 2), row.int64(0, 3)};
+  auto charge = common::charge_upload(usage, *request.quota, images, now);
+  if (!charge.allowed) return charge;
+  db.query(
+      "UPDATE api_key_usage SET day_start = $2, images_today = $3, token_micros = $4,"
+      " refilled_at = $5 WHERE key_id = $1",
+      Params()
+          .add(key)
+          .add(charge.after.day_start)
+          .add(charge.after.images_today)
+          .add(charge.after.token_micros)
+          .add(charge.after.refilled_at),
+      "charging a key's usage");
+  return charge;
+}
+
+}  // namespace
+
 core::CreateOutcome PostgresStore::create_request(const core::NewRequest& request) {
   const common::PreparedRequest prepared(request);
 
@@ -225,6 +268,16 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
       if (earlier.rows() > 0)
         return common::earlier_use(earlier.text(0, 0),
                                    earlier.view(0, 1) == storable_text(request.fingerprint));
+    }
+
+    // Charged after the replay check (a replay is not charged again), with the key's usage
+    // row locked until this transaction ends: concurrent uploads of one key, from any
+    // node, are charged one after the other.
+    std::optional<core::QuotaState> quota;
+    if (request.quota) {
+      auto charge = charge_quota(db, request, prepared.total);
+      if (!charge.allowed) return {core::CreateOutcome::Kind::over_quota, {}, charge.state};
+      quota = charge.state;
     }
 
     const std::int64_t seq =
@@ -297,7 +350,7 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
     // Delivered to the listeners when (and only if) the transaction commits.
     if (!prepared.ended) db.exec(kNotifyWork, "announcing new work");
     transaction.commit("committing a request");
-    return {core::CreateOutcome::Kind::created, request.id};
+    return {core::CreateOutcome::Kind::created, request.id, quota};
   });
 }
 

@@ -121,9 +121,20 @@ CREATE INDEX requests_by_owner ON requests (owner_key, created_at, seq)
   WHERE owner_key IS NOT NULL;
 )sql";
 
-// Version 4: the images of deleted requests, waiting to be removed (sqlite/schema.cpp,
-// version 3).
+// Version 4: what each key has used of its limits (sqlite/schema.cpp, version 3).
 constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE api_key_usage (
+  key_id       TEXT PRIMARY KEY,
+  day_start    BIGINT NOT NULL,
+  images_today BIGINT NOT NULL,
+  token_micros BIGINT NOT NULL,
+  refilled_at  BIGINT NOT NULL
+);
+)sql";
+
+// Version 5: the images of deleted requests, waiting to be removed (sqlite/schema.cpp,
+// version 4).
+constexpr std::string_view kSchemaV5 = R"sql(
 CREATE TABLE blob_deletions (
   seq BIGSERIAL PRIMARY KEY,
   key TEXT NOT NULL UNIQUE
@@ -133,8 +144,9 @@ CREATE TABLE blob_deletions (
 }  // namespace
 
 std::span<const common::Migration> migrations() {
-  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
-                                     {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}});
+  static const common::Schema schema(
+      kSchemaV1Head, kSchemaV1Tail,
+      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}});
   return schema.migrations();
 }
 

@@ -111,9 +111,21 @@ ALTER TABLE requests ADD COLUMN owner_key TEXT;  -- NULL: stored while keys were
 CREATE INDEX requests_by_owner ON requests (owner_key, created_at) WHERE owner_key IS NOT NULL;
 )sql";
 
-// Version 3: the images of deleted requests, waiting to be removed from the storage
-// (Store::delete_request queues them in the transaction that deletes the rows).
+// Version 3: what each key has used of its limits (common/quota.hpp), read and written in
+// the transaction that stores an upload. One row per key that has a limit.
 constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE api_key_usage (
+  key_id       TEXT PRIMARY KEY,   -- api_keys.id
+  day_start    INTEGER NOT NULL,   -- the UTC day images_today counts
+  images_today INTEGER NOT NULL,
+  token_micros INTEGER NOT NULL,   -- the per-minute bucket, in millionths of an upload
+  refilled_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+// Version 4: the images of deleted requests, waiting to be removed from the storage
+// (Store::delete_request queues them in the transaction that deletes the rows).
+constexpr std::string_view kSchemaV4 = R"sql(
 CREATE TABLE blob_deletions (
   seq INTEGER PRIMARY KEY,
   key TEXT NOT NULL UNIQUE   -- "REQUEST_ID/NAME", as the BlobStore names it
@@ -138,7 +150,7 @@ int read_integer(Connection& connection, std::string_view sql, const std::string
 
 std::span<const Migration> migrations() {
   static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
-                                     {{2, kSchemaV2}, {3, kSchemaV3}});
+                                     {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}});
   return schema.migrations();
 }
 

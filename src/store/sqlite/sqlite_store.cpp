@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/new_request.hpp"
+#include "common/quota.hpp"
 #include "common/records.hpp"
 #include "sqlite/batch_insert.hpp"
 #include "sqlite/presence.hpp"
@@ -64,6 +65,42 @@ void SqliteStore::give_back(std::unique_ptr<Connection> connection) {
   if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(connection));
 }
 
+namespace {
+
+// Charges the upload to its key's api_key_usage row (common/quota.hpp); writes the row
+// only when the upload is allowed. Runs in create_request's write transaction.
+common::QuotaCharge charge_quota(Connection& db, const core::NewRequest& request,
+                                 std::int64_t images) {
+  const std::string key = request.owner_key.value_or("");
+  const core::TimeMs now = request.created_at;
+  common::KeyUsage usage = common::fresh_usage(*request.quota, now);
+  {
+    Query read(db,
+               "SELECT day_start, images_today, token_micros, refilled_at FROM api_key_usage"
+               " WHERE key_id = ?1",
+               "reading a key's usage");
+    read.bind(1, key);
+    if (read.step()) usage = {read.int64(0), read.int64(1), read.int64(2), read.int64(3)};
+  }
+  auto charge = common::charge_upload(usage, *request.quota, images, now);
+  if (!charge.allowed) return charge;
+  Query write(db,
+              "INSERT INTO api_key_usage (key_id, day_start, images_today, token_micros,"
+              " refilled_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key_id) DO UPDATE SET"
+              " day_start = excluded.day_start, images_today = excluded.images_today,"
+              " token_micros = excluded.token_micros, refilled_at = excluded.refilled_at",
+              "charging a key's usage");
+  write.bind(1, key)
+      .bind(2, charge.after.day_start)
+      .bind(3, charge.after.images_today)
+      .bind(4, charge.after.token_micros)
+      .bind(5, charge.after.refilled_at);
+  write.step();
+  return charge;
+}
+
+}  // namespace
+
 core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request) {
   // Encoded before taking the write lock, which other writers are waiting for.
   const common::PreparedRequest prepared(request);
@@ -83,6 +120,15 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
         .bind(3, request.owner_key);
     if (earlier.step())
       return common::earlier_use(earlier.text(0), earlier.text(1) == request.fingerprint);
+  }
+
+  // Charged after the replay check (a replay is not charged again) and under the write
+  // lock, so that concurrent uploads of one key are charged one after the other.
+  std::optional<core::QuotaState> quota;
+  if (request.quota) {
+    auto charge = charge_quota(db, request, prepared.total);
+    if (!charge.allowed) return {core::CreateOutcome::Kind::over_quota, {}, charge.state};
+    quota = charge.state;
   }
 
   Query insert_request(db,
@@ -136,7 +182,7 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
 
   transaction.commit();
   if (!prepared.ended) notifier_.notify();
-  return {core::CreateOutcome::Kind::created, request.id};
+  return {core::CreateOutcome::Kind::created, request.id, quota};
 }
 
 std::optional<core::RequestRecord> SqliteStore::get_request(const std::string& id) {

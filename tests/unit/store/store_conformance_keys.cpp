@@ -1,7 +1,9 @@
 // The Store conformance suite, continued: API keys and the tenant (owner key) of each
 // request (docs/API.md, "Authentication").
 #include <algorithm>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ids.hpp"
@@ -185,6 +187,134 @@ TEST_P(StoreConformance, IdempotencyKeysAreSeparatePerOwner) {
   const NewRequest again_none =
       owned_request(std::nullopt, kT0 + 2 * kSecond, "order-1", "upload-a");
   EXPECT_EQ(store().create_request(again_none).request_id, no_tenant.id);
+}
+
+// Quotas and rate limits (docs/API.md): charged by create_request, per key, in the
+// transaction that stores the request.
+
+NewRequest limited_request(const std::string& key, TimeMs created_at, std::size_t images,
+                           core::UploadQuota quota,
+                           std::optional<std::string> idempotency_key = std::nullopt) {
+  NewRequest r = owned_request(key, created_at, std::move(idempotency_key));
+  r.products[0].image_urls.clear();
+  for (std::size_t i = 0; i < images; ++i)
+    r.products[0].image_urls.push_back("https://img.example.com/" + std::to_string(i) + ".jpg");
+  r.quota = quota;
+  return r;
+}
+
+constexpr TimeMs kDay = 86'400'000;
+// The start of a UTC day.
+constexpr TimeMs kDayStart = (kT0 / kDay + 1) * kDay;
+
+TEST_P(StoreConformance, ImagesPerDayAreChargedUntilTheQuotaAndAgainNextDay) {
+  const core::UploadQuota quota{10, std::nullopt};
+  const auto first = store().create_request(limited_request("key_a", kDayStart + 10, 6, quota));
+  ASSERT_EQ(first.kind, CreateOutcome::Kind::created);
+  ASSERT_TRUE(first.quota);
+  EXPECT_EQ(first.quota->images_left, 4);
+  EXPECT_EQ(first.quota->day_ends_in, kDay - 10);
+
+  // 5 more would pass the quota: refused, nothing stored, nothing charged.
+  const NewRequest too_many = limited_request("key_a", kDayStart + 20, 5, quota);
+  const auto refused = store().create_request(too_many);
+  EXPECT_EQ(refused.kind, CreateOutcome::Kind::over_quota);
+  ASSERT_TRUE(refused.quota);
+  EXPECT_TRUE(refused.quota->images_exceeded);
+  EXPECT_FALSE(refused.quota->uploads_exceeded);
+  EXPECT_EQ(refused.quota->images_left, 4);
+  EXPECT_EQ(refused.quota->day_ends_in, kDay - 20);
+  EXPECT_FALSE(store().get_request(too_many.id));
+
+  // Another key has a quota of its own.
+  EXPECT_EQ(store().create_request(limited_request("key_b", kDayStart + 30, 10, quota)).kind,
+            CreateOutcome::Kind::created);
+  // Exactly what is left still fits.
+  const auto rest = store().create_request(limited_request("key_a", kDayStart + 40, 4, quota));
+  EXPECT_EQ(rest.kind, CreateOutcome::Kind::created);
+  EXPECT_EQ(rest.quota->images_left, 0);
+  EXPECT_EQ(store().create_request(limited_request("key_a", kDayStart + 50, 1, quota)).kind,
+            CreateOutcome::Kind::over_quota);
+
+  // The next UTC day starts from zero.
+  const auto next_day =
+      store().create_request(limited_request("key_a", kDayStart + kDay, 10, quota));
+  EXPECT_EQ(next_day.kind, CreateOutcome::Kind::created);
+  EXPECT_EQ(next_day.quota->images_left, 0);
+  EXPECT_EQ(next_day.quota->day_ends_in, kDay);
+}
+
+TEST_P(StoreConformance, UploadsPerMinuteAreATokenBucket) {
+  const core::UploadQuota quota{std::nullopt, 3};
+  for (int i = 0; i < 3; ++i) {
+    const auto outcome = store().create_request(limited_request("key_a", kT0, 1, quota));
+    ASSERT_EQ(outcome.kind, CreateOutcome::Kind::created) << i;
+    EXPECT_EQ(outcome.quota->uploads_left, 2 - i);
+  }
+  const NewRequest fourth = limited_request("key_a", kT0 + kSecond, 1, quota);
+  const auto refused = store().create_request(fourth);
+  EXPECT_EQ(refused.kind, CreateOutcome::Kind::over_quota);
+  EXPECT_TRUE(refused.quota->uploads_exceeded);
+  EXPECT_EQ(refused.quota->uploads_left, 0);
+  // 3 a minute: one token every 20 s; 1 s of it has passed.
+  EXPECT_EQ(refused.quota->next_upload_in, 19 * kSecond);
+  EXPECT_FALSE(store().get_request(fourth.id));
+
+  // 20 s after the bucket emptied, one upload again, and only one.
+  EXPECT_EQ(store().create_request(limited_request("key_a", kT0 + 20 * kSecond, 1, quota)).kind,
+            CreateOutcome::Kind::created);
+  EXPECT_EQ(store().create_request(limited_request("key_a", kT0 + 21 * kSecond, 1, quota)).kind,
+            CreateOutcome::Kind::over_quota);
+  // A long pause fills the bucket to its capacity, no more.
+  const auto later = store().create_request(limited_request("key_a", kT0 + kDay, 1, quota));
+  EXPECT_EQ(later.kind, CreateOutcome::Kind::created);
+  EXPECT_EQ(later.quota->uploads_left, 2);
+}
+
+TEST_P(StoreConformance, AReplayedUploadIsNotChargedAgain) {
+  const core::UploadQuota quota{5, 2};
+  const NewRequest first = limited_request("key_a", kDayStart, 3, quota, "order-1");
+  ASSERT_EQ(store().create_request(first).kind, CreateOutcome::Kind::created);
+  for (int i = 0; i < 3; ++i) {
+    const auto replay =
+        store().create_request(limited_request("key_a", kDayStart + i, 3, quota, "order-1"));
+    EXPECT_EQ(replay.kind, CreateOutcome::Kind::replayed);
+    EXPECT_EQ(replay.request_id, first.id);
+  }
+  // Still 2 images and 1 upload left.
+  const auto next = store().create_request(limited_request("key_a", kDayStart + 5, 2, quota));
+  EXPECT_EQ(next.kind, CreateOutcome::Kind::created);
+  EXPECT_EQ(next.quota->images_left, 0);
+  EXPECT_EQ(next.quota->uploads_left, 0);
+}
+
+TEST_P(StoreConformance, ConcurrentUploadsFromTwoProcessesNeverPassTheQuota) {
+  constexpr int kThreads = 4;
+  constexpr int kUploadsEach = 10;
+  const core::UploadQuota quota{25, std::nullopt};
+  auto second = harness().open();  // another node on the same database
+  std::atomic<int> created{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> errors{0};
+  auto upload = [&](Store& s) {
+    for (int i = 0; i < kUploadsEach; ++i) {
+      try {
+        const auto outcome = s.create_request(limited_request("key_a", kDayStart + i, 1, quota));
+        if (outcome.kind == CreateOutcome::Kind::created) ++created;
+        if (outcome.kind == CreateOutcome::Kind::over_quota) ++refused;
+      } catch (const std::exception&) {
+        ++errors;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back(upload, std::ref(t % 2 == 0 ? store() : *second));
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(created.load(), 25);
+  EXPECT_EQ(refused.load(), kThreads * kUploadsEach - 25);
+  EXPECT_EQ(store().list_requests_of("key_a", 100, 0).size(), 25u);
 }
 
 }  // namespace imgbatch::store::testing

@@ -29,6 +29,8 @@ struct Caller {
   std::optional<std::string> key_id;
   std::string key_name;  // for log lines; empty without a key
   bool admin = false;
+  // The key's limits, when it has any (charged by POST /upload).
+  std::optional<core::UploadQuota> quota;
 
   // Sees every request: an admin key, or anyone while keys are not in force.
   bool sees_all() const { return admin || !key_id; }

@@ -41,6 +41,26 @@ struct ProductInput {
   std::vector<std::string> fields;  // every field of the row, in header order
 };
 
+// The limits of the uploading key (docs/API.md, "Quotas and rate limits"), charged by
+// Store::create_request in the transaction that stores the request. None: no limit.
+struct UploadQuota {
+  std::optional<std::int64_t> images_per_day;
+  std::optional<std::int64_t> uploads_per_minute;
+};
+
+// What is left of a key's limits after an upload was charged (or, when refused, before).
+struct QuotaState {
+  std::optional<std::int64_t> images_per_day;  // the limits, copied from UploadQuota
+  std::optional<std::int64_t> uploads_per_minute;
+  std::int64_t images_left = 0;   // of today's (UTC day's) images
+  TimeMs day_ends_in = 0;         // until the UTC day's window ends
+  std::int64_t uploads_left = 0;  // whole tokens left in the per-minute bucket
+  TimeMs next_upload_in = 0;      // until one token is back (0 while one is left)
+  TimeMs bucket_full_in = 0;      // until the bucket is full again
+  bool images_exceeded = false;   // why an upload was refused
+  bool uploads_exceeded = false;
+};
+
 struct NewRequest {
   std::string id;                    // uuid v4, chosen by the caller
   std::vector<std::string> columns;  // the CSV header as uploaded
@@ -54,12 +74,17 @@ struct NewRequest {
   // The API key that uploads it (ApiKeyRecord::id): the request's tenant. None when keys
   // are not in force; such a request is seen by admin keys only once they are.
   std::optional<std::string> owner_key;
+  // Set (with owner_key) for a key that has a limit; a replay is not charged.
+  std::optional<UploadQuota> quota;
 };
 
 struct CreateOutcome {
-  enum class Kind { created, replayed, key_conflict };
+  // over_quota: the upload would pass a limit of `quota`; nothing was stored or charged.
+  enum class Kind { created, replayed, key_conflict, over_quota };
   Kind kind = Kind::created;
   std::string request_id;  // the new id, or the earlier one for `replayed`
+  // With NewRequest::quota, for `created` and `over_quota`.
+  std::optional<QuotaState> quota;
 };
 
 struct Progress {
@@ -159,7 +184,7 @@ struct NewApiKey {
   std::string name;
   std::string token_hash;  // lower-case hex SHA-256 of the token
   bool admin = false;
-  // Quotas, stored and listed; enforced elsewhere. None: no limit.
+  // Quotas, enforced by POST /upload (core::UploadQuota). None: no limit.
   std::optional<std::int64_t> images_per_day;
   std::optional<std::int64_t> uploads_per_minute;
   TimeMs created_at = 0;
