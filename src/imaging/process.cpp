@@ -203,7 +203,10 @@ core::Result<std::optional<double>, core::Failure> Processor::score_at(Output& o
     out.reduce = reduce;
   }
   if (tuning_.trials) ++*tuning_.trials;
-  VipsImage* decoded = vips_image_new_from_buffer((*bytes)->data(), (*bytes)->size(), "", nullptr);
+  // Sequential: the metric reads the trial once, top to bottom, so libvips decodes it in
+  // strips instead of into a whole frame (an allocation and page faults per trial).
+  VipsImage* decoded = vips_image_new_from_buffer((*bytes)->data(), (*bytes)->size(), "", "access",
+                                                  VIPS_ACCESS_SEQUENTIAL, nullptr);
   if (decoded == nullptr) {
     impl::discard_vips_error();
     return std::optional<double>{};
