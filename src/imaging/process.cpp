@@ -511,8 +511,11 @@ core::Result<std::vector<ProcessedImage>, core::Failure> Processor::run() {
     }
     const double hscale = static_cast<double>(width) / vips_image_get_width(from);
     const double vscale = static_cast<double>(height) / vips_image_get_height(from);
+    // Linear (libvips widens it by the reduction factor, so it still averages every source
+    // pixel): 0.75 x the CPU of the default lanczos3 for full + three sizes.
     VipsImage* scaled = nullptr;
-    if (vips_resize(from, &scaled, hscale, "vscale", vscale, nullptr) != 0)
+    if (vips_resize(from, &scaled, hscale, "vscale", vscale, "kernel", VIPS_KERNEL_LINEAR,
+                    nullptr) != 0)
       return core::make_failure(Kind::convert_error,
                                 "cannot scale to " + box.name + ": " + take_vips_error());
     const ImagePtr scaled_ptr(scaled);
