@@ -235,6 +235,16 @@ core::Result<Choice, core::Failure> Processor::search(Output& out) {
   const double wanted = distortion(target_);
   std::optional<std::pair<int, double>> pass, fail;
   int quality = std::clamp(kAutoFirstGuess, lo, hi);
+  // Most photos meet the default target at the floor (BENCHMARKS.md): one trial there
+  // settles them. When it fails, the search below runs as if it had not been made (it
+  // starts from the first guess and does not take the floor as its nearest fail), so it
+  // picks what it would have picked.
+  if (lo < quality) {
+    auto score = score_at(out, lo);
+    if (!score) return score.error();
+    if (!*score) return Choice{std::clamp(options_.quality.fixed, 1, 100), std::nullopt};
+    if (passes(**score)) return Choice{lo, **score};
+  }
   for (int trial = 0; trial < kAutoMaxTrials; ++trial) {
     auto score = score_at(out, quality);
     if (!score) return score.error();
