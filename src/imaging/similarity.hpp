@@ -12,7 +12,7 @@
 namespace imgbatch::imaging::impl {
 
 // The reference side of ssim(), computed once and held in memory for the trial encodes
-// of one output: its luma, local mean and local mean of squares (box-shrunk by `reduce`).
+// of one output: its luma, local mean and local variance (box-shrunk by `reduce`).
 class SsimReference {
  public:
   // nullopt if libvips fails.
