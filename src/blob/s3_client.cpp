@@ -137,6 +137,10 @@ void S3Client::release(CURL* handle) {
   idle_.push_back(handle);
 }
 
+const std::atomic<bool>& S3Client::abandon_flag(const std::string& method) const {
+  return is_read(method) ? reads_abandoned_ : writes_abandoned_;
+}
+
 S3Response S3Client::send(const std::string& method, const std::string& url,
                           const std::vector<std::string>& headers, std::string_view body) {
   const bool read = is_read(method);
@@ -144,7 +148,7 @@ S3Response S3Client::send(const std::string& method, const std::string& url,
   auto wait = options_.backoff;
   for (int attempt = 1;; ++attempt) {
     S3Response response = send_once(method, url, headers, body);
-    if (!response.transient() || attempt >= attempts || abandoned(method)) return response;
+    if (!response.transient() || attempt >= attempts || abandon_flag(method)) return response;
     std::this_thread::sleep_for(wait);
     wait *= 4;
   }
@@ -154,7 +158,7 @@ S3Response S3Client::send_once(const std::string& method, const std::string& url
                                const std::vector<std::string>& headers, std::string_view body) {
   const bool put = method == "PUT";
   S3Response response;
-  if (abandoned(method)) {
+  if (abandon_flag(method)) {
     response.transport_error = "abandoned: the process is shutting down";
     return response;
   }
@@ -191,8 +195,7 @@ S3Response S3Client::send_once(const std::string& method, const std::string& url
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
   // Checked about once a second even when nothing moves, so a hung request is cut soon.
   curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, abort_when_abandoned);
-  curl_easy_setopt(handle, CURLOPT_XFERINFODATA,
-                   is_read(method) ? &reads_abandoned_ : &writes_abandoned_);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &abandon_flag(method));
   curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
   if (method == "HEAD") {
     curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);

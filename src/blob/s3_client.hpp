@@ -75,9 +75,8 @@ class S3Client {
   S3Response send_once(const std::string& method, const std::string& url,
                        const std::vector<std::string>& headers, std::string_view body);
   class PooledHandle;
-  bool abandoned(const std::string& method) const {
-    return method == "GET" || method == "HEAD" ? reads_abandoned_.load() : writes_abandoned_.load();
-  }
+  // The flag that abandons requests of `method`'s kind: reads (GET, HEAD) or writes.
+  const std::atomic<bool>& abandon_flag(const std::string& method) const;
   CURL* acquire();
   void release(CURL* handle);
 
