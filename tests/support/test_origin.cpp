@@ -230,6 +230,7 @@ struct TestOrigin::State {
   std::thread accept_thread;
 
   std::atomic<bool> stopping{false};
+  bool held_released = false;  // set by a request to /release; guarded by stop_mutex
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
 
@@ -250,6 +251,21 @@ struct TestOrigin::State {
   bool pause(std::chrono::milliseconds ms) {
     std::unique_lock lock(stop_mutex);
     return !stop_cv.wait_for(lock, ms, [&] { return stopping.load(); });
+  }
+
+  // Waits until /release is requested or the origin shuts down; false on shutdown.
+  bool hold() {
+    std::unique_lock lock(stop_mutex);
+    stop_cv.wait(lock, [&] { return held_released || stopping.load(); });
+    return !stopping;
+  }
+
+  void release_held() {
+    {
+      std::lock_guard lock(stop_mutex);
+      held_released = true;
+    }
+    stop_cv.notify_all();
   }
 
   std::shared_ptr<const std::string> file(std::string_view name) {
@@ -342,6 +358,14 @@ struct TestOrigin::State {
     if (route == "sleep" && number(1) && parts.size() >= 3) {
       if (!pause(std::chrono::milliseconds(*number(1)))) return false;
       return serve_file(fd, req, w, rest(parts, 2));
+    }
+    if (route == "hold" && parts.size() >= 2) {
+      if (!hold()) return false;
+      return serve_file(fd, req, w, rest(parts, 1));
+    }
+    if (route == "release" && parts.size() == 1) {
+      release_held();
+      return respond(fd, req, w, 200, "text/plain", "released\n");
     }
     if (route == "slow" && number(1) && *number(1) > 0 && parts.size() >= 3) {
       const auto data = file(rest(parts, 2));

@@ -12,6 +12,8 @@
 //   /retry-after/S/NAME     first request: 503 with "Retry-After: S" (S percent-decoded,
 //                           so an HTTP-date can be given), then the file
 //   /sleep/MS/NAME          waits MS milliseconds, then the file
+//   /hold/NAME              waits until /release is requested, then the file
+//   /release                wakes every /hold request, now and later
 //   /slow/BPS/NAME          headers at once, then BPS bytes of the file per second
 //   /short/NAME             Content-Length of the whole file, half of it, then closes
 //   /huge                   Content-Length: 10000000000, zeros until the client leaves

@@ -2,8 +2,10 @@
 // Run by tests/e2e/web_e2e_test.cpp against a running imgbatch whose images come from a
 // local origin:
 //
-//   node dashboard.test.js BASE_URL GOOD_CSV BAD_CSV SCREENSHOT_DIR
+//   node dashboard.test.js BASE_URL GOOD_CSV BAD_CSV SCREENSHOT_DIR RELEASE_URL
 //
+// GOOD_CSV holds one image that the origin keeps until RELEASE_URL is requested, so the
+// page can be checked half way through however slow the build is.
 // It drops BAD_CSV on the drop zone and checks that each problem of the 400 is shown with
 // its line; uploads GOOD_CSV through the file picker with a webhook URL (imgbatch's own
 // POST /webhook, which must then be notified), checks the progress shown half way, waits
@@ -17,9 +19,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
 
-const [baseUrl, goodCsv, badCsv, screenshotDir] = process.argv.slice(2);
-if (!screenshotDir) {
-  console.error('usage: node dashboard.test.js BASE_URL GOOD_CSV BAD_CSV SCREENSHOT_DIR');
+const [baseUrl, goodCsv, badCsv, screenshotDir, releaseUrl] = process.argv.slice(2);
+if (!releaseUrl) {
+  console.error('usage: node dashboard.test.js BASE_URL GOOD_CSV BAD_CSV SCREENSHOT_DIR RELEASE_URL');
   process.exit(2);
 }
 const CHROMIUM = process.env.IMGBATCH_CHROMIUM || '/usr/bin/chromium';
@@ -107,8 +109,9 @@ async function uploadGood(page) {
   return id;
 }
 
-// GOOD_CSV holds one image that the origin delays by 3 s: while it is in flight, the page
-// must show the request processing with every other image ended, as GET /status does.
+// GOOD_CSV holds one image that the origin keeps until released: while it is in flight,
+// the page must show the request processing with every other image ended, as GET /status
+// does. main() releases the image afterwards, whatever was found.
 async function checkLiveProgress(page, id) {
   const item = `li.request[data-request-id="${id}"]`;
   await page.waitForFunction((sel) => {
@@ -294,7 +297,12 @@ async function main() {
 
     await checkBadUpload(page);
     const id = await uploadGood(page);
-    await checkLiveProgress(page, id);
+    try {
+      await checkLiveProgress(page, id);
+    } finally {
+      const released = await fetch(releaseUrl);
+      check(released.ok, `the origin released the held image: ${released.status}`);
+    }
     const item = await waitUntilDone(page, id);
     log(`request ended and every thumbnail loaded after ${Date.now() - started} ms`);
 

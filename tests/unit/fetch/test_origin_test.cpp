@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -157,6 +158,25 @@ TEST(TestOrigin, MeasuresOverlappingRequests) {
   origin.reset_stats();
   EXPECT_EQ(origin.total_requests(), 0u);
   EXPECT_EQ(origin.max_concurrent_requests(), 0u);
+}
+
+TEST(TestOrigin, HeldRequestsAnswerOnlyAfterRelease) {
+  TestOrigin origin;
+  std::atomic<bool> answered{false};
+  Response held;
+  std::thread waiter([&] {
+    held = get(origin, "/hold/Aqua.jpg");
+    answered = true;
+  });
+  while (origin.request_count("/hold/Aqua.jpg") < 1)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(answered) << "a held request was answered before /release";
+  EXPECT_EQ(get(origin, "/release").status, 200);
+  waiter.join();
+  EXPECT_EQ(held.body, file_content("Aqua.jpg"));
+  // Once released, later holds pass straight through.
+  EXPECT_EQ(get(origin, "/hold/Aqua.jpg").body, file_content("Aqua.jpg"));
 }
 
 TEST(TestOrigin, ShutsDownWhileClientsWaitOrDownloadForever) {
