@@ -31,10 +31,15 @@
 #      fixed 50 alone, max_bytes (median quality, all under the cap) (bench/quality_auto),
 #      and scikit-image's SSIM of the same outputs as the independent check
 #      (bench/ssim_check.py).
+#  11. fair turns (issue 13): a BENCH_FAIR_SMALL-image request (10) uploaded while a
+#      BENCH_FAIR_BIG-image one (20,000) is running, against the same request on the idle
+#      service, median of BENCH_FAIR_ROUNDS (3) each (target busy/idle <= 3). The big
+#      request is not waited for.
 # Phases 6 and 7 start a throwaway PostgreSQL server of their own (initdb in the scratch
 # folder, stock durability settings, as the `postgres` user when run as root), stopped at
 # exit. BENCH_ONLY=scale-out runs phases 6 and 7 alone, BENCH_ONLY=recovery phase 8 alone,
-# BENCH_ONLY=s3 phase 9 alone, BENCH_ONLY=quality phase 10 alone.
+# BENCH_ONLY=s3 phase 9 alone, BENCH_ONLY=quality phase 10 alone, BENCH_ONLY=fairness
+# phase 11 alone.
 # Every rate is also given as CPU milliseconds per image (all threads of the process), which
 # other load on a shared machine disturbs much less than images/s, and each phase prints
 # the share of the machine's CPU that was idle during it (0% = someone else was busy too).
@@ -62,7 +67,10 @@ RECOVERY_ROUNDS=${BENCH_RECOVERY_ROUNDS:-5}
 S3_IMAGES=${BENCH_S3_IMAGES:-700}
 S3_ROUNDS=${BENCH_S3_ROUNDS:-3}  # each round runs file storage and S3 storage
 QUALITY_ROUNDS=${BENCH_QUALITY_ROUNDS:-2}  # rounds of the CPU comparison in phase 10
-case $ONLY in "" | scale-out | recovery | s3 | quality) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out, recovery, s3, quality)" >&2; exit 2 ;; esac
+FAIR_BIG=${BENCH_FAIR_BIG:-20000}
+FAIR_SMALL=${BENCH_FAIR_SMALL:-10}
+FAIR_ROUNDS=${BENCH_FAIR_ROUNDS:-3}
+case $ONLY in "" | scale-out | recovery | s3 | quality | fairness) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out, recovery, s3, quality, fairness)" >&2; exit 2 ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -565,6 +573,55 @@ if [ -z "$ONLY" ] || [ "$ONLY" = quality ]; then
   /usr/bin/python3 "$ROOT/bench/ssim_check.py" "$PHOTOS" "$WORK/quality" >"$WORK/ssim.txt" ||
     die "ssim_check.py failed"
   while read -r line; do result "$line"; done <"$WORK/ssim.txt"
+fi
+
+# --- 11. fair turns (issue 13) ----------------------------------------------------------------
+if [ -z "$ONLY" ] || [ "$ONLY" = fairness ]; then
+# Seconds from POST /upload to `completed` of a FAIR_SMALL-image request whose URLs are new
+# (?fair=TAG-i), polled every 50 ms.
+small_request_seconds() {  # TAG
+  local i start id status
+  for ((i = 0; i < FAIR_SMALL; i++)); do
+    echo "http://127.0.0.1:$ORIGIN_PORT/${PHOTO_NAMES[i % ${#PHOTO_NAMES[@]}]}?fair=$1-$i"
+  done >"$WORK/fair-$1.txt"
+  write_csv "$WORK/fair-$1.txt" "$WORK/fair-$1.csv"
+  start=$(now)
+  id=$(upload "$WORK/fair-$1.csv")
+  while :; do
+    status=$(curl -fsS "$API/status?request_id=$id&limit=1" | jq -r .status)
+    case $status in completed) break ;; failed) die "small request $id failed" ;; esac
+    awk -v a="$(now)" -v b="$start" -v l="$WAIT_LIMIT" 'BEGIN { exit !(a - b > l) }' &&
+      die "small request $id not done after ${WAIT_LIMIT}s"
+    sleep 0.05
+  done
+  awk -v a="$(now)" -v b="$start" 'BEGIN { printf "%.3f\n", a - b }'
+}
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+start_imgbatch fairness "$CORES"
+log "fair turns: a $FAIR_SMALL-image request alone, then while a $FAIR_BIG-image one runs, $FAIR_ROUNDS times each"
+: >"$WORK/fair-idle.times"
+for ((round = 1; round <= FAIR_ROUNDS; round++)); do
+  small_request_seconds "idle$round" >>"$WORK/fair-idle.times"
+done
+write_urls "$FAIR_BIG" "$WORK/fair-big-urls.txt"
+write_csv "$WORK/fair-big-urls.txt" "$WORK/fair-big.csv"
+SNAP=$(cpu_snapshot)
+BIG=$(upload "$WORK/fair-big.csv")
+for i in $(seq 1 600); do
+  read -r _ done _ _ < <(progress "$BIG")
+  [ "$done" -ge 100 ] && break
+  sleep 0.2
+done
+: >"$WORK/fair-busy.times"
+for ((round = 1; round <= FAIR_ROUNDS; round++)); do
+  small_request_seconds "busy$round" >>"$WORK/fair-busy.times"
+done
+read -r _ BIG_DONE _ _ < <(progress "$BIG")
+IDLE_S=$(median <"$WORK/fair-idle.times")
+BUSY_S=$(median <"$WORK/fair-busy.times")
+result "fairness small=$FAIR_SMALL big=$FAIR_BIG idle_median_s=$IDLE_S busy_median_s=$BUSY_S idle_s=$(paste -sd, "$WORK/fair-idle.times") busy_s=$(paste -sd, "$WORK/fair-busy.times") big_done_by_then=$BIG_DONE machine_idle=$(idle_since "$SNAP")"
+result "ratio fairness_busy_over_idle=$(ratio "$BUSY_S" "$IDLE_S") (target <= 3)"
+stop_imgbatch
 fi
 
 log "done; results:"

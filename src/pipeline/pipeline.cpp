@@ -105,6 +105,12 @@ std::size_t Pipeline::capacity() const {
          2 * static_cast<std::size_t>(options_.compress_threads);
 }
 
+// Downloaded images kept ready for the compress threads: two each, so a thread finishing
+// an image finds the next even if the scheduler (which ticks every 20 ms) is late.
+std::size_t Pipeline::compress_backlog() const {
+  return 2 * static_cast<std::size_t>(options_.compress_threads);
+}
+
 void Pipeline::stop(std::chrono::milliseconds grace) {
   if (!started_.load() || stopped_.exchange(true)) return;
   {
@@ -218,6 +224,12 @@ void Pipeline::claim_more() {
     if (stopping_) return;
     const auto held = in_hand_.size();
     room = held >= capacity() ? 0 : capacity() - held;
+    // Images downloaded and waiting for a compress thread were claimed earlier, and a
+    // request uploaded now waits behind all of them however fair the claims are. From a
+    // fast origin every claim lands there at once, so claim only while that queue is
+    // short; downloads from slow origins never wait there, and still fill the capacity.
+    const auto waiting = compress_queue_.size();
+    room = std::min(room, waiting >= compress_backlog() ? 0 : compress_backlog() - waiting);
   }
   if (room == 0) return;
   const int want = static_cast<int>(std::min<std::size_t>(room, kMaxClaimBatch));

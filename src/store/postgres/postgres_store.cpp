@@ -7,6 +7,7 @@
 #include "common/new_request.hpp"
 #include "common/quota.hpp"
 #include "common/records.hpp"
+#include "common/turns.hpp"
 #include "postgres/conninfo.hpp"
 #include "postgres/listen_watch.hpp"
 #include "postgres/presence.hpp"
@@ -79,16 +80,35 @@ void send_rows(std::size_t count, WriteRow&& write_row, Send&& send) {
   if (!chunk.empty()) send(std::string_view(chunk));
 }
 
-// Claims: the pending tasks are picked and locked first (a MATERIALIZED CTE runs once),
-// skipping rows that another claimer has locked, then leased; their requests become
-// processing, and each task comes back with its request's output settings.
+// Fair turns (common/turns.hpp): the unfinished requests, each with how many of its tasks
+// are ready, counted up to the claim size ($2) by the index tasks_claimable.
+constexpr std::string_view kTurnCandidates = R"sql(
+SELECT requests.seq, coalesce(requests.owner_key, ''), requests.last_turn, ready.n
+FROM requests CROSS JOIN LATERAL (
+  SELECT count(*) AS n FROM (
+    SELECT 1 FROM tasks
+    WHERE tasks.request_seq = requests.seq AND tasks.state = 'pending' AND tasks.not_before <= $1
+    LIMIT $2) AS first_ready
+) AS ready
+WHERE requests.status IN ('pending', 'processing')
+)sql";
+
+// Claims what the plan of turns says ($4: requests, $5: how many tasks, $6: their
+// last_turn after): the tasks are picked and locked first (a MATERIALIZED CTE runs once),
+// skipping rows that another claimer has locked, then leased; the requests that got tasks
+// take their turn and become processing, and each task comes back with its request's
+// output settings.
 constexpr std::string_view kClaimTasks = R"sql(
-WITH picked AS MATERIALIZED (
-  SELECT id FROM tasks
-  WHERE state = 'pending' AND not_before <= $3
-  ORDER BY request_seq, id
-  LIMIT $4
-  FOR UPDATE SKIP LOCKED
+WITH turn AS (
+  SELECT * FROM unnest($4::bigint[], $5::int[], $6::bigint[]) AS t (seq, tasks, last_turn)
+), picked AS MATERIALIZED (
+  SELECT first.id FROM turn CROSS JOIN LATERAL (
+    SELECT id FROM tasks
+    WHERE request_seq = turn.seq AND state = 'pending' AND not_before <= $3
+    ORDER BY id
+    LIMIT turn.tasks
+    FOR UPDATE SKIP LOCKED
+  ) AS first
 ), claimed AS (
   UPDATE tasks SET state = 'running', lease_owner = $1, lease_expires = $2,
                    attempts = tasks.attempts + 1, updated_at = $3
@@ -96,8 +116,10 @@ WITH picked AS MATERIALIZED (
   RETURNING tasks.id, tasks.request_seq, tasks.product_idx, tasks.image_idx,
             tasks.source_url, tasks.attempts
 ), started AS (
-  UPDATE requests SET status = 'processing', updated_at = $3
-  WHERE seq IN (SELECT request_seq FROM claimed) AND status = 'pending'
+  UPDATE requests SET last_turn = turn.last_turn, status = 'processing',
+    updated_at = CASE WHEN requests.status = 'pending' THEN $3 ELSE requests.updated_at END
+  FROM turn
+  WHERE requests.seq = turn.seq AND requests.seq IN (SELECT request_seq FROM claimed)
 )
 SELECT claimed.id, requests.id, claimed.product_idx, claimed.image_idx, claimed.source_url,
        claimed.attempts, requests.quality, requests.format
@@ -538,8 +560,31 @@ std::vector<core::ClaimedTask> PostgresStore::claim_tasks(const std::string& own
   if (max <= 0) return {};
   return run("claiming tasks", [&](Connection& db) {
     Transaction transaction(db);
-    const Result rows = db.query(
-        kClaimTasks, Params().add(owner).add(now + lease_ms).add(now).add(max), "claiming tasks");
+    std::vector<common::TurnCandidate> candidates;
+    {
+      const Result unfinished =
+          db.query(kTurnCandidates, Params().add(now).add(max), "listing unfinished requests");
+      for (int row = 0; row < unfinished.rows(); ++row)
+        candidates.push_back({unfinished.int64(row, 0), unfinished.text(row, 1),
+                              unfinished.int64(row, 2), unfinished.integer(row, 3)});
+    }
+    const auto turns = common::plan_turns(candidates, max);
+    if (turns.empty()) return std::vector<core::ClaimedTask>{};
+    std::vector<std::int64_t> seqs, counts, last_turns;
+    for (const auto& turn : turns) {
+      seqs.push_back(turn.seq);
+      counts.push_back(turn.tasks);
+      last_turns.push_back(turn.last_turn);
+    }
+    const Result rows = db.query(kClaimTasks,
+                                 Params()
+                                     .add(owner)
+                                     .add(now + lease_ms)
+                                     .add(now)
+                                     .add_literal(array_literal(seqs))
+                                     .add_literal(array_literal(counts))
+                                     .add_literal(array_literal(last_turns)),
+                                 "claiming tasks");
     std::vector<core::ClaimedTask> claimed;
     for (int row = 0; row < rows.rows(); ++row) {
       core::ClaimedTask& task = claimed.emplace_back();

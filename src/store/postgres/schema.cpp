@@ -141,12 +141,19 @@ CREATE TABLE blob_deletions (
 );
 )sql";
 
+// Version 6: fair turns (sqlite/schema.cpp, version 5). tasks_claimable already leads
+// with the request.
+constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE requests ADD COLUMN last_turn BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX requests_unfinished ON requests (seq) WHERE status IN ('pending', 'processing');
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
   static const common::Schema schema(
       kSchemaV1Head, kSchemaV1Tail,
-      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}});
+      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}});
   return schema.migrations();
 }
 

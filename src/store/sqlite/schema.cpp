@@ -132,6 +132,17 @@ CREATE TABLE blob_deletions (
 );
 )sql";
 
+// Version 5: fair turns (common/turns.hpp). Claims pick requests first (the unfinished
+// ones, by a partial index) and then the ready tasks of each request, so the index of
+// claimable tasks leads with the request.
+constexpr std::string_view kSchemaV5 = R"sql(
+ALTER TABLE requests ADD COLUMN last_turn INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX requests_unfinished ON requests (seq)
+  WHERE status = 'pending' OR status = 'processing';
+DROP INDEX tasks_claimable;
+CREATE INDEX tasks_claimable ON tasks (request_seq, id, not_before) WHERE state = 'pending';
+)sql";
+
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
               "looking for a table");
@@ -149,8 +160,9 @@ int read_integer(Connection& connection, std::string_view sql, const std::string
 }  // namespace
 
 std::span<const Migration> migrations() {
-  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
-                                     {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}});
+  static const common::Schema schema(
+      kSchemaV1Head, kSchemaV1Tail,
+      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}});
   return schema.migrations();
 }
 

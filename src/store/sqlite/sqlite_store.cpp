@@ -1,12 +1,12 @@
 #include "sqlite/sqlite_store.hpp"
 
 #include <algorithm>
-#include <unordered_map>
 #include <utility>
 
 #include "common/new_request.hpp"
 #include "common/quota.hpp"
 #include "common/records.hpp"
+#include "common/turns.hpp"
 #include "sqlite/batch_insert.hpp"
 #include "sqlite/presence.hpp"
 #include "sqlite/schema.hpp"
@@ -384,58 +384,71 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
   std::lock_guard lock(writer_mutex_);
   Connection& db = *writer_;
   Transaction transaction(db, Transaction::Kind::write);
-  std::vector<std::int64_t> seqs;  // each task's request, parallel to `claimed`
+
+  // Fair turns (common/turns.hpp): the unfinished requests, each with how many of its tasks
+  // are ready (counted up to `max`), then a plan of how many to take from each. The
+  // literals repeat the partial indexes' conditions so that SQLite uses them.
+  std::vector<common::TurnCandidate> candidates;
   {
-    // The literal state = 'pending' lets SQLite use the partial index tasks_claimable.
+    Query unfinished(db,
+                     "SELECT seq, coalesce(owner_key, ''), last_turn FROM requests"
+                     " WHERE status = 'pending' OR status = 'processing'",
+                     "listing unfinished requests");
+    while (unfinished.step())
+      candidates.push_back({unfinished.int64(0), unfinished.text(1), unfinished.int64(2), 0});
+  }
+  for (auto& candidate : candidates) {
+    Query ready(db,
+                "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE request_seq = ?1"
+                " AND state = 'pending' AND not_before <= ?2 LIMIT ?3)",
+                "counting a request's ready tasks");
+    ready.bind(1, candidate.seq).bind(2, now).bind(3, max);
+    ready.step();
+    candidate.ready = ready.integer(0);
+  }
+
+  for (const common::Turn& turn : common::plan_turns(candidates, max)) {
     Query claim(db,
                 "UPDATE tasks SET state = 'running', lease_owner = ?1, lease_expires = ?2,"
                 " attempts = attempts + 1, updated_at = ?3"
-                " WHERE id IN (SELECT id FROM tasks WHERE state = 'pending' AND not_before <= ?3"
-                " ORDER BY id LIMIT ?4)"
-                " RETURNING id, request_seq, product_idx, image_idx, source_url, attempts",
+                " WHERE id IN (SELECT id FROM tasks WHERE request_seq = ?5 AND state = 'pending'"
+                " AND not_before <= ?3 ORDER BY id LIMIT ?4)"
+                " RETURNING id, product_idx, image_idx, source_url, attempts",
                 "claiming tasks");
-    claim.bind(1, owner).bind(2, now + lease_ms).bind(3, now).bind(4, max);
+    claim.bind(1, owner).bind(2, now + lease_ms).bind(3, now).bind(4, turn.tasks).bind(5, turn.seq);
+    const std::size_t first = claimed.size();
     while (claim.step()) {
       core::ClaimedTask& task = claimed.emplace_back();
       task.task_id = claim.int64(0);
-      seqs.push_back(claim.int64(1));
-      task.product_index = claim.integer(2);
-      task.image_index = claim.integer(3);
-      task.source_url = claim.text(4);
-      task.attempt = claim.integer(5);
+      task.product_index = claim.integer(1);
+      task.image_index = claim.integer(2);
+      task.source_url = claim.text(3);
+      task.attempt = claim.integer(4);
     }
-  }
+    if (claimed.size() == first) continue;
 
-  struct RequestSettings {
-    std::string id;
-    int quality;
-    core::ImageFormat format;
-  };
-  std::unordered_map<std::int64_t, RequestSettings> requests;
-  for (std::size_t k = 0; k < claimed.size(); ++k) {
-    auto it = requests.find(seqs[k]);
-    if (it == requests.end()) {
-      Query start(db,
-                  "UPDATE requests SET status = 'processing', updated_at = ?2"
-                  " WHERE seq = ?1 AND status = 'pending'",
-                  "marking a request as processing");
-      start.bind(1, seqs[k]).bind(2, now).run();
-      Query read(db, "SELECT id, quality, format FROM requests WHERE seq = ?1",
-                 "reading a request's output settings");
-      read.bind(1, seqs[k]);
-      if (!read.step())
-        throw StoreError("sqlite: task " + std::to_string(claimed[k].task_id) +
-                         " belongs to a missing request");
-      const std::string format = read.text(2);
-      it = requests
-               .emplace(seqs[k], RequestSettings{read.text(0), read.integer(1),
-                                                 parse_stored(core::parse_image_format(format),
-                                                              format, kBackend, "image format")})
-               .first;
+    // The request has had its turn, and is processing from its first claim on.
+    Query start(db,
+                "UPDATE requests SET last_turn = ?2,"
+                " updated_at = CASE WHEN status = 'pending' THEN ?3 ELSE updated_at END,"
+                " status = 'processing' WHERE seq = ?1 RETURNING id, quality, format",
+                "marking a request as processing");
+    start.bind(1, turn.seq).bind(2, turn.last_turn).bind(3, now);
+    if (!start.step())
+      throw StoreError("sqlite: task " + std::to_string(claimed[first].task_id) +
+                       " belongs to a missing request");
+    const std::string id = start.text(0);
+    const int quality = start.integer(1);
+    const std::string format_name = start.text(2);
+    const core::ImageFormat format =
+        parse_stored(core::parse_image_format(format_name), format_name, kBackend, "image format");
+    while (start.step()) {
     }
-    claimed[k].request_id = it->second.id;
-    claimed[k].quality = it->second.quality;
-    claimed[k].format = it->second.format;
+    for (std::size_t k = first; k < claimed.size(); ++k) {
+      claimed[k].request_id = id;
+      claimed[k].quality = quality;
+      claimed[k].format = format;
+    }
   }
   transaction.commit();
   // RETURNING gives rows in no promised order.

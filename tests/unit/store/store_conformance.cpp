@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -350,7 +351,7 @@ TEST_P(StoreConformance, RequestsWithoutKeyOrWithOtherKeysAreIndependent) {
 
 // ---- claiming and leases ---------------------------------------------------------------
 
-TEST_P(StoreConformance, ClaimsOldestRequestFirstInProductAndImageOrder) {
+TEST_P(StoreConformance, ClaimsTakeTurnsAcrossRequestsInProductAndImageOrder) {
   NewRequest older = make_request(2, 2, kT0);
   older.quality = 40;
   older.format = ImageFormat::webp;
@@ -358,31 +359,104 @@ TEST_P(StoreConformance, ClaimsOldestRequestFirstInProductAndImageOrder) {
   NewRequest newer = make_request(1, 1, kT0 + kSecond);
   create(store(), newer);
 
+  // Fair turns: the older request first, then the newer one, then the older one again.
   const auto first = store().claim_tasks("worker-a", 3, kT0 + 5 * kSecond, kLease);
   ASSERT_EQ(first.size(), 3u);
-  const int expected[][2] = {{0, 0}, {0, 1}, {1, 0}};
-  for (std::size_t k = 0; k < 3; ++k) {
-    EXPECT_EQ(first[k].request_id, older.id);
-    EXPECT_EQ(first[k].product_index, expected[k][0]);
-    EXPECT_EQ(first[k].image_index, expected[k][1]);
-    EXPECT_EQ(first[k].source_url, url_of(expected[k][0], expected[k][1]));
-    EXPECT_EQ(first[k].attempt, 1);
-    EXPECT_EQ(first[k].quality, 40);
-    EXPECT_EQ(first[k].format, ImageFormat::webp);
+  std::vector<ClaimedTask> of_older;
+  for (const auto& task : first) {
+    if (task.request_id == older.id) {
+      of_older.push_back(task);
+      continue;
+    }
+    EXPECT_EQ(task.request_id, newer.id);
+    EXPECT_EQ(task.quality, 50);
+    EXPECT_EQ(task.format, ImageFormat::jpeg);
+  }
+  ASSERT_EQ(of_older.size(), 2u);
+  const int expected[][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+  for (std::size_t k = 0; k < of_older.size(); ++k) {
+    EXPECT_EQ(of_older[k].product_index, expected[k][0]);
+    EXPECT_EQ(of_older[k].image_index, expected[k][1]);
+    EXPECT_EQ(of_older[k].source_url, url_of(expected[k][0], expected[k][1]));
+    EXPECT_EQ(of_older[k].attempt, 1);
+    EXPECT_EQ(of_older[k].quality, 40);
+    EXPECT_EQ(of_older[k].format, ImageFormat::webp);
   }
 
+  // Only the older request has tasks left: the rest of them, in order.
   const auto second = store().claim_tasks("worker-a", 10, kT0 + 5 * kSecond, kLease);
   ASSERT_EQ(second.size(), 2u);
-  EXPECT_EQ(second[0].request_id, older.id);
-  EXPECT_EQ(second[0].product_index, 1);
-  EXPECT_EQ(second[0].image_index, 1);
-  EXPECT_EQ(second[1].request_id, newer.id);
-  EXPECT_EQ(second[1].quality, 50);
-  EXPECT_EQ(second[1].format, ImageFormat::jpeg);
+  for (std::size_t k = 0; k < second.size(); ++k) {
+    EXPECT_EQ(second[k].request_id, older.id);
+    EXPECT_EQ(second[k].product_index, expected[k + 2][0]);
+    EXPECT_EQ(second[k].image_index, expected[k + 2][1]);
+  }
 
   EXPECT_TRUE(store().claim_tasks("worker-a", 10, kT0 + 5 * kSecond, kLease).empty());
   EXPECT_EQ(store().queue_depth().running, 5);
   EXPECT_EQ(store().queue_depth().pending, 0);
+}
+
+// The request each of `count` claims of one task went to.
+std::vector<std::string> claim_one_at_a_time(Store& store, int count, TimeMs now) {
+  std::vector<std::string> order;
+  for (int k = 0; k < count; ++k) {
+    const auto tasks = store.claim_tasks("w", 1, now, kLease);
+    if (tasks.empty()) break;
+    EXPECT_EQ(tasks.size(), 1u);
+    order.push_back(tasks[0].request_id);
+  }
+  return order;
+}
+
+TEST_P(StoreConformance, ARequestUploadedWhileAnotherRunsIsServedAtTheNextClaim) {
+  const std::string big = create(store(), make_request(50, 1, kT0));
+  ASSERT_EQ(store().claim_tasks("w", 5, kT0, kLease).size(), 5u);
+  const std::string small = create(store(), make_request(3, 1, kT0 + kSecond));
+
+  // From its first claim on, the small request takes every other task.
+  const auto order = claim_one_at_a_time(store(), 8, kT0 + 2 * kSecond);
+  const std::vector<std::string> expected = {small, big, small, big, small, big, big, big};
+  EXPECT_EQ(order, expected);
+  EXPECT_EQ(store().get_request(small)->status, RequestStatus::processing);
+}
+
+TEST_P(StoreConformance, TenantsTakeTurnsWhateverTheirNumberOfRequests) {
+  // Tenant A uploads two requests, tenant B one: B still gets every other task.
+  NewRequest a1 = make_request(6, 1, kT0);
+  a1.owner_key = "key_a";
+  NewRequest a2 = make_request(6, 1, kT0 + 1);
+  a2.owner_key = "key_a";
+  NewRequest b = make_request(6, 1, kT0 + 2);
+  b.owner_key = "key_b";
+  for (const auto* request : {&a1, &a2, &b}) create(store(), *request);
+
+  const auto order = claim_one_at_a_time(store(), 8, kT0 + kSecond);
+  const std::vector<std::string> expected = {a1.id, b.id, a2.id, b.id, a1.id, b.id, a2.id, b.id};
+  EXPECT_EQ(order, expected);
+
+  // A claim of several tasks shares them the same way.
+  const auto batch = store().claim_tasks("w", 4, kT0 + kSecond, kLease);
+  std::map<std::string, int> per_request;
+  for (const auto& task : batch) ++per_request[task.request_id];
+  EXPECT_EQ(per_request[b.id], 2);
+  EXPECT_EQ(per_request[a1.id], 1);
+  EXPECT_EQ(per_request[a2.id], 1);
+}
+
+TEST_P(StoreConformance, ARequestWaitingForARetryLeavesItsTurnToOthers) {
+  const std::string first = create(store(), make_request(2, 1, kT0));
+  const std::string second = create(store(), make_request(2, 1, kT0 + 1));
+  const auto tasks = store().claim_tasks("w", 1, kT0, kLease);
+  ASSERT_EQ(tasks.size(), 1u);
+  ASSERT_EQ(tasks[0].request_id, first);
+  // The task waits 10 s for its retry; the first request's other task and the second
+  // request's both go ahead.
+  store().finish_tasks({retry(tasks[0], "download failed: HTTP 503", kT0 + 10 * kSecond)},
+                       kT0 + kSecond);
+  const auto order = claim_one_at_a_time(store(), 5, kT0 + 2 * kSecond);
+  const std::vector<std::string> expected = {second, first, second};
+  EXPECT_EQ(order, expected);
 }
 
 TEST_P(StoreConformance, ClaimMarksRequestsProcessing) {

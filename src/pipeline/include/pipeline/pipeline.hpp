@@ -144,6 +144,7 @@ class Pipeline {
   void schedule_retry(const core::ClaimedTask& task, std::string error,
                       std::optional<long> retry_after_seconds) IMGBATCH_EXCLUDES(mutex_);
   std::size_t capacity() const;
+  std::size_t compress_backlog() const;
 
   Options options_;
   store::Store& store_;

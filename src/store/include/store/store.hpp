@@ -94,8 +94,10 @@ class Store {
   // the last key must not open the service to everyone.
   virtual bool any_api_key() = 0;
 
-  // Claims up to `max` pending tasks whose retry time has come, oldest request first,
-  // leasing them to `owner` until now + lease_ms. Their requests become `processing`.
+  // Claims up to `max` pending tasks whose retry time has come, shared among the requests
+  // by fair turns (store/common/turns.hpp: tenants in turn, then each tenant's requests in
+  // turn; each request's tasks in image order), leasing them to `owner` until
+  // now + lease_ms. Their requests become `processing`.
   virtual std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max,
                                                      core::TimeMs now, core::TimeMs lease_ms) = 0;
 
