@@ -205,6 +205,47 @@ TEST_F(EndToEnd, StatusShowsPendingThenProgressForALargeRequest) {
   EXPECT_EQ(list["requests"][0]["request_id"], id);
 }
 
+// Fair turns (issue 13): a small request uploaded while a big one runs is served at once,
+// turn about with it, instead of after every image of the big one. With the old order
+// (oldest request first) the big request had at most the worker's capacity (4 downloads
+// + 2 queued) left when the small one ended; with turns it has nearly all of it left.
+TEST_F(EndToEnd, ASmallRequestUploadedDuringABigOneEndsLongBeforeIt) {
+  TestOrigin origin;
+  RunningServer server({"--workers", "1", "--download-concurrency", "4"});
+  auto client = server.client();
+  const auto photos = photo_names();
+  const auto csv_of = [&](const std::string& tag, int rows) {
+    std::string csv = "S. No.,Product Name,Input Image Urls\n";
+    for (int row = 0; row < rows; ++row)
+      csv += std::to_string(row + 1) + ",P" + std::to_string(row) + "," +
+             origin.url("/photos/" + photos[row % photos.size()] + "?" + tag + "=" +
+                        std::to_string(row)) +
+             "\n";
+    return csv;
+  };
+  constexpr int kBig = 300;
+  auto big = client.post_form("/upload", {{"file", csv_of("big", kBig), "big.csv", "text/csv"}});
+  ASSERT_EQ(big.status, 202) << big.body;
+  const std::string big_id = big.json()["request_id"];
+  // Wait until the big request is under way.
+  for (int i = 0; i < 600; ++i) {
+    const auto doc = client.get("/status?request_id=" + big_id + "&limit=1").json();
+    if (doc["progress"]["succeeded"].get<int>() >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  auto small = client.post_form("/upload", {{"file", csv_of("small", 3), "small.csv", "text/csv"}});
+  ASSERT_EQ(small.status, 202) << small.body;
+  const auto small_doc = server.wait_until_ended(small.json()["request_id"]);
+  EXPECT_EQ(small_doc["status"], "completed");
+  EXPECT_EQ(small_doc["progress"]["succeeded"], 3);
+
+  const auto big_doc = client.get("/status?request_id=" + big_id + "&limit=1").json();
+  EXPECT_EQ(big_doc["status"], "processing");
+  EXPECT_GT(big_doc["progress"]["remaining"].get<int>(), kBig / 2)
+      << "the small request waited for most of the big one: " << big_doc["progress"].dump();
+}
+
 // `worker --metrics-listen`: a process without the API can be scraped. An API-only node
 // takes the upload; the worker, on the same database, does the images, and its own
 // GET /metrics counts them, its GET /health (and HEAD) answers, and nothing of the API is
