@@ -39,7 +39,7 @@
 # folder, stock durability settings, as the `postgres` user when run as root), stopped at
 # exit. BENCH_ONLY=scale-out runs phases 6 and 7 alone, BENCH_ONLY=recovery phase 8 alone,
 # BENCH_ONLY=s3 phase 9 alone, BENCH_ONLY=quality phase 10 alone, BENCH_ONLY=fairness
-# phase 11 alone.
+# phase 11 alone, BENCH_ONLY=e2e phases 1-3 alone.
 # Every rate is also given as CPU milliseconds per image (all threads of the process), which
 # other load on a shared machine disturbs much less than images/s, and each phase prints
 # the share of the machine's CPU that was idle during it (0% = someone else was busy too).
@@ -70,7 +70,7 @@ QUALITY_ROUNDS=${BENCH_QUALITY_ROUNDS:-2}  # rounds of the CPU comparison in pha
 FAIR_BIG=${BENCH_FAIR_BIG:-20000}
 FAIR_SMALL=${BENCH_FAIR_SMALL:-10}
 FAIR_ROUNDS=${BENCH_FAIR_ROUNDS:-3}
-case $ONLY in "" | scale-out | recovery | s3 | quality | fairness) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (scale-out, recovery, s3, quality, fairness)" >&2; exit 2 ;; esac
+case $ONLY in "" | e2e | scale-out | recovery | s3 | quality | fairness) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (e2e, scale-out, recovery, s3, quality, fairness)" >&2; exit 2 ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -99,7 +99,7 @@ if ! (cd "$ROOT/bench/node" && node -e "require('sharp')" 2>/dev/null); then
 fi
 # The programs the chosen phases run (a BENCH_ONLY run needs only its own).
 needed=(imgbatch)
-[ -n "$ONLY" ] || needed+=(bench/codec_rate bench/status_load)
+[ -n "$ONLY" ] && [ "$ONLY" != e2e ] || needed+=(bench/codec_rate bench/status_load)
 [ -n "$ONLY" ] && [ "$ONLY" != scale-out ] || needed+=(bench/store_throughput)
 [ -n "$ONLY" ] && [ "$ONLY" != recovery ] || needed+=(tests/e2e/e2e_test tests/e2e/postgres_e2e_test)
 [ -n "$ONLY" ] && [ "$ONLY" != s3 ] || needed+=(bench/blob_put_latency tests/support/ceph_cluster_main)
@@ -256,7 +256,8 @@ result() { echo "$*" | tee -a "$RESULTS"; }
 log "machine: $CORES cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Phases 1-5 (BENCH_ONLY=scale-out skips them; not indented, to keep their history readable).
-if [ -z "$ONLY" ]; then
+# BENCH_ONLY=e2e runs phases 1-3 alone.
+if [ -z "$ONLY" ] || [ "$ONLY" = e2e ]; then
 
 # 1. Raw codec rate -------------------------------------------------------------------------
 # Run twice, before and after the end to end and peer runs, and averaged: the load others
@@ -320,6 +321,7 @@ result "ratio e2e_over_codec=$(ratio "$E2E_RATE" "$CODEC_RATE") by_cpu=$(ratio "
 result "ratio e2e_over_libvips_codec=$(ratio "$E2E_RATE" "$FULL_RATE") by_cpu=$(ratio "$FULL_CPU" "$E2E_CPU") (target >= 0.90; libvips-only codec mean images_per_s=$FULL_RATE cpu_ms_per_image=$FULL_CPU)"
 result "ratio e2e_over_peer=$(ratio "$E2E_RATE" "$PEER_RATE") by_cpu=$(ratio "$PEER_CPU" "$E2E_CPU") (target >= 1.30; best peer images_per_s=$PEER_RATE cpu_ms_per_image=$PEER_CPU)"
 
+if [ -z "$ONLY" ]; then  # phases 4 and 5
 # 4. POST /upload latency, API only (no workers, so nothing competes with the upload) -----
 write_urls "$UPLOAD_ROWS" "$WORK/upload-urls.txt"
 write_csv "$WORK/upload-urls.txt" "$WORK/upload.csv"
@@ -370,6 +372,7 @@ if [ "$LONG_IMAGES" -gt 0 ]; then
   stop_imgbatch
 fi
 
+fi  # phases 4 and 5
 fi  # phases 1-5
 
 # Phases 6-7 (run alone by BENCH_ONLY=scale-out; not indented either).
