@@ -94,15 +94,22 @@ WHERE requests.status IN ('pending', 'processing')
 )sql";
 
 // Claims what the plan of turns says ($4: requests, $5: how many tasks, $6: their
-// last_turn after): the tasks are picked and locked first (a MATERIALIZED CTE runs once),
+// last_turn after). The requests' rows are locked first, in seq order, as finish_tasks
+// locks them: two transactions that lock several requests in opposite orders deadlock,
+// and every claim now writes its requests' last_turn. Then the tasks are picked and
+// locked (a MATERIALIZED CTE runs once),
 // skipping rows that another claimer has locked, then leased; the requests that got tasks
 // take their turn and become processing, and each task comes back with its request's
 // output settings.
 constexpr std::string_view kClaimTasks = R"sql(
 WITH turn AS (
   SELECT * FROM unnest($4::bigint[], $5::int[], $6::bigint[]) AS t (seq, tasks, last_turn)
+), locked AS MATERIALIZED (
+  SELECT requests.seq FROM requests JOIN turn ON requests.seq = turn.seq
+  ORDER BY requests.seq
+  FOR UPDATE OF requests
 ), picked AS MATERIALIZED (
-  SELECT first.id FROM turn CROSS JOIN LATERAL (
+  SELECT first.id FROM turn JOIN locked ON locked.seq = turn.seq CROSS JOIN LATERAL (
     SELECT id FROM tasks
     WHERE request_seq = turn.seq AND state = 'pending' AND not_before <= $3
     ORDER BY id
@@ -146,8 +153,9 @@ WHERE tasks.id = retry.id AND tasks.state = 'running' AND tasks.lease_owner = re
 // makes counting exactly-once: an outcome for a task that has already ended (a duplicate,
 // a late report from a worker whose task was redone) changes nothing, and of two
 // concurrent reports the second waits for the first's row lock, then sees the task ended.
-// Each request's counters move by what ended in this call; the request row's lock orders
-// concurrent finishers, so exactly one of them sees its counters reach the total, and
+// Each request's counters move by what ended in this call; the request rows are locked in
+// seq order first (as claims lock them, so that the two never deadlock), and the row's lock
+// orders concurrent finishers, so exactly one of them sees its counters reach the total, and
 // that one alone reports the request as completed (in the order of the outcomes).
 constexpr std::string_view kEndTasks = R"sql(
 WITH outcome AS (
@@ -170,6 +178,10 @@ WITH outcome AS (
   SELECT request_seq, count(*) FILTER (WHERE state = 'done') AS succeeded,
          count(*) FILTER (WHERE state = 'failed') AS failed, min(n) AS first
   FROM ended GROUP BY request_seq
+), locked AS MATERIALIZED (
+  SELECT requests.seq FROM requests JOIN tally ON requests.seq = tally.request_seq
+  ORDER BY requests.seq
+  FOR UPDATE OF requests
 ), progressed AS (
   UPDATE requests SET
     succeeded = requests.succeeded + tally.succeeded,
@@ -179,7 +191,8 @@ WITH outcome AS (
                        AND requests.succeeded + tally.succeeded + requests.failed + tally.failed
                            >= requests.total
                   THEN 'completed' ELSE requests.status END
-  FROM tally WHERE requests.seq = tally.request_seq
+  FROM tally JOIN locked ON locked.seq = tally.request_seq
+  WHERE requests.seq = tally.request_seq
   -- New values: completed by this statement if the counters were below the total before.
   RETURNING requests.id, requests.webhook_url, tally.first,
             requests.status = 'completed'
