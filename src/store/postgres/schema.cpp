@@ -141,12 +141,20 @@ CREATE TABLE blob_deletions (
 );
 )sql";
 
+// Version 6: the status `cancelled` (Store::cancel_request). The CHECK of version 1 has
+// PostgreSQL's default name for a column's constraint.
+constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE requests DROP CONSTRAINT requests_status_check,
+  ADD CONSTRAINT requests_status_check
+    CHECK (status IN ('pending', 'processing', 'completed', 'failed', 'cancelled'));
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
   static const common::Schema schema(
       kSchemaV1Head, kSchemaV1Tail,
-      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}});
+      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}});
   return schema.migrations();
 }
 
