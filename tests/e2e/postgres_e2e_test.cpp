@@ -319,7 +319,8 @@ TEST_F(PostgresScaleOut, ACancelHalfWayStopsItsDownloadsNotifiesAndLeavesNothing
   // The webhook hears of the cancel, once.
   nlohmann::json notices = nlohmann::json::array();
   for (int i = 0; i < 300 && notices.empty(); ++i) {
-    for (const auto& event : node.client().get("/webhook/events").json()["events"])
+    const auto events = node.client().get("/webhook/events").json();
+    for (const auto& event : events["events"])
       if (event["body"]["request_id"] == id) notices.push_back(event["body"]);
     if (notices.empty()) std::this_thread::sleep_for(100ms);
   }
