@@ -256,7 +256,9 @@ void Pipeline::renew_leases() {
   const auto until = core::now_ms() + options_.lease.count();
   const int renewed = store_.renew_leases(options_.owner, ids, until);
   if (renewed == static_cast<int>(ids.size())) return;
-  const std::size_t lost = ids.size() - static_cast<std::size_t>(renewed) - drop_cancelled(ids);
+  const auto missed = ids.size() - static_cast<std::size_t>(renewed);
+  // A cancel that came after the renewal may name renewed tasks too: never below zero.
+  const std::size_t lost = missed - std::min(missed, drop_cancelled(ids));
   if (lost > 0)
     spdlog::warn(
         "{} of {} lease(s) were lost (expired and taken elsewhere); their results "
@@ -276,17 +278,24 @@ std::size_t Pipeline::drop_cancelled(const std::vector<std::int64_t>& ids) {
     for (std::int64_t id : cancelled)
       if (in_hand_.contains(id) && cancelled_.insert(id).second) ++newly;
     cancels_seen_ += newly;
-    // Those waiting for a compress thread go now; the rest at their next step.
-    std::erase_if(compress_queue_, [&](const Job& job) {
-      if (!cancelled_.contains(job.task.task_id)) return false;
-      drop(job.task.task_id);
-      return true;
-    });
-    std::erase_if(put_queue_, [&](const PutJob& job) {
-      if (!cancelled_.contains(job.task.task_id)) return false;
-      drop(job.task.task_id);
-      return true;
-    });
+    // Those waiting for a compress or a put thread go now; the rest at their next step.
+    // Plain loops: the thread-safety analysis does not see the lock inside a lambda.
+    for (auto job = compress_queue_.begin(); job != compress_queue_.end();) {
+      if (!cancelled_.contains(job->task.task_id)) {
+        ++job;
+        continue;
+      }
+      drop(job->task.task_id);
+      job = compress_queue_.erase(job);
+    }
+    for (auto job = put_queue_.begin(); job != put_queue_.end();) {
+      if (!cancelled_.contains(job->task.task_id)) {
+        ++job;
+        continue;
+      }
+      drop(job->task.task_id);
+      job = put_queue_.erase(job);
+    }
   }
   if (newly > 0)
     spdlog::info("{} image(s) in hand belong to cancelled requests; they are dropped", newly);
