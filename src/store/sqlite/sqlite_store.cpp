@@ -23,8 +23,6 @@ constexpr std::string_view kBackend = "sqlite";  // names this backend in errors
 // HTTP threads of one process, small enough not to hold file descriptors for nothing.
 constexpr std::size_t kMaxIdleReaders = 8;
 
-// Queues the notification for a request that has just ended; called inside the
-// transaction that ended it, so a crash cannot separate the two.
 // Store::cancel_request: the tasks that have not ended end as failed, outside the
 // request's progress counters (they were never tried to the end). Clearing the lease makes
 // renew_leases and a retry outcome miss them; `state IN ('pending', 'running')` in
@@ -43,6 +41,8 @@ constexpr std::string_view kQueueCancelledImage =
     " WHERE tasks.id = ?1 AND tasks.state = 'failed' AND tasks.output_name IS NULL"
     " AND requests.status = 'cancelled'";
 
+// Queues the notification for a request that has just ended; called inside the
+// transaction that ended it, so a crash cannot separate the two.
 void insert_delivery(Connection& db, const std::string& request_id, const std::string& url,
                      core::TimeMs now) {
   Query insert(db,
