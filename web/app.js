@@ -16,7 +16,7 @@
   const RETRY_MS = 5000;
   const LIST_LIMIT = 20;
   const PRODUCTS_PAGE = 50;
-  const ENDED = new Set(['completed', 'failed']);
+  const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
   const $ = (id) => document.getElementById(id);
   const form = $('upload-form');
@@ -291,14 +291,21 @@
       failed, document.createTextNode(' failed'));
     const csvLink = el('a', { className: 'csv-link', hidden: true, text: 'Output CSV' });
     csvLink.addEventListener('click', (event) => downloadWithKey(event, csvLink));
+    // Shown while the request has not ended: DELETE /requests/ID then cancels it.
+    const cancelButton = el('button', {
+      type: 'button', className: 'secondary cancel-button', hidden: true, text: 'Cancel',
+      'aria-label': `Cancel request ${id}`,
+    });
+    cancelButton.addEventListener('click', () => cancelRequest(id));
+    const cancelError = el('p', { className: 'cancel-error error', hidden: true });
     const failure = el('p', { className: 'failure-reason error', hidden: true });
     const details = el('div', { className: 'details', id: `details-${id}`, hidden: true });
 
     const li = el('li', { className: 'request', dataset: { requestId: id } },
       el('div', { className: 'request-head' }, toggle, created),
       el('div', { className: 'progress' }, bar, progressText),
-      el('div', { className: 'request-links' }, csvLink),
-      failure, details);
+      el('div', { className: 'request-links' }, csvLink, cancelButton),
+      cancelError, failure, details);
 
     toggle.addEventListener('click', () => {
       const entry = requests.get(id);
@@ -309,7 +316,36 @@
     });
 
     return { li, toggle, badge, created, bar, barSucceeded, barFailed, ended, total, failed,
-      csvLink, failure, details, products: new Map() };
+      csvLink, cancelButton, cancelError, failure, details, products: new Map() };
+  }
+
+  // DELETE on a request that has not ended cancels it; the answer is its new summary.
+  async function cancelRequest(id) {
+    const entry = requests.get(id);
+    if (!entry) return;
+    const item = entry.item;
+    item.cancelButton.disabled = true;
+    item.cancelError.hidden = true;
+    try {
+      const response = await apiFetch(`/requests/${encodeURIComponent(id)}`, { method: 'DELETE' });
+      const type = response.headers.get('Content-Type') || '';
+      const body = type.includes('json') ? await response.json().catch(() => null) : null;
+      if (response.status === 200 && body && body.request_id === id) {
+        entry.summary = body;
+        renderSummary(entry);
+        if (entry.expanded) loadDetails(id).then(schedule);
+        return;
+      }
+      if (response.status === 401) return;  // apiFetch asks for a key
+      item.cancelError.textContent = `Could not cancel: ${problemText(response, body)}`;
+      item.cancelError.hidden = false;
+      refresh();  // it may have ended meanwhile
+    } catch (error) {
+      item.cancelError.textContent = `Could not cancel: ${error.message}`;
+      item.cancelError.hidden = false;
+    } finally {
+      item.cancelButton.disabled = false;
+    }
   }
 
   function renderExpanded(entry) {
@@ -342,6 +378,7 @@
 
     const csvUrl = ENDED.has(s.status) ? safeUrl(s.output_csv_url) : null;
     item.csvLink.hidden = !csvUrl;
+    item.cancelButton.hidden = ENDED.has(s.status);
     if (csvUrl) item.csvLink.href = csvUrl;
     item.failure.hidden = !s.failure_reason;
     item.failure.textContent = s.failure_reason ? `Failed: ${s.failure_reason}` : '';

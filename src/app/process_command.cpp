@@ -303,10 +303,7 @@ ProgressSample sample_of(const core::RequestRecord& record) {
           record.progress.total};
 }
 
-bool ended(const core::RequestRecord& record) {
-  return record.status == core::RequestStatus::completed ||
-         record.status == core::RequestStatus::failed;
-}
+bool ended(const core::RequestRecord& record) { return core::has_ended(record.status); }
 
 core::RequestRecord must_get(store::Store& store, const std::string& id) {
   auto record = store.get_request(id);
@@ -440,6 +437,12 @@ int process_folder(const ProcessArgs& args, csv::ParsedCsv parsed, const std::st
   if (record.status == core::RequestStatus::failed) {
     std::cerr << "imgbatch: the request could not go on: "
               << record.failure_reason.value_or("no reason recorded") << "\n";
+    return process_exit::kInternalError;
+  }
+  // Another process using the same state database (serve) cancelled it: nothing to write.
+  if (record.status == core::RequestStatus::cancelled) {
+    std::cerr << "imgbatch: the request was cancelled (DELETE /requests/" << record.id << ") with "
+              << sample_of(record).done << " of " << record.progress.total << " images done\n";
     return process_exit::kInternalError;
   }
   return finish_completed(folder, *store, record, started);

@@ -26,7 +26,8 @@ std::optional<E> parse_enum(std::string_view s, const std::string_view (&names)[
     if (names[i] == s) return static_cast<E>(i);
   return std::nullopt;
 }
-constexpr std::string_view kRequestStatusNames[] = {"pending", "processing", "completed", "failed"};
+constexpr std::string_view kRequestStatusNames[] = {"pending", "processing", "completed", "failed",
+                                                    "cancelled"};
 constexpr std::string_view kTaskStateNames[] = {"pending", "running", "done", "failed"};
 constexpr std::string_view kFormatNames[] = {"jpeg", "webp", "avif", "png", "keep"};
 }  // namespace
@@ -34,6 +35,10 @@ constexpr std::string_view kFormatNames[] = {"jpeg", "webp", "avif", "png", "kee
 std::string_view to_string(RequestStatus s) { return kRequestStatusNames[static_cast<int>(s)]; }
 std::optional<RequestStatus> parse_request_status(std::string_view s) {
   return parse_enum<RequestStatus>(s, kRequestStatusNames);
+}
+bool has_ended(RequestStatus s) {
+  return s == RequestStatus::completed || s == RequestStatus::failed ||
+         s == RequestStatus::cancelled;
 }
 std::string_view to_string(TaskState s) { return kTaskStateNames[static_cast<int>(s)]; }
 std::optional<TaskState> parse_task_state(std::string_view s) {

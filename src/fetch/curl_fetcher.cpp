@@ -28,6 +28,13 @@ FetchResult shutting_down() {
   return result;
 }
 
+FetchResult not_wanted() {
+  FetchResult result;
+  result.failure =
+      core::make_failure(core::Failure::Kind::shutting_down, "not started: no longer wanted");
+  return result;
+}
+
 FetchResult could_not_start(const std::string& why) {
   FetchResult result;
   result.failure =
@@ -66,12 +73,14 @@ class CurlFetcher final : public Fetcher {
     curl_multi_cleanup(multi_);
   }
 
-  void fetch(std::string url, FetchCallback on_done) IMGBATCH_EXCLUDES(mutex_) override {
+  using Fetcher::fetch;
+  void fetch(std::string url, FetchCallback on_done, StillWanted still_wanted)
+      IMGBATCH_EXCLUDES(mutex_) override {
     {
       core::MutexLock lock(mutex_);
       if (!closed_) {
         in_flight_.fetch_add(1, std::memory_order_relaxed);
-        queue_.push_back({std::move(url), std::move(on_done)});
+        queue_.push_back({std::move(url), std::move(on_done), std::move(still_wanted)});
         // The thread looks at the queue whenever it wakes, so only the first item of a
         // burst needs to wake it.
         if (queue_.size() == 1) curl_multi_wakeup(multi_);
@@ -100,6 +109,7 @@ class CurlFetcher final : public Fetcher {
   struct Queued {
     std::string url;
     FetchCallback on_done;
+    StillWanted still_wanted;
   };
 
   void run() {
@@ -125,6 +135,10 @@ class CurlFetcher final : public Fetcher {
       }
     }
     for (Queued& q : batch_) {
+      if (q.still_wanted && !q.still_wanted()) {
+        complete(q.on_done, not_wanted());
+        continue;
+      }
       impl::Transfer* t = acquire();
       if (t == nullptr) {
         complete(q.on_done, could_not_start("out of memory"));

@@ -110,8 +110,7 @@ Reply output_csv(const Deps& deps, const restinio::router::route_params_t& param
   if (!core::is_uuid(id)) return unknown_request(id);
   const auto record = visible_request(deps, id);
   if (!record) return unknown_request(id);
-  if (record->status != core::RequestStatus::completed &&
-      record->status != core::RequestStatus::failed) {
+  if (!core::has_ended(record->status)) {
     const auto& p = record->progress;
     return problem(409, "request " + id + " is " + std::string(core::to_string(record->status)) +
                             ": " + std::to_string(p.succeeded + p.failed) + " of " +
@@ -155,10 +154,31 @@ Reply health(const Deps& deps) {
   return json_reply(200, {{"status", "ok"}});
 }
 
+// DELETE /requests/ID on a request that has not ended: it becomes `cancelled`
+// (Store::cancel_request says what that stops). Answered with its summary, as GET
+// /requests lists it; a second DELETE then deletes it like any ended request.
+Reply cancel_request(const Deps& deps, const std::string& id) {
+  switch (deps.store.cancel_request(id, core::now_ms())) {
+    case store::Store::CancelOutcome::cancelled:
+      break;
+    case store::Store::CancelOutcome::not_found:  // deleted meanwhile by another call
+      return unknown_request(id);
+    case store::Store::CancelOutcome::already_ended:
+      return problem(409, "request " + id +
+                              " ended while it was being cancelled; DELETE it again to "
+                              "delete it");
+  }
+  spdlog::info("request cancelled");
+  const auto record = deps.store.get_request(id);
+  if (!record) return unknown_request(id);  // deleted by another call since
+  return json_reply(200, core::request_summary(*record, deps.config.effective_public_url()));
+}
+
 }  // namespace
 
 // DELETE /requests/ID: an ended request goes, with its rows at once and its images soon
-// after (the deletion sweeper removes them from the storage; retention/).
+// after (the deletion sweeper removes them from the storage; retention/). One that has not
+// ended is cancelled instead.
 Reply delete_request(const Deps& deps, const restinio::router::route_params_t& params) {
   const auto id = normalized_id(std::string_view(params["id"].data(), params["id"].size()));
   if (!core::is_uuid(id)) return unknown_request(id);
@@ -176,9 +196,7 @@ Reply delete_request(const Deps& deps, const restinio::router::route_params_t& p
     case store::Store::DeleteOutcome::not_ended:
       break;
   }
-  return problem(409, "request " + id + " is " + std::string(core::to_string(record->status)) +
-                          ": only a request that has ended (completed or failed) can be "
-                          "deleted; try again when it has");
+  return cancel_request(deps, id);
 }
 
 std::vector<Route> status_routes(const Deps& deps) {

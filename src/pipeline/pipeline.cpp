@@ -98,6 +98,11 @@ std::size_t Pipeline::in_hand() const {
   return in_hand_.size();
 }
 
+std::uint64_t Pipeline::cancels_seen() const {
+  core::MutexLock lock(mutex_);
+  return cancels_seen_;
+}
+
 // Room for downloads in flight plus a short queue before each compress thread: enough to
 // keep every core busy, small enough that memory does not grow with the request's size.
 std::size_t Pipeline::capacity() const {
@@ -243,9 +248,13 @@ void Pipeline::claim_more() {
   }
   for (auto& task : tasks) {
     std::string url = task.source_url;
-    fetcher_.fetch(std::move(url), [this, task = std::move(task)](fetch::FetchResult&& result) {
-      on_downloaded(task, std::move(result));
-    });
+    const std::int64_t id = task.task_id;
+    fetcher_.fetch(
+        std::move(url),
+        [this, task = std::move(task)](fetch::FetchResult&& result) {
+          on_downloaded(task, std::move(result));
+        },
+        [this, id] { return still_wanted(id); });
   }
 }
 
@@ -258,17 +267,78 @@ void Pipeline::renew_leases() {
   if (ids.empty()) return;
   const auto until = core::now_ms() + options_.lease.count();
   const int renewed = store_.renew_leases(options_.owner, ids, until);
-  if (renewed < static_cast<int>(ids.size()))
+  if (renewed == static_cast<int>(ids.size())) return;
+  const auto missed = ids.size() - static_cast<std::size_t>(renewed);
+  // A cancel that came after the renewal may name renewed tasks too: never below zero.
+  const std::size_t lost = missed - std::min(missed, drop_cancelled(ids));
+  if (lost > 0)
     spdlog::warn(
         "{} of {} lease(s) were lost (expired and taken elsewhere); their results "
         "will count only if they finish first",
-        ids.size() - renewed, ids.size());
+        lost, ids.size());
+}
+
+// Only when a renewal missed: a cancel clears the leases of its tasks, so the common case
+// costs no lookup. Those of `ids` (the tasks in hand) that were neither renewed nor
+// cancelled were lost another way (expired and taken elsewhere). Returns how many of them
+// belong to cancelled requests.
+std::size_t Pipeline::drop_cancelled(const std::vector<std::int64_t>& ids) {
+  const auto cancelled = store_.cancelled_tasks(ids);
+  std::size_t newly = 0;  // those still waiting in the fetcher's queue are found again
+  {
+    core::MutexLock lock(mutex_);
+    for (std::int64_t id : cancelled)
+      if (in_hand_.contains(id) && cancelled_.insert(id).second) ++newly;
+    cancels_seen_ += newly;
+    // Those waiting for a compress or a put thread go now; the rest at their next step.
+    // Plain loops: the thread-safety analysis does not see the lock inside a lambda.
+    for (auto job = compress_queue_.begin(); job != compress_queue_.end();) {
+      if (!cancelled_.contains(job->task.task_id)) {
+        ++job;
+        continue;
+      }
+      drop(job->task.task_id);
+      job = compress_queue_.erase(job);
+    }
+    for (auto job = put_queue_.begin(); job != put_queue_.end();) {
+      if (!cancelled_.contains(job->task.task_id)) {
+        ++job;
+        continue;
+      }
+      drop(job->task.task_id);
+      job = put_queue_.erase(job);
+    }
+  }
+  if (newly > 0)
+    spdlog::info("{} image(s) in hand belong to cancelled requests; they are dropped", newly);
+  return cancelled.size();
+}
+
+bool Pipeline::still_wanted(std::int64_t task_id) const {
+  core::MutexLock lock(mutex_);
+  return !cancelled_.contains(task_id);
+}
+
+bool Pipeline::drop_if_cancelled(std::int64_t task_id) {
+  core::MutexLock lock(mutex_);
+  if (!cancelled_.contains(task_id)) return false;
+  drop(task_id);
+  return true;
+}
+
+void Pipeline::drop(std::int64_t task_id) {
+  cancelled_.erase(task_id);
+  if (in_hand_.erase(task_id) > 0 && in_hand_.empty()) drained_cv_.notify_all();
 }
 
 void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result) {
   {
     core::MutexLock lock(mutex_);
-    if (abandon_) return;  // shutting down: the lease is released instead
+    if (abandon_) return;                     // shutting down: the lease is released instead
+    if (cancelled_.contains(task.task_id)) {  // whatever came: the store has ended it
+      drop(task.task_id);
+      return;
+    }
     // Counted under the lock so a download cut short by stop() is never counted.
     metrics_->download_seconds().observe(result.seconds);
     if (result.ok()) {
@@ -349,6 +419,7 @@ void Pipeline::compress_loop() {
 
 void Pipeline::compress_one(Job& job) {
   const auto& task = job.task;
+  if (drop_if_cancelled(task.task_id)) return;
   const auto started = Clock::now();
   const auto observe = [&] {
     metrics_->processing_seconds().observe(
@@ -407,6 +478,7 @@ bool Pipeline::abandoning() const {
 // for it, a bad checksum) is the image's failure, like any other.
 void Pipeline::put_one(PutJob& job) {
   const auto& task = job.task;
+  if (drop_if_cancelled(task.task_id)) return;  // nothing stored that would need removing
   const std::string key = task.request_id + "/" + job.name;
   auto wait = std::max(options_.retry_base, std::chrono::milliseconds(1));
   int failures = 0;
@@ -483,7 +555,10 @@ void Pipeline::flush_outcomes() {
   }
   {
     core::MutexLock lock(mutex_);
-    for (const auto& o : batch) in_hand_.erase(o.task_id);
+    for (const auto& o : batch) {
+      in_hand_.erase(o.task_id);
+      cancelled_.erase(o.task_id);
+    }
     if (in_hand_.empty()) drained_cv_.notify_all();
   }
   for (const auto& id : completed) log::for_request(id).info("request completed");

@@ -266,6 +266,88 @@ struct RestartOnExit {
   }
 };
 
+// Issue 13 item 6: DELETE /requests/ID in the middle of a request. The API node cancels
+// it in the database; the worker notices at its next lease renewal (every second here)
+// and starts no download of it from then on (those it had queued included); the webhook
+// is told `cancelled`; no task is left pending or running; and once the request is
+// deleted, the deletion sweeper leaves none of its images in the storage.
+TEST_F(PostgresScaleOut, ACancelHalfWayStopsItsDownloadsNotifiesAndLeavesNothing) {
+  TestOrigin origin(small_photo_dir());
+  Deployment deployment(3);
+  ApiNode& node = deployment.start_api("api");
+  constexpr int kDownloads = 2;
+  ChildProcess& worker = deployment.start_worker("worker", kDownloads);
+  deployment.wait_for_workers();
+
+  constexpr int kImages = 200;
+  const std::string slow = std::string("/sleep/300/") + kSmallName;
+  const auto uploaded = node.client().post_form(
+      "/upload", {{"file", make_csv(origin, kImages, 300), "p.csv", "text/csv"},
+                  {"webhook_url", node.base_url() + "/webhook", std::nullopt, ""}});
+  ASSERT_EQ(uploaded.status, 202) << uploaded.body;
+  const std::string id = uploaded.json()["request_id"].get<std::string>();
+  ASSERT_TRUE(wait_for_succeeded(node.client(), id, 3, 60s)) << deployment.logs();
+
+  const auto cancelled = node.client().request("DELETE", "/requests/" + id, "", {});
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.json()["status"], "cancelled");
+  const auto at_cancel = origin.request_count(slow);
+  EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks WHERE state IN ('pending', 'running')"),
+            0);
+
+  // The worker's next renewal finds its leases gone and drops what it holds of the request.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (worker.log().find("belong to cancelled requests") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_NE(worker.log().find("belong to cancelled requests"), std::string::npos)
+      << deployment.logs();
+  const auto at_notice = origin.request_count(slow);
+  // Until then at most what it held could start: downloads running or queued behind them.
+  EXPECT_LE(at_notice - at_cancel, static_cast<std::size_t>(kDownloads + 2));
+  EXPECT_LT(at_notice, static_cast<std::size_t>(kImages));
+
+  // Other work goes on; by the time it has ended, nothing of the cancelled one started.
+  const std::string other =
+      upload(node.client(), "S. No.,Product Name,Input Image Urls\n1,Other," +
+                                origin.url(std::string("/photos/") + kSmallName + "?other") + "\n");
+  ASSERT_EQ(wait_until_ended(node.client(), other, 60s)["status"], "completed");
+  EXPECT_EQ(origin.request_count(slow), at_notice) << "a download started after the cancel";
+  EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks WHERE state IN ('pending', 'running')"),
+            0);
+
+  // The webhook hears of the cancel, once.
+  nlohmann::json notices = nlohmann::json::array();
+  for (int i = 0; i < 300 && notices.empty(); ++i) {
+    const auto events = node.client().get("/webhook/events").json();
+    for (const auto& event : events["events"])
+      if (event["body"]["request_id"] == id) notices.push_back(event["body"]);
+    if (notices.empty()) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(notices.size(), 1u) << deployment.logs();
+  EXPECT_EQ(notices[0]["status"], "cancelled");
+  const auto doc = node.client().get("/status?request_id=" + id).json();
+  EXPECT_EQ(doc["status"], "cancelled");
+  EXPECT_EQ(notices[0]["progress"], doc["progress"]);
+
+  // Deleted, its images leave the storage: those done before the cancel and any stored
+  // after it (queued for removal by the late outcome), the sweeper of each process
+  // removing them within seconds.
+  ASSERT_EQ(node.client().request("DELETE", "/requests/" + id, "", {}).status, 204);
+  const auto folder = deployment.storage() / id;
+  const auto swept_by = std::chrono::steady_clock::now() + 60s;
+  const auto files_left = [&] {
+    std::size_t n = 0;
+    if (fs::exists(folder))
+      for ([[maybe_unused]] const auto& entry : fs::directory_iterator(folder)) ++n;
+    return n;
+  };
+  while (files_left() > 0 && std::chrono::steady_clock::now() < swept_by)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(files_left(), 0u) << deployment.logs();
+  EXPECT_EQ(deployment.number("SELECT count(*) FROM blob_deletions"), 0);
+}
+
 TEST_F(PostgresScaleOut, RequestCompletesAcrossAPostgresRestart) {
   TestOrigin origin(small_photo_dir());
   Deployment deployment(10);

@@ -76,7 +76,8 @@ nlohmann::json wait_until_ended(const HttpClient& client, const std::string& id,
     const auto response = client.get("/status?request_id=" + id);
     if (response.status == 200) {
       doc = response.json();
-      if (doc["status"] == "completed" || doc["status"] == "failed") return doc;
+      if (doc["status"] == "completed" || doc["status"] == "failed" || doc["status"] == "cancelled")
+        return doc;
     }
     std::this_thread::sleep_for(100ms);
   }

@@ -572,13 +572,40 @@ TEST_F(FinishedRequestTest, DeletingAnEndedRequestRemovesItAndQueuesItsImages) {
   expect_problem(client_->request("DELETE", "/requests/not-an-id", "", {}), 404);
 }
 
-TEST_F(HttpApiTest, ARequestThatHasNotEndedCannotBeDeleted) {
-  const auto id = upload_ok(kTwoProducts);
-  const auto refused = client_->request("DELETE", "/requests/" + id, "", {});
-  const auto body = expect_problem(refused, 409);
-  EXPECT_NE(body.value("detail", "").find("only a request that has ended"), std::string::npos);
-  EXPECT_EQ(get_json("/status?request_id=" + id)["status"], "pending");
-  EXPECT_TRUE(store_->pending_blob_deletions(10).empty());
+// DELETE /requests/ID on a request that has not ended cancels it (docs/API.md,
+// "Cancelling a request"): 200 with its summary, its open images dropped, its webhook
+// queued; it is then an ended request like any other, which a second DELETE deletes.
+TEST_F(HttpApiTest, DeletingARequestThatHasNotEndedCancelsIt) {
+  const auto accepted = upload({file_field(kTwoProducts),
+                                {"webhook_url", "https://hooks.example/cancel", std::nullopt, ""}});
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  const std::string id = accepted.json().value("request_id", "");
+  const auto cancelled = client_->request("DELETE", "/requests/" + id, "", {});
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.header("content-type").value_or(""), "application/json");
+  const auto summary = cancelled.json();
+  EXPECT_EQ(summary["request_id"], id);
+  EXPECT_EQ(summary["status"], "cancelled");
+  EXPECT_EQ(summary["progress"]["remaining"], 3);
+
+  const auto doc = get_json("/status?request_id=" + id);
+  EXPECT_EQ(doc["status"], "cancelled");
+  ASSERT_EQ(doc["products"].size(), 2u);
+  EXPECT_EQ(doc["products"][0]["errors"][0]["message"], "cancelled");
+  EXPECT_EQ(get_json("/requests")["requests"][0]["status"], "cancelled");
+  const auto csv = client_->get("/requests/" + id + "/output.csv");
+  EXPECT_EQ(csv.status, 200) << "a cancelled request has ended";
+  EXPECT_EQ(store_->queue_depth().pending, 0);
+  EXPECT_TRUE(store_->claim_tasks("w", 10, core::now_ms(), 30'000).empty());
+  const auto deliveries = store_->claim_deliveries(core::now_ms(), 10, 30'000);
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].request_id, id);
+  EXPECT_EQ(deliveries[0].url, "https://hooks.example/cancel");
+
+  EXPECT_EQ(client_->request("DELETE", "/requests/" + id, "", {}).status, 204);
+  expect_problem(client_->get("/status?request_id=" + id), 404);
+  expect_problem(client_->request("DELETE", "/requests/" + id, "", {}), 404);
+  EXPECT_TRUE(store_->pending_blob_deletions(10).empty()) << "nothing was stored";
 }
 
 TEST_F(FinishedRequestTest, MissingImagesAndTraversalAttemptsAre404) {

@@ -64,7 +64,9 @@ class RunningServer {
       auto response = client().get("/status?request_id=" + request_id);
       if (response.status == 200) {
         doc = response.json();
-        if (doc["status"] == "completed" || doc["status"] == "failed") return doc;
+        if (doc["status"] == "completed" || doc["status"] == "failed" ||
+            doc["status"] == "cancelled")
+          return doc;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

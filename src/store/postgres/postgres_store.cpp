@@ -4,6 +4,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/cancel.hpp"
 #include "common/new_request.hpp"
 #include "common/quota.hpp"
 #include "common/records.hpp"
@@ -200,6 +201,29 @@ WITH outcome AS (
                   < requests.total AS completed_now
 )
 SELECT id, webhook_url FROM progressed WHERE completed_now ORDER BY first
+)sql";
+
+// Store::cancel_request (sqlite_store.cpp's kCancelTasks says why these columns). The
+// request row is locked first: a finish_tasks that already holds some of these tasks'
+// rows waits for it or has committed, and either way sees or leaves its tasks ended.
+constexpr std::string_view kCancelTasks = R"sql(
+UPDATE tasks SET state = 'failed', error = 'cancelled', lease_owner = NULL,
+                 lease_expires = NULL, updated_at = $2
+WHERE request_seq = $1 AND state IN ('pending', 'running')
+)sql";
+
+// finish_tasks, after kEndTasks: the images stored for tasks a cancel dropped are queued
+// for removal (sqlite_store.cpp's kQueueCancelledImage).
+constexpr std::string_view kQueueCancelledImages = R"sql(
+INSERT INTO blob_deletions (key)
+SELECT requests.id || '/' || o.output_name
+FROM unnest($1::bigint[], $2::text[]) AS o (id, output_name)
+JOIN tasks ON tasks.id = o.id
+JOIN requests ON requests.seq = tasks.request_seq
+WHERE o.output_name IS NOT NULL AND tasks.state = 'failed' AND tasks.output_name IS NULL
+  AND requests.status = 'cancelled'
+ORDER BY o.id
+ON CONFLICT DO NOTHING
 )sql";
 
 }  // namespace
@@ -523,7 +547,7 @@ Store::DeleteOutcome PostgresStore::delete_request(const std::string& id) {
                                   Params().add(id), "finding a request to delete");
     if (found.rows() == 0) return DeleteOutcome::not_found;
     const std::string status = found.text(0, 1);
-    if (status != "completed" && status != "failed") return DeleteOutcome::not_ended;
+    if (!common::has_ended(status)) return DeleteOutcome::not_ended;
     const std::int64_t seq = found.int64(0, 0);
     db.query(
         "INSERT INTO blob_deletions (key) SELECT $1 || '/' || output_name FROM tasks"
@@ -537,6 +561,39 @@ Store::DeleteOutcome PostgresStore::delete_request(const std::string& id) {
       db.query(sql, Params().add(seq), "deleting a request");
     transaction.commit("committing a deletion");
     return DeleteOutcome::deleted;
+  });
+}
+
+Store::CancelOutcome PostgresStore::cancel_request(const std::string& id, core::TimeMs now) {
+  return run("cancelling a request", [&](Connection& db) {
+    Transaction transaction(db);
+    const Result found =
+        db.query("SELECT seq, status, webhook_url FROM requests WHERE id = $1 FOR UPDATE",
+                 Params().add(id), "finding a request to cancel");
+    if (found.rows() == 0) return CancelOutcome::not_found;
+    if (common::has_ended(found.text(0, 1))) return CancelOutcome::already_ended;
+    const std::int64_t seq = found.int64(0, 0);
+    db.query("UPDATE requests SET status = 'cancelled', updated_at = $2 WHERE seq = $1",
+             Params().add(seq).add(now), "cancelling a request");
+    db.query(kCancelTasks, Params().add(seq).add(now), "dropping a cancelled request's tasks");
+    if (!found.is_null(0, 2)) insert_deliveries(db, {{id, found.text(0, 2)}}, now);
+    transaction.commit("committing a cancel");
+    return CancelOutcome::cancelled;
+  });
+}
+
+std::vector<std::int64_t> PostgresStore::cancelled_tasks(
+    const std::vector<std::int64_t>& task_ids) {
+  if (task_ids.empty()) return {};
+  return run("looking for cancelled tasks", [&](Connection& db) {
+    const Result rows = db.query(
+        "SELECT tasks.id FROM tasks JOIN requests ON requests.seq = tasks.request_seq"
+        " WHERE tasks.id = ANY($1::bigint[]) AND requests.status = 'cancelled' ORDER BY tasks.id",
+        Params().add_literal(array_literal(task_ids)), "looking for cancelled tasks");
+    std::vector<std::int64_t> cancelled;
+    cancelled.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int i = 0; i < rows.rows(); ++i) cancelled.push_back(rows.int64(i, 0));
+    return cancelled;
   });
 }
 
@@ -773,6 +830,12 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
         if (!rows.is_null(row, 1)) deliveries.push_back({rows.text(row, 0), rows.text(row, 1)});
       }
       insert_deliveries(db, deliveries, now);
+      if (std::any_of(end_outputs.begin(), end_outputs.end(),
+                      [](const auto& name) { return name.has_value(); }))
+        db.query(
+            kQueueCancelledImages,
+            Params().add_literal(array_literal(end_ids)).add_literal(array_literal(end_outputs)),
+            "queueing the images of cancelled requests");
     }
     transaction.commit("committing task outcomes");
     return completed;

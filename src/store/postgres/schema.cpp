@@ -141,9 +141,17 @@ CREATE TABLE blob_deletions (
 );
 )sql";
 
-// Version 6: fair turns (sqlite/schema.cpp, version 5). tasks_claimable already leads
-// with the request.
+// Version 6: the status `cancelled` (Store::cancel_request). The CHECK of version 1 has
+// PostgreSQL's default name for a column's constraint.
 constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE requests DROP CONSTRAINT requests_status_check,
+  ADD CONSTRAINT requests_status_check
+    CHECK (status IN ('pending', 'processing', 'completed', 'failed', 'cancelled'));
+)sql";
+
+// Version 7: fair turns (sqlite/schema.cpp, version 6). tasks_claimable already leads
+// with the request.
+constexpr std::string_view kSchemaV7 = R"sql(
 ALTER TABLE requests ADD COLUMN last_turn BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX requests_unfinished ON requests (seq) WHERE status IN ('pending', 'processing');
 )sql";
@@ -151,9 +159,13 @@ CREATE INDEX requests_unfinished ON requests (seq) WHERE status IN ('pending', '
 }  // namespace
 
 std::span<const common::Migration> migrations() {
-  static const common::Schema schema(
-      kSchemaV1Head, kSchemaV1Tail,
-      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}});
+  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
+                                     {{2, kSchemaV2},
+                                      {3, kSchemaV3},
+                                      {4, kSchemaV4},
+                                      {5, kSchemaV5},
+                                      {6, kSchemaV6},
+                                      {7, kSchemaV7}});
   return schema.migrations();
 }
 

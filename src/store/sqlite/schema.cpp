@@ -132,10 +132,45 @@ CREATE TABLE blob_deletions (
 );
 )sql";
 
-// Version 5: fair turns (common/turns.hpp). Claims pick requests first (the unfinished
+// Version 5: the status `cancelled` (Store::cancel_request). SQLite cannot change a CHECK
+// in place, so `requests` is rebuilt the way its documentation says (ALTER TABLE, "Making
+// other kinds of table schema changes"): a new table with every column in the same order,
+// the rows copied, the old table dropped, the new one renamed and its indexes made again.
+// migrate() turns foreign keys off around the transaction, so that dropping the old table
+// leaves the rows of products, tasks and deliveries, whose REFERENCES name `requests`,
+// as they are, then has foreign_key_check confirm that every reference still holds. The
+// table holds one row per request, so the copy is quick.
+constexpr std::string_view kSchemaV5Head = R"sql(
+CREATE TABLE requests_v5 (
+  seq             INTEGER PRIMARY KEY,
+  id              TEXT NOT NULL UNIQUE,
+  status          TEXT NOT NULL
+                  CHECK (status = 'pending' OR status = 'processing'
+                         OR status = 'completed' OR status = 'failed'
+                         OR status = 'cancelled'),
+)sql";
+constexpr std::string_view kSchemaV5Tail = R"sql(
+ALTER TABLE requests_v5 ADD COLUMN owner_key TEXT;
+INSERT INTO requests_v5 SELECT * FROM requests;
+DROP TABLE requests;
+ALTER TABLE requests_v5 RENAME TO requests;
+CREATE INDEX requests_by_created_at ON requests (created_at);
+CREATE INDEX requests_by_idempotency_key ON requests (idempotency_key, created_at)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX requests_by_owner ON requests (owner_key, created_at) WHERE owner_key IS NOT NULL;
+)sql";
+
+const std::string& schema_v5() {
+  static const std::string sql = std::string(kSchemaV5Head) +
+                                 std::string(common::kRequestColumnsV1) +
+                                 std::string(kSchemaV5Tail);
+  return sql;
+}
+
+// Version 6: fair turns (common/turns.hpp). Claims pick requests first (the unfinished
 // ones, by a partial index) and then the ready tasks of each request, so the index of
 // claimable tasks leads with the request.
-constexpr std::string_view kSchemaV5 = R"sql(
+constexpr std::string_view kSchemaV6 = R"sql(
 ALTER TABLE requests ADD COLUMN last_turn INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX requests_unfinished ON requests (seq)
   WHERE status = 'pending' OR status = 'processing';
@@ -162,7 +197,7 @@ int read_integer(Connection& connection, std::string_view sql, const std::string
 std::span<const Migration> migrations() {
   static const common::Schema schema(
       kSchemaV1Head, kSchemaV1Tail,
-      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}});
+      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, schema_v5()}, {6, kSchemaV6}});
   return schema.migrations();
 }
 
@@ -172,6 +207,10 @@ void migrate(Connection& connection, std::span<const Migration> steps) {
       read_integer(connection, common::kReadVersion, "reading the schema version") ==
           common::known_version(steps))
     return;
+  // Off while migrating (a no-op inside a transaction, so set before it): version 5
+  // rebuilds `requests`, which other tables reference. Back on below; should a step throw,
+  // the connection goes with the store that failed to open.
+  connection.exec("PRAGMA foreign_keys = OFF", "turning foreign keys off to migrate");
   Transaction transaction(connection, Transaction::Kind::write);
   // Files written before the version table had the name PostgreSQL's has: carried over
   // under the write lock, so that two processes opening such a file rename it once.
@@ -186,7 +225,13 @@ void migrate(Connection& connection, std::span<const Migration> steps) {
         return read_integer(connection, sql, doing);
       }};
   common::apply_migrations(access, steps, "sqlite: database '" + connection.path() + "'");
+  // With foreign keys off, nothing else checked that the rebuilt tables kept them whole.
+  if (read_integer(connection, "SELECT count(*) FROM pragma_foreign_key_check",
+                   "checking foreign keys after migrating") != 0)
+    throw StoreError("sqlite: database '" + connection.path() +
+                     "': a migration left rows that reference missing ones; nothing was changed");
   transaction.commit();
+  connection.exec("PRAGMA foreign_keys = ON", "turning foreign keys back on");
 }
 
 }  // namespace imgbatch::store::sqlite

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/cancel.hpp"
 #include "common/new_request.hpp"
 #include "common/quota.hpp"
 #include "common/records.hpp"
@@ -21,6 +22,24 @@ constexpr std::string_view kBackend = "sqlite";  // names this backend in errors
 // Readers beyond this many are closed when returned instead of kept: enough for the
 // HTTP threads of one process, small enough not to hold file descriptors for nothing.
 constexpr std::size_t kMaxIdleReaders = 8;
+
+// Store::cancel_request: the tasks that have not ended end as failed, outside the
+// request's progress counters (they were never tried to the end). Clearing the lease makes
+// renew_leases and a retry outcome miss them; `state IN ('pending', 'running')` in
+// finish_tasks makes a late outcome change nothing.
+constexpr std::string_view kCancelTasks =
+    "UPDATE tasks SET state = 'failed', error = 'cancelled', lease_owner = NULL,"
+    " lease_expires = NULL, updated_at = ?2"
+    " WHERE request_seq = ?1 AND (state = 'pending' OR state = 'running')";
+// finish_tasks: an image stored for a task its request's cancel dropped (the outcome came
+// too late to count) is queued for removal (blob_deletions), so it is not left orphaned.
+// Only for such a task: a late duplicate of a task that did succeed names the same key,
+// which must stay.
+constexpr std::string_view kQueueCancelledImage =
+    "INSERT OR IGNORE INTO blob_deletions (key)"
+    " SELECT requests.id || '/' || ?2 FROM tasks JOIN requests ON requests.seq = tasks.request_seq"
+    " WHERE tasks.id = ?1 AND tasks.state = 'failed' AND tasks.output_name IS NULL"
+    " AND requests.status = 'cancelled'";
 
 // Queues the notification for a request that has just ended; called inside the
 // transaction that ended it, so a crash cannot separate the two.
@@ -326,7 +345,7 @@ Store::DeleteOutcome SqliteStore::delete_request(const std::string& id) {
     find.bind(1, id);
     if (!find.step()) return DeleteOutcome::not_found;
     const std::string status = find.text(1);
-    if (status != "completed" && status != "failed") return DeleteOutcome::not_ended;
+    if (!common::has_ended(status)) return DeleteOutcome::not_ended;
     seq = find.int64(0);
   }
   Query queue(db,
@@ -345,6 +364,48 @@ Store::DeleteOutcome SqliteStore::delete_request(const std::string& id) {
   }
   transaction.commit();
   return DeleteOutcome::deleted;
+}
+
+Store::CancelOutcome SqliteStore::cancel_request(const std::string& id, core::TimeMs now) {
+  std::lock_guard lock(writer_mutex_);
+  Connection& db = *writer_;
+  Transaction transaction(db, Transaction::Kind::write);
+  std::int64_t seq = 0;
+  std::optional<std::string> webhook_url;
+  {
+    Query find(db, "SELECT seq, status, webhook_url FROM requests WHERE id = ?1",
+               "finding a request to cancel");
+    find.bind(1, id);
+    if (!find.step()) return CancelOutcome::not_found;
+    if (common::has_ended(find.text(1))) return CancelOutcome::already_ended;
+    seq = find.int64(0);
+    webhook_url = find.optional_text(2);
+  }
+  Query request(db, "UPDATE requests SET status = 'cancelled', updated_at = ?2 WHERE seq = ?1",
+                "cancelling a request");
+  request.bind(1, seq).bind(2, now).run();
+  Query tasks(db, kCancelTasks, "dropping a cancelled request's tasks");
+  tasks.bind(1, seq).bind(2, now).run();
+  if (webhook_url) insert_delivery(db, id, *webhook_url, now);
+  transaction.commit();
+  return CancelOutcome::cancelled;
+}
+
+std::vector<std::int64_t> SqliteStore::cancelled_tasks(const std::vector<std::int64_t>& task_ids) {
+  std::vector<std::int64_t> cancelled;
+  if (task_ids.empty()) return cancelled;
+  auto db = reader();
+  // One indexed lookup per task, in one read transaction; tasks in hand are few.
+  Query query(*db,
+              "SELECT 1 FROM tasks JOIN requests ON requests.seq = tasks.request_seq"
+              " WHERE tasks.id = ?1 AND requests.status = 'cancelled'",
+              "looking for cancelled tasks");
+  for (std::int64_t task_id : task_ids) {
+    query.bind(1, task_id);
+    if (query.step()) cancelled.push_back(task_id);
+    query.reset();
+  }
+  return cancelled;
 }
 
 std::vector<std::string> SqliteStore::pending_blob_deletions(int limit) {
@@ -558,6 +619,7 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
               " lease_owner = NULL, lease_expires = NULL, updated_at = ?4"
               " WHERE id = ?1 AND state = 'running' AND lease_owner = ?5",
               "scheduling a task retry");
+  Query orphan(db, kQueueCancelledImage, "queueing a cancelled request's image");
   for (const core::TaskOutcome& outcome : outcomes) {
     const std::optional<std::string_view> state = common::end_state(outcome);
     if (!state) {
@@ -581,7 +643,13 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
     const bool ended = end.step();
     const std::int64_t seq = ended ? end.int64(0) : 0;
     end.reset();
-    if (!ended) continue;
+    if (!ended) {
+      if (outcome.output_name) {
+        orphan.bind(1, outcome.task_id).bind(2, *outcome.output_name).run();
+        orphan.reset();
+      }
+      continue;
+    }
     count.bind(1, seq).bind(2, *state).bind(3, now).run();
     count.reset();
     if (std::find(ended_in.begin(), ended_in.end(), seq) == ended_in.end()) ended_in.push_back(seq);

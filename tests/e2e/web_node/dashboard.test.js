@@ -12,7 +12,7 @@
 // until every thumbnail has loaded and compares the numbers on the page (progress, sizes, savings, errors, links)
 // with GET /status; checks that polling stops once the request has ended and that a
 // 375 px wide screen has no horizontal scrolling; and saves screenshots into
-// SCREENSHOT_DIR. Exits 0 when every check passed, 1 otherwise (each failure printed).
+// SCREENSHOT_DIR; uploads one more request and cancels it with its Cancel button. Exits 0 when every check passed, 1 otherwise (each failure printed).
 'use strict';
 
 const fs = require('node:fs');
@@ -152,6 +152,34 @@ async function waitUntilDone(page, id) {
   }, item, { timeout: 15000, polling: 100 });
   await page.evaluate(() => window.scrollTo(0, 0));
   return item;
+}
+
+// A request whose one image the origin keeps for a minute: while it is in flight, its
+// Cancel button is shown; clicking it (DELETE /requests/ID) makes the page show it
+// cancelled, as GET /status then says, and the button goes.
+async function checkCancelButton(page) {
+  const photo = (/\/hold\/([^,"\s?]+)/.exec(fs.readFileSync(goodCsv, 'utf8')) || [])[1];
+  if (!check(Boolean(photo), 'GOOD_CSV names a held photo')) return;
+  const origin = new URL(releaseUrl).origin;
+  const csv = path.join(screenshotDir, 'cancel-me.csv');
+  fs.writeFileSync(csv, `S. No.,Product Name,Input Image Urls\n1,Cancel me,${origin}/sleep/60000/${photo}?cancel\n`);
+  await page.setInputFiles('#file-input', csv);
+  await page.fill('#webhook-url', '');
+  await page.click('#upload-button');
+  await page.waitForSelector('#upload-result .message.success .request-id', { timeout: 10000 });
+  const id = (await page.textContent('#upload-result .request-id')).trim();
+  const item = `li.request[data-request-id="${id}"]`;
+  const button = `${item} button.cancel-button`;
+  await page.waitForSelector(`${button}:not([hidden])`, { timeout: 10000 });
+  const before = await getJson(`${baseUrl}/status?request_id=${id}`);
+  check(['pending', 'processing'].includes(before.status), `the request to cancel is open (${before.status})`);
+  await page.click(button);
+  await page.waitForSelector(`${item}[data-status="cancelled"]`, { timeout: 10000 });
+  check(await page.$eval(button, (b) => b.hidden), 'the Cancel button goes once the request is cancelled');
+  check((await page.textContent(`${item} .badge`)).trim() === 'cancelled', 'the badge says cancelled');
+  const after = await getJson(`${baseUrl}/status?request_id=${id}`);
+  check(after.status === 'cancelled', `GET /status says cancelled (got ${after.status})`);
+  log(`request ${id} cancelled from its button`);
 }
 
 async function readPage(page, item) {
@@ -322,6 +350,8 @@ async function main() {
     const polls = listPolls;
     await page.waitForTimeout(3500);
     check(listPolls === polls, `polling stopped once the request ended (${listPolls - polls} more polls)`);
+
+    await checkCancelButton(page);
 
     const desktop = path.join(screenshotDir, 'dashboard.png');
     await page.screenshot({ path: desktop, fullPage: true });

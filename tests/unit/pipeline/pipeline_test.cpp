@@ -22,6 +22,7 @@
 #include "core/process_identity.hpp"
 #include "imaging/compressor.hpp"
 #include "support/blob_options.hpp"
+#include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_origin.hpp"
 
@@ -354,6 +355,63 @@ TEST_F(PipelineTest, StopHandsUnfinishedTasksBackAndAnotherPipelineFinishesThem)
   ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(60)));
   EXPECT_EQ(store_->get_request(id)->progress.succeeded, 4);
   EXPECT_EQ(completions_.count(id), 1);
+}
+
+// A cancel in the middle of a request (Store::cancel_request, as DELETE /requests/ID does):
+// the image being downloaded is discarded, the downloads queued behind it never start, the
+// images not claimed yet are never claimed, nothing is stored, and the pipeline goes on
+// with other work.
+TEST_F(PipelineTest, ACancelledRequestStartsNoMoreDownloadsAndStoresNothing) {
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
+  const std::string held = "/hold/" + photo;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 6; ++i) urls.push_back(origin_.url(held + "?v=" + std::to_string(i)));
+  const auto id = create(urls);
+
+  fetch::FetchLimits limits;
+  limits.allow_private_networks = true;
+  limits.timeout_ms = 60'000;
+  limits.low_speed_window_seconds = 60;  // a held download sends nothing for a while
+  auto fetcher = fetch::make_curl_fetcher(limits, 1);
+  Options o = options(1);
+  o.download_concurrency = 1;                // holds 3: one downloading, two queued in the fetcher
+  o.lease = std::chrono::milliseconds(900);  // renewed, and cancels looked for, every 300 ms
+  auto pipeline = make_pipeline(o, *fetcher);
+  pipeline->start();
+  const auto wait_until = [](const auto& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  };
+  ASSERT_TRUE(
+      wait_until([&] { return pipeline->in_hand() == 3 && origin_.request_count(held) == 1; }));
+
+  ASSERT_EQ(store_->cancel_request(id, core::now_ms()), store::Store::CancelOutcome::cancelled);
+  ASSERT_TRUE(wait_until([&] { return pipeline->cancels_seen() == 3; }));
+  // The held download now ends; the two queued behind it must not start.
+  test_support::HttpClient(origin_.base_url()).get("/release");
+  ASSERT_TRUE(wait_until([&] { return pipeline->in_hand() == 0; }));
+
+  // Other work goes on meanwhile; by the time it completes, the fetcher's queue has long
+  // been passed.
+  const auto other = create({origin_.url("/photos/" + photo)});
+  ASSERT_TRUE(completions_.wait_for(other, std::chrono::seconds(30)));
+  EXPECT_EQ(origin_.request_count(held), 1u) << "no download started after the cancel";
+  const auto record = store_->get_request(id);
+  EXPECT_EQ(record->status, core::RequestStatus::cancelled);
+  EXPECT_EQ(record->progress.succeeded, 0);
+  EXPECT_EQ(store_->queue_depth().pending, 0);
+  EXPECT_EQ(store_->queue_depth().running, 0);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(image(id, i).state, core::TaskState::failed) << i;
+    EXPECT_EQ(image(id, i).error, "cancelled") << i;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "images" / id)) << "nothing stored";
+  EXPECT_TRUE(store_->pending_blob_deletions(10).empty()) << "nothing to remove";
+  EXPECT_EQ(completions_.count(id), 0);
+  pipeline->stop(std::chrono::milliseconds(1000));
 }
 
 TEST_F(PipelineTest, ExpiredLeasesOfADeadProcessAreTakenBack) {

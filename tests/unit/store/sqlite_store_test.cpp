@@ -218,6 +218,58 @@ TEST(SqliteStore, FailedMigrationIsRolledBackWhole) {
             (std::vector<std::string>{"1", "2"}));
 }
 
+// Version 5 rebuilds `requests` to allow `cancelled`: a file written at version 4 keeps
+// its requests, their products, tasks and deliveries, and its foreign keys hold after.
+TEST(SqliteStore, AFileAtVersion4KeepsItsRequestsAndCanCancelThem) {
+  TempDir dir;
+  const auto file = dir.path() / "v4.db";
+  const auto steps = sqlite::migrations();
+  ASSERT_GE(steps.size(), 5u);
+  {
+    sqlite::Connection connection(file.string(), sqlite::Connection::Role::writer);
+    sqlite::migrate(connection, steps.first(4));
+  }
+  const std::string id = core::new_uuid();
+  {
+    RawDb raw(file);
+    raw.exec(
+        "INSERT INTO requests (seq, id, status, created_at, updated_at, columns, quality, format,"
+        " fingerprint, products_total, total, webhook_url, owner_key) VALUES (7, '" +
+        id +
+        "', 'processing', 1, 2, '[\"a\"]', 50, 'jpeg', 'f', 1, 2, 'https://hooks.example/v4',"
+        " 'key_1');"
+        "INSERT INTO products VALUES (7, 0, '1', 'SKU1', '[\"x\"]');"
+        "INSERT INTO tasks (request_seq, product_idx, image_idx, source_url, updated_at)"
+        " VALUES (7, 0, 0, 'https://img.example.com/a.jpg', 1),"
+        " (7, 0, 1, 'https://img.example.com/b.jpg', 1);");
+  }
+  {
+    sqlite::Connection connection(file.string(), sqlite::Connection::Role::writer);
+    sqlite::migrate(connection, steps);
+    // Turned off to rebuild the table, on again after.
+    sqlite::Query pragma(connection, "PRAGMA foreign_keys", "reading foreign_keys");
+    ASSERT_TRUE(pragma.step());
+    EXPECT_EQ(pragma.integer(0), 1);
+  }
+  auto store = open_store("sqlite:" + file.string());
+  RawDb raw(file);
+  EXPECT_EQ(raw.column("SELECT version FROM schema_migrations ORDER BY version"), all_versions());
+  EXPECT_EQ(raw.column("SELECT count(*) FROM pragma_foreign_key_check"),
+            std::vector<std::string>{"0"});
+  EXPECT_EQ(raw.column("SELECT name FROM sqlite_master WHERE tbl_name = 'requests'"
+                       " AND type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name"),
+            (std::vector<std::string>{"requests_by_created_at", "requests_by_idempotency_key",
+                                      "requests_by_owner", "requests_unfinished"}));
+  const auto record = store->get_request(id);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->status, core::RequestStatus::processing);
+  EXPECT_EQ(record->owner_key, "key_1");
+  EXPECT_EQ(record->progress.total, 2);
+  EXPECT_EQ(store->get_products(id, 0, 10).at(0).images.size(), 2u);
+  ASSERT_EQ(store->cancel_request(id, 3), Store::CancelOutcome::cancelled);
+  EXPECT_EQ(store->get_request(id)->status, core::RequestStatus::cancelled);
+}
+
 TEST(SqliteStore, AnotherProcessesWriteLockIsWaitedFor) {
   TempDir dir;
   const auto file = dir.path() / "imgbatch.db";

@@ -18,8 +18,11 @@ TimeMs now_ms();
 // "2026-11-29T10:00:00Z" (UTC, seconds precision), as the original system sent.
 std::string format_iso8601(TimeMs t);
 
-enum class RequestStatus { pending, processing, completed, failed };
+// cancelled: stopped by DELETE /requests/ID before it ended (Store::cancel_request).
+enum class RequestStatus { pending, processing, completed, failed, cancelled };
 std::string_view to_string(RequestStatus s);
+// completed, failed or cancelled: nothing of the request runs or will run any more.
+bool has_ended(RequestStatus s);
 std::optional<RequestStatus> parse_request_status(std::string_view s);
 
 // pending: waiting (maybe for a retry time); running: claimed under a lease;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/failure.hpp"
 
@@ -47,6 +48,10 @@ struct FetchResult {
 };
 
 using FetchCallback = std::function<void(FetchResult&&)>;
+// Asked on the fetcher's thread just before a queued download starts (keep it quick): false
+// means the download is no longer wanted (its request was cancelled); it does not start and
+// ends with the failure "not started: no longer wanted" (Kind::shutting_down).
+using StillWanted = std::function<bool()>;
 
 class Fetcher {
  public:
@@ -54,7 +59,11 @@ class Fetcher {
   // Queues a download; at most `concurrency` (given at construction) run at once.
   // Thread-safe. After stop() the callback is called at once, on the caller's thread,
   // with the failure "shutting down" (Kind::shutting_down).
-  virtual void fetch(std::string url, FetchCallback on_done) = 0;
+  void fetch(std::string url, FetchCallback on_done) {
+    fetch(std::move(url), std::move(on_done), StillWanted());
+  }
+  // The same, asking `still_wanted` (when set) before the download starts.
+  virtual void fetch(std::string url, FetchCallback on_done, StillWanted still_wanted) = 0;
   // Downloads queued or running.
   virtual std::size_t in_flight() const = 0;
   // Stops the fetch thread; pending downloads end with the failure "shutting down"

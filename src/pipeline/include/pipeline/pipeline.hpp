@@ -19,6 +19,14 @@
 // written), failure reasons, retries, bytes, and the time of each download attempt and of
 // each image's processing (decode to stored). Updates are atomic adds, no locks.
 //
+// A cancelled request (Store::cancel_request) ends its tasks in the store at once, leases
+// cleared; the pipeline learns of it when it renews its leases (every lease / 3): the
+// leases it could not renew are looked up (Store::cancelled_tasks), and those of cancelled
+// requests are dropped wherever they are — a queued download never starts (the fetcher
+// asks before starting it), a downloaded or encoded image is thrown away, nothing more is
+// stored; no outcome is written, the store has ended them. A put already under way
+// finishes, and finish_tasks queues that image for removal.
+//
 // A failure (core::Failure, from the fetcher, the compressor or the blob store refusing an
 // output) is acted on by its kind: retried or not, and counted under which reason
 // (failure_policy.hpp). A storage that is unavailable fails nothing: see put_one.
@@ -97,6 +105,9 @@ class Pipeline {
 
   // Tasks claimed and not yet recorded.
   std::size_t in_hand() const IMGBATCH_EXCLUDES(mutex_);
+  // Tasks in hand found to belong to a cancelled request, since start(): from then on they
+  // are dropped at the next step they reach.
+  std::uint64_t cancels_seen() const IMGBATCH_EXCLUDES(mutex_);
   metrics::ServiceMetrics& metrics() { return *metrics_; }
 
  private:
@@ -122,6 +133,13 @@ class Pipeline {
   // Puts back the tasks leased to owners that are gone, so they need not wait for expiry.
   void release_dead_owners();
   void flush_outcomes() IMGBATCH_EXCLUDES(mutex_);
+  // Of the tasks in hand `ids`, marks those of cancelled requests and drops the ones
+  // waiting in a queue; returns how many were cancelled.
+  std::size_t drop_cancelled(const std::vector<std::int64_t>& ids) IMGBATCH_EXCLUDES(mutex_);
+  // True (and the task dropped from the hand) when its request was found cancelled.
+  bool drop_if_cancelled(std::int64_t task_id) IMGBATCH_EXCLUDES(mutex_);
+  void drop(std::int64_t task_id) IMGBATCH_REQUIRES(mutex_);
+  bool still_wanted(std::int64_t task_id) const IMGBATCH_EXCLUDES(mutex_);
   void on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result) IMGBATCH_EXCLUDES(mutex_);
   void compress_one(Job& job) IMGBATCH_EXCLUDES(mutex_);
   void put_loop() IMGBATCH_EXCLUDES(mutex_);
@@ -170,6 +188,9 @@ class Pipeline {
   bool abandon_ IMGBATCH_GUARDED_BY(mutex_) = false;
   // Claimed, outcome not yet written.
   std::unordered_set<std::int64_t> in_hand_ IMGBATCH_GUARDED_BY(mutex_);
+  // In hand, of a cancelled request: dropped at the next step they reach.
+  std::unordered_set<std::int64_t> cancelled_ IMGBATCH_GUARDED_BY(mutex_);
+  std::uint64_t cancels_seen_ IMGBATCH_GUARDED_BY(mutex_) = 0;
   std::deque<Job> compress_queue_ IMGBATCH_GUARDED_BY(mutex_);
   std::deque<PutJob> put_queue_ IMGBATCH_GUARDED_BY(mutex_);
   bool put_stopping_ IMGBATCH_GUARDED_BY(mutex_) = false;  // put threads exit when it is empty

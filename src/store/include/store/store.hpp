@@ -69,12 +69,24 @@ class Store {
   virtual std::vector<core::RequestRecord> list_requests_of(const std::string& owner_key, int limit,
                                                             int offset) = 0;
 
-  // Deletes an ended request (completed or failed) with everything of it — products,
+  // Deletes an ended request (completed, failed or cancelled) with everything of it — products,
   // tasks, webhook deliveries — in one transaction, and in the same transaction queues the
   // keys of its stored images for removal (pending_blob_deletions): a crash before they
   // are removed leaves them queued for the next sweep, never orphaned.
   enum class DeleteOutcome { deleted, not_found, not_ended };
   virtual DeleteOutcome delete_request(const std::string& id) = 0;
+  // Cancels a request that has not ended (DELETE /requests/ID), in one transaction: it
+  // becomes `cancelled`; its pending and running tasks end as failed with the error
+  // "cancelled" (not counted in its progress), so they are never claimed again and an
+  // outcome reported for them later changes nothing (finish_tasks queues the image of such
+  // a late success for removal); and a webhook delivery is queued if it has a webhook URL.
+  // `already_ended` (nothing changed) for a request that had ended.
+  enum class CancelOutcome { cancelled, not_found, already_ended };
+  virtual CancelOutcome cancel_request(const std::string& id, core::TimeMs now) = 0;
+  // Of these tasks, those whose request is cancelled: a worker holding them drops them
+  // (no download starts, nothing is stored).
+  virtual std::vector<std::int64_t> cancelled_tasks(const std::vector<std::int64_t>& task_ids) = 0;
+
   // Up to `limit` keys of stored images waiting to be removed, oldest first.
   virtual std::vector<std::string> pending_blob_deletions(int limit) = 0;
   // Forgets keys whose images are removed (or were never there).
