@@ -45,6 +45,8 @@ class PostgresStore final : public Store {
   std::optional<core::ApiKeyRecord> find_api_key(const std::string& token_hash) override;
   bool any_api_key() override;
   DeleteOutcome delete_request(const std::string& id) override;
+  PurgeStep purge_step(std::optional<core::TimeMs> ended_before, core::TimeMs now,
+                       int chunk) override;
   std::vector<std::string> pending_blob_deletions(int limit) override;
   void forget_blob_deletions(const std::vector<std::string>& keys) override;
   std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max, core::TimeMs now,

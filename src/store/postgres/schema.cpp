@@ -141,12 +141,19 @@ CREATE TABLE blob_deletions (
 );
 )sql";
 
+// Version 6: requests marked as deleted, purged in small transactions (sqlite/schema.cpp,
+// version 5).
+constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE requests ADD COLUMN deleted_at BIGINT;
+CREATE INDEX requests_deleted ON requests (deleted_at, seq) WHERE deleted_at IS NOT NULL;
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
   static const common::Schema schema(
       kSchemaV1Head, kSchemaV1Tail,
-      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}});
+      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}});
   return schema.migrations();
 }
 

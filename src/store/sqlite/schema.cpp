@@ -132,6 +132,14 @@ CREATE TABLE blob_deletions (
 );
 )sql";
 
+// Version 5: retention (src/retention). Deleting a request first marks it (deleted_at):
+// from then on no read sees it, and the purge removes its rows in small transactions.
+// The partial index keeps the purge's search for marked requests off the whole table.
+constexpr std::string_view kSchemaV5 = R"sql(
+ALTER TABLE requests ADD COLUMN deleted_at INTEGER;
+CREATE INDEX requests_deleted ON requests (deleted_at, seq) WHERE deleted_at IS NOT NULL;
+)sql";
+
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
               "looking for a table");
@@ -149,8 +157,9 @@ int read_integer(Connection& connection, std::string_view sql, const std::string
 }  // namespace
 
 std::span<const Migration> migrations() {
-  static const common::Schema schema(kSchemaV1Head, kSchemaV1Tail,
-                                     {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}});
+  static const common::Schema schema(
+      kSchemaV1Head, kSchemaV1Tail,
+      {{2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}});
   return schema.migrations();
 }
 
