@@ -211,7 +211,7 @@ void add_retention_option(CLI::App& app, core::Config& config) {
             return "\"" + text +
                    "\" is not a retention period: " + std::string(retention::kRetentionFormat);
           },
-          "DURATION"));
+          ""));  // no description: the type name says it
 }
 
 // A number of seconds from 0 (off) to a day, fractions allowed.
