@@ -6,7 +6,8 @@
 
 namespace imgbatch::store::common {
 
-// For `status IN kEndedStatuses` in SQL.
+// For `status IN kEndedStatuses` in SQL. The partial index requests_ended (both schemas)
+// repeats this list: a new final status needs it there too, or retention scans the table.
 inline constexpr std::string_view kEndedStatuses = "('completed', 'failed')";
 
 inline bool has_ended(std::string_view status) {

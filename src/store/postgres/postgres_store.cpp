@@ -522,7 +522,7 @@ Store::PurgeStep PostgresStore::purge_step(std::optional<core::TimeMs> ended_bef
           common::select_sql("UPDATE requests SET deleted_at = $2 WHERE seq IN (SELECT seq"
                              " FROM requests WHERE deleted_at IS NULL AND status IN ",
                              common::kEndedStatuses,
-                             " AND updated_at < $1 ORDER BY seq LIMIT $3) RETURNING id"),
+                             " AND updated_at < $1 ORDER BY updated_at LIMIT $3) RETURNING id"),
           Params().add(*ended_before).add(now).add(chunk), "marking expired requests deleted");
       step.marked = marked.rows();
       if (step.marked > 0)
@@ -540,16 +540,18 @@ Store::PurgeStep PostgresStore::purge_step(std::optional<core::TimeMs> ended_bef
       const std::string id = oldest.text(0, 1);
       step.more = oldest.rows() > 1;  // a second one waits
       // Tasks first, their image keys queued in this same transaction; then products; the
-      // request row last, once nothing refers to it.
+      // request row last, once nothing refers to it. Tasks in the order of their unique
+      // index, (request_seq, product_idx, image_idx): a chunk never sorts the whole request.
       db.query(
-          "INSERT INTO blob_deletions (key) SELECT $1 || '/' || output_name FROM (SELECT id,"
-          " output_name FROM tasks WHERE request_seq = $2 ORDER BY id LIMIT $3) chosen"
-          " WHERE output_name IS NOT NULL ORDER BY id ON CONFLICT DO NOTHING",
+          "INSERT INTO blob_deletions (key) SELECT $1 || '/' || output_name FROM (SELECT"
+          " product_idx, image_idx, output_name FROM tasks WHERE request_seq = $2"
+          " ORDER BY product_idx, image_idx LIMIT $3) chosen"
+          " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx ON CONFLICT DO NOTHING",
           Params().add(id).add(seq).add(chunk), "queueing a deleted request's images");
       const int tasks_removed =
           db.query(
                 "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE request_seq = $1"
-                " ORDER BY id LIMIT $2)",
+                " ORDER BY product_idx, image_idx LIMIT $2)",
                 Params().add(seq).add(chunk), "purging a deleted request's tasks")
               .affected();
       int products_removed = 0;

@@ -350,12 +350,13 @@ Store::PurgeStep SqliteStore::purge_step(std::optional<core::TimeMs> ended_befor
   Connection& db = *writer_;
   Transaction transaction(db, Transaction::Kind::write);
   if (ended_before) {
-    Query mark(db,
-               common::select_sql("UPDATE requests SET deleted_at = ?2 WHERE seq IN (SELECT seq"
-                                  " FROM requests WHERE deleted_at IS NULL AND status IN ",
-                                  common::kEndedStatuses,
-                                  " AND updated_at < ?1 ORDER BY seq LIMIT ?3) RETURNING id"),
-               "marking expired requests deleted");
+    Query mark(
+        db,
+        common::select_sql("UPDATE requests SET deleted_at = ?2 WHERE seq IN (SELECT seq"
+                           " FROM requests WHERE deleted_at IS NULL AND status IN ",
+                           common::kEndedStatuses,
+                           " AND updated_at < ?1 ORDER BY updated_at LIMIT ?3) RETURNING id"),
+        "marking expired requests deleted");
     mark.bind(1, *ended_before).bind(2, now).bind(3, chunk);
     std::vector<std::string> ids;
     while (mark.step()) ids.push_back(mark.text(0));
@@ -383,16 +384,18 @@ Store::PurgeStep SqliteStore::purge_step(std::optional<core::TimeMs> ended_befor
   }
   if (!id.empty()) {
     // Tasks first, their image keys queued in this same transaction; then products; the
-    // request row last, once nothing refers to it.
+    // request row last, once nothing refers to it. Tasks in the order of their unique
+    // index, (request_seq, product_idx, image_idx): a chunk never sorts the whole request.
     Query queue(db,
                 "INSERT OR IGNORE INTO blob_deletions (key) SELECT ?1 || '/' || output_name"
-                " FROM (SELECT id, output_name FROM tasks WHERE request_seq = ?2 ORDER BY id"
-                " LIMIT ?3) WHERE output_name IS NOT NULL ORDER BY id",
+                " FROM (SELECT product_idx, image_idx, output_name FROM tasks"
+                " WHERE request_seq = ?2 ORDER BY product_idx, image_idx LIMIT ?3)"
+                " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx",
                 "queueing a deleted request's images");
     queue.bind(1, id).bind(2, seq).bind(3, chunk).run();
     Query tasks(db,
                 "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE request_seq = ?1"
-                " ORDER BY id LIMIT ?2)",
+                " ORDER BY product_idx, image_idx LIMIT ?2)",
                 "purging a deleted request's tasks");
     tasks.bind(1, seq).bind(2, chunk).run();
     const int tasks_removed = db.changes();
