@@ -24,6 +24,7 @@
 #include "keys_command.hpp"
 #include "logging/logging.hpp"
 #include "process_command.hpp"
+#include "retention/retention_period.hpp"
 #include "service.hpp"
 #include "shutdown_signals.hpp"
 #include "store/store.hpp"
@@ -191,6 +192,28 @@ void add_lease_option(CLI::App& app, core::Config& config) {
       ->capture_default_str();
 }
 
+// `serve` only: the workers of `worker` processes never delete by age, so that one
+// retention period (the API's) applies, whatever the workers were started with.
+void add_retention_option(CLI::App& app, core::Config& config) {
+  app.add_option_function<std::string>(
+         "--retention",
+         [&config](const std::string& text) {
+           config.retention_ms = retention::parse_retention(text)->count();
+         },
+         "delete requests (rows and images) this long after they ended, e.g. 30d, 12h; "
+         "0 keeps everything")
+      ->envname(env("RETENTION"))
+      ->type_name("DURATION")
+      ->default_str("30d")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (retention::parse_retention(text)) return {};
+            return "\"" + text +
+                   "\" is not a retention period: " + std::string(retention::kRetentionFormat);
+          },
+          ""));  // no description: the type name says it
+}
+
 // A number of seconds from 0 (off) to a day, fractions allowed.
 CLI::Validator timeout_seconds() {
   return CLI::Validator(
@@ -329,6 +352,7 @@ int run_cli(int argc, char** argv) {
 
   auto* serve = app.add_subcommand("serve", "HTTP API and workers in one process");
   add_service_options(*serve, serve_settings.config, serve_settings.format);
+  add_retention_option(*serve, serve_settings.config);
   auto* worker = app.add_subcommand("worker", "workers only, against a shared database");
   add_service_options(*worker, worker_settings.config, worker_settings.format);
   worker

@@ -91,6 +91,15 @@ std::unique_ptr<store::Store> open_service_store(const core::Config& config, Ser
   return store;
 }
 
+// Retention by age is the API's (`serve --retention`); every process purges what was
+// deleted and removes queued images.
+retention::DeletionSweeper::Options sweeper_options(const core::Config& config, ServiceRole role) {
+  retention::DeletionSweeper::Options options;
+  if (role == ServiceRole::serve)
+    options.retention = std::chrono::milliseconds(config.retention_ms);
+  return options;
+}
+
 }  // namespace
 
 Service::Service(const core::Config& config, ServiceRole role)
@@ -101,7 +110,7 @@ Service::Service(const core::Config& config, ServiceRole role)
       image_links_(make_image_links(config, *blobs_)),
       metrics_(registry_),
       dispatcher_(dispatcher_options(config, metrics_, image_links_), *store_),
-      deletion_sweeper_(*store_, *blobs_) {
+      deletion_sweeper_(*store_, *blobs_, sweeper_options(config, role)) {
   if (config.workers > 0) {
     pipeline::Options options = pipeline_options(config);
     options.metrics = &metrics_;

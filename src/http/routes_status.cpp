@@ -176,9 +176,10 @@ Reply cancel_request(const Deps& deps, const std::string& id) {
 
 }  // namespace
 
-// DELETE /requests/ID: an ended request goes, with its rows at once and its images soon
-// after (the deletion sweeper removes them from the storage; retention/). One that has not
-// ended is cancelled instead.
+// DELETE /requests/ID: an ended request is gone for clients at once (marked deleted: every
+// route answers 404); its rows and images are removed soon after, in small batches, by the
+// deletion sweeper (retention/), as for a request past its retention period. One that has
+// not ended is cancelled instead.
 Reply delete_request(const Deps& deps, const restinio::router::route_params_t& params) {
   const auto id = normalized_id(std::string_view(params["id"].data(), params["id"].size()));
   if (!core::is_uuid(id)) return unknown_request(id);

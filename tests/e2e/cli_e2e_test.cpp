@@ -55,6 +55,7 @@ TEST(Cli, HelpExplainsEveryOptionOfTheContract) {
                              "--download-timeout",
                              "--max-attempts",
                              "--lease-seconds",
+                             "--retention",
                              "--pg-statement-timeout",
                              "--pg-lock-timeout",
                              "--log-format",
@@ -107,6 +108,25 @@ TEST(Cli, PostgresTimeoutsAreSecondsFromZeroToADay) {
   EXPECT_NE(r.output.find("--pg-statement-timeout FLOAT:SECONDS=60"), std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("--pg-lock-timeout FLOAT:SECONDS=10"), std::string::npos) << r.output;
+}
+
+// --retention takes a whole number with a unit, or 0; anything else stops `serve` before it
+// opens anything, since a typo could delete requests sooner than meant. `worker` has none:
+// only the API decides how long requests are kept.
+TEST(Cli, RetentionIsAPeriodWithAUnitOrZero) {
+  for (const char* bad : {"30", "1.5d", "1w", "-1d", "30 d", "36501d", "soon"}) {
+    auto r = run({"serve", "--retention", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("--retention"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("is not a retention period"), std::string::npos) << r.output;
+    r = run({"serve"}, {{"IMGBATCH_RETENTION", bad}});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("is not a retention period"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(run({"worker", "--retention", "30d"}).exit_code, 2);
+  const auto r = run({"serve", "--help"});
+  EXPECT_NE(r.output.find("--retention DURATION=30d"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("IMGBATCH_RETENTION"), std::string::npos) << r.output;
 }
 
 // --compress-nice takes 0 (off) to 19, as a flag or IMGBATCH_COMPRESS_NICE, for every

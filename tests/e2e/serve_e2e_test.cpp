@@ -292,6 +292,36 @@ TEST_F(EndToEnd, AWorkerServesItsMetricsAndHealth) {
   EXPECT_EQ(worker.wait(std::chrono::seconds(20)), 0) << worker.log();
 }
 
+// `serve --retention`: a request that ended longer ago than that goes by itself, its
+// status, output CSV and images answering 404 and its stored files removed.
+TEST_F(EndToEnd, RetentionDeletesAnEndedRequestWithItsImages) {
+  TestOrigin origin;
+  RunningServer server({"--retention", "1s", "--workers", "1"});
+  auto client = server.client();
+  const auto photos = photo_names();
+  ASSERT_GE(photos.size(), 2u);
+  const std::string csv = "S. No.,Product Name,Input Image Urls\n1,SKU1,\"" +
+                          origin.url("/photos/" + photos[0]) + "," +
+                          origin.url("/photos/" + photos[1]) + "\"\n";
+  auto upload = client.post_form("/upload", {{"file", csv, "products.csv", "text/csv"}});
+  ASSERT_EQ(upload.status, 202) << upload.body;
+  const std::string id = upload.json()["request_id"];
+  ASSERT_EQ(server.wait_until_ended(id)["status"], "completed");
+  // Gone for clients at once when marked, files gone after the purge and the sweep.
+  const auto folder = server.folder() / "images" / id;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (
+      (client.get("/status?request_id=" + id).status != 404 || std::filesystem::exists(folder)) &&
+      std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(client.get("/status?request_id=" + id).status, 404);
+  EXPECT_EQ(client.get("/requests/" + id + "/output.csv").status, 404);
+  EXPECT_EQ(client.get("/images/" + id + "/0-0.jpg").status, 404);
+  EXPECT_FALSE(std::filesystem::exists(folder)) << "its images were removed";
+  EXPECT_NE(server.process().log().find("retention: 1 request(s)"), std::string::npos)
+      << server.process().log();
+}
+
 TEST_F(EndToEnd, AnInvalidCsvIsRefusedWhole) {
   RunningServer server;
   auto client = server.client();

@@ -554,9 +554,9 @@ TEST_F(FinishedRequestTest, AHungImageStorageHoldsUpNothingButImages) {
   last.join();
 }
 
-// DELETE /requests/ID: an ended request is gone at once (204, then 404 everywhere), its
-// stored images queued for the deletion sweeper of the service (retention/), which this
-// server alone does not run.
+// DELETE /requests/ID: an ended request is gone at once (204, then 404 everywhere); its
+// rows are purged, and its stored images queued, by the deletion sweeper of the service
+// (retention/), which this server alone does not run: the test runs its purge steps.
 TEST_F(FinishedRequestTest, DeletingAnEndedRequestRemovesItAndQueuesItsImages) {
   ASSERT_NO_FATAL_FAILURE(finish_request());
   const auto deleted = client_->request("DELETE", "/requests/" + id_, "", {});
@@ -567,6 +567,9 @@ TEST_F(FinishedRequestTest, DeletingAnEndedRequestRemovesItAndQueuesItsImages) {
   expect_problem(client_->get("/requests/" + id_ + "/output.csv"), 404);
   expect_problem(client_->request("DELETE", "/requests/" + id_, "", {}), 404);
   EXPECT_EQ(get_json("/requests")["requests"].size(), 0u);
+  EXPECT_TRUE(store_->pending_blob_deletions(10).empty()) << "not purged yet";
+  while (store_->purge_step(std::nullopt, core::now_ms(), 500).more) {
+  }
   EXPECT_EQ(store_->pending_blob_deletions(10),
             (std::vector<std::string>{id_ + "/0-0.jpg", id_ + "/1-0.jpg"}));
   expect_problem(client_->request("DELETE", "/requests/not-an-id", "", {}), 404);

@@ -4,7 +4,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "common/cancel.hpp"
+#include "common/ended.hpp"
 #include "common/new_request.hpp"
 #include "common/quota.hpp"
 #include "common/records.hpp"
@@ -31,6 +31,9 @@ constexpr int kMaxConflictRetries = 5;
 // The first key of the advisory locks that serialise uses of one idempotency key
 // ("imgb" in ASCII); the second is the key's hash.
 constexpr int kIdempotencyLockSpace = 0x696d6762;
+// The first key of the advisory lock that lets one node at a time run retention steps
+// ("imgr" in ASCII).
+constexpr int kRetentionLockSpace = 0x696d6772;
 // COPY data goes to libpq in pieces of about this size, so that a huge request never
 // needs its whole text form in memory.
 constexpr std::size_t kCopyChunkBytes = std::size_t{256} * 1024;
@@ -317,7 +320,7 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
       const Result earlier = db.query(
           "SELECT id, fingerprint FROM requests"
           " WHERE idempotency_key = $1 AND created_at > $2"
-          " AND owner_key IS NOT DISTINCT FROM $3"
+          " AND owner_key IS NOT DISTINCT FROM $3 AND deleted_at IS NULL"
           " ORDER BY created_at DESC, seq DESC LIMIT 1",
           Params()
               .add(*request.idempotency_key)
@@ -415,9 +418,10 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
 
 std::optional<core::RequestRecord> PostgresStore::get_request(const std::string& id) {
   return run("reading a request", [&](Connection& db) -> std::optional<core::RequestRecord> {
-    const Result rows = db.query(
-        common::select_sql("SELECT ", common::kRequestColumns, " FROM requests WHERE id = $1"),
-        Params().add(id), "reading a request");
+    const Result rows =
+        db.query(common::select_sql("SELECT ", common::kRequestColumns,
+                                    " FROM requests WHERE id = $1 AND deleted_at IS NULL"),
+                 Params().add(id), "reading a request");
     if (rows.rows() == 0) return std::nullopt;
     return common::read_request(rows.row(0), kBackend);
   });
@@ -436,7 +440,8 @@ std::vector<core::ProductRecord> PostgresStore::get_products(const std::string& 
                      std::string(common::kImageColumns) +
                      " FROM products p LEFT JOIN tasks t"
                      " ON t.request_seq = p.request_seq AND t.product_idx = p.idx"
-                     " WHERE p.request_seq = (SELECT seq FROM requests WHERE id = $1)"
+                     " WHERE p.request_seq = (SELECT seq FROM requests WHERE id = $1"
+                     " AND deleted_at IS NULL)"
                      " AND p.idx >= $2 AND p.idx < $3"
                      " ORDER BY p.idx, t.image_idx",
                  Params().add(request_id).add(first).add(end), "reading products");
@@ -458,8 +463,8 @@ std::vector<core::RequestRecord> PostgresStore::list_requests(int limit, int off
   return run("listing requests", [&](Connection& db) {
     const Result rows =
         db.query(common::select_sql("SELECT ", common::kRequestColumns,
-                                    " FROM requests ORDER BY created_at DESC, seq DESC"
-                                    " LIMIT $1 OFFSET $2"),
+                                    " FROM requests WHERE deleted_at IS NULL"
+                                    " ORDER BY created_at DESC, seq DESC LIMIT $1 OFFSET $2"),
                  Params().add(limit).add(std::max(offset, 0)), "listing requests");
     std::vector<core::RequestRecord> requests;
     requests.reserve(static_cast<std::size_t>(rows.rows()));
@@ -475,7 +480,7 @@ std::vector<core::RequestRecord> PostgresStore::list_requests_of(const std::stri
   return run("listing the requests of a key", [&](Connection& db) {
     const Result rows =
         db.query(common::select_sql("SELECT ", common::kRequestColumns,
-                                    " FROM requests WHERE owner_key = $3"
+                                    " FROM requests WHERE owner_key = $3 AND deleted_at IS NULL"
                                     " ORDER BY created_at DESC, seq DESC LIMIT $1 OFFSET $2"),
                  Params().add(limit).add(std::max(offset, 0)).add(owner_key),
                  "listing the requests of a key");
@@ -542,23 +547,16 @@ std::optional<core::ApiKeyRecord> PostgresStore::find_api_key(const std::string&
 Store::DeleteOutcome PostgresStore::delete_request(const std::string& id) {
   return run("deleting a request", [&](Connection& db) {
     Transaction transaction(db);
-    // The row locked: a second DELETE (or a claim) waits for this one to end.
-    const Result found = db.query("SELECT seq, status FROM requests WHERE id = $1 FOR UPDATE",
-                                  Params().add(id), "finding a request to delete");
+    // The row locked: a second DELETE waits for this one to end, then finds it marked.
+    const Result found =
+        db.query("SELECT status FROM requests WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+                 Params().add(id), "finding a request to delete");
     if (found.rows() == 0) return DeleteOutcome::not_found;
-    const std::string status = found.text(0, 1);
-    if (!common::has_ended(status)) return DeleteOutcome::not_ended;
-    const std::int64_t seq = found.int64(0, 0);
-    db.query(
-        "INSERT INTO blob_deletions (key) SELECT $1 || '/' || output_name FROM tasks"
-        " WHERE request_seq = $2 AND output_name IS NOT NULL ORDER BY id ON CONFLICT DO NOTHING",
-        Params().add(id).add(seq), "queueing a deleted request's images");
+    if (!common::has_ended(found.view(0, 0))) return DeleteOutcome::not_ended;
+    db.query("UPDATE requests SET deleted_at = $2 WHERE id = $1",
+             Params().add(id).add(core::now_ms()), "marking a request deleted");
     db.query("DELETE FROM deliveries WHERE request_id = $1", Params().add(id),
              "deleting a request's deliveries");
-    for (const char* sql :
-         {"DELETE FROM tasks WHERE request_seq = $1", "DELETE FROM products WHERE request_seq = $1",
-          "DELETE FROM requests WHERE seq = $1"})
-      db.query(sql, Params().add(seq), "deleting a request");
     transaction.commit("committing a deletion");
     return DeleteOutcome::deleted;
   });
@@ -567,9 +565,10 @@ Store::DeleteOutcome PostgresStore::delete_request(const std::string& id) {
 Store::CancelOutcome PostgresStore::cancel_request(const std::string& id, core::TimeMs now) {
   return run("cancelling a request", [&](Connection& db) {
     Transaction transaction(db);
-    const Result found =
-        db.query("SELECT seq, status, webhook_url FROM requests WHERE id = $1 FOR UPDATE",
-                 Params().add(id), "finding a request to cancel");
+    const Result found = db.query(
+        "SELECT seq, status, webhook_url FROM requests WHERE id = $1 AND deleted_at IS NULL"
+        " FOR UPDATE",
+        Params().add(id), "finding a request to cancel");
     if (found.rows() == 0) return CancelOutcome::not_found;
     if (common::has_ended(found.text(0, 1))) return CancelOutcome::already_ended;
     const std::int64_t seq = found.int64(0, 0);
@@ -594,6 +593,80 @@ std::vector<std::int64_t> PostgresStore::cancelled_tasks(
     cancelled.reserve(static_cast<std::size_t>(rows.rows()));
     for (int i = 0; i < rows.rows(); ++i) cancelled.push_back(rows.int64(i, 0));
     return cancelled;
+  });
+}
+
+Store::PurgeStep PostgresStore::purge_step(std::optional<core::TimeMs> ended_before,
+                                           core::TimeMs now, int chunk) {
+  if (chunk <= 0) return {};
+  return run("purging deleted requests", [&](Connection& db) {
+    PurgeStep step;
+    Transaction transaction(db);
+    // One node at a time, and none waits: the lock ends with the transaction.
+    if (db.query("SELECT pg_try_advisory_xact_lock($1, 0)::int", Params().add(kRetentionLockSpace),
+                 "taking the retention lock")
+            .integer(0, 0) == 0) {
+      step.busy = true;
+      return step;
+    }
+    if (ended_before) {
+      const Result marked = db.query(
+          common::select_sql("UPDATE requests SET deleted_at = $2 WHERE seq IN (SELECT seq"
+                             " FROM requests WHERE deleted_at IS NULL AND status IN ",
+                             common::kEndedStatuses,
+                             " AND updated_at < $1 ORDER BY updated_at LIMIT $3) RETURNING id"),
+          Params().add(*ended_before).add(now).add(chunk), "marking expired requests deleted");
+      step.marked = marked.rows();
+      if (step.marked > 0)
+        db.query(
+            "DELETE FROM deliveries WHERE request_id IN (SELECT id FROM requests"
+            " WHERE deleted_at = $1)",
+            Params().add(now), "deleting the deliveries of expired requests");
+    }
+    const Result oldest = db.query(
+        "SELECT seq, id FROM requests WHERE deleted_at IS NOT NULL"
+        " ORDER BY deleted_at, seq LIMIT 2",
+        "finding a deleted request to purge");
+    if (oldest.rows() > 0) {
+      const std::int64_t seq = oldest.int64(0, 0);
+      const std::string id = oldest.text(0, 1);
+      step.more = oldest.rows() > 1;  // a second one waits
+      // Tasks first, their image keys queued in this same transaction; then products; the
+      // request row last, once nothing refers to it. Tasks in the order of their unique
+      // index, (request_seq, product_idx, image_idx): a chunk never sorts the whole request.
+      db.query(
+          "INSERT INTO blob_deletions (key) SELECT $1 || '/' || output_name FROM (SELECT"
+          " product_idx, image_idx, output_name FROM tasks WHERE request_seq = $2"
+          " ORDER BY product_idx, image_idx LIMIT $3) chosen"
+          " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx ON CONFLICT DO NOTHING",
+          Params().add(id).add(seq).add(chunk), "queueing a deleted request's images");
+      const int tasks_removed =
+          db.query(
+                "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE request_seq = $1"
+                " ORDER BY product_idx, image_idx LIMIT $2)",
+                Params().add(seq).add(chunk), "purging a deleted request's tasks")
+              .affected();
+      int products_removed = 0;
+      if (tasks_removed < chunk)
+        products_removed =
+            db.query(
+                  "DELETE FROM products WHERE request_seq = $1 AND idx IN (SELECT idx FROM"
+                  " products WHERE request_seq = $1 ORDER BY idx LIMIT $2)",
+                  Params().add(seq).add(chunk - tasks_removed),
+                  "purging a deleted request's products")
+                .affected();
+      step.removed = tasks_removed + products_removed;
+      if (tasks_removed < chunk && products_removed < chunk - tasks_removed) {
+        db.query("DELETE FROM requests WHERE seq = $1", Params().add(seq),
+                 "purging a deleted request");
+        step.removed += 1;
+      } else {
+        step.more = true;
+      }
+    }
+    if (ended_before && step.marked == chunk) step.more = true;
+    transaction.commit("committing a purge step");
+    return step;
   });
 }
 

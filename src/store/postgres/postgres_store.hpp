@@ -47,6 +47,8 @@ class PostgresStore final : public Store {
   DeleteOutcome delete_request(const std::string& id) override;
   CancelOutcome cancel_request(const std::string& id, core::TimeMs now) override;
   std::vector<std::int64_t> cancelled_tasks(const std::vector<std::int64_t>& task_ids) override;
+  PurgeStep purge_step(std::optional<core::TimeMs> ended_before, core::TimeMs now,
+                       int chunk) override;
   std::vector<std::string> pending_blob_deletions(int limit) override;
   void forget_blob_deletions(const std::vector<std::string>& keys) override;
   std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max, core::TimeMs now,

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/cancel.hpp"
+#include "common/ended.hpp"
 #include "common/new_request.hpp"
 #include "common/quota.hpp"
 #include "common/records.hpp"
@@ -132,6 +132,7 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
     Query earlier(db,
                   "SELECT id, fingerprint FROM requests"
                   " WHERE idempotency_key = ?1 AND created_at > ?2 AND owner_key IS ?3"
+                  " AND deleted_at IS NULL"
                   " ORDER BY created_at DESC, seq DESC LIMIT 1",
                   "looking up an idempotency key");
     earlier.bind(1, *request.idempotency_key)
@@ -206,9 +207,10 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
 
 std::optional<core::RequestRecord> SqliteStore::get_request(const std::string& id) {
   auto db = reader();
-  Query query(
-      *db, common::select_sql("SELECT ", common::kRequestColumns, " FROM requests WHERE id = ?1"),
-      "reading a request");
+  Query query(*db,
+              common::select_sql("SELECT ", common::kRequestColumns,
+                                 " FROM requests WHERE id = ?1 AND deleted_at IS NULL"),
+              "reading a request");
   query.bind(1, id);
   if (!query.step()) return std::nullopt;
   return common::read_request(query, kBackend);
@@ -229,7 +231,8 @@ std::vector<core::ProductRecord> SqliteStore::get_products(const std::string& re
     Query query(*db,
                 common::select_sql("SELECT ", common::kProductColumns,
                                    " FROM products p"
-                                   " WHERE p.request_seq = (SELECT seq FROM requests WHERE id = ?1)"
+                                   " WHERE p.request_seq = (SELECT seq FROM requests WHERE id = ?1"
+                                   " AND deleted_at IS NULL)"
                                    " AND p.idx >= ?2 AND p.idx < ?3 ORDER BY p.idx"),
                 "reading products");
     query.bind(1, request_id).bind(2, first).bind(3, end);
@@ -240,7 +243,8 @@ std::vector<core::ProductRecord> SqliteStore::get_products(const std::string& re
     Query query(*db,
                 common::select_sql("SELECT t.product_idx, ", common::kImageColumns,
                                    " FROM tasks t"
-                                   " WHERE t.request_seq = (SELECT seq FROM requests WHERE id = ?1)"
+                                   " WHERE t.request_seq = (SELECT seq FROM requests WHERE id = ?1"
+                                   " AND deleted_at IS NULL)"
                                    " AND t.product_idx >= ?2 AND t.product_idx < ?3"
                                    " ORDER BY t.product_idx, t.image_idx"),
                 "reading the images of products");
@@ -261,9 +265,10 @@ std::vector<core::RequestRecord> SqliteStore::list_requests(int limit, int offse
   if (limit <= 0) return requests;
   auto db = reader();
   Query query(*db,
-              common::select_sql("SELECT ", common::kRequestColumns,
-                                 " FROM requests ORDER BY created_at DESC, seq DESC"
-                                 " LIMIT ?1 OFFSET ?2"),
+              common::select_sql(
+                  "SELECT ", common::kRequestColumns,
+                  " FROM requests WHERE deleted_at IS NULL ORDER BY created_at DESC, seq DESC"
+                  " LIMIT ?1 OFFSET ?2"),
               "listing requests");
   query.bind(1, limit).bind(2, std::max(offset, 0));
   while (query.step()) requests.push_back(common::read_request(query, kBackend));
@@ -277,7 +282,7 @@ std::vector<core::RequestRecord> SqliteStore::list_requests_of(const std::string
   auto db = reader();
   Query query(*db,
               common::select_sql("SELECT ", common::kRequestColumns,
-                                 " FROM requests WHERE owner_key = ?3"
+                                 " FROM requests WHERE owner_key = ?3 AND deleted_at IS NULL"
                                  " ORDER BY created_at DESC, seq DESC LIMIT ?1 OFFSET ?2"),
               "listing the requests of a key");
   query.bind(1, limit).bind(2, std::max(offset, 0)).bind(3, owner_key);
@@ -339,29 +344,18 @@ Store::DeleteOutcome SqliteStore::delete_request(const std::string& id) {
   std::lock_guard lock(writer_mutex_);
   Connection& db = *writer_;
   Transaction transaction(db, Transaction::Kind::write);
-  std::int64_t seq = 0;
   {
-    Query find(db, "SELECT seq, status FROM requests WHERE id = ?1", "finding a request to delete");
+    Query find(db, "SELECT status FROM requests WHERE id = ?1 AND deleted_at IS NULL",
+               "finding a request to delete");
     find.bind(1, id);
     if (!find.step()) return DeleteOutcome::not_found;
-    const std::string status = find.text(1);
-    if (!common::has_ended(status)) return DeleteOutcome::not_ended;
-    seq = find.int64(0);
+    if (!common::has_ended(find.text(0))) return DeleteOutcome::not_ended;
   }
-  Query queue(db,
-              "INSERT OR IGNORE INTO blob_deletions (key) SELECT ?1 || '/' || output_name"
-              " FROM tasks WHERE request_seq = ?2 AND output_name IS NOT NULL ORDER BY id",
-              "queueing a deleted request's images");
-  queue.bind(1, id).bind(2, seq).run();
+  Query mark(db, "UPDATE requests SET deleted_at = ?2 WHERE id = ?1", "marking a request deleted");
+  mark.bind(1, id).bind(2, core::now_ms()).run();
   Query deliveries(db, "DELETE FROM deliveries WHERE request_id = ?1",
                    "deleting a request's deliveries");
   deliveries.bind(1, id).run();
-  for (const char* sql :
-       {"DELETE FROM tasks WHERE request_seq = ?1", "DELETE FROM products WHERE request_seq = ?1",
-        "DELETE FROM requests WHERE seq = ?1"}) {
-    Query remove(db, sql, "deleting a request");
-    remove.bind(1, seq).run();
-  }
   transaction.commit();
   return DeleteOutcome::deleted;
 }
@@ -373,7 +367,8 @@ Store::CancelOutcome SqliteStore::cancel_request(const std::string& id, core::Ti
   std::int64_t seq = 0;
   std::optional<std::string> webhook_url;
   {
-    Query find(db, "SELECT seq, status, webhook_url FROM requests WHERE id = ?1",
+    Query find(db,
+               "SELECT seq, status, webhook_url FROM requests WHERE id = ?1 AND deleted_at IS NULL",
                "finding a request to cancel");
     find.bind(1, id);
     if (!find.step()) return CancelOutcome::not_found;
@@ -406,6 +401,86 @@ std::vector<std::int64_t> SqliteStore::cancelled_tasks(const std::vector<std::in
     query.reset();
   }
   return cancelled;
+}
+
+Store::PurgeStep SqliteStore::purge_step(std::optional<core::TimeMs> ended_before, core::TimeMs now,
+                                         int chunk) {
+  PurgeStep step;
+  if (chunk <= 0) return step;
+  std::lock_guard lock(writer_mutex_);
+  Connection& db = *writer_;
+  Transaction transaction(db, Transaction::Kind::write);
+  if (ended_before) {
+    Query mark(
+        db,
+        common::select_sql("UPDATE requests SET deleted_at = ?2 WHERE seq IN (SELECT seq"
+                           " FROM requests WHERE deleted_at IS NULL AND status IN ",
+                           common::kEndedStatuses,
+                           " AND updated_at < ?1 ORDER BY updated_at LIMIT ?3) RETURNING id"),
+        "marking expired requests deleted");
+    mark.bind(1, *ended_before).bind(2, now).bind(3, chunk);
+    std::vector<std::string> ids;
+    while (mark.step()) ids.push_back(mark.text(0));
+    mark.reset();
+    Query deliveries(db, "DELETE FROM deliveries WHERE request_id = ?1",
+                     "deleting a request's deliveries");
+    for (const auto& id : ids) {
+      deliveries.bind(1, id).run();
+      deliveries.reset();
+    }
+    step.marked = static_cast<int>(ids.size());
+  }
+  std::int64_t seq = 0;
+  std::string id;
+  {
+    Query oldest(db,
+                 "SELECT seq, id FROM requests WHERE deleted_at IS NOT NULL"
+                 " ORDER BY deleted_at, seq LIMIT 2",
+                 "finding a deleted request to purge");
+    if (oldest.step()) {
+      seq = oldest.int64(0);
+      id = oldest.text(1);
+      step.more = oldest.step();  // a second one waits
+    }
+  }
+  if (!id.empty()) {
+    // Tasks first, their image keys queued in this same transaction; then products; the
+    // request row last, once nothing refers to it. Tasks in the order of their unique
+    // index, (request_seq, product_idx, image_idx): a chunk never sorts the whole request.
+    Query queue(db,
+                "INSERT OR IGNORE INTO blob_deletions (key) SELECT ?1 || '/' || output_name"
+                " FROM (SELECT product_idx, image_idx, output_name FROM tasks"
+                " WHERE request_seq = ?2 ORDER BY product_idx, image_idx LIMIT ?3)"
+                " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx",
+                "queueing a deleted request's images");
+    queue.bind(1, id).bind(2, seq).bind(3, chunk).run();
+    Query tasks(db,
+                "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE request_seq = ?1"
+                " ORDER BY product_idx, image_idx LIMIT ?2)",
+                "purging a deleted request's tasks");
+    tasks.bind(1, seq).bind(2, chunk).run();
+    const int tasks_removed = db.changes();
+    int products_removed = 0;
+    if (tasks_removed < chunk) {
+      Query products(db,
+                     "DELETE FROM products WHERE request_seq = ?1 AND idx IN (SELECT idx FROM"
+                     " products WHERE request_seq = ?1 ORDER BY idx LIMIT ?2)",
+                     "purging a deleted request's products");
+      products.bind(1, seq).bind(2, chunk - tasks_removed).run();
+      products_removed = db.changes();
+    }
+    step.removed = tasks_removed + products_removed;
+    if (tasks_removed < chunk && products_removed < chunk - tasks_removed) {
+      Query request(db, "DELETE FROM requests WHERE seq = ?1", "purging a deleted request");
+      request.bind(1, seq).run();
+      step.removed += 1;
+    } else {
+      step.more = true;
+    }
+  }
+  if (ended_before && step.marked == chunk) step.more = true;
+  transaction.commit();
+  return step;
 }
 
 std::vector<std::string> SqliteStore::pending_blob_deletions(int limit) {

@@ -1,6 +1,7 @@
 // Runs the Store conformance suite against the PostgreSQL backend. Every test gets a new,
 // empty schema (search_path in the URI) on the test binary's own throwaway cluster: as
 // fresh as a new database, for a millisecond instead of a few hundred.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,12 @@ class PostgresHarness final : public StoreHarness {
     return open_store(PostgresCluster::shared().schema_uri(schema_));
   }
 
+  std::int64_t rows_of(const std::string& request_id) override {
+    return std::stoll(
+        PostgresCluster::shared()
+            .column(PostgresCluster::kSchemasDatabase, rows_of_sql(schema_ + ".", request_id))
+            .at(0));
+  }
   std::vector<core::Delivery> deliveries(const std::string& request_id) override {
     // One column at a time: the cluster's helper reads first columns as text.
     auto column = [&](const std::string& name) {

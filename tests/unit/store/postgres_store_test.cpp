@@ -194,6 +194,43 @@ TEST(PostgresStore, ATransactionCutOffMidwayRunsAgainOnANewConnection) {
 
 // ---- LISTEN/NOTIFY ---------------------------------------------------------------------
 
+// Retention runs on one node at a time: a purge step that finds the retention lock taken
+// (here by another session, as another node's step would hold it) does nothing and says
+// so at once, rather than wait; the next step, once the lock is free, does the work.
+TEST(PostgresStore, APurgeStepSkipsWhileAnotherNodeRunsOne) {
+  Schema schema;
+  auto store = schema.open();
+  const std::string id = store->create_request(make_request(1, 1)).request_id;
+  const auto tasks = store->claim_tasks("w", 1, kT0, kLease);
+  ASSERT_EQ(tasks.size(), 1u);
+  ASSERT_EQ(store->finish_tasks({succeeded(tasks[0])}, kT0 + 1), std::vector<std::string>{id});
+  ASSERT_EQ(store->delete_request(id), Store::DeleteOutcome::deleted);
+
+  // The lock postgres_store.cpp takes: space "imgr", key 0.
+  PGconn* other_node = PQconnectdb(schema.uri().c_str());
+  ASSERT_EQ(PQstatus(other_node), CONNECTION_OK) << PQerrorMessage(other_node);
+  PGresult* locked = PQexec(other_node, "SELECT pg_advisory_lock(1768777586, 0)");
+  ASSERT_EQ(PQresultStatus(locked), PGRES_TUPLES_OK) << PQresultErrorMessage(locked);
+  PQclear(locked);
+
+  const Store::PurgeStep skipped = store->purge_step(kT0, kT0 + 2, 500);
+  EXPECT_TRUE(skipped.busy);
+  EXPECT_EQ(skipped.removed, 0);
+  EXPECT_EQ(cluster().column(kDb, "SELECT count(*) FROM " + schema.name() + ".tasks"),
+            std::vector<std::string>{"1"});
+
+  // Let go before the session ends: the server may notice a closed connection late.
+  PGresult* unlocked = PQexec(other_node, "SELECT pg_advisory_unlock(1768777586, 0)");
+  ASSERT_EQ(PQresultStatus(unlocked), PGRES_TUPLES_OK) << PQresultErrorMessage(unlocked);
+  PQclear(unlocked);
+  PQfinish(other_node);
+  const Store::PurgeStep step = store->purge_step(kT0, kT0 + 3, 500);
+  EXPECT_FALSE(step.busy);
+  EXPECT_EQ(step.removed, 3);
+  EXPECT_FALSE(step.more);
+  EXPECT_EQ(store->pending_blob_deletions(10), std::vector<std::string>{id + "/0-0.jpg"});
+}
+
 TEST(PostgresStore, WatchWakesWhenAnotherStoreMakesWorkClaimable) {
   Schema schema;
   auto watched = schema.open();

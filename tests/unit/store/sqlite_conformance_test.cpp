@@ -1,7 +1,11 @@
 // Runs the Store conformance suite against the SQLite backend, each test on a new file
 // in its own temporary folder.
+#include <sqlite3.h>
+
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 #include "support/sqlite_deliveries.hpp"
@@ -21,6 +25,20 @@ class SqliteHarness final : public StoreHarness {
   }
   std::vector<core::Delivery> deliveries(const std::string& request_id) override {
     return test_support::sqlite_deliveries(file(), request_id);
+  }
+  std::int64_t rows_of(const std::string& request_id) override {
+    sqlite3* db = nullptr;
+    sqlite3_stmt* query = nullptr;
+    std::int64_t rows = -1;
+    if (sqlite3_open_v2(file().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, rows_of_sql("", request_id).c_str(), -1, &query, nullptr) ==
+            SQLITE_OK &&
+        sqlite3_step(query) == SQLITE_ROW)
+      rows = sqlite3_column_int64(query, 0);
+    sqlite3_finalize(query);
+    sqlite3_close(db);
+    if (rows < 0) throw std::runtime_error("counting the rows of " + request_id + " failed");
+    return rows;
   }
 
  private:

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "core/ids.hpp"
+#include "store/common/ended.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
@@ -218,6 +219,20 @@ TEST(SqliteStore, FailedMigrationIsRolledBackWhole) {
             (std::vector<std::string>{"1", "2"}));
 }
 
+// The SQL list of final statuses says what core::has_ended says, for every status.
+TEST(EndedStatuses, TheSqlListAgreesWithCore) {
+  for (const auto status : {core::RequestStatus::pending, core::RequestStatus::processing,
+                            core::RequestStatus::completed, core::RequestStatus::failed,
+                            core::RequestStatus::cancelled}) {
+    const std::string quoted = "'" + std::string(core::to_string(status)) + "'";
+    EXPECT_EQ(common::kEndedStatuses.find(quoted) != std::string_view::npos,
+              core::has_ended(status))
+        << quoted;
+    EXPECT_EQ(common::has_ended(core::to_string(status)), core::has_ended(status)) << quoted;
+  }
+  EXPECT_FALSE(common::has_ended("deleted"));
+}
+
 // Version 5 rebuilds `requests` to allow `cancelled`: a file written at version 4 keeps
 // its requests, their products, tasks and deliveries, and its foreign keys hold after.
 TEST(SqliteStore, AFileAtVersion4KeepsItsRequestsAndCanCancelThem) {
@@ -259,7 +274,8 @@ TEST(SqliteStore, AFileAtVersion4KeepsItsRequestsAndCanCancelThem) {
   EXPECT_EQ(raw.column("SELECT name FROM sqlite_master WHERE tbl_name = 'requests'"
                        " AND type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name"),
             (std::vector<std::string>{"requests_by_created_at", "requests_by_idempotency_key",
-                                      "requests_by_owner", "requests_unfinished"}));
+                                      "requests_by_owner", "requests_deleted", "requests_ended",
+                                      "requests_unfinished"}));
   const auto record = store->get_request(id);
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->status, core::RequestStatus::processing);

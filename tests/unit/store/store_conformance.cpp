@@ -1083,6 +1083,17 @@ std::string ended_request(Store& store, int images, int failures, TimeMs now) {
   return id;
 }
 
+// Runs purge steps until there is nothing left to do; returns how many it took.
+int purge_all(Store& store, std::optional<TimeMs> ended_before, TimeMs now, int chunk = 500) {
+  for (int steps = 1; steps <= 1000; ++steps) {
+    const Store::PurgeStep step = store.purge_step(ended_before, now, chunk);
+    EXPECT_FALSE(step.busy) << "no other process runs steps here";
+    if (!step.more) return steps;
+  }
+  ADD_FAILURE() << "purge_step still had more after 1000 steps";
+  return 1000;
+}
+
 }  // namespace
 
 TEST_P(StoreConformance, DeletingAnEndedRequestRemovesItsRowsAndQueuesItsImages) {
@@ -1098,15 +1109,23 @@ TEST_P(StoreConformance, DeletingAnEndedRequestRemovesItsRowsAndQueuesItsImages)
   EXPECT_EQ(store().delete_request(core::new_uuid()), Store::DeleteOutcome::not_found);
   EXPECT_TRUE(store().pending_blob_deletions(10).empty());
 
+  // Gone for readers at once; its rows go with the purge, which queues its images.
   ASSERT_EQ(store().delete_request(with_hook), Store::DeleteOutcome::deleted);
   EXPECT_FALSE(store().get_request(with_hook).has_value());
   EXPECT_TRUE(store().get_products(with_hook, 0, 10).empty());
   EXPECT_TRUE(harness().deliveries(with_hook).empty());
   EXPECT_EQ(store().delete_request(with_hook), Store::DeleteOutcome::not_found);
+  EXPECT_EQ(harness().rows_of(with_hook), 3) << "request, product, task: not purged yet";
+  EXPECT_TRUE(store().pending_blob_deletions(10).empty());
+  purge_all(store(), std::nullopt, kT0 + 3 * kSecond);
+  EXPECT_EQ(harness().rows_of(with_hook), 0);
   EXPECT_EQ(store().pending_blob_deletions(10), std::vector<std::string>{with_hook + "/0-0.jpg"});
 
   // The failed image has no output to remove; the others are queued in task order.
   ASSERT_EQ(store().delete_request(mixed), Store::DeleteOutcome::deleted);
+  purge_all(store(), std::nullopt, kT0 + 3 * kSecond);
+  EXPECT_EQ(harness().rows_of(mixed), 0);
+  EXPECT_GT(harness().rows_of(running), 0);
   const std::vector<std::string> queued = {with_hook + "/0-0.jpg", mixed + "/0-1.jpg",
                                            mixed + "/0-2.jpg"};
   EXPECT_EQ(store().pending_blob_deletions(10), queued);
@@ -1128,6 +1147,98 @@ TEST_P(StoreConformance, DeletingAnEndedRequestRemovesItsRowsAndQueuesItsImages)
   store().forget_blob_deletions({});
   EXPECT_EQ(store().pending_blob_deletions(10),
             (std::vector<std::string>{with_hook + "/0-0.jpg", mixed + "/0-2.jpg"}));
+}
+
+// ---- retention ---------------------------------------------------------------------------
+
+TEST_P(StoreConformance, RetentionDeletesRequestsThatEndedBeforeTheCutoffOnly) {
+  // Ended at kT0 + 1 s, with an idempotency key and a webhook delivery.
+  NewRequest old_request = make_request(2, 2);
+  old_request.idempotency_key = "nightly";
+  old_request.webhook_url = "https://hooks.example/old";
+  const std::string old_id = create(store(), old_request);
+  {
+    std::vector<TaskOutcome> outcomes;
+    for (const auto& task : store().claim_tasks("w", 4, kT0 + kSecond, kLease))
+      outcomes.push_back(succeeded(task));
+    ASSERT_EQ(store().finish_tasks(outcomes, kT0 + kSecond), std::vector<std::string>{old_id});
+  }
+  ASSERT_EQ(harness().deliveries(old_id).size(), 1u);
+  const std::string failed_early = ended_request(store(), 2, 2, kT0 + 2 * kSecond);
+  const std::string recent = ended_request(store(), 2, 0, kT0 + 20 * kSecond);
+  // Created long ago but not ended: never expired, however old.
+  const std::string running = create(store(), make_request(1, 2));
+  ASSERT_EQ(store().claim_tasks("w", 1, kT0 + 3 * kSecond, kLease).size(), 1u);
+  const std::string pending = create(store(), make_request(1, 1));
+  const std::int64_t recent_rows = harness().rows_of(recent);
+
+  // Kept for 10 s, looked at 25 s after kT0: what ended before kT0 + 15 s goes.
+  const TimeMs now = kT0 + 25 * kSecond;
+  const Store::PurgeStep first = store().purge_step(now - 10 * kSecond, now, 500);
+  EXPECT_EQ(first.marked, 2);
+  EXPECT_FALSE(first.busy);
+  purge_all(store(), now - 10 * kSecond, now);
+
+  for (const auto& id : {old_id, failed_early}) {
+    EXPECT_FALSE(store().get_request(id).has_value());
+    EXPECT_EQ(harness().rows_of(id), 0);
+  }
+  EXPECT_TRUE(harness().deliveries(old_id).empty());
+  EXPECT_EQ(store().pending_blob_deletions(10),
+            (std::vector<std::string>{old_id + "/0-0.jpg", old_id + "/0-1.jpg", old_id + "/1-0.jpg",
+                                      old_id + "/1-1.jpg"}))
+      << "the failed request had no image stored";
+
+  EXPECT_EQ(harness().rows_of(recent), recent_rows);
+  EXPECT_EQ(store().get_request(recent)->status, core::RequestStatus::completed);
+  EXPECT_EQ(store().get_products(recent, 0, 10).size(), 1u);
+  EXPECT_EQ(store().get_request(running)->status, core::RequestStatus::processing);
+  EXPECT_EQ(store().get_request(pending)->status, core::RequestStatus::pending);
+  EXPECT_EQ(store().list_requests(10, 0).size(), 3u);
+
+  // The idempotency key went with its request: the same upload is a new request now.
+  NewRequest again = make_request(2, 2, now);
+  again.idempotency_key = "nightly";
+  again.fingerprint = old_request.fingerprint;
+  EXPECT_EQ(store().create_request(again).kind, CreateOutcome::Kind::created);
+
+  // Without a cutoff (retention 0) nothing more is deleted, however late.
+  const Store::PurgeStep kept = store().purge_step(std::nullopt, now + 1000 * kHour, 500);
+  EXPECT_EQ(kept.marked, 0);
+  EXPECT_EQ(kept.removed, 0);
+  EXPECT_FALSE(kept.more);
+  EXPECT_EQ(store().list_requests(10, 0).size(), 4u);
+}
+
+TEST_P(StoreConformance, APurgeGoesInChunksAndOneCutShortIsFinishedByAnotherProcess) {
+  // 7 images of which the first 2 failed: 1 request row, 1 product, 7 tasks.
+  const std::string id = ended_request(store(), 7, 2, kT0);
+  const std::string other = ended_request(store(), 1, 0, kT0);
+  ASSERT_EQ(store().delete_request(id), Store::DeleteOutcome::deleted);
+  EXPECT_FALSE(store().get_request(id).has_value());
+  for (const auto& r : store().list_requests(10, 0)) EXPECT_NE(r.id, id);
+
+  // A chunk of 3 rows: the first 3 tasks go, with the key of the one that had an image.
+  Store::PurgeStep step = store().purge_step(std::nullopt, kT0 + kSecond, 3);
+  EXPECT_EQ(step.removed, 3);
+  EXPECT_TRUE(step.more);
+  EXPECT_EQ(harness().rows_of(id), 6);
+  EXPECT_EQ(store().pending_blob_deletions(10), std::vector<std::string>{id + "/0-2.jpg"});
+
+  // The process stops here (as if killed between two steps); the request stays invisible
+  // and another process finishes the purge.
+  close_store();
+  auto next = harness().open();
+  EXPECT_FALSE(next->get_request(id).has_value());
+  EXPECT_EQ(next->delete_request(id), Store::DeleteOutcome::not_found);
+  EXPECT_EQ(purge_all(*next, std::nullopt, kT0 + 2 * kSecond, 3), 2)
+      << "3 tasks, then 1 task, the product and the request row";
+  EXPECT_EQ(harness().rows_of(id), 0);
+  EXPECT_EQ(next->pending_blob_deletions(10),
+            (std::vector<std::string>{id + "/0-2.jpg", id + "/0-3.jpg", id + "/0-4.jpg",
+                                      id + "/0-5.jpg", id + "/0-6.jpg"}));
+  EXPECT_EQ(next->get_request(other)->status, core::RequestStatus::completed);
+  EXPECT_EQ(harness().rows_of(other), 3);
 }
 
 }  // namespace imgbatch::store::testing

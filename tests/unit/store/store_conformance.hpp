@@ -9,6 +9,7 @@
 // and links the `store_conformance` object library.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -31,7 +32,19 @@ class StoreHarness {
   // The webhook deliveries of a request as the database holds them, read from outside the
   // Store (which only claims the due ones), in the order they were queued.
   virtual std::vector<core::Delivery> deliveries(const std::string& request_id) = 0;
+  // How many rows of the request are left in the database — its request row, products and
+  // tasks — whether or not it is marked as deleted (which hides it from the Store's reads).
+  virtual std::int64_t rows_of(const std::string& request_id) = 0;
 };
+
+// The SQL rows_of runs, with `prefix` before each table name (a schema, or nothing).
+inline std::string rows_of_sql(const std::string& prefix, const std::string& request_id) {
+  const std::string seq =
+      "(SELECT seq FROM " + prefix + "requests WHERE id = '" + request_id + "')";
+  return "SELECT (SELECT count(*) FROM " + prefix + "requests WHERE id = '" + request_id +
+         "') + (SELECT count(*) FROM " + prefix + "products WHERE request_seq = " + seq +
+         ") + (SELECT count(*) FROM " + prefix + "tasks WHERE request_seq = " + seq + ")";
+}
 
 struct StoreBackend {
   std::string name;

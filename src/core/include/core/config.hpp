@@ -40,6 +40,9 @@ struct Config {
   // How long a claimed task stays reserved for its process without a renewal; after a
   // crash, this is how long its images wait before another process takes them.
   int lease_seconds = 60;
+  // `serve` only: requests that ended longer ago than this are deleted with their images
+  // (src/retention); 0 keeps everything. Milliseconds; the CLI takes "30d" and the like.
+  std::int64_t retention_ms = std::int64_t{30} * 86'400'000;
   // PostgreSQL only, in seconds (0 = not set by imgbatch): the server cancels a statement
   // that runs longer than the first, or waits longer than the second for a lock, so a call
   // never hangs on a stuck query or on a lock held by a session that stopped. The same

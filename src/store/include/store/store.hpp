@@ -69,10 +69,14 @@ class Store {
   virtual std::vector<core::RequestRecord> list_requests_of(const std::string& owner_key, int limit,
                                                             int offset) = 0;
 
-  // Deletes an ended request (completed, failed or cancelled) with everything of it — products,
-  // tasks, webhook deliveries — in one transaction, and in the same transaction queues the
-  // keys of its stored images for removal (pending_blob_deletions): a crash before they
-  // are removed leaves them queued for the next sweep, never orphaned.
+  // Deletes an ended request (completed, failed or cancelled; core::has_ended), in two
+  // stages so that no transaction grows with the request's size. This call only marks it
+  // as deleted and drops its webhook deliveries, in one small transaction: from then on no
+  // read (get, list, products, idempotency keys) sees it, as if it had never existed.
+  // purge_step then removes its rows in chunks, queueing the keys of its stored images
+  // (pending_blob_deletions) in the transaction that removes their tasks, so a crash leaves
+  // them queued for the next sweep, never orphaned; a marked request half purged stays
+  // invisible and is finished by the next step, in this process or another.
   enum class DeleteOutcome { deleted, not_found, not_ended };
   virtual DeleteOutcome delete_request(const std::string& id) = 0;
   // Cancels a request that has not ended (DELETE /requests/ID), in one transaction: it
@@ -86,6 +90,22 @@ class Store {
   // Of these tasks, those whose request is cancelled: a worker holding them drops them
   // (no download starts, nothing is stored).
   virtual std::vector<std::int64_t> cancelled_tasks(const std::vector<std::int64_t>& task_ids) = 0;
+
+  // One step of the retention pass, in one short transaction. With `ended_before`, first
+  // marks as deleted (as delete_request) up to `chunk` requests that ended (their last
+  // change, updated_at) before it. Then removes up to `chunk` rows — tasks first, then
+  // products, then the request row once it has no more — of the oldest marked request.
+  // One process at a time runs steps: on PostgreSQL a step that finds another one running
+  // (a transaction-level advisory lock) returns `busy` at once and does nothing; on SQLite
+  // the write lock of the one file orders them.
+  struct PurgeStep {
+    bool busy = false;  // another process is running a step; nothing was done
+    int marked = 0;     // requests marked as deleted by this step
+    int removed = 0;    // rows removed: tasks, products and request rows
+    bool more = false;  // something is left to mark or to remove: call again
+  };
+  virtual PurgeStep purge_step(std::optional<core::TimeMs> ended_before, core::TimeMs now,
+                               int chunk) = 0;
 
   // Up to `limit` keys of stored images waiting to be removed, oldest first.
   virtual std::vector<std::string> pending_blob_deletions(int limit) = 0;
