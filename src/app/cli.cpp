@@ -10,6 +10,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,9 +96,43 @@ void add_object_storage_options(CLI::App& app, core::Config& config) {
       ->default_str("7d");
 }
 
+// The output options CLI11 keeps as text; each is checked by the parser of
+// core/output_choices.hpp (the one the upload form uses) and applied by apply_output_texts.
+struct OutputTexts {
+  std::string format = "jpeg";
+  std::string quality = "50";
+  std::optional<std::string> quality_target, max_bytes, never_larger, sizes;
+};
+
+// A validator from one of core's parsers: its message is CLI11's error.
+template <class Parse>
+CLI::Validator parsed_by(Parse parse, std::string description) {
+  return CLI::Validator(
+      [parse](std::string& text) {
+        const auto parsed = parse(text);
+        return parsed ? std::string() : parsed.message();
+      },
+      std::move(description));
+}
+
+// After parsing: every text passed its validator.
+void apply_output_texts(const OutputTexts& texts, core::Config& config) {
+  config.format = *core::parse_image_format(texts.format);
+  const auto quality = *core::parse_quality(texts.quality);
+  if (!quality.automatic) config.quality = quality.fixed;
+  if (quality.automatic)
+    config.output_choices.quality_target = texts.quality_target
+                                               ? *core::parse_quality_target(*texts.quality_target)
+                                               : core::kDefaultQualityTarget;
+  if (texts.max_bytes) config.output_choices.max_bytes = *core::parse_max_bytes(*texts.max_bytes);
+  if (texts.never_larger)
+    config.output_choices.never_larger = *core::parse_never_larger(*texts.never_larger);
+  if (texts.sizes) config.output_choices.sizes = *core::parse_output_sizes(*texts.sizes);
+}
+
 // `for_service`: serve or worker, where --workers 0 means "API only" and an upload may
 // override the quality; for `process` neither is so.
-void add_work_options(CLI::App& app, core::Config& config, std::string& format, bool for_service) {
+void add_work_options(CLI::App& app, core::Config& config, OutputTexts& texts, bool for_service) {
   app.add_option("--workers", config.workers,
                  for_service
                      ? "compress threads (default: number of cores); 0 = API only, no processing"
@@ -115,13 +150,42 @@ void add_work_options(CLI::App& app, core::Config& config, std::string& format, 
       ->envname(env("DOWNLOAD_CONCURRENCY"))
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  app.add_option(
-         "--quality", config.quality,
-         for_service ? "output quality 1-100 (an upload may override it)" : "output quality 1-100")
+  const std::string upload_may = for_service ? " (an upload may choose otherwise)" : "";
+  app.add_option("--quality", texts.quality,
+                 "output quality 1-100, or auto: the lowest quality whose SSIM against the "
+                 "source reaches --quality-target" +
+                     upload_may)
       ->envname(env("QUALITY"))
+      ->check(parsed_by(core::parse_quality, "1-100|auto"))
+      ->capture_default_str();
+  app.add_option("--quality-target", texts.quality_target,
+                 "with --quality auto: the SSIM each image must reach, in (0, 1) (default 0.92)")
+      ->envname(env("QUALITY_TARGET"))
+      ->check(parsed_by(core::parse_quality_target, "SSIM"));
+  app.add_option("--max-bytes", texts.max_bytes,
+                 "the largest output in bytes (each size too): the highest quality that fits, "
+                 "else the image fails (default: no cap)" +
+                     upload_may)
+      ->envname(env("MAX_BYTES"))
+      ->check(parsed_by(core::parse_max_bytes, "BYTES"));
+  app.add_option("--min-quality", config.min_quality,
+                 "the lowest quality --max-bytes and --quality auto may go to")
+      ->envname(env("MIN_QUALITY"))
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  app.add_option("--format", format, "output format: jpeg, webp, avif, png or keep")
+  app.add_option("--never-larger", texts.never_larger,
+                 "true: keep the source (metadata stripped) when re-encoding would not make it "
+                 "smaller and nothing needs fixing (default true)" +
+                     upload_may)
+      ->envname(env("NEVER_LARGER"))
+      ->check(parsed_by(core::parse_never_larger, "true|false"));
+  app.add_option("--sizes", texts.sizes,
+                 "named sizes stored beside each image, e.g. thumb:200x200,card:600x600 (fit "
+                 "inside, never enlarged; at most 8)" +
+                     upload_may)
+      ->envname(env("SIZES"))
+      ->check(parsed_by(core::parse_output_sizes, "NAME:WxH,..."));
+  app.add_option("--format", texts.format, "output format: jpeg, webp, avif, png or keep")
       ->envname(env("FORMAT"))
       ->check(CLI::IsMember({"jpeg", "jpg", "webp", "avif", "png", "keep"}))
       ->capture_default_str();
@@ -279,11 +343,11 @@ void add_webhook_retry_option(CLI::App& app, core::Config& config) {
 }
 
 // Every option of docs/configuration.md's table, for serve and worker.
-void add_service_options(CLI::App& app, core::Config& config, std::string& format) {
+void add_service_options(CLI::App& app, core::Config& config, OutputTexts& texts) {
   take_last_values(app);
   add_placement_options(app, config);
   add_object_storage_options(app, config);
-  add_work_options(app, config, format, true);
+  add_work_options(app, config, texts, true);
   add_auth_options(app, config);
   add_webhook_options(app, config);
   add_limit_options(app, config, true);
@@ -294,7 +358,7 @@ void add_service_options(CLI::App& app, core::Config& config, std::string& forma
 }
 
 // `process FILE.csv --out DIR` and the options that matter without a server.
-void add_process_options(CLI::App& app, ProcessArgs& args, std::string& format) {
+void add_process_options(CLI::App& app, ProcessArgs& args, OutputTexts& texts) {
   take_last_values(app);
   app.add_option("FILE.csv", args.csv_path, "the products and their image URLs")
       ->required()
@@ -304,7 +368,7 @@ void add_process_options(CLI::App& app, ProcessArgs& args, std::string& format) 
                  "if missing")
       ->type_name("DIR")
       ->required();
-  add_work_options(app, args.config, format, false);
+  add_work_options(app, args.config, texts, false);
   add_limit_options(app, args.config, false);
   add_log_options(app, args.config);
   app.footer(
@@ -339,11 +403,11 @@ int run_cli(int argc, char** argv) {
   // environment overwrite a flag given to another.
   struct Settings {
     core::Config config;
-    std::string format = "jpeg";
+    OutputTexts output;
   };
   Settings serve_settings, worker_settings;
   ProcessArgs process_args;
-  std::string process_format = "jpeg";
+  OutputTexts process_output;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (auto* config : {&serve_settings.config, &worker_settings.config, &process_args.config})
     config->workers = cores;
@@ -351,17 +415,17 @@ int run_cli(int argc, char** argv) {
   process_args.config.log_level = "warn";
 
   auto* serve = app.add_subcommand("serve", "HTTP API and workers in one process");
-  add_service_options(*serve, serve_settings.config, serve_settings.format);
+  add_service_options(*serve, serve_settings.config, serve_settings.output);
   add_retention_option(*serve, serve_settings.config);
   auto* worker = app.add_subcommand("worker", "workers only, against a shared database");
-  add_service_options(*worker, worker_settings.config, worker_settings.format);
+  add_service_options(*worker, worker_settings.config, worker_settings.output);
   worker
       ->add_option("--metrics-listen", worker_settings.config.metrics_listen,
                    "HOST:PORT to serve GET /metrics and GET /health on (default: none)")
       ->envname(env("METRICS_LISTEN"));
   auto* process = app.add_subcommand(
       "process", "one CSV without a server: images and output.csv into --out DIR, with progress");
-  add_process_options(*process, process_args, process_format);
+  add_process_options(*process, process_args, process_output);
   auto* version = app.add_subcommand("version", "print the version and the libraries in use");
 
   // keys create|list|revoke: each takes --db (the database of the service) and the
@@ -431,7 +495,7 @@ int run_cli(int argc, char** argv) {
   // Before libvips, curl or anything else starts a thread (shutdown_signals.hpp).
   block_shutdown_signals();
   if (process->parsed()) {
-    process_args.config.format = *core::parse_image_format(process_format);
+    apply_output_texts(process_output, process_args.config);
     setup_logging(process_args.config.log_format, process_args.config.log_level);
     imaging::init_vips(argv[0]);
     return run_process(process_args);
@@ -439,7 +503,7 @@ int run_cli(int argc, char** argv) {
 
   Settings& chosen = worker->parsed() ? worker_settings : serve_settings;
   core::Config& config = chosen.config;
-  config.format = *core::parse_image_format(chosen.format);
+  apply_output_texts(chosen.output, config);
   setup_logging(config.log_format, config.log_level);
   if (auto problem = image_links_problem(config)) {
     std::cerr << "imgbatch: " << *problem << "\n";

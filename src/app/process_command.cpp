@@ -313,7 +313,7 @@ core::RequestRecord must_get(store::Store& store, const std::string& id) {
 
 // `process` sends no webhook: its caller is watching.
 intake::UploadSettings settings_of(const ProcessArgs& args) {
-  return {std::nullopt, args.config.quality, args.config.format};
+  return {std::nullopt, args.config.quality, args.config.format, args.config.output_choices};
 }
 
 // The request this folder holds for this CSV and these settings: the saved one, or a new

@@ -1,5 +1,7 @@
 #include "core/status_document.hpp"
 
+#include <cstdio>
+
 namespace imgbatch::core {
 
 std::string output_csv_url(std::string_view public_url, std::string_view request_id) {
@@ -9,6 +11,34 @@ std::string output_csv_url(std::string_view public_url, std::string_view request
 }
 
 namespace {
+// What the request asked of its outputs (docs/API.md, "Output choices").
+nlohmann::json output_settings_json(const RequestRecord& request) {
+  const OutputChoices& choices = request.choices;
+  nlohmann::json settings = {{"format", to_string(request.format)}};
+  if (choices.quality_target) {
+    settings["quality"] = "auto";
+    settings["target"] = *choices.quality_target;
+  } else {
+    settings["quality"] = request.quality;
+  }
+  if (choices.max_bytes > 0) settings["max_bytes"] = choices.max_bytes;
+  settings["never_larger"] = choices.never_larger;
+  nlohmann::json sizes = nlohmann::json::array();
+  for (const auto& size : choices.sizes)
+    sizes.push_back({{"name", size.name}, {"width", size.width}, {"height", size.height}});
+  settings["sizes"] = std::move(sizes);
+  return settings;
+}
+
+nlohmann::json report_json(const ImageRecord& image) {
+  const ImageReport& report = image.report;
+  return {{"quality", report.quality ? nlohmann::json(*report.quality) : nlohmann::json()},
+          {"score", report.score ? nlohmann::json(*report.score) : nlohmann::json()},
+          {"bytes_in", image.bytes_in},
+          {"bytes_out", image.bytes_out},
+          {"kept", report.kept}};
+}
+
 nlohmann::json progress_json(const Progress& p) {
   return {{"total", p.total},
           {"succeeded", p.succeeded},
@@ -33,6 +63,8 @@ nlohmann::json status_document(const RequestRecord& request,
                                const std::vector<ProductRecord>& products,
                                std::string_view public_url, const ImageLinks& links) {
   nlohmann::json doc = request_summary(request, public_url);
+  doc["output_settings"] = output_settings_json(request);
+  const auto& sizes = request.choices.sizes;
   nlohmann::json list = nlohmann::json::array();
   for (const auto& product : products) {
     nlohmann::json inputs = nlohmann::json::array();
@@ -40,16 +72,25 @@ nlohmann::json status_document(const RequestRecord& request,
     nlohmann::json input_bytes = nlohmann::json::array();
     nlohmann::json output_bytes = nlohmann::json::array();
     nlohmann::json errors = nlohmann::json::array();
+    nlohmann::json reports = nlohmann::json::array();
+    nlohmann::json sized = nlohmann::json::object();
+    for (const auto& size : sizes) sized[size.name] = nlohmann::json::array();
     for (const auto& image : product.images) {
       inputs.push_back(image.source_url);
       if (image.state == TaskState::done && image.output_name) {
         outputs.push_back(links.image_url(request.id, *image.output_name));
         input_bytes.push_back(image.bytes_in);
         output_bytes.push_back(image.bytes_out);
+        reports.push_back(report_json(image));
+        for (const auto& size : sizes)
+          sized[size.name].push_back(
+              links.image_url(request.id, sized_output_name(*image.output_name, size.name)));
       } else {
         outputs.push_back(nullptr);
         input_bytes.push_back(nullptr);
         output_bytes.push_back(nullptr);
+        reports.push_back(nullptr);
+        for (const auto& size : sizes) sized[size.name].push_back(nullptr);
       }
       if (image.state == TaskState::failed)
         errors.push_back({{"index", image.index},
@@ -57,17 +98,66 @@ nlohmann::json status_document(const RequestRecord& request,
                           {"message", image.error.value_or("failed")},
                           {"attempts", image.attempts}});
     }
-    list.push_back({{"serial_number", product.serial_number},
-                    {"product_name", product.product_name},
-                    {"input_image_urls", std::move(inputs)},
-                    {"output_image_urls", std::move(outputs)},
-                    // Sizes beside the URLs (null until done), for savings figures.
-                    {"input_image_bytes", std::move(input_bytes)},
-                    {"output_image_bytes", std::move(output_bytes)},
-                    {"errors", std::move(errors)}});
+    nlohmann::json entry = {{"serial_number", product.serial_number},
+                            {"product_name", product.product_name},
+                            {"input_image_urls", std::move(inputs)},
+                            {"output_image_urls", std::move(outputs)},
+                            // Sizes beside the URLs (null until done), for savings figures.
+                            {"input_image_bytes", std::move(input_bytes)},
+                            {"output_image_bytes", std::move(output_bytes)},
+                            {"output_image_reports", std::move(reports)},
+                            {"errors", std::move(errors)}};
+    if (!sizes.empty()) entry["sizes"] = std::move(sized);
+    list.push_back(std::move(entry));
   }
   doc["products"] = std::move(list);
   return doc;
+}
+
+namespace {
+bool has_extra_columns(const RequestRecord& request) {
+  const OutputChoices& choices = request.choices;
+  return choices.quality_target || choices.max_bytes > 0 || !choices.sizes.empty();
+}
+
+std::string report_item(const ImageRecord& image) {
+  std::string item;
+  if (image.report.kept) item = "kept";
+  if (image.report.quality) item = "q=" + std::to_string(*image.report.quality);
+  if (image.report.score) {
+    char score[32];
+    std::snprintf(score, sizeof score, ";ssim=%.4f", *image.report.score);
+    item += score;
+  }
+  item += ";in=" + std::to_string(image.bytes_in) + ";out=" + std::to_string(image.bytes_out);
+  return item;
+}
+}  // namespace
+
+std::vector<std::string> extra_csv_headers(const RequestRecord& request) {
+  std::vector<std::string> headers;
+  if (!has_extra_columns(request)) return headers;
+  for (const auto& size : request.choices.sizes) headers.push_back(size.name + " Image Urls");
+  headers.emplace_back("Output Image Report");
+  return headers;
+}
+
+std::vector<std::vector<std::string>> extra_csv_items(const RequestRecord& request,
+                                                      const ProductRecord& product,
+                                                      const ImageLinks& links) {
+  std::vector<std::vector<std::string>> columns;
+  if (!has_extra_columns(request)) return columns;
+  const auto& sizes = request.choices.sizes;
+  columns.resize(sizes.size() + 1);
+  for (const auto& image : product.images) {
+    const bool done = image.state == TaskState::done && image.output_name;
+    for (std::size_t s = 0; s < sizes.size(); ++s)
+      columns[s].push_back(
+          done ? links.image_url(request.id, sized_output_name(*image.output_name, sizes[s].name))
+               : "");
+    columns.back().push_back(done ? report_item(image) : "");
+  }
+  return columns;
 }
 
 }  // namespace imgbatch::core

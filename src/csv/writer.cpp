@@ -28,16 +28,22 @@ void append_field(std::string& out, std::string_view field) {
   out += '"';
 }
 
-void append_row(std::string& out, const std::vector<std::string>& fields, std::string_view last) {
+// `fields`, then `tail` (at least one field).
+void append_row(std::string& out, const std::vector<std::string>& fields,
+                const std::vector<std::string>& tail) {
   for (const auto& f : fields) {
     append_field(out, f);
     out += ',';
   }
   // A row made of one empty field would be a blank line, which readers skip.
-  if (fields.empty() && last.empty())
-    out += "\"\"";
-  else
-    append_field(out, last);
+  if (fields.empty() && tail.size() == 1 && tail.front().empty()) {
+    out += "\"\"\r\n";
+    return;
+  }
+  for (std::size_t i = 0; i < tail.size(); ++i) {
+    if (i) out += ',';
+    append_field(out, tail[i]);
+  }
   out += "\r\n";
 }
 
@@ -54,12 +60,19 @@ std::string join_urls(const std::vector<std::string>& urls) {
 
 std::string write_output_csv(const std::vector<std::string>& columns,
                              const std::vector<std::vector<std::string>>& rows,
-                             const std::vector<std::vector<std::string>>& output_urls) {
+                             const std::vector<std::vector<std::string>>& output_urls,
+                             const std::vector<ExtraColumn>& extra) {
   std::string out;
-  append_row(out, columns, kOutputUrlsColumn);
+  std::vector<std::string> tail{std::string(kOutputUrlsColumn)};
+  for (const auto& column : extra) tail.push_back(column.header);
+  append_row(out, columns, tail);
   const std::vector<std::string> none;
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    append_row(out, rows[i], join_urls(i < output_urls.size() ? output_urls[i] : none));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    tail.assign(1, join_urls(i < output_urls.size() ? output_urls[i] : none));
+    for (const auto& column : extra)
+      tail.push_back(join_urls(i < column.items.size() ? column.items[i] : none));
+    append_row(out, rows[i], tail);
+  }
   return out;
 }
 

@@ -76,6 +76,14 @@ core::Result<UploadForm> parse_upload_form(std::string_view content_type, std::s
       stored = set_once(form.quality, name, content);
     } else if (name == "format") {
       stored = set_once(form.format, name, content);
+    } else if (name == "target") {
+      stored = set_once(form.target, name, content);
+    } else if (name == "max_bytes") {
+      stored = set_once(form.max_bytes, name, content);
+    } else if (name == "never_larger") {
+      stored = set_once(form.never_larger, name, content);
+    } else if (name == "sizes") {
+      stored = set_once(form.sizes, name, content);
     }
     if (!stored) return stored.error();
   }

@@ -17,6 +17,11 @@ struct UploadForm {
   std::optional<std::string> webhook_url;
   std::optional<std::string> quality;
   std::optional<std::string> format;
+  // Output choices (core/output_choices.hpp), as sent.
+  std::optional<std::string> target;
+  std::optional<std::string> max_bytes;
+  std::optional<std::string> never_larger;
+  std::optional<std::string> sizes;
 };
 
 // True when `content_type` names multipart/form-data (whatever its parameters); anything

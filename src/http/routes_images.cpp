@@ -7,6 +7,7 @@
 
 #include "blob/content_type.hpp"
 #include "core/ids.hpp"
+#include "core/output_choices.hpp"
 #include "problem.hpp"
 #include "routes.hpp"
 
@@ -21,15 +22,20 @@ bool all_digits(std::string_view s) {
   return true;
 }
 
-// NAME is "<product>-<image>.<ext>", exactly what the pipeline writes; the content type
-// of that extension, or nullopt for any other name.
+// NAME is "<product>-<image>.<ext>" or, for a size, "<product>-<image>-<size>.<ext>"
+// (core::sized_output_name), exactly what the pipeline writes; the content type of that
+// extension, or nullopt for any other name.
 std::optional<std::string_view> image_content_type(std::string_view name) {
   const auto dash = name.find('-');
   const auto dot = name.rfind('.');
   if (dash == std::string_view::npos || dot == std::string_view::npos || dot < dash)
     return std::nullopt;
-  if (!all_digits(name.substr(0, dash)) || !all_digits(name.substr(dash + 1, dot - dash - 1)))
-    return std::nullopt;
+  std::string_view image = name.substr(dash + 1, dot - dash - 1);
+  if (const auto size_dash = image.find('-'); size_dash != std::string_view::npos) {
+    if (!core::valid_size_name(image.substr(size_dash + 1))) return std::nullopt;
+    image = image.substr(0, size_dash);
+  }
+  if (!all_digits(name.substr(0, dash)) || !all_digits(image)) return std::nullopt;
   return blob::image_content_type(name);
 }
 

@@ -37,7 +37,9 @@ std::string plural(std::size_t n, std::string_view word) {
 // The options of the upload, defaults applied, or the 400 that explains the bad one.
 core::Result<intake::UploadSettings> read_options(const UploadForm& form,
                                                   const core::Config& config) {
-  intake::UploadSettings options{config.webhook_url, config.quality, config.format};
+  intake::UploadSettings options{config.webhook_url, config.quality, config.format,
+                                 config.output_choices};
+  auto& choices = options.choices;
   if (form.webhook_url) {
     // An empty field is what an HTML form sends for "no value".
     auto url = trimmed(*form.webhook_url);
@@ -47,12 +49,42 @@ core::Result<intake::UploadSettings> read_options(const UploadForm& form,
       options.webhook_url = std::move(url);
     }
   }
-  if (form.quality) {
-    const auto text = trimmed(*form.quality);
-    const auto quality = parse_integer(text);
-    if (!quality || *quality < 1 || *quality > 100)
-      return core::make_error("quality must be an integer from 1 to 100, got '" + text + "'");
-    options.quality = static_cast<int>(*quality);
+  // An empty field is "not given", as for webhook_url: the service's default applies.
+  const auto given = [](const std::optional<std::string>& field) {
+    return field && !trimmed(*field).empty();
+  };
+  if (given(form.quality)) {
+    const auto quality = core::parse_quality(*form.quality);
+    if (!quality) return quality.error();
+    if (quality->automatic) {
+      if (!choices.quality_target) choices.quality_target = core::kDefaultQualityTarget;
+    } else {
+      options.quality = quality->fixed;
+      choices.quality_target.reset();
+    }
+  }
+  if (given(form.target)) {
+    const auto target = core::parse_quality_target(*form.target);
+    if (!target) return target.error();
+    if (!choices.quality_target)
+      return core::make_error("target: applies only with quality=auto (this upload's quality is " +
+                              std::to_string(options.quality) + ")");
+    choices.quality_target = *target;
+  }
+  if (given(form.max_bytes)) {
+    const auto max_bytes = core::parse_max_bytes(*form.max_bytes);
+    if (!max_bytes) return max_bytes.error();
+    choices.max_bytes = *max_bytes;
+  }
+  if (given(form.never_larger)) {
+    const auto never_larger = core::parse_never_larger(*form.never_larger);
+    if (!never_larger) return never_larger.error();
+    choices.never_larger = *never_larger;
+  }
+  if (form.sizes) {  // an empty field asks for no sizes, whatever --sizes says
+    auto sizes = core::parse_output_sizes(*form.sizes);
+    if (!sizes) return sizes.error();
+    choices.sizes = std::move(*sizes);
   }
   if (form.format) {
     auto text = trimmed(*form.format);

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,13 +48,6 @@ constexpr int kFirstUnsubsampledQuality = 90;
 struct GFree {
   void operator()(void* p) const { g_free(p); }
 };
-
-bool valid_size_name(const std::string& name) {
-  if (name.empty() || name.size() > kMaxSizeNameLength) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
 
 std::string number(double value) {
   std::string text = std::to_string(value);
@@ -561,20 +553,7 @@ std::optional<std::string> check_options(const ProcessOptions& options) {
     return "max_bytes: " + std::to_string(options.max_bytes) + " is negative";
   if (options.min_quality < 1 || options.min_quality > 100)
     return "min_quality: " + std::to_string(options.min_quality) + " is outside 1-100";
-  if (options.sizes.size() > static_cast<std::size_t>(kMaxSizes))
-    return "sizes: " + std::to_string(options.sizes.size()) + " sizes, at most " +
-           std::to_string(kMaxSizes);
-  std::set<std::string> names;
-  for (const SizeBox& box : options.sizes) {
-    if (!valid_size_name(box.name))
-      return "sizes: name '" + box.name + "' is not 1-" + std::to_string(kMaxSizeNameLength) +
-             " characters of a-z, 0-9, _ and -";
-    if (!names.insert(box.name).second) return "sizes: duplicate name '" + box.name + "'";
-    if (box.width < 1 || box.height < 1 || box.width > kMaxSizeSide || box.height > kMaxSizeSide)
-      return "sizes: " + box.name + " is " + std::to_string(box.width) + "x" +
-             std::to_string(box.height) + ", each side must be 1-" + std::to_string(kMaxSizeSide);
-  }
-  return std::nullopt;
+  return core::check_output_sizes(options.sizes);
 }
 
 namespace impl {

@@ -62,8 +62,17 @@ std::string upload_fingerprint(std::string_view csv_bytes, const UploadSettings&
     sha.field('w', *settings.webhook_url);
   else
     sha.field('n', "");
-  sha.field('q', std::to_string(settings.quality));
+  const auto& choices = settings.choices;
+  sha.field('q', choices.quality_target ? "auto" : std::to_string(settings.quality));
   sha.field('o', core::to_string(settings.format));
+  // Only when they differ from the defaults: an upload that chooses none of them keeps
+  // the fingerprint it had before they existed, so a retry across an upgrade replays.
+  if (choices != core::OutputChoices{}) {
+    sha.field('t', choices.quality_target ? std::to_string(*choices.quality_target) : "");
+    sha.field('m', std::to_string(choices.max_bytes));
+    sha.field('l', choices.never_larger ? "1" : "0");
+    sha.field('s', core::format_output_sizes(choices.sizes));
+  }
   return sha.hex();
 }
 

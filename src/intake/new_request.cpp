@@ -22,6 +22,7 @@ core::NewRequest new_request(std::string id, csv::ParsedCsv parsed, const Upload
   request.webhook_url = settings.webhook_url;
   request.quality = settings.quality;
   request.format = settings.format;
+  request.choices = settings.choices;
   request.idempotency_key = std::move(idempotency_key);
   request.fingerprint = std::move(fingerprint);
   request.created_at = core::now_ms();

@@ -9,7 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "failure_policy.hpp"
-#include "imaging/compressor.hpp"
+#include "imaging/process.hpp"
 #include "lease_owner.hpp"
 #include "logging/logging.hpp"
 
@@ -48,6 +48,31 @@ double jitter() {
 std::string output_name(const core::ClaimedTask& task, const std::string& extension) {
   return std::to_string(task.product_index) + "-" + std::to_string(task.image_index) + "." +
          extension;
+}
+
+// What imaging::process() is asked for a task: its request's choices (core::OutputChoices)
+// and the worker's limits.
+imaging::ProcessOptions process_options(const core::ClaimedTask& task, const Options& options) {
+  imaging::ProcessOptions process;
+  const core::OutputChoices& choices = task.choices;
+  process.quality.automatic = choices.quality_target.has_value();
+  process.quality.fixed = task.quality;
+  process.quality.target = choices.quality_target.value_or(0);
+  process.max_bytes = choices.max_bytes;
+  process.min_quality = options.min_quality;
+  process.never_larger = choices.never_larger;
+  process.format = task.format;
+  process.sizes = choices.sizes;
+  process.max_pixels = options.max_pixels;
+  return process;
+}
+
+core::ImageReport store_report(const imaging::ImageReport& report) {
+  core::ImageReport stored;
+  if (!report.kept) stored.quality = report.quality;
+  stored.score = report.score;
+  stored.kept = report.kept;
+  return stored;
 }
 
 }  // namespace
@@ -425,17 +450,21 @@ void Pipeline::compress_one(Job& job) {
     metrics_->processing_seconds().observe(
         std::chrono::duration<double>(Clock::now() - started).count());
   };
-  const imaging::EncodeOptions options{task.quality, task.format, options_.max_pixels};
-  auto encoded = imaging::compress(job.body, options);
+  auto outputs = imaging::process(job.body, process_options(task, options_));
   const auto bytes_in = static_cast<std::int64_t>(job.body.size());
   std::string().swap(job.body);  // the download is no longer needed: free it now
-  if (!encoded) {
+  if (!outputs) {
     observe();
-    on_failure(task, std::move(encoded).error());
+    on_failure(task, std::move(outputs).error());
     return;
   }
-  PutJob put{task, output_name(task, encoded->extension), std::move(encoded->bytes), bytes_in,
-             started};
+  // Every output of one request has the full-size image's format, so its sizes' names
+  // follow from the full-size name (core::sized_output_name), as the stores rebuild them.
+  PutJob put{task, {}, bytes_in, store_report(outputs->front().report), started};
+  const std::string name = output_name(task, outputs->front().encoded.extension);
+  for (auto& output : *outputs)
+    put.images.push_back({output.size.empty() ? name : core::sized_output_name(name, output.size),
+                          std::move(output.encoded.bytes)});
   {
     core::MutexLock lock(mutex_);
     put_queue_.push_back(std::move(put));
@@ -478,26 +507,16 @@ bool Pipeline::abandoning() const {
 // for it, a bad checksum) is the image's failure, like any other.
 void Pipeline::put_one(PutJob& job) {
   const auto& task = job.task;
+  // Checked once, before the first image: once one is stored, the others follow and the
+  // outcome is reported, so that a cancel's late success queues every stored image for
+  // removal (Store::finish_tasks) instead of leaving some behind.
   if (drop_if_cancelled(task.task_id)) return;  // nothing stored that would need removing
-  const std::string key = task.request_id + "/" + job.name;
-  auto wait = std::max(options_.retry_base, std::chrono::milliseconds(1));
   int failures = 0;
-  for (auto stored = blobs_.put(key, job.bytes); !stored; stored = blobs_.put(key, job.bytes)) {
-    // Past the grace period: the write was cut or not tried; the task goes back as it was.
-    if (abandoning()) return;
-    if (stored.error().kind == blob::BlobError::Kind::refused ||
-        !options_.hold_when_storage_unavailable) {
-      on_failure(task, core::make_failure(core::Failure::Kind::storage_error, stored.message()));
+  // The sizes first, the full-size image last: a stored full-size image (what the status
+  // links) has its sizes beside it.
+  for (auto image = job.images.rbegin(); image != job.images.rend(); ++image)
+    if (!put_with_retries(task, task.request_id + "/" + image->name, image->bytes, failures))
       return;
-    }
-    metrics_->storage_write_failures().inc();
-    ++failures;
-    log::for_request(task.request_id)
-        .warn("image {}-{} not stored ({}); trying again in {} ms, the image keeps its attempts",
-              task.product_index, task.image_index, stored.message(), wait.count());
-    if (!wait_for_storage(wait)) return;  // shutting down: stop() hands the task back
-    wait = std::min(wait * 2, kMaxStorageWait);
-  }
   if (failures > 0)
     log::for_request(task.request_id)
         .info("image {}-{} stored after {} failed tries", task.product_index, task.image_index,
@@ -505,11 +524,35 @@ void Pipeline::put_one(PutJob& job) {
   metrics_->processing_seconds().observe(
       std::chrono::duration<double>(Clock::now() - job.started).count());
   TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::succeeded);
-  outcome.output_name = std::move(job.name);
+  outcome.output_name = job.images.front().name;
   outcome.bytes_in = job.bytes_in;
-  outcome.bytes_out = static_cast<std::int64_t>(job.bytes.size());
+  outcome.bytes_out = static_cast<std::int64_t>(job.images.front().bytes.size());
+  outcome.report = job.report;
+  for (const auto& size : task.choices.sizes) outcome.sizes.push_back(size.name);
   metrics_->bytes_out().inc(static_cast<std::uint64_t>(outcome.bytes_out));
   record(std::move(outcome));
+}
+
+bool Pipeline::put_with_retries(const core::ClaimedTask& task, const std::string& key,
+                                const std::string& bytes, int& failures) {
+  auto wait = std::max(options_.retry_base, std::chrono::milliseconds(1));
+  for (auto stored = blobs_.put(key, bytes); !stored; stored = blobs_.put(key, bytes)) {
+    // Past the grace period: the write was cut or not tried; the task goes back as it was.
+    if (abandoning()) return false;
+    if (stored.error().kind == blob::BlobError::Kind::refused ||
+        !options_.hold_when_storage_unavailable) {
+      on_failure(task, core::make_failure(core::Failure::Kind::storage_error, stored.message()));
+      return false;
+    }
+    metrics_->storage_write_failures().inc();
+    ++failures;
+    log::for_request(task.request_id)
+        .warn("image {}-{} not stored ({}); trying again in {} ms, the image keeps its attempts",
+              task.product_index, task.image_index, stored.message(), wait.count());
+    if (!wait_for_storage(wait)) return false;  // shutting down: stop() hands the task back
+    wait = std::min(wait * 2, kMaxStorageWait);
+  }
+  return true;
 }
 
 void Pipeline::record(TaskOutcome outcome, FailureReason reason) {

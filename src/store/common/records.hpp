@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,9 +25,31 @@ inline std::string select_sql(std::string_view head, std::string_view columns,
   return text;
 }
 
+// The columns of a request's output choices (core::OutputChoices), as requests keep them,
+// in the order read_output_choices reads them.
+inline constexpr std::string_view kOutputChoiceColumns =
+    "quality_target, max_bytes, never_larger, sizes";
+
+// The choices whose columns (kOutputChoiceColumns) start at `first`. The sizes were
+// checked before they were stored; a text that no longer parses is damage.
+template <class Row>
+core::OutputChoices read_output_choices(const Row& row, int first, std::string_view backend) {
+  core::OutputChoices choices;
+  choices.quality_target = row.optional_double(first);
+  choices.max_bytes = row.int64(first + 1);
+  choices.never_larger = row.integer(first + 2) != 0;
+  const std::string sizes = row.text(first + 3);
+  auto parsed = core::parse_output_sizes(sizes);
+  choices.sizes = parse_stored(parsed.ok() ? std::optional(std::move(*parsed)) : std::nullopt,
+                               sizes, backend, "list of sizes");
+  return choices;
+}
+
 inline constexpr std::string_view kRequestColumns =
     "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
-    "failure_reason, products_total, total, succeeded, failed, owner_key";
+    "failure_reason, products_total, total, succeeded, failed, owner_key, "
+    "quality_target, max_bytes, never_larger, sizes";
+static_assert(kRequestColumns.ends_with(kOutputChoiceColumns), "read_request reads them last");
 
 template <class Row>
 core::RequestRecord read_request(const Row& row, std::string_view backend) {
@@ -47,6 +70,7 @@ core::RequestRecord read_request(const Row& row, std::string_view backend) {
   r.progress.succeeded = row.integer(11);
   r.progress.failed = row.integer(12);
   r.owner_key = row.optional_text(13);
+  r.choices = read_output_choices(row, 14, backend);
   return r;
 }
 
@@ -101,7 +125,7 @@ inline constexpr std::string_view kProductColumns =
 inline constexpr int kProductColumnCount = 4;
 inline constexpr std::string_view kImageColumns =
     "t.image_idx, t.source_url, t.state, t.attempts, t.output_name, t.error, t.bytes_in, "
-    "t.bytes_out";
+    "t.bytes_out, t.quality_used, t.score, t.kept";
 
 template <class Row>
 core::ProductRecord read_product(const Row& row) {
@@ -126,6 +150,10 @@ core::ImageRecord read_image(const Row& row, int first, std::string_view backend
   image.error = row.optional_text(first + 5);
   image.bytes_in = row.int64(first + 6);
   image.bytes_out = row.int64(first + 7);
+  if (const auto quality = row.optional_int64(first + 8))
+    image.report.quality = static_cast<int>(*quality);
+  image.report.score = row.optional_double(first + 9);
+  image.report.kept = row.integer(first + 10) != 0;
   return image;
 }
 

@@ -105,6 +105,12 @@ Params& Params::add(const std::optional<int>& value) {
   return value ? add(static_cast<std::int64_t>(*value)) : add_null();
 }
 
+Params& Params::add(const std::optional<double>& value) {
+  if (!value) return add_null();
+  values_.emplace_back(real_text(*value));
+  return *this;
+}
+
 Params& Params::add_null() {
   values_.emplace_back(std::nullopt);
   return *this;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,12 @@ class Result {
     std::optional<std::int64_t> optional_int64(int column) const {
       return result_.optional_int64(row_, column);
     }
+    // Double precision arrives as the shortest text that reads back as the same double.
+    std::optional<double> optional_double(int column) const {
+      const auto text = optional_text(column);
+      if (!text) return std::nullopt;
+      return std::strtod(text->c_str(), nullptr);
+    }
 
    private:
     const Result& result_;
@@ -93,6 +100,7 @@ class Params {
   Params& add(const std::optional<std::string>& value);
   Params& add(const std::optional<std::int64_t>& value);
   Params& add(const std::optional<int>& value);
+  Params& add(const std::optional<double>& value);
   Params& add_null();
   // A literal passed as is, such as an array literal built by text.hpp.
   Params& add_literal(std::string value);

@@ -6,6 +6,7 @@
 
 #include "common/ended.hpp"
 #include "common/new_request.hpp"
+#include "common/output_names.hpp"
 #include "common/quota.hpp"
 #include "common/records.hpp"
 #include "common/turns.hpp"
@@ -133,7 +134,8 @@ WITH turn AS (
   WHERE requests.seq = turn.seq AND requests.seq IN (SELECT request_seq FROM claimed)
 )
 SELECT claimed.id, requests.id, claimed.product_idx, claimed.image_idx, claimed.source_url,
-       claimed.attempts, requests.quality, requests.format
+       claimed.attempts, requests.quality, requests.format, requests.quality_target,
+       requests.max_bytes, requests.never_larger, requests.sizes
 FROM claimed JOIN requests ON requests.seq = claimed.request_seq
 ORDER BY claimed.id
 )sql";
@@ -163,9 +165,12 @@ WHERE tasks.id = retry.id AND tasks.state = 'running' AND tasks.lease_owner = re
 // that one alone reports the request as completed (in the order of the outcomes).
 constexpr std::string_view kEndTasks = R"sql(
 WITH outcome AS (
-  SELECT DISTINCT ON (id) id, state, output_name, error, bytes_in, bytes_out, n
-  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
-         WITH ORDINALITY AS o (id, state, output_name, error, bytes_in, bytes_out, n)
+  SELECT DISTINCT ON (id) id, state, output_name, error, bytes_in, bytes_out, quality_used,
+         score, kept, n
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+              $8::bigint[], $9::text[], $10::bigint[])
+         WITH ORDINALITY
+         AS o (id, state, output_name, error, bytes_in, bytes_out, quality_used, score, kept, n)
   ORDER BY id, n
 ), ended AS (
   UPDATE tasks SET
@@ -174,7 +179,8 @@ WITH outcome AS (
                        ELSE tasks.output_name END,
     error = CASE WHEN outcome.state = 'failed' THEN outcome.error ELSE tasks.error END,
     bytes_in = outcome.bytes_in, bytes_out = outcome.bytes_out,
-    lease_owner = NULL, lease_expires = NULL, updated_at = $7
+    quality_used = outcome.quality_used, score = outcome.score::double precision,
+    kept = outcome.kept, lease_owner = NULL, lease_expires = NULL, updated_at = $7
   FROM outcome
   WHERE tasks.id = outcome.id AND tasks.state IN ('pending', 'running')
   RETURNING tasks.request_seq, tasks.state, outcome.n
@@ -346,8 +352,10 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
         db.query(
               "INSERT INTO requests (id, status, created_at, updated_at, columns,"
               " webhook_url, quality, format, idempotency_key, fingerprint,"
-              " products_total, total, owner_key)"
-              " VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
+              " products_total, total, owner_key, quality_target, max_bytes, never_larger,"
+              " sizes)"
+              " VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+              " $16) RETURNING seq",
               Params()
                   .add(request.id)
                   .add(prepared.status())
@@ -360,7 +368,11 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
                   .add(request.fingerprint)
                   .add(prepared.products())
                   .add(prepared.total)
-                  .add(request.owner_key),
+                  .add(request.owner_key)
+                  .add(request.choices.quality_target)
+                  .add(request.choices.max_bytes)
+                  .add(request.choices.never_larger ? 1 : 0)
+                  .add(core::format_output_sizes(request.choices.sizes)),
               "storing a request")
             .int64(0, 0);
 
@@ -624,7 +636,7 @@ Store::PurgeStep PostgresStore::purge_step(std::optional<core::TimeMs> ended_bef
             Params().add(now), "deleting the deliveries of expired requests");
     }
     const Result oldest = db.query(
-        "SELECT seq, id FROM requests WHERE deleted_at IS NOT NULL"
+        "SELECT seq, id, sizes FROM requests WHERE deleted_at IS NOT NULL"
         " ORDER BY deleted_at, seq LIMIT 2",
         "finding a deleted request to purge");
     if (oldest.rows() > 0) {
@@ -634,12 +646,17 @@ Store::PurgeStep PostgresStore::purge_step(std::optional<core::TimeMs> ended_bef
       // Tasks first, their image keys queued in this same transaction; then products; the
       // request row last, once nothing refers to it. Tasks in the order of their unique
       // index, (request_seq, product_idx, image_idx): a chunk never sorts the whole request.
-      db.query(
-          "INSERT INTO blob_deletions (key) SELECT $1 || '/' || output_name FROM (SELECT"
-          " product_idx, image_idx, output_name FROM tasks WHERE request_seq = $2"
-          " ORDER BY product_idx, image_idx LIMIT $3) chosen"
-          " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx ON CONFLICT DO NOTHING",
-          Params().add(id).add(seq).add(chunk), "queueing a deleted request's images");
+      // The full-size image (suffix ''), then each size (common::sized_name_sql).
+      for (const std::string& suffix :
+           common::name_suffixes(common::size_names(oldest.text(0, 2), kBackend)))
+        db.query("INSERT INTO blob_deletions (key) SELECT $1 || '/' || " +
+                     common::sized_name_sql("$4") +
+                     " FROM (SELECT product_idx, image_idx, output_name FROM tasks"
+                     " WHERE request_seq = $2 ORDER BY product_idx, image_idx LIMIT $3) chosen"
+                     " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx"
+                     " ON CONFLICT DO NOTHING",
+                 Params().add(id).add(seq).add(chunk).add(suffix),
+                 "queueing a deleted request's images");
       const int tasks_removed =
           db.query(
                 "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE request_seq = $1"
@@ -741,6 +758,7 @@ std::vector<core::ClaimedTask> PostgresStore::claim_tasks(const std::string& own
       const std::string format = rows.text(row, 7);
       task.format =
           parse_stored(core::parse_image_format(format), format, kBackend, "image format");
+      task.choices = common::read_output_choices(rows.row(row), 8, kBackend);
     }
     transaction.commit("committing a claim");
     return claimed;
@@ -849,9 +867,12 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
   // that comes after an outcome ending the same task finds it ended and does nothing, so
   // it is dropped here; a retry before it is applied first, as the statements run in
   // that order.
-  std::vector<std::int64_t> retry_ids, retry_at, end_ids, bytes_in, bytes_out;
+  std::vector<std::int64_t> retry_ids, retry_at, end_ids, bytes_in, bytes_out, kept;
   std::vector<std::optional<std::string>> retry_errors, retry_owners, end_states, end_outputs,
-      end_errors;
+      end_errors, qualities, scores;
+  // Every image a succeeded outcome stored, by task: kQueueCancelledImages' input.
+  std::vector<std::int64_t> stored_ids;
+  std::vector<std::optional<std::string>> stored_names;
   std::unordered_set<std::int64_t> ended_before;
   for (const core::TaskOutcome& outcome : outcomes) {
     if (!common::end_state(outcome)) {
@@ -869,6 +890,15 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
     end_errors.push_back(outcome.error);
     bytes_in.push_back(outcome.bytes_in);
     bytes_out.push_back(outcome.bytes_out);
+    const auto& report = outcome.report;
+    qualities.push_back(report.quality ? std::optional(std::to_string(*report.quality))
+                                       : std::nullopt);
+    scores.push_back(report.score ? std::optional(real_text(*report.score)) : std::nullopt);
+    kept.push_back(report.kept ? 1 : 0);
+    for (auto& name : common::stored_names(outcome)) {
+      stored_ids.push_back(outcome.task_id);
+      stored_names.emplace_back(std::move(name));
+    }
   }
 
   return run("recording task outcomes", [&](Connection& db) {
@@ -895,7 +925,10 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
                                        .add_literal(array_literal(end_errors))
                                        .add_literal(array_literal(bytes_in))
                                        .add_literal(array_literal(bytes_out))
-                                       .add(now),
+                                       .add(now)
+                                       .add_literal(array_literal(qualities))
+                                       .add_literal(array_literal(scores))
+                                       .add_literal(array_literal(kept)),
                                    "recording ended tasks");
       std::vector<PendingDelivery> deliveries;
       for (int row = 0; row < rows.rows(); ++row) {
@@ -903,12 +936,12 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
         if (!rows.is_null(row, 1)) deliveries.push_back({rows.text(row, 0), rows.text(row, 1)});
       }
       insert_deliveries(db, deliveries, now);
-      if (std::any_of(end_outputs.begin(), end_outputs.end(),
-                      [](const auto& name) { return name.has_value(); }))
-        db.query(
-            kQueueCancelledImages,
-            Params().add_literal(array_literal(end_ids)).add_literal(array_literal(end_outputs)),
-            "queueing the images of cancelled requests");
+      if (!stored_ids.empty())
+        db.query(kQueueCancelledImages,
+                 Params()
+                     .add_literal(array_literal(stored_ids))
+                     .add_literal(array_literal(stored_names)),
+                 "queueing the images of cancelled requests");
     }
     transaction.commit("committing task outcomes");
     return completed;

@@ -168,6 +168,21 @@ CREATE INDEX requests_ended ON requests (updated_at)
   WHERE deleted_at IS NULL AND status IN ('completed', 'failed', 'cancelled');
 )sql";
 
+// Version 9: output choices and per-image reports (issue 14, core/output_choices.hpp).
+constexpr std::string_view kSchemaV9 = R"sql(
+-- What each request asked of its outputs besides quality and format. Requests stored
+-- before this version were accepted when images were always re-encoded: never_larger is
+-- off for them; new requests always say.
+ALTER TABLE requests ADD COLUMN quality_target DOUBLE PRECISION;
+ALTER TABLE requests ADD COLUMN max_bytes BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN never_larger INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN sizes TEXT NOT NULL DEFAULT '';
+-- What became of each image (core::ImageReport).
+ALTER TABLE tasks ADD COLUMN quality_used INTEGER;
+ALTER TABLE tasks ADD COLUMN score DOUBLE PRECISION;
+ALTER TABLE tasks ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
@@ -178,7 +193,8 @@ std::span<const common::Migration> migrations() {
                                       {5, kSchemaV5},
                                       {6, kSchemaV6},
                                       {7, kSchemaV7},
-                                      {8, kSchemaV8}});
+                                      {8, kSchemaV8},
+                                      {9, kSchemaV9}});
   return schema.migrations();
 }
 

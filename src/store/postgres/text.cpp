@@ -1,5 +1,7 @@
 #include "postgres/text.hpp"
 
+#include <cstdio>
+
 #include "core/utf8.hpp"
 
 namespace imgbatch::store::postgres {
@@ -57,6 +59,12 @@ std::string storable_text(std::string_view text) {
   out.reserve(text.size() + 8);
   append_storable(out, text, no_escape);
   return out;
+}
+
+std::string real_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
 }
 
 std::string array_literal(const std::vector<std::int64_t>& values) {

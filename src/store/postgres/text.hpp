@@ -19,6 +19,9 @@ namespace imgbatch::store::postgres {
 std::string storable_text(std::string_view text);
 bool is_storable_text(std::string_view text);
 
+// A double as text the server reads back as the same double (17 significant digits).
+std::string real_text(double value);
+
 // "{1,2,3}"
 std::string array_literal(const std::vector<std::int64_t>& values);
 // "{\"a\",NULL,\"b \\\"c\\\"\"}": each element quoted and escaped, nullopt as NULL.

@@ -126,6 +126,13 @@ Query& Query::bind(int index, const std::optional<int>& value) {
   return value ? bind(index, static_cast<std::int64_t>(*value)) : bind_null(index);
 }
 
+Query& Query::bind(int index, const std::optional<double>& value) {
+  if (!value) return bind_null(index);
+  const int rc = sqlite3_bind_double(statement_, index, *value);
+  if (rc != SQLITE_OK) connection_.fail(rc, doing_);
+  return *this;
+}
+
 Query& Query::bind_null(int index) {
   const int rc = sqlite3_bind_null(statement_, index);
   if (rc != SQLITE_OK) connection_.fail(rc, doing_);
@@ -155,6 +162,11 @@ std::string Query::text(int column) const {
 std::optional<std::string> Query::optional_text(int column) const {
   if (sqlite3_column_type(statement_, column) == SQLITE_NULL) return std::nullopt;
   return text(column);
+}
+
+std::optional<double> Query::optional_double(int column) const {
+  if (sqlite3_column_type(statement_, column) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_double(statement_, column);
 }
 
 std::optional<std::int64_t> Query::optional_int64(int column) const {

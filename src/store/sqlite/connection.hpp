@@ -70,6 +70,7 @@ class Query {
   Query& bind(int index, const std::optional<std::string>& value);
   Query& bind(int index, const std::optional<std::int64_t>& value);
   Query& bind(int index, const std::optional<int>& value);
+  Query& bind(int index, const std::optional<double>& value);
   Query& bind_null(int index);
   // Binds without copying: `value` must stay alive until the statement is reset. For
   // bulk inserts, where the copy is a measurable part of the cost.
@@ -87,6 +88,7 @@ class Query {
   std::string text(int column) const;
   std::optional<std::string> optional_text(int column) const;
   std::optional<std::int64_t> optional_int64(int column) const;
+  std::optional<double> optional_double(int column) const;
 
  private:
   Connection& connection_;

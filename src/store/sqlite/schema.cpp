@@ -191,6 +191,21 @@ CREATE INDEX requests_ended ON requests (updated_at)
   WHERE deleted_at IS NULL AND status IN ('completed', 'failed', 'cancelled');
 )sql";
 
+// Version 8: output choices and per-image reports (issue 14, core/output_choices.hpp).
+constexpr std::string_view kSchemaV8 = R"sql(
+-- What each request asked of its outputs besides quality and format. Requests stored
+-- before this version were accepted when images were always re-encoded: never_larger is
+-- off for them; new requests always say.
+ALTER TABLE requests ADD COLUMN quality_target REAL;
+ALTER TABLE requests ADD COLUMN max_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN never_larger INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN sizes TEXT NOT NULL DEFAULT '';
+-- What became of each image (core::ImageReport).
+ALTER TABLE tasks ADD COLUMN quality_used INTEGER;
+ALTER TABLE tasks ADD COLUMN score REAL;
+ALTER TABLE tasks ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
               "looking for a table");
@@ -214,7 +229,8 @@ std::span<const Migration> migrations() {
                                       {4, kSchemaV4},
                                       {5, schema_v5()},
                                       {6, kSchemaV6},
-                                      {7, kSchemaV7}});
+                                      {7, kSchemaV7},
+                                      {8, kSchemaV8}});
   return schema.migrations();
 }
 

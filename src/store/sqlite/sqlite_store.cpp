@@ -5,6 +5,7 @@
 
 #include "common/ended.hpp"
 #include "common/new_request.hpp"
+#include "common/output_names.hpp"
 #include "common/quota.hpp"
 #include "common/records.hpp"
 #include "common/turns.hpp"
@@ -154,8 +155,10 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
   Query insert_request(db,
                        "INSERT INTO requests (id, status, created_at, updated_at, columns,"
                        " webhook_url, quality, format, idempotency_key, fingerprint,"
-                       " products_total, total, owner_key)"
-                       " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                       " products_total, total, owner_key, quality_target, max_bytes,"
+                       " never_larger, sizes)"
+                       " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+                       " ?14, ?15, ?16)"
                        " RETURNING seq",
                        "storing a request");
   insert_request.bind(1, request.id)
@@ -169,7 +172,11 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
       .bind(9, request.fingerprint)
       .bind(10, prepared.products())
       .bind(11, prepared.total)
-      .bind(12, request.owner_key);
+      .bind(12, request.owner_key)
+      .bind(13, request.choices.quality_target)
+      .bind(14, request.choices.max_bytes)
+      .bind(15, request.choices.never_larger ? 1 : 0)
+      .bind(16, core::format_output_sizes(request.choices.sizes));
   insert_request.step();
   const std::int64_t seq = insert_request.int64(0);
   insert_request.reset();
@@ -432,14 +439,16 @@ Store::PurgeStep SqliteStore::purge_step(std::optional<core::TimeMs> ended_befor
   }
   std::int64_t seq = 0;
   std::string id;
+  std::vector<std::string> sizes;
   {
     Query oldest(db,
-                 "SELECT seq, id FROM requests WHERE deleted_at IS NOT NULL"
+                 "SELECT seq, id, sizes FROM requests WHERE deleted_at IS NOT NULL"
                  " ORDER BY deleted_at, seq LIMIT 2",
                  "finding a deleted request to purge");
     if (oldest.step()) {
       seq = oldest.int64(0);
       id = oldest.text(1);
+      sizes = common::size_names(oldest.text(2), kBackend);
       step.more = oldest.step();  // a second one waits
     }
   }
@@ -447,13 +456,18 @@ Store::PurgeStep SqliteStore::purge_step(std::optional<core::TimeMs> ended_befor
     // Tasks first, their image keys queued in this same transaction; then products; the
     // request row last, once nothing refers to it. Tasks in the order of their unique
     // index, (request_seq, product_idx, image_idx): a chunk never sorts the whole request.
+    // The full-size image (suffix ''), then each size (common::sized_name_sql).
     Query queue(db,
-                "INSERT OR IGNORE INTO blob_deletions (key) SELECT ?1 || '/' || output_name"
-                " FROM (SELECT product_idx, image_idx, output_name FROM tasks"
-                " WHERE request_seq = ?2 ORDER BY product_idx, image_idx LIMIT ?3)"
-                " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx",
+                "INSERT OR IGNORE INTO blob_deletions (key) SELECT ?1 || '/' || " +
+                    common::sized_name_sql("?4") +
+                    " FROM (SELECT product_idx, image_idx, output_name FROM tasks"
+                    " WHERE request_seq = ?2 ORDER BY product_idx, image_idx LIMIT ?3)"
+                    " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx",
                 "queueing a deleted request's images");
-    queue.bind(1, id).bind(2, seq).bind(3, chunk).run();
+    for (const std::string& suffix : common::name_suffixes(sizes)) {
+      queue.bind(1, id).bind(2, seq).bind(3, chunk).bind(4, suffix).run();
+      queue.reset();
+    }
     Query tasks(db,
                 "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE request_seq = ?1"
                 " ORDER BY product_idx, image_idx LIMIT ?2)",
@@ -567,7 +581,8 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
     Query start(db,
                 "UPDATE requests SET last_turn = ?2,"
                 " updated_at = CASE WHEN status = 'pending' THEN ?3 ELSE updated_at END,"
-                " status = 'processing' WHERE seq = ?1 RETURNING id, quality, format",
+                " status = 'processing' WHERE seq = ?1 RETURNING id, quality, format, " +
+                    std::string(common::kOutputChoiceColumns),
                 "marking a request as processing");
     start.bind(1, turn.seq).bind(2, turn.last_turn).bind(3, now);
     if (!start.step())
@@ -578,12 +593,14 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
     const std::string format_name = start.text(2);
     const core::ImageFormat format =
         parse_stored(core::parse_image_format(format_name), format_name, kBackend, "image format");
+    const core::OutputChoices choices = common::read_output_choices(start, 3, kBackend);
     while (start.step()) {
     }
     for (std::size_t k = first; k < claimed.size(); ++k) {
       claimed[k].request_id = id;
       claimed[k].quality = quality;
       claimed[k].format = format;
+      claimed[k].choices = choices;
     }
   }
   transaction.commit();
@@ -681,7 +698,7 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
             " output_name = CASE WHEN ?2 = 'done' THEN ?3 ELSE output_name END,"
             " error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE error END,"
             " bytes_in = ?5, bytes_out = ?6, lease_owner = NULL, lease_expires = NULL,"
-            " updated_at = ?7"
+            " updated_at = ?7, quality_used = ?8, score = ?9, kept = ?10"
             " WHERE id = ?1 AND state IN ('pending', 'running') RETURNING request_seq",
             "recording an ended task");
   Query count(db,
@@ -714,13 +731,16 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
         .bind(4, outcome.error)
         .bind(5, outcome.bytes_in)
         .bind(6, outcome.bytes_out)
-        .bind(7, now);
+        .bind(7, now)
+        .bind(8, outcome.report.quality)
+        .bind(9, outcome.report.score)
+        .bind(10, outcome.report.kept ? 1 : 0);
     const bool ended = end.step();
     const std::int64_t seq = ended ? end.int64(0) : 0;
     end.reset();
     if (!ended) {
-      if (outcome.output_name) {
-        orphan.bind(1, outcome.task_id).bind(2, *outcome.output_name).run();
+      for (const std::string& name : common::stored_names(outcome)) {
+        orphan.bind(1, outcome.task_id).bind(2, name).run();
         orphan.reset();
       }
       continue;

@@ -6,6 +6,7 @@
 
 #include "core/ids.hpp"
 #include "core/types.hpp"
+#include "unit/store/conformance_requests.hpp"
 #include "unit/store/store_conformance.hpp"
 
 namespace imgbatch::store::testing {
@@ -18,48 +19,6 @@ using core::RequestStatus;
 using core::TaskOutcome;
 using core::TaskState;
 using core::TimeMs;
-
-constexpr TimeMs kT0 = 1'800'000'000'000;
-constexpr TimeMs kSecond = 1000;
-constexpr TimeMs kLease = 30 * kSecond;
-
-// One product with `images` images.
-NewRequest one_product(int images, std::optional<std::string> webhook_url = std::nullopt) {
-  NewRequest r;
-  r.id = core::new_uuid();
-  r.columns = {"S. No.", "Product Name", "Input Image Urls"};
-  core::ProductInput product;
-  product.serial_number = "1";
-  product.product_name = "SKU1";
-  std::string joined;
-  for (int i = 0; i < images; ++i) {
-    product.image_urls.push_back("https://img.example.com/i" + std::to_string(i) + ".jpg");
-    joined += (i ? "," : "") + product.image_urls.back();
-  }
-  product.fields = {"1", "SKU1", joined};
-  r.products.push_back(std::move(product));
-  r.webhook_url = std::move(webhook_url);
-  r.fingerprint = "fingerprint-" + r.id;
-  r.created_at = kT0;
-  return r;
-}
-
-std::string create(Store& store, const NewRequest& request) {
-  EXPECT_EQ(store.create_request(request).kind, core::CreateOutcome::Kind::created);
-  return request.id;
-}
-
-TaskOutcome succeeded(const ClaimedTask& task, std::string owner = "w") {
-  TaskOutcome o;
-  o.task_id = task.task_id;
-  o.request_id = task.request_id;
-  o.kind = TaskOutcome::Kind::succeeded;
-  o.output_name = "0-" + std::to_string(task.image_index) + ".jpg";
-  o.bytes_in = 1000;
-  o.bytes_out = 400;
-  o.owner = std::move(owner);
-  return o;
-}
 
 std::vector<core::ImageRecord> images_of(Store& store, const std::string& id) {
   const auto products = store.get_products(id, 0, 10);

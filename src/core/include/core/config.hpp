@@ -26,8 +26,12 @@ struct Config {
   std::int64_t presign_ttl_seconds = std::int64_t{7} * 24 * 3600;
   int workers = 0;  // set from the number of cores by the CLI; 0 = API only
   int download_concurrency = 32;
-  int quality = 50;
+  int quality = 50;  // the fixed quality, unless output_choices.quality_target (auto)
   ImageFormat format = ImageFormat::jpeg;
+  // The defaults of uploads' output choices (--quality auto, --quality-target, --max-bytes,
+  // --never-larger, --sizes); an upload may choose otherwise.
+  OutputChoices output_choices;
+  int min_quality = kDefaultMinQuality;  // the floor of max_bytes and quality=auto
   std::optional<std::string> webhook_url;
   std::optional<std::string> webhook_secret;
   bool allow_private_networks = false;

@@ -23,6 +23,18 @@ nlohmann::json status_document(const RequestRecord& request,
                                const std::vector<ProductRecord>& products,
                                std::string_view public_url, const ImageLinks& links);
 
+// The output CSV's columns after "Output Image Urls" (docs/API.md, "Output CSV"): one per
+// size ("thumb Image Urls"), then "Output Image Report", for a request that chose
+// quality=auto, max_bytes or sizes; none for one that did not, so that its CSV keeps the
+// shape clients had before those existed.
+std::vector<std::string> extra_csv_headers(const RequestRecord& request);
+// One product's items for those columns, each aligned with its images ("" for an image
+// that is not done). A report item reads "q=41;ssim=0.9213;in=812345;out=45678", or
+// "kept;in=…;out=…" for a source kept as it was.
+std::vector<std::vector<std::string>> extra_csv_items(const RequestRecord& request,
+                                                      const ProductRecord& product,
+                                                      const ImageLinks& links);
+
 // The short form used by GET /requests: no products.
 nlohmann::json request_summary(const RequestRecord& request, std::string_view public_url);
 

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/output_choices.hpp"
+
 namespace imgbatch::core {
 
 using TimeMs = std::int64_t;
@@ -69,8 +71,9 @@ struct NewRequest {
   std::vector<std::string> columns;  // the CSV header as uploaded
   std::vector<ProductInput> products;
   std::optional<std::string> webhook_url;
-  int quality = 50;
+  int quality = 50;  // unused with choices.quality_target (quality=auto)
   ImageFormat format = ImageFormat::jpeg;
+  OutputChoices choices;
   std::optional<std::string> idempotency_key;
   std::string fingerprint;  // hash of the upload; tells a retried upload from a different one
   TimeMs created_at = 0;
@@ -108,6 +111,7 @@ struct RequestRecord {
   std::optional<std::string> webhook_url;
   int quality = 50;
   ImageFormat format = ImageFormat::jpeg;
+  OutputChoices choices;
   std::optional<std::string> failure_reason;  // set when status is `failed`
   std::optional<std::string> owner_key;       // NewRequest::owner_key
 };
@@ -121,6 +125,7 @@ struct ImageRecord {
   std::optional<std::string> error;        // last error; final when state is failed
   std::int64_t bytes_in = 0;
   std::int64_t bytes_out = 0;
+  ImageReport report;  // when done
 };
 
 struct ProductRecord {
@@ -141,6 +146,7 @@ struct ClaimedTask {
   int attempt = 1;  // 1 for the first try
   int quality = 50;
   ImageFormat format = ImageFormat::jpeg;
+  OutputChoices choices;
 };
 
 // What a worker reports for one claimed task.
@@ -153,6 +159,11 @@ struct TaskOutcome {
   TimeMs retry_at = 0;                     // for retry: not claimed before this time
   std::int64_t bytes_in = 0;
   std::int64_t bytes_out = 0;
+  ImageReport report;  // for succeeded
+  // For succeeded: the names of the sizes stored beside output_name
+  // (core::sized_output_name), so that a late outcome of a cancelled request can queue
+  // every stored image for removal.
+  std::vector<std::string> sizes;
   // The lease owner reporting. A retry puts the task back to pending only while this owner
   // still holds it: a worker whose lease expired must not undo the one that took over.
   std::string owner;

@@ -18,29 +18,17 @@
 #include <vector>
 
 #include "core/failure.hpp"
+#include "core/output_choices.hpp"
 #include "core/result.hpp"
 #include "core/types.hpp"
 #include "imaging/compressor.hpp"
 
 namespace imgbatch::imaging {
 
-// A named output size: the image is scaled to fit inside width x height, keeping its
-// aspect ratio, and never enlarged (a smaller source comes out at its own size).
-struct SizeBox {
-  std::string name;  // [a-z0-9_-], 1 to 32 characters, unique within a request
-  int width = 0;     // 1 to kMaxSizeSide
-  int height = 0;
-};
-
-inline constexpr int kMaxSizes = 8;
-inline constexpr int kMaxSizeSide = 16383;
-inline constexpr std::size_t kMaxSizeNameLength = 32;
-
-// The SSIM target `quality=auto` uses when none is given: S, the worst SSIM fixed quality
-// 50 gives any of the 14 photos of shared/testdata/photos (0.91995, Blinds.jpg), rounded
-// up to two places. `make bench` (BENCH_ONLY=quality) prints S again; BENCHMARKS.md,
-// "Quality targets and sizes".
-inline constexpr double kDefaultSsimTarget = 0.92;
+// A named output size (core/output_choices.hpp: names, limits and their checks).
+using SizeBox = core::OutputSize;
+inline constexpr int kMaxSizes = core::kMaxOutputSizes;
+inline constexpr double kDefaultSsimTarget = core::kDefaultQualityTarget;
 
 struct QualitySetting {
   bool automatic = false;  // false: `fixed` is used as it is

@@ -18,6 +18,7 @@ struct UploadSettings {
   std::optional<std::string> webhook_url;
   int quality = 0;
   core::ImageFormat format = core::ImageFormat::jpeg;
+  core::OutputChoices choices;
 };
 
 // The CSV limits for a configured maximum row count (negative counts as 0).

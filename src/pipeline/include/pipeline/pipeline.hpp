@@ -71,6 +71,8 @@ struct Options {
   int download_concurrency = 32;
   int max_attempts = 4;
   long long max_pixels = 100'000'000;
+  // The lowest quality max_bytes and quality=auto may go to (--min-quality).
+  int min_quality = core::kDefaultMinQuality;
   std::chrono::milliseconds lease{60'000};
   std::chrono::milliseconds idle_poll{1'000};  // how often an idle scheduler looks for work
   // How often to look for leases held by processes that are gone: dead processes of this
@@ -115,12 +117,17 @@ class Pipeline {
     core::ClaimedTask task;
     std::string body;
   };
-  // An encoded image on its way to the blob store.
+  // One encoded image: the full-size output or one of its sizes.
+  struct EncodedImage {
+    std::string name;  // inside the request, e.g. "0-1.jpg" or "0-1-thumb.jpg"
+    std::string bytes;
+  };
+  // A task's encoded images on their way to the blob store.
   struct PutJob {
     core::ClaimedTask task;
-    std::string name;
-    std::string bytes;
+    std::vector<EncodedImage> images;  // the full-size one first, then each size
     std::int64_t bytes_in = 0;
+    core::ImageReport report;                       // the full-size image's
     std::chrono::steady_clock::time_point started;  // when its processing began
   };
 
@@ -144,6 +151,11 @@ class Pipeline {
   void compress_one(Job& job) IMGBATCH_EXCLUDES(mutex_);
   void put_loop() IMGBATCH_EXCLUDES(mutex_);
   void put_one(PutJob& job) IMGBATCH_EXCLUDES(mutex_);
+  // Stores one image, trying again while the storage is unavailable (put_one's comment);
+  // false when it was not stored: the task's failure is recorded, or the pipeline is
+  // abandoning its work. `failures` counts the unavailable tries.
+  bool put_with_retries(const core::ClaimedTask& task, const std::string& key,
+                        const std::string& bytes, int& failures) IMGBATCH_EXCLUDES(mutex_);
   // Waits `wait` before the next try of a put; false when the pipeline is abandoning its
   // work (past stop()'s grace period) and the put should give up.
   bool wait_for_storage(std::chrono::milliseconds wait) IMGBATCH_EXCLUDES(mutex_);
