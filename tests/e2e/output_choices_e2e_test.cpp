@@ -249,8 +249,8 @@ TEST_F(OutputChoicesE2E, TheSourceIsKeptWhenNothingSmallerComesAndMaxBytesIsMetO
   EXPECT_EQ(reports[0]["kept"], true);
   EXPECT_TRUE(reports[0]["quality"].is_null());
   EXPECT_LT(reports[0]["bytes_out"].get<std::size_t>(), tiny.size());
-  auto served = client.request(
-      "GET", kept["products"][0]["output_image_urls"][0].get<std::string>(), "", {});
+  auto served =
+      client.request("GET", kept["products"][0]["output_image_urls"][0].get<std::string>(), "", {});
   ASSERT_EQ(served.status, 200);
   const VImage kept_image = decode(served.body);
   EXPECT_EQ(vips_image_get_typeof(kept_image.get_image(), VIPS_META_EXIF_NAME), 0u)
