@@ -19,6 +19,8 @@
 
 #include "blob/blob_store.hpp"
 #include "core/ids.hpp"
+#include "core/image_links.hpp"
+#include "core/status_document.hpp"
 #include "csv/csv.hpp"
 #include "fetch/fetcher.hpp"
 #include "intake/new_request.hpp"
@@ -238,13 +240,24 @@ struct FailedImage {
 struct Results {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::vector<std::string>> output_paths;
+  std::vector<csv::ExtraColumn> extra;  // sizes and the report (core::extra_csv_headers)
   std::vector<FailedImage> failures;
   std::int64_t bytes_in = 0;  // of the images that succeeded
   std::int64_t bytes_out = 0;
 };
 
+// The output CSV's "URLs" are paths relative to DIR: images/NAME.
+class FolderPaths final : public core::ImageLinks {
+ public:
+  std::string image_url(std::string_view, std::string_view output_name) const override {
+    return std::string(kImagesFolder) + "/" + std::string(output_name);
+  }
+};
+
 Results collect_results(store::Store& store, const core::RequestRecord& record) {
   Results results;
+  const FolderPaths paths_of;
+  for (auto& header : core::extra_csv_headers(record)) results.extra.push_back({header, {}});
   for (int offset = 0; offset < record.products_total; offset += kProductPage) {
     const auto page = store.get_products(record.id, offset, kProductPage);
     if (page.empty()) break;
@@ -253,7 +266,7 @@ Results collect_results(store::Store& store, const core::RequestRecord& record) 
       const int count = static_cast<int>(product.images.size());
       for (const auto& image : product.images) {
         const bool done = image.state == core::TaskState::done && image.output_name;
-        paths.push_back(done ? std::string(kImagesFolder) + "/" + *image.output_name : "");
+        paths.push_back(done ? paths_of.image_url(record.id, *image.output_name) : "");
         if (done) {
           results.bytes_in += image.bytes_in;
           results.bytes_out += image.bytes_out;
@@ -264,6 +277,9 @@ Results collect_results(store::Store& store, const core::RequestRecord& record) 
       }
       results.rows.push_back(product.fields);
       results.output_paths.push_back(std::move(paths));
+      auto items = core::extra_csv_items(record, product, paths_of);
+      for (std::size_t c = 0; c < results.extra.size(); ++c)
+        results.extra[c].items.push_back(std::move(items[c]));
     }
   }
   return results;
@@ -395,7 +411,8 @@ Stopped run_until_ended(store::Store& store, blob::BlobStore& blobs, const core:
 int finish_completed(OutputFolder& folder, store::Store& store, const core::RequestRecord& record,
                      Clock::time_point started) {
   const auto results = collect_results(store, record);
-  const auto csv_text = csv::write_output_csv(record.columns, results.rows, results.output_paths);
+  const auto csv_text =
+      csv::write_output_csv(record.columns, results.rows, results.output_paths, results.extra);
   if (auto written = write_file_atomically(folder.output_csv(), csv_text); !written) {
     std::cerr << "imgbatch: " << written.message() << "\n";
     return process_exit::kInternalError;

@@ -190,6 +190,31 @@ TEST_F(ProcessCommand, AllGoodExitsZeroAndTheSameCommandAgainDownloadsNothing) {
   EXPECT_EQ(read_text(out_dir() / "output.csv"), first_csv);
 }
 
+TEST_F(ProcessCommand, SizesAndQualityAutoGoIntoTheFolderAndTheirColumns) {
+  const auto csv = write_csv("sizes.csv", "S. No.,Product Name,Input Image Urls\n1,Flowers," +
+                                              photo("FreshFlower.jpg") + "\n");
+  auto args = args_for(csv);
+  args.insert(args.end(), {"--quality", "auto", "--sizes", "thumb:64x64,card:300x300"});
+  const auto outcome = run(args);
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.out << outcome.err;
+  const auto parsed = read_output_csv(out_dir() / "output.csv");
+  const std::vector<std::string> columns = {
+      "S. No.",           "Product Name",    "Input Image Urls",   "Output Image Urls",
+      "thumb Image Urls", "card Image Urls", "Output Image Report"};
+  EXPECT_EQ(parsed.columns, columns);
+  ASSERT_EQ(parsed.products.size(), 1u);
+  const auto& fields = parsed.products[0].fields;
+  EXPECT_EQ(fields[3], "images/0-0.jpg");
+  EXPECT_EQ(fields[4], "images/0-0-thumb.jpg");
+  EXPECT_EQ(fields[5], "images/0-0-card.jpg");
+  EXPECT_TRUE(contains(fields[6], ";ssim=")) << fields[6];
+  const auto thumb = vips::VImage::new_from_file((out_dir() / fields[4]).c_str());
+  EXPECT_EQ(std::max(thumb.width(), thumb.height()), 64);
+  const auto card = vips::VImage::new_from_file((out_dir() / fields[5]).c_str());
+  EXPECT_EQ(std::max(card.width(), card.height()), 300);
+  EXPECT_EQ(origin_.total_requests(), 1u) << "one download for every output";
+}
+
 TEST_F(ProcessCommand, AnotherCsvInTheSameFolderIsRefused) {
   const auto csv = write_csv("a.csv",
                              "S. No.,Product Name,Input Image Urls\n"
