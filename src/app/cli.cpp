@@ -115,8 +115,9 @@ CLI::Validator parsed_by(Parse parse, std::string description) {
       std::move(description));
 }
 
-// After parsing: every text passed its validator.
-void apply_output_texts(const OutputTexts& texts, core::Config& config) {
+// After parsing: every text passed its validator. The one rule across options is checked
+// here: nullopt when they agree, else the message.
+std::optional<std::string> apply_output_texts(const OutputTexts& texts, core::Config& config) {
   config.format = *core::parse_image_format(texts.format);
   const auto quality = *core::parse_quality(texts.quality);
   if (!quality.automatic) config.quality = quality.fixed;
@@ -128,6 +129,9 @@ void apply_output_texts(const OutputTexts& texts, core::Config& config) {
   if (texts.never_larger)
     config.output_choices.never_larger = *core::parse_never_larger(*texts.never_larger);
   if (texts.sizes) config.output_choices.sizes = *core::parse_output_sizes(*texts.sizes);
+  if (config.format == core::ImageFormat::best && !config.output_choices.quality_target)
+    return "--format best needs --quality auto (the formats are compared at the same SSIM)";
+  return std::nullopt;
 }
 
 // `for_service`: serve or worker, where --workers 0 means "API only" and an upload may
@@ -185,9 +189,11 @@ void add_work_options(CLI::App& app, core::Config& config, OutputTexts& texts, b
                      upload_may)
       ->envname(env("SIZES"))
       ->check(parsed_by(core::parse_output_sizes, "NAME:WxH,..."));
-  app.add_option("--format", texts.format, "output format: jpeg, webp, avif, png or keep")
+  app.add_option("--format", texts.format,
+                 "output format: jpeg, webp, avif, png, keep, or best (with --quality auto: the "
+                 "smallest of jpeg, webp and avif)")
       ->envname(env("FORMAT"))
-      ->check(CLI::IsMember({"jpeg", "jpg", "webp", "avif", "png", "keep"}))
+      ->check(CLI::IsMember({"jpeg", "jpg", "webp", "avif", "png", "keep", "best"}))
       ->capture_default_str();
 }
 
@@ -495,7 +501,10 @@ int run_cli(int argc, char** argv) {
   // Before libvips, curl or anything else starts a thread (shutdown_signals.hpp).
   block_shutdown_signals();
   if (process->parsed()) {
-    apply_output_texts(process_output, process_args.config);
+    if (auto problem = apply_output_texts(process_output, process_args.config)) {
+      std::cerr << "imgbatch process: " << *problem << "\n";
+      return 2;
+    }
     setup_logging(process_args.config.log_format, process_args.config.log_level);
     imaging::init_vips(argv[0]);
     return run_process(process_args);
@@ -503,7 +512,10 @@ int run_cli(int argc, char** argv) {
 
   Settings& chosen = worker->parsed() ? worker_settings : serve_settings;
   core::Config& config = chosen.config;
-  apply_output_texts(chosen.output, config);
+  if (auto problem = apply_output_texts(chosen.output, config)) {
+    std::cerr << "imgbatch: " << *problem << "\n";
+    return 2;
+  }
   setup_logging(config.log_format, config.log_level);
   if (auto problem = image_links_problem(config)) {
     std::cerr << "imgbatch: " << *problem << "\n";

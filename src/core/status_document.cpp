@@ -30,9 +30,16 @@ nlohmann::json output_settings_json(const RequestRecord& request) {
   return settings;
 }
 
+// The stored image's format, from its name's extension ("0-1.webp").
+std::string format_of(const std::string& output_name) {
+  const auto extension = output_name.substr(output_name.rfind('.') + 1);
+  return extension == "jpg" ? "jpeg" : extension;
+}
+
 nlohmann::json report_json(const ImageRecord& image) {
   const ImageReport& report = image.report;
-  return {{"quality", report.quality ? nlohmann::json(*report.quality) : nlohmann::json()},
+  return {{"format", format_of(image.output_name.value_or(".jpg"))},
+          {"quality", report.quality ? nlohmann::json(*report.quality) : nlohmann::json()},
           {"score", report.score ? nlohmann::json(*report.score) : nlohmann::json()},
           {"bytes_in", image.bytes_in},
           {"bytes_out", image.bytes_out},

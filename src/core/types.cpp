@@ -29,7 +29,7 @@ std::optional<E> parse_enum(std::string_view s, const std::string_view (&names)[
 constexpr std::string_view kRequestStatusNames[] = {"pending", "processing", "completed", "failed",
                                                     "cancelled"};
 constexpr std::string_view kTaskStateNames[] = {"pending", "running", "done", "failed"};
-constexpr std::string_view kFormatNames[] = {"jpeg", "webp", "avif", "png", "keep"};
+constexpr std::string_view kFormatNames[] = {"jpeg", "webp", "avif", "png", "keep", "best"};
 }  // namespace
 
 std::string_view to_string(RequestStatus s) { return kRequestStatusNames[static_cast<int>(s)]; }

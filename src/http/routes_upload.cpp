@@ -92,10 +92,13 @@ core::Result<intake::UploadSettings> read_options(const UploadForm& form,
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     const auto format = core::parse_image_format(text);
     if (!format)
-      return core::make_error("format must be one of jpeg, webp, avif, png, keep; got '" + text +
-                              "'");
+      return core::make_error("format must be one of jpeg, webp, avif, png, keep, best; got '" +
+                              text + "'");
     options.format = *format;
   }
+  if (options.format == core::ImageFormat::best && !choices.quality_target)
+    return core::make_error(
+        "format: best needs quality=auto (the formats are compared at the same SSIM)");
   return options;
 }
 

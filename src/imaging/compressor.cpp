@@ -103,6 +103,7 @@ int encode(VipsImage* image, const OutputKind& kind, int quality, void** buffer,
       return vips_pngsave_buffer(image, buffer, length, "compression", 6, "strip", TRUE, nullptr);
     case core::ImageFormat::jpeg:
     case core::ImageFormat::keep:
+    case core::ImageFormat::best:  // process() resolves it; compress() alone writes JPEG
       break;
   }
   return vips_jpegsave_buffer(image, buffer, length, "Q", quality, "strip", TRUE, "optimize_coding",

@@ -75,6 +75,7 @@ OutputKind output_kind(core::ImageFormat resolved) {
       return {resolved, "PNG", "png", "image/png", true};
     case core::ImageFormat::jpeg:
     case core::ImageFormat::keep:
+    case core::ImageFormat::best:  // process() tries each format in turn: never here
       break;
   }
   return {core::ImageFormat::jpeg, "JPEG", "jpg", "image/jpeg", false};

@@ -551,6 +551,8 @@ std::optional<std::string> check_options(const ProcessOptions& options) {
   if (quality.target != 0 && !quality.automatic) return "target: only with quality auto";
   if (options.max_bytes < 0)
     return "max_bytes: " + std::to_string(options.max_bytes) + " is negative";
+  if (options.format == core::ImageFormat::best && !quality.automatic)
+    return "format: best needs quality=auto (the formats are compared at the same SSIM)";
   if (options.min_quality < 1 || options.min_quality > 100)
     return "min_quality: " + std::to_string(options.min_quality) + " is outside 1-100";
   return core::check_output_sizes(options.sizes);
@@ -561,8 +563,28 @@ namespace impl {
 core::Result<std::vector<ProcessedImage>, core::Failure> process_tuned(
     std::string_view input, const ProcessOptions& options, const ProcessTuning& tuning) {
   if (tuning.trials) *tuning.trials = 0;
-  Processor processor(input, options, tuning);
-  return processor.run();
+  if (options.format != core::ImageFormat::best) {
+    Processor processor(input, options, tuning);
+    return processor.run();
+  }
+  // `best`: each format meets the target on its own; the smallest full-size output wins,
+  // and its sizes come with it. A format that cannot be written here (AVIF without an
+  // encoder) or that misses max_bytes drops out; if all do, JPEG's failure is the answer.
+  if (auto problem = check_options(options)) return invalid(*problem);
+  std::optional<core::Result<std::vector<ProcessedImage>, core::Failure>> best;
+  for (const auto format :
+       {core::ImageFormat::jpeg, core::ImageFormat::webp, core::ImageFormat::avif}) {
+    ProcessOptions one = options;
+    one.format = format;
+    Processor processor(input, one, tuning);
+    auto outputs = processor.run();
+    // Only an encoder's failure (no AVIF here, a cap it misses) is the format's own.
+    if (!outputs && outputs.error().kind != core::Failure::Kind::encode_error) return outputs;
+    if (!best || (outputs && (!*best || outputs->front().report.bytes_out <
+                                            (**best).front().report.bytes_out)))
+      best = std::move(outputs);
+  }
+  return std::move(*best);
 }
 
 }  // namespace impl

@@ -108,6 +108,7 @@ TEST_F(OutputChoicesE2E, AutoQualityAndSizesReachEveryImageStatusCsvAndWebhook) 
       EXPECT_EQ(report["bytes_out"], product["output_image_bytes"][i]);
       EXPECT_EQ(report["bytes_in"], product["input_image_bytes"][i]);
       ASSERT_FALSE(report["kept"].get<bool>()) << at << ": photos this size shrink";
+      EXPECT_EQ(report["format"], "jpeg") << at;
       const int quality = report["quality"];
       EXPECT_GE(quality, 10) << at;
       EXPECT_LE(quality, 95) << at;
@@ -204,6 +205,7 @@ TEST_F(OutputChoicesE2E, BadFieldsAreRefusedNamingTheFieldAndNothingIsStored) {
       {{"quality", "auto"}, {"target", "1.5"}},
       {{"quality", "60"}, {"target", "0.9"}},
       {{"never_larger", "perhaps"}},
+      {{"quality", "50"}, {"format", "best"}},
   };
   for (const auto& fields : uploads) {
     std::vector<FormField> form = {{"file", csv, "products.csv", "text/csv"}};

@@ -92,6 +92,38 @@ TEST_F(Process, AutoQualityMeetsTheTargetCheckedByDecodingTheOutput) {
   }
 }
 
+TEST_F(Process, FormatBestIsTheSmallestFormatThatMeetsTheTarget) {
+  const std::string input = read_testdata("edge/Landscape_3.jpg");
+  ProcessOptions options = automatic(0.95);
+  options.never_larger = false;
+  options.sizes = {{"thumb", 100, 100}};
+  options.format = core::ImageFormat::best;
+  const auto best = process_ok(input, options);
+  ASSERT_EQ(best.size(), 2u);
+  std::int64_t smallest = 0;
+  core::ImageFormat winner = core::ImageFormat::jpeg;
+  for (const auto format :
+       {core::ImageFormat::jpeg, core::ImageFormat::webp, core::ImageFormat::avif}) {
+    options.format = format;
+    const auto one = process(input, options);
+    if (!one) continue;  // AVIF may not be writable here
+    if (smallest == 0 || one->front().report.bytes_out < smallest) {
+      smallest = one->front().report.bytes_out;
+      winner = format;
+    }
+  }
+  EXPECT_EQ(best[0].report.bytes_out, smallest);
+  EXPECT_EQ(best[0].report.format, winner);
+  EXPECT_EQ(best[1].report.format, winner) << "its sizes come in the winner's format";
+  ASSERT_TRUE(best[0].report.score.has_value());
+  EXPECT_GE(*best[0].report.score, 0.95);
+
+  options.format = core::ImageFormat::best;
+  options.quality.automatic = false;
+  options.quality.target = 0;
+  EXPECT_EQ(check_options(options).value_or("").rfind("format: best needs quality=auto", 0), 0u);
+}
+
 TEST_F(Process, AHigherTargetNeverGivesALowerQuality) {
   const std::string input = read_testdata("photos/RainDrops.jpg");
   const auto low = process_ok(input, automatic(0.90));

@@ -33,8 +33,9 @@ enum class TaskState { pending, running, done, failed };
 std::string_view to_string(TaskState s);
 std::optional<TaskState> parse_task_state(std::string_view s);
 
-// Output encodings; `keep` re-encodes in the input's own format where it can.
-enum class ImageFormat { jpeg, webp, avif, png, keep };
+// Output encodings; `keep` re-encodes in the input's own format where it can; `best` (with
+// quality=auto only) is the smallest of JPEG, WebP and AVIF that meets the target.
+enum class ImageFormat { jpeg, webp, avif, png, keep, best };
 std::string_view to_string(ImageFormat f);
 std::optional<ImageFormat> parse_image_format(std::string_view s);
 
