@@ -13,6 +13,7 @@
 #include <vips/vips8>
 
 #include "csv/csv.hpp"
+#include "support/csv_items.hpp"
 #include "support/running_server.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_origin.hpp"
@@ -21,15 +22,6 @@ namespace imgbatch::test_support {
 namespace {
 
 using vips::VImage;
-
-std::vector<std::string> split_items(const std::string& joined) {
-  std::vector<std::string> items;
-  std::string item;
-  std::istringstream in(joined);
-  while (std::getline(in, item, ',')) items.push_back(item);
-  if (!joined.empty() && joined.back() == ',') items.emplace_back();
-  return items;
-}
 
 VImage decode(const std::string& bytes) {
   return VImage::new_from_buffer(bytes.data(), bytes.size(), "");

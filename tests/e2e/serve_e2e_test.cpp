@@ -15,6 +15,7 @@
 #include <vips/vips8>
 
 #include "csv/csv.hpp"
+#include "support/csv_items.hpp"
 #include "support/running_server.hpp"
 #include "support/test_origin.hpp"
 
@@ -27,15 +28,6 @@ std::vector<std::string> photo_names() {
     names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-std::vector<std::string> split_items(const std::string& joined) {
-  std::vector<std::string> items;
-  std::string item;
-  std::istringstream in(joined);
-  while (std::getline(in, item, ',')) items.push_back(item);
-  if (!joined.empty() && joined.back() == ',') items.emplace_back();
-  return items;
 }
 
 class EndToEnd : public ::testing::Test {
