@@ -240,7 +240,8 @@ struct FailedImage {
 struct Results {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::vector<std::string>> output_paths;
-  std::vector<csv::ExtraColumn> extra;  // sizes and the report (core::extra_csv_headers)
+  // Per row, the items of the size and report columns (core::extra_csv_items).
+  std::vector<std::vector<std::vector<std::string>>> extra_items;
   std::vector<FailedImage> failures;
   std::int64_t bytes_in = 0;  // of the images that succeeded
   std::int64_t bytes_out = 0;
@@ -257,7 +258,6 @@ class FolderPaths final : public core::ImageLinks {
 Results collect_results(store::Store& store, const core::RequestRecord& record) {
   Results results;
   const FolderPaths paths_of;
-  for (auto& header : core::extra_csv_headers(record)) results.extra.push_back({header, {}});
   for (int offset = 0; offset < record.products_total; offset += kProductPage) {
     const auto page = store.get_products(record.id, offset, kProductPage);
     if (page.empty()) break;
@@ -277,9 +277,7 @@ Results collect_results(store::Store& store, const core::RequestRecord& record) 
       }
       results.rows.push_back(product.fields);
       results.output_paths.push_back(std::move(paths));
-      auto items = core::extra_csv_items(record, product, paths_of);
-      for (std::size_t c = 0; c < results.extra.size(); ++c)
-        results.extra[c].items.push_back(std::move(items[c]));
+      results.extra_items.push_back(core::extra_csv_items(record, product, paths_of));
     }
   }
   return results;
@@ -411,8 +409,8 @@ Stopped run_until_ended(store::Store& store, blob::BlobStore& blobs, const core:
 int finish_completed(OutputFolder& folder, store::Store& store, const core::RequestRecord& record,
                      Clock::time_point started) {
   const auto results = collect_results(store, record);
-  const auto csv_text =
-      csv::write_output_csv(record.columns, results.rows, results.output_paths, results.extra);
+  const auto csv_text = csv::write_output_csv(record.columns, results.rows, results.output_paths,
+                                              core::extra_csv_headers(record), results.extra_items);
   if (auto written = write_file_atomically(folder.output_csv(), csv_text); !written) {
     std::cerr << "imgbatch: " << written.message() << "\n";
     return process_exit::kInternalError;

@@ -36,9 +36,16 @@ std::string format_of(const std::string& output_name) {
   return extension == "jpg" ? "jpeg" : extension;
 }
 
+// A done image's size `size`, where clients fetch it.
+std::string size_url(const RequestRecord& request, const ImageRecord& image, const OutputSize& size,
+                     const ImageLinks& links) {
+  return links.image_url(request.id, sized_output_name(*image.output_name, size.name));
+}
+
+// Of a done image (output_name set).
 nlohmann::json report_json(const ImageRecord& image) {
   const ImageReport& report = image.report;
-  return {{"format", format_of(image.output_name.value_or(".jpg"))},
+  return {{"format", format_of(*image.output_name)},
           {"quality", report.quality ? nlohmann::json(*report.quality) : nlohmann::json()},
           {"score", report.score ? nlohmann::json(*report.score) : nlohmann::json()},
           {"bytes_in", image.bytes_in},
@@ -90,8 +97,7 @@ nlohmann::json status_document(const RequestRecord& request,
         output_bytes.push_back(image.bytes_out);
         reports.push_back(report_json(image));
         for (const auto& size : sizes)
-          sized[size.name].push_back(
-              links.image_url(request.id, sized_output_name(*image.output_name, size.name)));
+          sized[size.name].push_back(size_url(request, image, size, links));
       } else {
         outputs.push_back(nullptr);
         input_bytes.push_back(nullptr);
@@ -129,8 +135,10 @@ bool has_extra_columns(const RequestRecord& request) {
 
 std::string report_item(const ImageRecord& image) {
   std::string item;
-  if (image.report.kept) item = "kept";
-  if (image.report.quality) item = "q=" + std::to_string(*image.report.quality);
+  if (image.report.quality)
+    item = "q=" + std::to_string(*image.report.quality);
+  else if (image.report.kept)
+    item = "kept";
   if (image.report.score) {
     char score[32];
     std::snprintf(score, sizeof score, ";ssim=%.4f", *image.report.score);
@@ -159,9 +167,7 @@ std::vector<std::vector<std::string>> extra_csv_items(const RequestRecord& reque
   for (const auto& image : product.images) {
     const bool done = image.state == TaskState::done && image.output_name;
     for (std::size_t s = 0; s < sizes.size(); ++s)
-      columns[s].push_back(
-          done ? links.image_url(request.id, sized_output_name(*image.output_name, sizes[s].name))
-               : "");
+      columns[s].push_back(done ? size_url(request, image, sizes[s], links) : "");
     columns.back().push_back(done ? report_item(image) : "");
   }
   return columns;

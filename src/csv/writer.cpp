@@ -58,19 +58,22 @@ std::string join_urls(const std::vector<std::string>& urls) {
 
 }  // namespace
 
-std::string write_output_csv(const std::vector<std::string>& columns,
-                             const std::vector<std::vector<std::string>>& rows,
-                             const std::vector<std::vector<std::string>>& output_urls,
-                             const std::vector<ExtraColumn>& extra) {
+std::string write_output_csv(
+    const std::vector<std::string>& columns, const std::vector<std::vector<std::string>>& rows,
+    const std::vector<std::vector<std::string>>& output_urls,
+    const std::vector<std::string>& extra_headers,
+    const std::vector<std::vector<std::vector<std::string>>>& extra_items) {
   std::string out;
   std::vector<std::string> tail{std::string(kOutputUrlsColumn)};
-  for (const auto& column : extra) tail.push_back(column.header);
+  tail.insert(tail.end(), extra_headers.begin(), extra_headers.end());
   append_row(out, columns, tail);
   const std::vector<std::string> none;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     tail.assign(1, join_urls(i < output_urls.size() ? output_urls[i] : none));
-    for (const auto& column : extra)
-      tail.push_back(join_urls(i < column.items.size() ? column.items[i] : none));
+    for (std::size_t c = 0; c < extra_headers.size(); ++c) {
+      const bool given = i < extra_items.size() && c < extra_items[i].size();
+      tail.push_back(join_urls(given ? extra_items[i][c] : none));
+    }
     append_row(out, rows[i], tail);
   }
   return out;

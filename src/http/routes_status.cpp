@@ -120,8 +120,7 @@ Reply output_csv(const Deps& deps, const restinio::router::route_params_t& param
 
   std::vector<std::vector<std::string>> rows;
   std::vector<std::vector<std::string>> urls;
-  std::vector<csv::ExtraColumn> extra;
-  for (auto& header : core::extra_csv_headers(*record)) extra.push_back({std::move(header), {}});
+  std::vector<std::vector<std::vector<std::string>>> extra_items;
   rows.reserve(static_cast<std::size_t>(record->products_total));
   urls.reserve(static_cast<std::size_t>(record->products_total));
   for (int offset = 0; offset < record->products_total; offset += kCsvChunk) {
@@ -134,8 +133,7 @@ Reply output_csv(const Deps& deps, const restinio::router::route_params_t& param
         const bool done = image.state == core::TaskState::done && image.output_name;
         row_urls.push_back(done ? deps.image_links.image_url(id, *image.output_name) : "");
       }
-      auto items = core::extra_csv_items(*record, product, deps.image_links);
-      for (std::size_t c = 0; c < extra.size(); ++c) extra[c].items.push_back(std::move(items[c]));
+      extra_items.push_back(core::extra_csv_items(*record, product, deps.image_links));
     }
   }
 
@@ -143,7 +141,8 @@ Reply output_csv(const Deps& deps, const restinio::router::route_params_t& param
   reply.status = 200;
   reply.header("Content-Type", "text/csv; charset=utf-8");
   reply.header("Content-Disposition", "attachment; filename=\"output-" + id + ".csv\"");
-  reply.body = csv::write_output_csv(record->columns, rows, urls, extra);
+  reply.body = csv::write_output_csv(record->columns, rows, urls, core::extra_csv_headers(*record),
+                                     extra_items);
   return reply;
 }
 

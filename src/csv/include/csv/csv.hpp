@@ -65,15 +65,12 @@ std::string check_url(std::string_view url, std::size_t max_length = 2048);
 // and its output URLs joined by "," (an empty item where an image failed). CRLF line ends;
 // a field is quoted when it holds a comma, quote, CR/LF or leading/trailing blanks, or
 // starts with U+FEFF (which a reader would otherwise drop as a byte-order mark).
-// `extra` columns follow "Output Image Urls", each with its header and, per row, items
-// joined by "," as the URLs are (the sizes' URLs, the per-image report).
-struct ExtraColumn {
-  std::string header;
-  std::vector<std::vector<std::string>> items;  // per row
-};
-std::string write_output_csv(const std::vector<std::string>& columns,
-                             const std::vector<std::vector<std::string>>& rows,
-                             const std::vector<std::vector<std::string>>& output_urls,
-                             const std::vector<ExtraColumn>& extra = {});
+// Columns named `extra_headers` follow "Output Image Urls"; `extra_items[row][column]` are
+// that field's items, joined by "," as the URLs are (the sizes' URLs, the per-image report).
+std::string write_output_csv(
+    const std::vector<std::string>& columns, const std::vector<std::vector<std::string>>& rows,
+    const std::vector<std::vector<std::string>>& output_urls,
+    const std::vector<std::string>& extra_headers = {},
+    const std::vector<std::vector<std::vector<std::string>>>& extra_items = {});
 
 }  // namespace imgbatch::csv
