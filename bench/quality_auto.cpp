@@ -12,9 +12,10 @@
 // With --dump DIR the fixed-50 and auto outputs are written there (NAME.q50.jpg,
 // NAME.auto.jpg) for bench/ssim_check.py, the independent SSIM (scikit-image).
 //
-//   quality_auto [--metric ssim|butteraugli] [--reduce N] [--tolerance N] [--rounds N]
-//                [--cap BYTES] [--dump DIR] FILE...
-// --metric, --reduce and --tolerance run the alternatives the product's choices were
+//   quality_auto [--metric ssim|butteraugli] [--reduce N] [--tolerance N] [--pixel-metric]
+//                [--rounds N] [--cap BYTES] [--dump DIR] FILE...
+// --metric, --reduce, --tolerance and --pixel-metric (every trial written and decoded, no
+// coefficient SSIM) run the alternatives the product's choices were
 // measured against (impl::ProcessTuning; docs/architecture.md, "Quality targets").
 #include <time.h>
 
@@ -145,6 +146,8 @@ int main(int argc, char** argv) {
       rounds = std::max(1, std::stoi(value()));
     } else if (arg == "--cap") {
       cap = std::stoll(value());
+    } else if (arg == "--pixel-metric") {
+      tuning.pixel_metric = true;
     } else if (arg == "--dump") {
       dump = value();
     } else {

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "dct_steps.hpp"
 #include "icc.hpp"
 #include "vips_support.hpp"
 
@@ -124,40 +125,6 @@ bool layout_eligible(const jpeg_decompress_struct& source) {
          c[1].v_samp_factor == 1 && c[2].h_samp_factor == 1 && c[2].v_samp_factor == 1;
 }
 
-// How one coefficient position moves from `from` to `to`: magnitude = floor(|c| * from / to
-// + r) computed exactly in integers as ((|c| * from + bias) * reciprocal) >> 32, with
-// bias = floor(r * to) (|c| * from is an integer, so adding r or floor(r * to) / to
-// crosses the same integers) and reciprocal = ceil(2^32 / to). With |c| <= 32768 and both
-// steps <= 255 the numerator is below 2^24, so the reciprocal's excess (below 2^-8) never
-// reaches the next integer (the fraction of a quotient by `to` is at most 1 - 1/255). A
-// division per coefficient made requantising a q100 photo cost more than decoding it.
-struct Step {
-  std::uint32_t from;
-  std::uint32_t bias;
-  std::uint64_t reciprocal;
-};
-
-constexpr unsigned kMaxStep = 255;
-
-// `rounding` is kept within [0, 1): a zero coefficient must stay zero.
-Step step_for(unsigned from, unsigned to, double rounding) {
-  return {from, static_cast<std::uint32_t>(std::clamp(rounding, 0.0, 0.999) * to),
-          ((std::uint64_t{1} << 32) + to - 1) / to};
-}
-
-// Branch-free: the sign of an AC coefficient is a coin toss, and a mispredicted branch on
-// it cost a third of the time.
-JCOEF requantised(JCOEF c, const Step& step, std::uint32_t& largest) {
-  const int value = c;
-  const int sign = value < 0 ? -1 : 0;
-  const auto magnitude_in = static_cast<std::uint32_t>((value ^ sign) - sign);
-  const std::uint64_t scaled =
-      std::uint64_t{magnitude_in * step.from + step.bias} * step.reciprocal;
-  const auto magnitude = static_cast<std::uint32_t>(scaled >> 32);
-  largest = std::max(largest, magnitude);
-  return static_cast<JCOEF>((static_cast<int>(magnitude) ^ sign) - sign);
-}
-
 // Moves one component's coefficients from table `from` onto table `to` in place (see
 // kDctRounding for the rounding). False when a step is beyond 8 bits (16-bit tables: rare,
 // left to the full path) or a result does not fit a baseline JPEG.
@@ -168,8 +135,7 @@ bool requantise_component(jpeg_decompress_struct& source, jvirt_barray_ptr array
   for (int k = 0; k < DCTSIZE2; ++k) {
     const unsigned old_step = from.quantval[k], new_step = to.quantval[k];
     if (old_step == 0 || new_step == 0 || old_step > kMaxStep || new_step > kMaxStep) return false;
-    steps[k] =
-        step_for(old_step, new_step, k != 0 && old_step < new_step ? coarsening_rounding : 0.5);
+    steps[k] = position_step(k, old_step, new_step, coarsening_rounding);
   }
 
   auto* common = reinterpret_cast<j_common_ptr>(&source);
@@ -248,7 +214,73 @@ bool run(Session* s, std::string_view input, bool header_only, int quality,
   return transcode(s, input, header_only, quality, coarsening_rounding);
 }
 
+// The body of read_luma_plane(), in its own frame for the same reason as transcode().
+bool read_luma(Session* s, std::string_view input, LumaCoefficients* out) {
+  jpeg_decompress_struct& source = s->source;
+  jpeg_create_decompress(&source);
+  jpeg_mem_src(&source, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  if (jpeg_read_header(&source, TRUE) != JPEG_HEADER_OK || !layout_eligible(source)) return false;
+  jvirt_barray_ptr* coefficients = jpeg_read_coefficients(&source);
+  const jpeg_component_info& luma = source.comp_info[0];
+  const JQUANT_TBL* table = luma.quant_table;
+  if (table == nullptr) return false;
+  for (int k = 0; k < DCTSIZE2; ++k) {
+    if (table->quantval[k] == 0 || table->quantval[k] > kMaxStep) return false;
+    out->table[k] = table->quantval[k];
+  }
+  out->width = static_cast<int>(source.image_width);
+  out->height = static_cast<int>(source.image_height);
+  out->width_in_blocks = static_cast<int>(luma.width_in_blocks);
+  out->height_in_blocks = static_cast<int>(luma.height_in_blocks);
+  out->blocks.resize(static_cast<std::size_t>(out->width_in_blocks) * out->height_in_blocks *
+                     DCTSIZE2);
+  auto* common = reinterpret_cast<j_common_ptr>(&source);
+  std::int16_t* next = out->blocks.data();
+  for (JDIMENSION row = 0; row < luma.height_in_blocks; ++row) {
+    JBLOCKROW blocks = source.mem->access_virt_barray(common, coefficients[0], row, 1, FALSE)[0];
+    for (JDIMENSION column = 0; column < luma.width_in_blocks; ++column, next += DCTSIZE2)
+      std::copy_n(blocks[column], DCTSIZE2, next);
+  }
+  // The rest of the data is read too, so that damage anywhere (also in chroma) sends the
+  // image down the path requantise_jpeg() would send it.
+  jpeg_finish_decompress(&source);
+  return true;
+}
+
+bool run_read_luma(Session* s, std::string_view input, LumaCoefficients* out) {
+  if (setjmp(s->errors.jump) != 0) return false;
+  return read_luma(s, input, out);
+}
+
+// For standard_table(): a compress struct only asked for its tables.
+bool make_tables(Session* s, int quality) {
+  if (setjmp(s->errors.jump) != 0) return false;
+  jpeg_create_compress(&s->target);
+  jpeg_set_quality(&s->target, quality, TRUE);
+  return true;
+}
+
 }  // namespace
+
+std::array<std::uint16_t, 64> standard_table(int quality, int slot) {
+  const SessionPtr s = new_session();
+  std::array<std::uint16_t, 64> table{};
+  // Only allocation can fail here; a table of ones is then the harmless answer.
+  if (!make_tables(s.get(), std::clamp(quality, 1, 100)) ||
+      s->target.quant_tbl_ptrs[slot] == nullptr) {
+    table.fill(1);
+    return table;
+  }
+  std::copy_n(s->target.quant_tbl_ptrs[slot]->quantval, DCTSIZE2, table.begin());
+  return table;
+}
+
+std::optional<LumaCoefficients> read_luma_coefficients(std::string_view input) {
+  const SessionPtr s = new_session();
+  LumaCoefficients out;
+  if (!run_read_luma(s.get(), input, &out)) return std::nullopt;
+  return out;
+}
 
 bool dct_header_eligible(VipsImage* header, int quality) {
   if (quality >= kFirstUnsubsampledQuality) return false;

@@ -12,9 +12,12 @@
 // BENCHMARKS.md, "DCT-domain requantisation", and bench/dct_requant.cpp.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <vips/vips.h>
 
@@ -85,6 +88,18 @@ std::optional<std::string> strip_jpeg(std::string_view input);
 
 // The libjpeg header checks of requantise_jpeg() alone (for dct_eligible()).
 bool jpeg_layout_eligible(std::string_view input);
+
+// The quantised luma coefficients of a JPEG requantise_jpeg() takes, as libjpeg reads them.
+struct LumaCoefficients {
+  int width = 0, height = 0;                      // the image's, in pixels
+  int width_in_blocks = 0, height_in_blocks = 0;  // the luma plane's, padded to whole blocks
+  std::array<std::uint16_t, 64> table{};          // the luma quantisation steps (natural order)
+  std::vector<std::int16_t> blocks;               // 64 a block, row after row of blocks
+};
+
+// nullopt for what requantise_jpeg() refuses (layout, 16-bit tables) and on any libjpeg
+// warning or error anywhere in the data. Thread-safe.
+std::optional<LumaCoefficients> read_luma_coefficients(std::string_view input);
 
 }  // namespace impl
 }  // namespace imgbatch::imaging

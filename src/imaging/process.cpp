@@ -11,6 +11,7 @@
 #include <vips/vips.h>
 
 #include "codec_steps.hpp"
+#include "coefficient_ssim.hpp"
 #include "dct_requantise.hpp"
 #include "formats.hpp"
 #include "icc.hpp"
@@ -38,6 +39,10 @@ constexpr int kAutoFirstGuess = 40;
 // highest known to fail: one quality step is about 1-2 % of bytes, not worth a trial.
 constexpr int kAutoTolerance = 2;
 constexpr int kAutoMaxTrials = 8;
+// What the coefficient SSIM must clear above the target: its estimate lies up to 0.0007
+// above the decoded output's SSIM (coefficient_ssim.hpp), and the target is a promise
+// about the decoded output.
+constexpr double kEstimateMargin = 0.001;
 // The metric's planes take about 20 bytes a pixel (float luma, local means, squares, the
 // decoded trial): above this many pixels the comparison runs on a box-shrunk copy, the
 // smallest shrink that brings it under (a 100 MP upload would otherwise need 2 GB).
@@ -70,6 +75,10 @@ struct Output {
   ImagePtr reference;                       // what the metric compares with (lazy)
   std::optional<impl::SsimReference> ssim;  // its SSIM side, once computed
   int reduce = 1;
+  // For a `dct` output: the SSIM from the source's coefficients, with no trial written
+  // (read on the first trial; nullopt after `coefficients_read` when it does not apply).
+  std::optional<impl::CoefficientSsim> coefficient_ssim;
+  bool coefficients_read = false;
 };
 
 struct Choice {
@@ -90,7 +99,10 @@ class Processor {
   core::Result<VipsImage*, core::Failure> pixels();
   core::Result<const std::string*, core::Failure> encode_at(Output& out, int quality);
   core::Result<std::optional<double>, core::Failure> score_at(Output& out, int quality);
-  bool passes(double score) const { return tuning_.distance ? score <= target_ : score >= target_; }
+  const impl::CoefficientSsim* coefficient_metric(Output& out);
+  bool passes(double score, double margin) const {
+    return tuning_.distance ? score <= target_ : score >= target_ + margin;
+  }
   core::Result<Choice, core::Failure> search(Output& out);
   core::Result<Choice, core::Failure> choose(Output& out);
   core::Result<int, core::Failure> fit(Output& out, int above);
@@ -174,9 +186,37 @@ core::Result<const std::string*, core::Failure> Processor::encode_at(Output& out
   return &out.encodings.emplace(quality, std::move(stored)).first->second;
 }
 
+// The coefficient SSIM (coefficient_ssim.hpp) of a JPEG output when the metric is the
+// product's (SSIM at full scale): from the source's coefficients when the DCT-domain path
+// writes the output, else from the output's pixels. nullptr for other formats (their
+// trials are written and decoded) and where it does not apply.
+const impl::CoefficientSsim* Processor::coefficient_metric(Output& out) {
+  if (kind_.format != core::ImageFormat::jpeg || tuning_.distance || tuning_.metric_reduce > 1 ||
+      tuning_.pixel_metric)
+    return nullptr;
+  if (!out.coefficients_read) {
+    out.coefficients_read = true;
+    if (out.dct) out.coefficient_ssim = impl::CoefficientSsim::read(input_);
+    if (!out.coefficient_ssim) {
+      if (!out.image) {
+        auto image = pixels();
+        if (!image) return nullptr;  // the trial's own encode reports the failure
+        g_object_ref(*image);
+        out.image.reset(*image);
+      }
+      out.coefficient_ssim = impl::CoefficientSsim::from_pixels(out.image.get());
+    }
+  }
+  return out.coefficient_ssim ? &*out.coefficient_ssim : nullptr;
+}
+
 // The metric of the output at `quality` against the decoded source; nullopt when libvips
 // could not compute it (then auto falls back on the fixed quality).
 core::Result<std::optional<double>, core::Failure> Processor::score_at(Output& out, int quality) {
+  if (const impl::CoefficientSsim* metric = coefficient_metric(out)) {
+    if (tuning_.trials) ++*tuning_.trials;
+    return std::optional<double>{metric->score(quality)};
+  }
   auto bytes = encode_at(out, quality);
   if (!bytes) return bytes.error();
   if (!out.reference) {
@@ -220,11 +260,15 @@ core::Result<std::optional<double>, core::Failure> Processor::score_at(Output& o
 core::Result<Choice, core::Failure> Processor::search(Output& out) {
   const int lo = std::clamp(options_.min_quality, 1, kAutoHighest);
   const int hi = kAutoHighest;
-  const int tolerance = tuning_.tolerance > 0 ? tuning_.tolerance : kAutoTolerance;
+  // A coefficient SSIM trial costs milliseconds: the search then finds the exact lowest
+  // quality.
+  const bool estimated = coefficient_metric(out) != nullptr;
+  const int tolerance = tuning_.tolerance > 0 ? tuning_.tolerance : estimated ? 1 : kAutoTolerance;
+  const double margin = estimated ? kEstimateMargin : 0;
   auto distortion = [this](double score) {
     return std::max(1e-6, tuning_.distance ? score : 1.0 - score);
   };
-  const double wanted = distortion(target_);
+  const double wanted = distortion(target_ + margin);
   std::optional<std::pair<int, double>> pass, fail;
   int quality = std::clamp(kAutoFirstGuess, lo, hi);
   // Most photos meet the default target at the floor (BENCHMARKS.md): one trial there
@@ -235,13 +279,18 @@ core::Result<Choice, core::Failure> Processor::search(Output& out) {
     auto score = score_at(out, lo);
     if (!score) return score.error();
     if (!*score) return Choice{std::clamp(options_.quality.fixed, 1, 100), std::nullopt};
-    if (passes(**score)) return Choice{lo, **score};
+    if (passes(**score, margin)) return Choice{lo, **score};
   }
-  for (int trial = 0; trial < kAutoMaxTrials; ++trial) {
+  // With the coefficient SSIM a trial costs milliseconds, and the model's small steps on a
+  // flat curve (fine stripes: Blinds gains 0.001 in ten qualities) can run out of trials:
+  // there the steps upwards double and a bracket is halved, which ends in a few more.
+  int leap = 2;
+  const int max_trials = estimated ? 2 * kAutoMaxTrials : kAutoMaxTrials;
+  for (int trial = 0; trial < max_trials; ++trial) {
     auto score = score_at(out, quality);
     if (!score) return score.error();
     if (!*score) return Choice{std::clamp(options_.quality.fixed, 1, 100), std::nullopt};
-    if (passes(**score))
+    if (passes(**score, margin))
       pass = {quality, **score};
     else
       fail = {quality, **score};
@@ -259,6 +308,12 @@ core::Result<Choice, core::Failure> Processor::search(Output& out) {
     int next = static_cast<int>(std::ceil(estimate));
     const int floor_q = fail ? fail->first + 1 : lo;
     const int ceiling_q = pass ? pass->first - 1 : hi;
+    if (estimated && pass && fail) {
+      next = fail->first + (pass->first - fail->first) / 2;
+    } else if (estimated && !pass) {
+      next = std::max(next, quality + leap);
+      leap *= 2;
+    }
     next = std::clamp(next, floor_q, ceiling_q);
     if (next == quality) break;
     quality = next;

@@ -28,6 +28,9 @@ struct ProcessTuning {
   int tolerance = 0;  // 0: the product's kAutoTolerance
   // Report the metric's score for a fixed quality too (calibrating the default target).
   bool always_score = false;
+  // Score DCT-domain outputs by writing and decoding each trial, as every other output
+  // (the reference the coefficient SSIM's choices are measured against).
+  bool pixel_metric = false;
   // Counts the metric evaluations of the last process() call on this thread (bench).
   int* trials = nullptr;
 };

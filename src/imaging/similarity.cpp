@@ -13,9 +13,8 @@ namespace {
 
 using vips::VImage;
 
-// SSIM's constants for 8-bit data: (K L)^2 with L = 255.
-constexpr double kC1 = (0.01 * 255) * (0.01 * 255);
-constexpr double kC2 = (0.03 * 255) * (0.03 * 255);
+constexpr double kC1 = kSsimC1;
+constexpr double kC2 = kSsimC2;
 constexpr double kSigma = 1.5;
 
 // A borrowed VipsImage as a VImage (which unrefs on destruction: take a reference).
@@ -46,9 +45,9 @@ std::vector<float> plane(const VImage& image) {
   return pixels;
 }
 
-// The 1-D Gaussian of gaussblur(kSigma, precision float) (libvips' gaussmat, its default
-// min_ampl 0.2: 5 taps), normalised to sum 1.
-std::vector<float> gauss_taps() {
+}  // namespace
+
+std::vector<float> ssim_window_taps() {
   const VImage mask = VImage::gaussmat(
       kSigma, 0.2,
       VImage::option()->set("separable", true)->set("precision", VIPS_PRECISION_FLOAT));
@@ -60,8 +59,6 @@ std::vector<float> gauss_taps() {
   for (double v : values) taps.push_back(static_cast<float>(v / sum));
   return taps;
 }
-
-}  // namespace
 
 struct SsimReference::State {
   int reduce = 1;
@@ -117,7 +114,7 @@ std::optional<SsimReference> SsimReference::make(VipsImage* reference, int reduc
   try {
     auto state = std::make_shared<State>();
     state->reduce = std::max(1, reduce);
-    state->taps = gauss_taps();
+    state->taps = ssim_window_taps();
     const VImage x = luma(borrow(reference), state->reduce);
     state->width = x.width();
     state->height = x.height();

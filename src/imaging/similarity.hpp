@@ -6,10 +6,19 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <vips/vips.h>
 
 namespace imgbatch::imaging::impl {
+
+// SSIM's constants for 8-bit data: (K L)^2 with K1 0.01, K2 0.03, L = 255.
+inline constexpr double kSsimC1 = (0.01 * 255) * (0.01 * 255);
+inline constexpr double kSsimC2 = (0.03 * 255) * (0.03 * 255);
+
+// The 1-D Gaussian window (sigma 1.5) of libvips' gaussblur at float precision (gaussmat's
+// default min_ampl 0.2: 5 taps), normalised to sum 1. Every SSIM of the product uses it.
+std::vector<float> ssim_window_taps();
 
 // The reference side of ssim(), computed once and held in memory for the trial encodes
 // of one output: its luma, local mean and local variance (box-shrunk by `reduce`).

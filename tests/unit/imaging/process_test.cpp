@@ -86,7 +86,8 @@ TEST_F(Process, AutoQualityMeetsTheTargetCheckedByDecodingTheOutput) {
       EXPECT_GE(*report.score, target);
       const double measured = ssim_of(input, outputs[0].encoded.bytes);
       EXPECT_GE(measured, target);
-      EXPECT_NEAR(measured, *report.score, 1e-6);
+      // The score is the coefficient SSIM's estimate (coefficient_ssim_test.cpp bounds it).
+      EXPECT_NEAR(measured, *report.score, 0.005);
       EXPECT_FALSE(report.kept);
     }
   }

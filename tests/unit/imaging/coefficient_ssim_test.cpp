@@ -1,0 +1,121 @@
+// The coefficient SSIM of quality=auto (coefficient_ssim.hpp) against what it stands for:
+// the SSIM of the written output, decoded by libvips, against the decoded source, over
+// the whole picture (similarity.hpp's ssim()).
+#include "coefficient_ssim.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include <vips/vips8>
+
+#include "dct_requantise.hpp"
+#include "imaging_test_support.hpp"
+#include "similarity.hpp"
+
+namespace imgbatch::imaging::testing {
+namespace {
+
+using impl::CoefficientSsim;
+using vips::VImage;
+
+double decoded_ssim(const VImage& reference, const std::string& output) {
+  const VImage candidate = decode(output);
+  const auto score = impl::ssim(reference.get_image(), candidate.get_image());
+  EXPECT_TRUE(score.has_value());
+  return score.value_or(0);
+}
+
+std::string jpegsave(const VImage& image, int quality) {
+  void* buffer = nullptr;
+  size_t length = 0;
+  if (vips_jpegsave_buffer(image.get_image(), &buffer, &length, "Q", quality, "optimize_coding",
+                           TRUE, "strip", TRUE, nullptr) != 0)
+    throw std::runtime_error(vips_error_buffer());
+  std::string bytes(static_cast<const char*>(buffer), length);
+  g_free(buffer);
+  return bytes;
+}
+
+// How far the estimate may lie from the decoded truth: never more than kOptimistic above it
+// (the search adds a margin of that order before it calls a target met), at most
+// kPessimistic below (a pessimistic estimate only costs bytes). The whole picture is held
+// to the same bounds: there the only differences are the decoder's integer transform and
+// its rounding of RGB.
+constexpr double kOptimistic = 0.0015;
+constexpr double kPessimistic = 0.005;
+
+void expect_close(double estimate, double truth) {
+  EXPECT_LE(estimate - truth, kOptimistic) << "estimate " << estimate << " truth " << truth;
+  EXPECT_GE(estimate - truth, -kPessimistic) << "estimate " << estimate << " truth " << truth;
+}
+
+class CoefficientSsimTest : public ImagingTest {};
+
+TEST_F(CoefficientSsimTest, ScoresTheRequantisedFileAsDecodingItWould) {
+  for (const char* name : {"photos/Aqua.jpg", "photos/GreenMeadow.jpg", "photos/Garden.jpg",
+                           "photos/RainDrops.jpg", "photos/LadyBird.jpg"}) {
+    SCOPED_TRACE(name);
+    const std::string input = read_testdata(name);
+    const VImage reference = decode(input);
+    const auto whole = CoefficientSsim::read(input, 1);
+    const auto sampled = CoefficientSsim::read(input);
+    ASSERT_TRUE(whole && sampled);
+    EXPECT_LT(sampled->sampled_tiles(), whole->sampled_tiles());
+    double previous = 0;
+    for (const int quality : {10, 25, 50, 80}) {
+      SCOPED_TRACE(quality);
+      const auto output = impl::requantise_jpeg(input, quality);
+      ASSERT_TRUE(output);
+      const double truth = decoded_ssim(reference, *output);
+      expect_close(whole->score(quality), truth);
+      expect_close(sampled->score(quality), truth);
+      EXPECT_GT(sampled->score(quality), previous);  // finer steps, closer to the source
+      previous = sampled->score(quality);
+    }
+  }
+}
+
+TEST_F(CoefficientSsimTest, ScoresWhatJpegsaveWritesFromPixels) {
+  // 4:2:2 JPEGs, which the DCT-domain path does not take: their outputs are encoded from
+  // pixels. Quality 92 is past the switch to 4:4:4 chroma; luma is scored the same.
+  for (const char* name :
+       {"photos/Storm.jpg", "photos/Dune.jpg", "photos/Blinds.jpg", "photos/Wood.jpg"}) {
+    SCOPED_TRACE(name);
+    const std::string input = read_testdata(name);
+    EXPECT_FALSE(CoefficientSsim::read(input));
+    const VImage reference = decode(input).copy_memory();
+    const auto whole = CoefficientSsim::from_pixels(reference.get_image(), 1);
+    const auto sampled = CoefficientSsim::from_pixels(reference.get_image());
+    ASSERT_TRUE(whole && sampled);
+    for (const int quality : {10, 25, 50, 80, 92}) {
+      SCOPED_TRACE(quality);
+      const double truth = decoded_ssim(reference, jpegsave(reference, quality));
+      expect_close(whole->score(quality), truth);
+      expect_close(sampled->score(quality), truth);
+    }
+  }
+}
+
+TEST_F(CoefficientSsimTest, LeavesToThePixelMetricWhatItCannotScore) {
+  // Not a JPEG; a JPEG smaller than one tile; damaged data.
+  const VImage photo = decode(read_testdata("photos/Aqua.jpg"));
+  void* buffer = nullptr;
+  size_t length = 0;
+  ASSERT_EQ(vips_pngsave_buffer(photo.resize(0.05).get_image(), &buffer, &length, nullptr), 0);
+  const std::string png(static_cast<const char*>(buffer), length);
+  g_free(buffer);
+  EXPECT_FALSE(CoefficientSsim::read(png));
+  const VImage tiny = photo.extract_area(0, 0, 30, 30).copy_memory();
+  EXPECT_FALSE(CoefficientSsim::read(jpegsave(tiny, 75)));
+  EXPECT_FALSE(CoefficientSsim::from_pixels(tiny.get_image()));
+  const std::string input = read_testdata("photos/Aqua.jpg");
+  EXPECT_FALSE(CoefficientSsim::read(input.substr(0, input.size() / 2)));
+  // Pixels with alpha are flattened before a JPEG encode: not these.
+  const VImage with_alpha = photo.bandjoin(255).cast(VIPS_FORMAT_UCHAR).copy_memory();
+  EXPECT_FALSE(CoefficientSsim::from_pixels(with_alpha.get_image()));
+}
+
+}  // namespace
+}  // namespace imgbatch::imaging::testing
