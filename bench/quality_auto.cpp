@@ -13,7 +13,9 @@
 // NAME.auto.jpg) for bench/ssim_check.py, the independent SSIM (scikit-image).
 //
 //   quality_auto [--metric ssim|butteraugli] [--reduce N] [--tolerance N] [--pixel-metric]
-//                [--rounds N] [--cap BYTES] [--dump DIR] FILE...
+//                [--compare-pixel-metric] [--rounds N] [--cap BYTES] [--dump DIR] FILE...
+// --compare-pixel-metric prints, per photo, the quality auto picks at S and the one it picks
+// when every trial is written, decoded and compared on the whole picture.
 // --metric, --reduce, --tolerance and --pixel-metric (every trial written and decoded, no
 // coefficient SSIM) run the alternatives the product's choices were
 // measured against (impl::ProcessTuning; docs/architecture.md, "Quality targets").
@@ -129,6 +131,7 @@ int main(int argc, char** argv) {
   int rounds = 2;
   std::int64_t cap = 150'000;
   std::string dump;
+  bool compare = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -148,6 +151,8 @@ int main(int argc, char** argv) {
       cap = std::stoll(value());
     } else if (arg == "--pixel-metric") {
       tuning.pixel_metric = true;
+    } else if (arg == "--compare-pixel-metric") {
+      compare = true;
     } else if (arg == "--dump") {
       dump = value();
     } else {
@@ -241,6 +246,30 @@ int main(int argc, char** argv) {
       "(target <= 1.6) cpu_ms_per_image fixed=%.1f auto=%.1f sizes=%.1f over %d round(s)\n",
       cpu_auto / cpu_fixed, cpu_sized / cpu_fixed, cpu_fixed / n * 1000, cpu_auto / n * 1000,
       cpu_sized / n * 1000, rounds);
+
+  // The coefficient SSIM's choices against those of trials written, decoded and compared on
+  // the whole picture, at the same target, both searched to the exact lowest quality.
+  if (compare) {
+    ProcessTuning pixel = tuning;
+    pixel.pixel_metric = true;
+    pixel.tolerance = 1;
+    int same = 0, adjacent = 0, largest = 0;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const int product =
+          run(inputs[i], automatic, tuning, files[i]).outputs.front().report.quality;
+      const int decoded = run(inputs[i], automatic, pixel, files[i]).outputs.front().report.quality;
+      const int difference = std::abs(product - decoded);
+      same += difference == 0 ? 1 : 0;
+      adjacent += difference == 1 ? 1 : 0;
+      largest = std::max(largest, difference);
+      std::printf(
+          "quality_auto compare photo=%s coefficient_ssim_quality=%d decoded_ssim_quality=%d\n",
+          std::filesystem::path(files[i]).stem().c_str(), product, decoded);
+    }
+    std::printf(
+        "quality_auto compare same_quality=%d/%zu one_step_apart=%d largest_difference=%d\n", same,
+        inputs.size(), adjacent, largest);
+  }
 
   // max_bytes: fixed quality 80 under the cap.
   ProcessOptions capped = fixed;

@@ -568,7 +568,7 @@ fi
 if [ -z "$ONLY" ] || [ "$ONLY" = quality ]; then
   log "quality targets: quality_auto on ${#PHOTO_NAMES[@]} photos, $QUALITY_ROUNDS round(s) of CPU"
   SNAP=$(cpu_snapshot)
-  "$BUILD/bench/quality_auto" --rounds "$QUALITY_ROUNDS" --dump "$WORK/quality" \
+  "$BUILD/bench/quality_auto" --rounds "$QUALITY_ROUNDS" --dump "$WORK/quality" --compare-pixel-metric \
     "${PHOTO_NAMES[@]/#/$PHOTOS/}" >"$WORK/quality.txt" || die "quality_auto failed"
   IDLE=$(idle_since "$SNAP")
   while read -r line; do result "$line"; done <"$WORK/quality.txt"
