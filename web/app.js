@@ -597,7 +597,8 @@
   function sizeNamesOf(doc) {
     const settings = doc.output_settings;
     if (settings && Array.isArray(settings.sizes)) {
-      return settings.sizes.map((size) => size && size.name).filter((name) => typeof name === 'string');
+      return settings.sizes.map((size) => size && size.name)
+        .filter((name) => typeof name === 'string');
     }
     const names = new Set();
     for (const product of doc.products) {
@@ -736,20 +737,27 @@
     if (report.kept === true) {
       parts.push(el('span', {
         className: 'report-kept', text: 'source kept',
-        title: 'Re-encoding would not have made it smaller: the download is stored, metadata stripped',
+        title: 'Re-encoding would not have made it smaller: '
+          + 'the download is stored, metadata stripped',
       }));
     } else if (typeof report.quality === 'number') {
       parts.push(document.createTextNode('quality '),
-        el('data', { className: 'report-quality', value: report.quality, text: String(report.quality) }));
+        el('data', {
+          className: 'report-quality', value: report.quality, text: String(report.quality),
+        }));
     }
     if (typeof report.score === 'number') {
       if (parts.length > 0) parts.push(document.createTextNode(' · '));
       parts.push(document.createTextNode('SSIM '),
-        el('data', { className: 'report-score', value: report.score, text: report.score.toFixed(4) }));
+        el('data', {
+          className: 'report-score', value: report.score, text: report.score.toFixed(4),
+        }));
     }
     if (typeof report.format === 'string') {
       if (parts.length > 0) parts.push(document.createTextNode(' · '));
-      parts.push(el('data', { className: 'report-format', value: report.format, text: formatName(report.format) }));
+      parts.push(el('data', {
+        className: 'report-format', value: report.format, text: formatName(report.format),
+      }));
     }
     node.replaceChildren(...parts);
     node.hidden = parts.length === 0;
