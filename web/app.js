@@ -211,18 +211,56 @@
     uploadResult.replaceChildren(el('div', { className: `message ${kind}` }, ...children));
   }
 
+  // Automatic quality replaces the fixed number, and only it takes a target: the field
+  // that does not apply is disabled, so that it is neither sent nor mistaken as in force.
+  const qualityAuto = $('quality-auto');
+  function showQualityMode() {
+    form.elements.quality.disabled = qualityAuto.checked;
+    form.elements.target.disabled = !qualityAuto.checked;
+  }
+  qualityAuto.addEventListener('change', showQualityMode);
+  showQualityMode();
+
+  // The form's fields as [name, value] pairs, only those the user set, so that the
+  // service's defaults apply to the rest (docs/API.md, "POST /upload"). The server checks
+  // every value and names the field in its 400.
+  function outputFields() {
+    const fields = [];
+    const text = (name) => form.elements[name].value.trim();
+    for (const name of ['webhook_url', 'format', 'max_bytes', 'sizes']) {
+      if (text(name)) fields.push([name, text(name)]);
+    }
+    if (qualityAuto.checked) {
+      fields.push(['quality', 'auto']);
+      if (text('target')) fields.push(['target', text('target')]);
+    } else if (text('quality')) {
+      fields.push(['quality', text('quality')]);
+    }
+    // On by default: sent only to turn it off.
+    if (!form.elements.never_larger.checked) fields.push(['never_larger', 'false']);
+    return fields;
+  }
+
   async function upload() {
     const file = fileInput.files[0];
     if (!file) {
       showUploadMessage('error', el('p', { text: 'Choose a CSV file first (or drop one above).' }));
       return;
     }
+    // A number input holds "" for text that is not a number: say so rather than send
+    // nothing and let the default apply unnoticed.
+    const notNumber = ['quality', 'target', 'max_bytes']
+      .map((name) => form.elements[name])
+      .find((input) => !input.disabled && input.validity.badInput);
+    if (notNumber) {
+      const label = form.querySelector(`label[for="${notNumber.id}"]`);
+      showUploadMessage('error', el('p', { text: `${label.textContent}: enter a number.` }));
+      notNumber.focus();
+      return;
+    }
     const data = new FormData();
     data.append('file', file, file.name);
-    for (const name of ['webhook_url', 'quality', 'format']) {
-      const value = form.elements[name].value.trim();
-      if (value) data.append(name, value);
-    }
+    for (const [name, value] of outputFields()) data.append(name, value);
     uploadButton.disabled = true;
     showUploadMessage('info', el('p', { text: `Uploading ${file.name}…` }));
     try {
@@ -449,6 +487,7 @@
     const doc = entry.status;
     const item = entry.item;
     if (!item.summaryLine) {
+      item.settings = el('dl', { className: 'output-settings', 'aria-label': 'Output settings' });
       item.summaryLine = el('p', { className: 'totals' });
       item.productList = el('ul', { className: 'products' });
       item.more = el('button', { type: 'button', className: 'secondary more', hidden: true });
@@ -456,8 +495,10 @@
         entry.productLimit = Math.min(entry.productLimit + PRODUCTS_PAGE, 1000);
         loadDetails(doc.request_id);
       });
-      item.details.replaceChildren(item.summaryLine, item.productList, item.more);
+      item.details.replaceChildren(item.settings, item.summaryLine, item.productList, item.more);
     }
+    renderSettings(item.settings, doc.output_settings);
+    const sizeNames = sizeNamesOf(doc);
 
     let bytesIn = 0;
     let bytesOut = 0;
@@ -469,7 +510,7 @@
         item.products.set(index, node);
         item.productList.append(node.li);
       }
-      renderProduct(node, product);
+      renderProduct(node, product, sizeNames);
       (product.output_image_bytes || []).forEach((out, i) => {
         const input = (product.input_image_bytes || [])[i];
         if (typeof out === 'number' && typeof input === 'number') {
@@ -504,13 +545,77 @@
     item.more.textContent = `Show ${Math.min(PRODUCTS_PAGE, doc.products_total - shown)} more products`;
   }
 
+  const FORMAT_NAMES = {
+    jpeg: 'JPEG', webp: 'WebP', avif: 'AVIF', png: 'PNG', keep: "the input's",
+    best: 'the smallest of JPEG, WebP and AVIF',
+  };
+  function formatName(format) {
+    return FORMAT_NAMES[format] || String(format);
+  }
+
+  // What the request asked of its outputs (GET /status `output_settings`). Requests made
+  // before it existed have none: the list is then hidden.
+  function renderSettings(list, settings) {
+    const valid = settings && typeof settings === 'object';
+    list.hidden = !valid;
+    if (!valid) return;
+    const key = JSON.stringify(settings);
+    if (list.dataset.shown === key) return;  // unchanged: the nodes stay
+    list.dataset.shown = key;
+    const rows = [];
+    const add = (name, label, value, text) => {
+      rows.push(el('div', { className: 'setting', dataset: { setting: name } },
+        el('dt', { text: label }), el('dd', {}, el('data', { value, text }))));
+    };
+    if (settings.format) add('format', 'Format', settings.format, formatName(settings.format));
+    if (settings.quality === 'auto') {
+      add('quality', 'Quality', 'auto', 'automatic');
+      if (typeof settings.target === 'number') {
+        add('target', 'Target (SSIM)', settings.target, String(settings.target));
+      }
+    } else if (typeof settings.quality === 'number') {
+      add('quality', 'Quality', settings.quality, String(settings.quality));
+    }
+    if (typeof settings.max_bytes === 'number') {
+      add('max_bytes', 'Largest output', settings.max_bytes, formatBytes(settings.max_bytes));
+    }
+    if (typeof settings.never_larger === 'boolean') {
+      add('never_larger', 'Never larger', String(settings.never_larger),
+        settings.never_larger ? 'yes' : 'no');
+    }
+    const sizes = Array.isArray(settings.sizes) ? settings.sizes : [];
+    if (sizes.length > 0) {
+      const value = sizes.map((size) => `${size.name}:${size.width}x${size.height}`).join(',');
+      add('sizes', 'Sizes', value,
+        sizes.map((size) => `${size.name} ${size.width}×${size.height}`).join(', '));
+    }
+    list.replaceChildren(...rows);
+  }
+
+  // The size names in the order the request gave them; a document without settings
+  // falls back on the names its products carry.
+  function sizeNamesOf(doc) {
+    const settings = doc.output_settings;
+    if (settings && Array.isArray(settings.sizes)) {
+      return settings.sizes.map((size) => size && size.name)
+        .filter((name) => typeof name === 'string');
+    }
+    const names = new Set();
+    for (const product of doc.products) {
+      if (product.sizes && typeof product.sizes === 'object') {
+        for (const name of Object.keys(product.sizes)) names.add(name);
+      }
+    }
+    return [...names];
+  }
+
   function createProduct() {
     const title = el('h3', { className: 'product-title' });
     const images = el('ul', { className: 'images' });
     return { li: el('li', { className: 'product' }, title, images), title, images, rows: [] };
   }
 
-  function renderProduct(node, product) {
+  function renderProduct(node, product, sizeNames) {
     node.title.textContent = `${product.serial_number} · ${product.product_name}`;
     node.li.dataset.serialNumber = product.serial_number;
     const errors = new Map((product.errors || []).map((e) => [e.index, e]));
@@ -526,6 +631,10 @@
         outputUrl: product.output_image_urls[i],
         bytesIn: (product.input_image_bytes || [])[i],
         bytesOut: (product.output_image_bytes || [])[i],
+        report: (product.output_image_reports || [])[i],
+        sizes: sizeNames.map((name) => ({
+          name, url: ((product.sizes && product.sizes[name]) || [])[i],
+        })),
         error: errors.get(i),
       });
     });
@@ -558,11 +667,15 @@
   function createImageRow() {
     const before = createThumb('before', 'Before');
     const after = createThumb('after', 'After');
+    // The other sizes of the image, as small links under the after thumbnail.
+    const sizes = el('nav', { className: 'size-links', hidden: true });
+    after.figure.append(sizes);
     const saving = el('p', { className: 'saving' });
+    const report = el('p', { className: 'report', hidden: true });
     const error = el('p', { className: 'image-error error', hidden: true });
     const li = el('li', { className: 'image' },
-      el('div', { className: 'pair' }, before.figure, after.figure), saving, error);
-    return { li, before, after, saving, error };
+      el('div', { className: 'pair' }, before.figure, after.figure), saving, report, error);
+    return { li, before, after, sizes, saving, report, error };
   }
 
   function setThumb(thumb, url, alt, bytes, placeholderText) {
@@ -598,10 +711,75 @@
     setThumb(row.after, image.outputUrl, `Compressed ${position}`, image.bytesOut,
       state === 'failed' ? 'failed' : 'waiting…');
     row.saving.textContent = state === 'done' ? formatSaving(image.bytesIn, image.bytesOut) : '';
+    renderReport(row.report, state === 'done' ? image.report : null);
+    renderSizeLinks(row.sizes, image.sizes, position);
     row.error.hidden = !image.error;
     if (image.error) {
       row.error.textContent = `${image.error.message} (${plural(image.error.attempts, 'attempt')})`;
     }
+  }
+
+  // What became of a done image (GET /status `output_image_reports[i]`): the quality
+  // used, or that the source itself was kept; the SSIM reached when a target was used;
+  // the stored format. The bytes in and out are the thumbnails' captions and the saving.
+  function renderReport(node, report) {
+    const valid = report && typeof report === 'object';
+    if (!valid) {
+      node.hidden = true;
+      node.replaceChildren();
+      delete node.dataset.shown;
+      return;
+    }
+    const key = JSON.stringify(report);
+    if (node.dataset.shown === key) return;
+    node.dataset.shown = key;
+    const parts = [];
+    if (report.kept === true) {
+      parts.push(el('span', {
+        className: 'report-kept', text: 'source kept',
+        title: 'Re-encoding would not have made it smaller: '
+          + 'the download is stored, metadata stripped',
+      }));
+    } else if (typeof report.quality === 'number') {
+      parts.push(document.createTextNode('quality '),
+        el('data', {
+          className: 'report-quality', value: report.quality, text: String(report.quality),
+        }));
+    }
+    if (typeof report.score === 'number') {
+      if (parts.length > 0) parts.push(document.createTextNode(' · '));
+      parts.push(document.createTextNode('SSIM '),
+        el('data', {
+          className: 'report-score', value: report.score, text: report.score.toFixed(4),
+        }));
+    }
+    if (typeof report.format === 'string') {
+      if (parts.length > 0) parts.push(document.createTextNode(' · '));
+      parts.push(el('data', {
+        className: 'report-format', value: report.format, text: formatName(report.format),
+      }));
+    }
+    node.replaceChildren(...parts);
+    node.hidden = parts.length === 0;
+  }
+
+  // Links to each size of the image once it is done (null URLs are not links yet).
+  function renderSizeLinks(nav, sizes, position) {
+    const links = sizes.map(({ name, url }) => ({ name, url: safeUrl(url) })).filter((s) => s.url);
+    const key = JSON.stringify(links);
+    if (nav.dataset.shown === key) return;
+    nav.dataset.shown = key;
+    nav.hidden = links.length === 0;
+    nav.setAttribute('aria-label', `Sizes of ${position}`);
+    const parts = [];
+    links.forEach(({ name, url }, i) => {
+      if (i > 0) parts.push(document.createTextNode(' · '));
+      parts.push(el('a', {
+        className: 'size-link', href: url, target: '_blank', rel: 'noopener noreferrer',
+        dataset: { size: name }, text: name,
+      }));
+    });
+    nav.replaceChildren(...parts);
   }
 
   // ---- polling -------------------------------------------------------------------------

@@ -12,7 +12,9 @@
 // until every thumbnail has loaded and compares the numbers on the page (progress, sizes, savings, errors, links)
 // with GET /status; checks that polling stops once the request has ended and that a
 // 375 px wide screen has no horizontal scrolling; and saves screenshots into
-// SCREENSHOT_DIR; uploads one more request and cancels it with its Cancel button. Exits 0 when every check passed, 1 otherwise (each failure printed).
+// SCREENSHOT_DIR; uploads one more request and cancels it with its Cancel button; uploads
+// two photos with quality=auto and sizes (checkOutputChoices). Exits 0 when every check
+// passed, 1 otherwise (each failure printed).
 'use strict';
 
 const fs = require('node:fs');
@@ -180,6 +182,117 @@ async function checkCancelButton(page) {
   const after = await getJson(`${baseUrl}/status?request_id=${id}`);
   check(after.status === 'cancelled', `GET /status says cancelled (got ${after.status})`);
   log(`request ${id} cancelled from its button`);
+}
+
+// Output choices through the form (issue 14): a bad size is refused with the server's
+// detail; then two photos with quality=auto and two sizes. The request's output settings
+// must be what the form sent (the number typed before choosing auto is not sent, the
+// default target applies), and for each image the page must show links to its sizes at
+// the URLs of GET /status (the thumb loading as an image at most 64 px a side) and its
+// report's figures as the status document gives them.
+async function checkOutputChoices(page) {
+  const photos = [...fs.readFileSync(goodCsv, 'utf8').matchAll(/(https?:\/\/[^,"\s]+\/photos\/[^,"\s?]+)/g)]
+    .map((match) => match[1]);
+  if (!check(photos.length >= 2, `GOOD_CSV names at least two photos (${photos.length})`)) return;
+  const csv = path.join(screenshotDir, 'choices.csv');
+  fs.writeFileSync(csv, 'S. No.,Product Name,Input Image Urls\n' +
+    `1,Wool scarf,"${photos[0]}?choices,${photos[1]}?choices"\n`);
+  await page.setInputFiles('#file-input', csv);
+  await page.fill('#webhook-url', '');
+  if (!(await page.$eval('details.more-options', (d) => d.open))) await page.click('details.more-options summary');
+  await page.fill('#quality', '60');
+  check(await page.$eval('#target', (input) => input.disabled), 'the target is disabled while quality is fixed');
+  await page.check('#quality-auto');
+  check(await page.$eval('#quality', (input) => input.disabled), 'the quality number is disabled with auto');
+  check(!(await page.$eval('#target', (input) => input.disabled)), 'the target is enabled with auto');
+  check(await page.$eval('#never-larger', (input) => input.checked), 'never larger is checked by default');
+
+  await page.fill('#sizes', 'thumb:64x64,thumb:10x10');
+  await page.click('#upload-button');
+  await page.waitForSelector('#upload-result .message.error .problem-title', { timeout: 10000 });
+  const refused = await page.textContent('#upload-result .problem-title');
+  check(refused.includes('400') && refused.includes("sizes: duplicate name 'thumb'"),
+    `a duplicate size name is refused with the server's detail: "${refused}"`);
+
+  await page.fill('#sizes', 'thumb:64x64,card:300x300');
+  await page.click('#upload-button');
+  await page.waitForSelector('#upload-result .message.success .request-id', { timeout: 10000 });
+  const id = (await page.textContent('#upload-result .request-id')).trim();
+  log(`uploaded ${path.basename(csv)} with quality=auto and two sizes: request ${id}`);
+  const item = await waitUntilDone(page, id);
+  const doc = await getJson(`${baseUrl}/status?request_id=${id}`);
+  const settings = doc.output_settings || {};
+  const sizesAsked = (settings.sizes || []).map((size) => `${size.name}:${size.width}x${size.height}`).join(',');
+  check(settings.quality === 'auto' && typeof settings.target === 'number' && settings.never_larger === true &&
+      sizesAsked === 'thumb:64x64,card:300x300',
+    `the form sent quality=auto, no target, never_larger left on, the two sizes: ${JSON.stringify(settings)}`);
+
+  const shown = await page.$eval(item, (li) => ({
+    settings: Object.fromEntries([...li.querySelectorAll('.output-settings .setting')]
+      .map((node) => [node.dataset.setting, node.querySelector('data').value])),
+    images: [...li.querySelectorAll('li.image')].map((image) => {
+      const value = (selector) => {
+        const node = image.querySelector(selector);
+        return node ? node.value : null;
+      };
+      return {
+        state: image.dataset.state,
+        sizes: [...image.querySelectorAll('figure.after .size-links a')]
+          .map((a) => ({ name: a.dataset.size, text: a.textContent, href: a.href })),
+        quality: value('.report .report-quality'),
+        score: value('.report .report-score'),
+        format: value('.report .report-format'),
+        kept: image.querySelector('.report .report-kept') !== null,
+        bytesIn: value('figure.before data.bytes'),
+        bytesOut: value('figure.after data.bytes'),
+        saving: image.querySelector('.saving').textContent,
+      };
+    }),
+  }));
+  const expectedSettings = {
+    format: settings.format, quality: 'auto', target: String(settings.target),
+    never_larger: 'true', sizes: 'thumb:64x64,card:300x300',
+  };
+  check(JSON.stringify(shown.settings) === JSON.stringify(expectedSettings),
+    `output settings shown ${JSON.stringify(shown.settings)}, expected ${JSON.stringify(expectedSettings)}`);
+
+  const product = doc.products[0];
+  check(shown.images.length === product.input_image_urls.length,
+    `${shown.images.length} images shown, ${product.input_image_urls.length} in the request`);
+  for (const [i, image] of shown.images.entries()) {
+    const at = `auto image ${i}`;
+    const report = product.output_image_reports[i];
+    if (!check(image.state === 'done' && report, `${at} is done (${image.state}, ${JSON.stringify(report)})`)) continue;
+    const expectedSizes = ['thumb', 'card'].map((name) => ({ name, text: name, href: product.sizes[name][i] }));
+    check(JSON.stringify(image.sizes) === JSON.stringify(expectedSizes),
+      `${at}: size links ${JSON.stringify(image.sizes)}, GET /status ${JSON.stringify(expectedSizes)}`);
+    check(image.kept === report.kept, `${at}: "source kept" shown ${image.kept}, report kept ${report.kept}`);
+    check(report.kept ? image.quality === null : image.quality === String(report.quality),
+      `${at}: quality shown ${image.quality}, report ${report.quality} (kept ${report.kept})`);
+    check(typeof report.score === 'number' && Number(image.score) === report.score,
+      `${at}: score shown ${image.score}, report ${report.score}`);
+    check(image.format === report.format, `${at}: format shown ${image.format}, report ${report.format}`);
+    check(Number(image.bytesIn) === report.bytes_in && Number(image.bytesOut) === report.bytes_out &&
+        image.saving === formatSaving(report.bytes_in, report.bytes_out),
+      `${at}: bytes shown ${image.bytesIn} → ${image.bytesOut} "${image.saving}", ` +
+        `report ${report.bytes_in} → ${report.bytes_out}`);
+  }
+
+  // The links lead to the sizes themselves: each loads as an image inside its box.
+  const boxes = { thumb: 64, card: 300 };
+  const loaded = await page.evaluate((links) => Promise.all(links.map(({ name, href }) => new Promise((done) => {
+    const img = new Image();
+    img.onload = () => done({ name, href, width: img.naturalWidth, height: img.naturalHeight });
+    img.onerror = () => done({ name, href, width: 0, height: 0 });
+    img.src = href;
+  }))), shown.images.flatMap((image) => image.sizes));
+  check(loaded.some((size) => size.name === 'thumb'), 'there are thumb links to load');
+  for (const size of loaded) {
+    const side = boxes[size.name];
+    check(size.width > 0 && size.height > 0 && Math.max(size.width, size.height) <= side,
+      `${size.href} loads as an image at most ${side} px a side (${size.width}×${size.height})`);
+  }
+  log(`request ${id}: ${loaded.length} size links and ${shown.images.length} reports as GET /status says`);
 }
 
 async function readPage(page, item) {
@@ -352,6 +465,7 @@ async function main() {
     check(listPolls === polls, `polling stopped once the request ended (${listPolls - polls} more polls)`);
 
     await checkCancelButton(page);
+    await checkOutputChoices(page);
 
     const desktop = path.join(screenshotDir, 'dashboard.png');
     await page.screenshot({ path: desktop, fullPage: true });

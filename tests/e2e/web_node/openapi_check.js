@@ -300,6 +300,63 @@ async function checkRequestLifecycle() {
   check(cached.status === 304, `the image with its ETag gives 304 (got ${cached.status})`);
 }
 
+// The output choices of issue 14: bad fields are refused naming the field; a request with
+// quality=auto, a target, max_bytes, never_larger=false and a size answers documents that
+// carry output_settings, each product's sizes and reports (all checked against the
+// description by call()), and the size's image is served. A document without those
+// members, as made before they existed, must still match the description.
+async function checkOutputChoices() {
+  const csv = 'S. No.,Product Name,Input Image Urls\n' +
+    `1,Scarf,${originUrl}/photos/FreshFlower.jpg?choices\n`;
+  for (const [field, value] of [['quality', 'auto7'], ['sizes', 'thumb:0x10'], ['max_bytes', '-1'],
+    ['target', '0.9'], ['never_larger', 'maybe']]) {
+    const bad = await call('POST', '/upload', { body: form({ file: csv, [field]: value }), label: `${field}=${value}` });
+    check(bad.status === 400 && bad.json && bad.json.detail.startsWith(`${field}: `),
+      `${field}=${value} is 400 with a detail naming the field (got ${bad.status} ${bad.text.slice(0, 200)})`);
+  }
+  const accepted = await call('POST', '/upload', {
+    body: form({ file: csv, quality: 'auto', target: '0.9', max_bytes: '1000000', never_larger: 'false',
+      sizes: 'thumb:64x64', format: 'jpeg' }),
+    label: 'output choices',
+  });
+  if (!check(accepted.status === 202, `an upload with output choices is 202 (got ${accepted.status} ${accepted.text})`)) return;
+  const id = accepted.json.request_id;
+  let doc = null;
+  const deadline = Date.now() + 60000;
+  do {
+    if (doc) await sleep(250);
+    doc = (await call('GET', `/status?request_id=${id}`, { label: 'output choices' })).json;
+  } while (doc && !['completed', 'failed'].includes(doc.status) && Date.now() < deadline);
+  if (!check(doc && doc.status === 'completed' && doc.progress.succeeded === 1,
+    `the request with output choices completes with its image (${doc && JSON.stringify(doc.progress)})`)) return;
+  const settings = doc.output_settings;
+  check(settings && settings.quality === 'auto' && settings.target === 0.9 && settings.max_bytes === 1000000 &&
+      settings.never_larger === false && settings.sizes.length === 1 && settings.sizes[0].name === 'thumb',
+    `output_settings are the upload's: ${JSON.stringify(settings)}`);
+  const product = doc.products[0];
+  const report = product.output_image_reports && product.output_image_reports[0];
+  check(report && typeof report.quality === 'number' && typeof report.score === 'number' && report.kept === false &&
+      report.bytes_out === product.output_image_bytes[0],
+    `the image's report has the quality and score used: ${JSON.stringify(report)}`);
+  const thumbUrl = product.sizes && product.sizes.thumb && product.sizes.thumb[0];
+  if (check(typeof thumbUrl === 'string', `the product lists its thumb: ${JSON.stringify(product.sizes)}`)) {
+    const thumb = await call('GET', new URL(thumbUrl).pathname, { label: 'a size' });
+    check(thumb.status === 200 && thumb.bytes[0] === 0xff && thumb.bytes[1] === 0xd8,
+      `the thumb is served as a JPEG (got ${thumb.status})`);
+  }
+
+  const old = JSON.parse(JSON.stringify(doc));
+  delete old.output_settings;
+  for (const p of old.products) {
+    delete p.output_image_reports;
+    delete p.sizes;
+  }
+  const validate = validatorFor('/components/schemas/StatusPage');
+  check(validate(old), `a status document without the issue 14 members still matches: ${ajv.errorsText(validate.errors)}`);
+  const webhook = validatorFor('/components/schemas/StatusDocument');
+  check(webhook(old) && webhook(doc), `the webhook body, with and without them, matches: ${ajv.errorsText(webhook.errors)}`);
+}
+
 // HEAD on every GET route called above: the GET's status and headers, Content-Length the
 // length of the GET's body, and no body.
 // DELETE of a request that has not ended cancels it (200 with its summary, checked against
@@ -388,6 +445,7 @@ async function main() {
   await checkStatusErrors();
   await checkRequestLifecycle();
   await checkCancel();
+  await checkOutputChoices();
   await checkHeads();
   await checkRoutes();
   log(`${answersChecked} answers checked against ${specFile} in ${Date.now() - started} ms`);
