@@ -514,9 +514,18 @@ void Pipeline::put_one(PutJob& job) {
   int failures = 0;
   // The sizes first, the full-size image last: a stored full-size image (what the status
   // links) has its sizes beside it.
-  for (auto image = job.images.rbegin(); image != job.images.rend(); ++image)
-    if (!put_with_retries(task, task.request_id + "/" + image->name, image->bytes, failures))
+  std::vector<std::string> stored;
+  for (auto image = job.images.rbegin(); image != job.images.rend(); ++image) {
+    const std::string key = task.request_id + "/" + image->name;
+    if (!put_with_retries(task, key, image->bytes, failures)) {
+      // The image failed (a put refused): its sizes already stored would be referenced by
+      // nothing. Handed back instead (shutting down), they stay: the next run writes the
+      // same keys again.
+      if (!abandoning()) remove_orphans(task, stored);
       return;
+    }
+    stored.push_back(key);
+  }
   if (failures > 0)
     log::for_request(task.request_id)
         .info("image {}-{} stored after {} failed tries", task.product_index, task.image_index,
@@ -531,6 +540,15 @@ void Pipeline::put_one(PutJob& job) {
   for (const auto& size : task.choices.sizes) outcome.sizes.push_back(size.name);
   metrics_->bytes_out().inc(static_cast<std::uint64_t>(outcome.bytes_out));
   record(std::move(outcome));
+}
+
+// Best effort: a removal that fails is logged and left (the object is small and unlisted).
+void Pipeline::remove_orphans(const core::ClaimedTask& task, const std::vector<std::string>& keys) {
+  for (const auto& key : keys) {
+    if (const auto removed = blobs_.remove(key); !removed.ok())
+      log::for_request(task.request_id)
+          .warn("could not remove {} of a failed image: {}", key, removed.message());
+  }
 }
 
 bool Pipeline::put_with_retries(const core::ClaimedTask& task, const std::string& key,

@@ -361,6 +361,74 @@ TEST_F(PipelineTest, StopHandsUnfinishedTasksBackAndAnotherPipelineFinishesThem)
 // the image being downloaded is discarded, the downloads queued behind it never start, the
 // images not claimed yet are never claimed, nothing is stored, and the pipeline goes on
 // with other work.
+// The real file store, except that it refuses every full-size image (as a store refuses
+// an object too large for it) and remembers the keys it did store.
+class RefusingFullSizeImages : public blob::BlobStore {
+ public:
+  explicit RefusingFullSizeImages(blob::BlobStore& real) : real_(real) {}
+  blob::PutResult put(const std::string& key, std::string_view bytes) override {
+    if (key.find("-thumb.") == std::string::npos)
+      return blob::BlobError{blob::BlobError::Kind::refused, "too large for this storage"};
+    auto stored = real_.put(key, bytes);
+    if (stored) {
+      std::lock_guard lock(mutex_);
+      stored_.push_back(key);
+    }
+    return stored;
+  }
+  blob::BlobResult<blob::StoredObject> get(const std::string& key) override {
+    return real_.get(key);
+  }
+  blob::BlobResult<blob::ObjectInfo> stat(const std::string& key) override {
+    return real_.stat(key);
+  }
+  bool exists(const std::string& key) override { return real_.exists(key); }
+  core::Status remove(const std::string& key) override { return real_.remove(key); }
+  std::vector<std::string> stored() {
+    std::lock_guard lock(mutex_);
+    return stored_;
+  }
+
+ private:
+  blob::BlobStore& real_;
+  std::mutex mutex_;
+  std::vector<std::string> stored_;
+};
+
+// Sizes are stored before the full-size image; when that one is refused, the image fails
+// and the sizes it left are removed with it: nothing stays that no task references.
+TEST_F(PipelineTest, AFullSizeImageRefusedTakesItsStoredSizesWithIt) {
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
+  core::NewRequest request;
+  request.id = core::new_uuid();
+  request.columns = {"S. No.", "Product Name", "Input Image Urls"};
+  const std::string url = origin_.url("/photos/" + photo);
+  request.products.push_back({"1", "P", {url}, {"1", "P", url}});
+  request.choices.sizes = {{"thumb", 64, 64}};
+  request.created_at = core::now_ms();
+  ASSERT_EQ(store_->create_request(request).kind, core::CreateOutcome::Kind::created);
+
+  RefusingFullSizeImages refusing(*blobs_);
+  auto fetcher = make_fetcher();
+  Options o = options(1);
+  o.retry_base = std::chrono::milliseconds(50);
+  o.idle_poll = std::chrono::milliseconds(50);
+  Pipeline pipeline(o, *store_, refusing, *fetcher,
+                    [this](const auto& ids) { completions_.add(ids); });
+  pipeline.start();
+  ASSERT_TRUE(completions_.wait_for(request.id, std::chrono::seconds(60)));
+  pipeline.stop(std::chrono::milliseconds(1000));
+
+  const auto img = image(request.id, 0);
+  EXPECT_EQ(img.state, core::TaskState::failed);
+  EXPECT_NE(img.error.value_or("").find("too large for this storage"), std::string::npos)
+      << img.error.value_or("");
+  const auto stored = refusing.stored();
+  ASSERT_FALSE(stored.empty()) << "the thumb was stored before the refusal";
+  for (const auto& key : stored) EXPECT_FALSE(blobs_->exists(key)) << key;
+}
+
 TEST_F(PipelineTest, ACancelledRequestStartsNoMoreDownloadsAndStoresNothing) {
   const auto photo =
       std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();

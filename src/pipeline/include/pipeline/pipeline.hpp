@@ -156,6 +156,9 @@ class Pipeline {
   // abandoning its work. `failures` counts the unavailable tries.
   bool put_with_retries(const core::ClaimedTask& task, const std::string& key,
                         const std::string& bytes, int& failures) IMGBATCH_EXCLUDES(mutex_);
+  // Removes what a failed image's earlier puts stored (its sizes), so nothing is left that
+  // no task references.
+  void remove_orphans(const core::ClaimedTask& task, const std::vector<std::string>& keys);
   // Waits `wait` before the next try of a put; false when the pipeline is abandoning its
   // work (past stop()'s grace period) and the put should give up.
   bool wait_for_storage(std::chrono::milliseconds wait) IMGBATCH_EXCLUDES(mutex_);
