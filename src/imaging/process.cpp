@@ -386,16 +386,18 @@ core::Result<Choice, core::Failure> Processor::choose(Output& out) {
   return choice;
 }
 
-// What the sizes are scaled from. The one decode of the source when it is made anyway (auto
-// quality, or a full-size output that is not a DCT-domain requantisation); otherwise the
-// JPEG is decoded once at the largest libjpeg shrink (2, 4 or 8: its scaled IDCT, the
-// shrink-on-load of vips_thumbnail) that still leaves every size to be reduced from it.
+// What the sizes are scaled from. The one decode of the source when it is made anyway (a
+// full-size output that is not a DCT-domain requantisation); otherwise the JPEG is decoded
+// once at the largest libjpeg shrink (2, 4 or 8: its scaled IDCT, the shrink-on-load of
+// vips_thumbnail) that still leaves every size to be reduced from it, or streamed.
 // Only the sizes that are smaller than the full image count (`largest_*`, 0 if none).
 core::Result<ImagePtr, core::Failure> Processor::size_source(const Output& full, int largest_width,
                                                              int largest_height) {
   if (largest_width == 0) return ImagePtr{};  // every size is the full-size output
   int shrink = 1;
-  const bool decoded_anyway = pixels_ || options_.quality.automatic || !full.dct;
+  // (quality=auto decodes nothing either for a DCT-domain output: its trials are scored from
+  // coefficients.)
+  const bool decoded_anyway = pixels_ || !full.dct;
   if (!decoded_anyway) {
     for (const int candidate : {8, 4, 2}) {
       // libjpeg rounds the scaled sides up.
@@ -405,6 +407,20 @@ core::Result<ImagePtr, core::Failure> Processor::size_source(const Output& full,
         break;
       }
     }
+  }
+  if (!decoded_anyway && shrink == 1) {
+    // No shrink fits (a zoom size near the full size): the full decode streamed straight
+    // into the largest size's resize, never held whole in memory (the largest size is made
+    // first and every smaller one from it, so this is read once, top to bottom). The data
+    // is known intact: the DCT-domain path has just read all of it. 0.8 x the CPU of a
+    // decode into memory for full + three sizes of a 2560 px photo (page faults and a copy
+    // of 12 MB each time).
+    auto opened = impl::open_lazily(input_, source_, VIPS_ACCESS_SEQUENTIAL);
+    if (opened) {
+      ImagePtr image = std::move(*opened);
+      if (impl::prepare(image, kind_.has_alpha)) return image;
+    }
+    impl::discard_vips_error();
   }
   if (shrink > 1) {
     VipsImage* loaded = nullptr;
