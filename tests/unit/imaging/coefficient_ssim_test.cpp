@@ -54,8 +54,10 @@ void expect_close(double estimate, double truth) {
 class CoefficientSsimTest : public ImagingTest {};
 
 TEST_F(CoefficientSsimTest, ScoresTheRequantisedFileAsDecodingItWould) {
-  for (const char* name : {"photos/Aqua.jpg", "photos/GreenMeadow.jpg", "photos/Garden.jpg",
-                           "photos/RainDrops.jpg", "photos/LadyBird.jpg"}) {
+  // The photos whose estimates lay furthest from the truth, above and below, when the
+  // bounds were chosen (of Aqua, GreenMeadow, Garden, RainDrops, LadyBird); few, since the
+  // sanitizer build runs this at a quarter of the speed.
+  for (const char* name : {"photos/GreenMeadow.jpg", "photos/Garden.jpg", "photos/RainDrops.jpg"}) {
     SCOPED_TRACE(name);
     const std::string input = read_testdata(name);
     const VImage reference = decode(input);
@@ -80,8 +82,7 @@ TEST_F(CoefficientSsimTest, ScoresTheRequantisedFileAsDecodingItWould) {
 TEST_F(CoefficientSsimTest, ScoresWhatJpegsaveWritesFromPixels) {
   // 4:2:2 JPEGs, which the DCT-domain path does not take: their outputs are encoded from
   // pixels. Quality 92 is past the switch to 4:4:4 chroma; luma is scored the same.
-  for (const char* name :
-       {"photos/Storm.jpg", "photos/Dune.jpg", "photos/Blinds.jpg", "photos/Wood.jpg"}) {
+  for (const char* name : {"photos/Dune.jpg", "photos/Blinds.jpg"}) {
     SCOPED_TRACE(name);
     const std::string input = read_testdata(name);
     EXPECT_FALSE(CoefficientSsim::read(input));
@@ -89,7 +90,7 @@ TEST_F(CoefficientSsimTest, ScoresWhatJpegsaveWritesFromPixels) {
     const auto whole = CoefficientSsim::from_pixels(reference.get_image(), 1);
     const auto sampled = CoefficientSsim::from_pixels(reference.get_image());
     ASSERT_TRUE(whole && sampled);
-    for (const int quality : {10, 25, 50, 80, 92}) {
+    for (const int quality : {10, 50, 92}) {
       SCOPED_TRACE(quality);
       const double truth = decoded_ssim(reference, jpegsave(reference, quality));
       expect_close(whole->score(quality), truth);
