@@ -63,6 +63,12 @@ class Store {
   virtual std::vector<core::ProductRecord> get_products(const std::string& request_id, int offset,
                                                         int limit) = 0;
 
+  // The blob key of the full-size image of image `image` of product `product`, once it is
+  // done, in a request that is not deleted: its own (REQUEST/NAME) or the one it shares
+  // with other requests (docs/architecture.md, "Shared sources and outputs").
+  virtual std::optional<std::string> image_key(const std::string& request_id, int product,
+                                               int image) = 0;
+
   // Newest first.
   virtual std::vector<core::RequestRecord> list_requests(int limit, int offset) = 0;
   // Newest first, only those whose owner_key is `owner_key` (one tenant's requests).
