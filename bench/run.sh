@@ -39,7 +39,13 @@
 # folder, stock durability settings, as the `postgres` user when run as root), stopped at
 # exit. BENCH_ONLY=scale-out runs phases 6 and 7 alone, BENCH_ONLY=recovery phase 8 alone,
 # BENCH_ONLY=s3 phase 9 alone, BENCH_ONLY=quality phase 10 alone, BENCH_ONLY=fairness
-# phase 11 alone, BENCH_ONLY=e2e phases 1-3 alone.
+# phase 11 alone, BENCH_ONLY=reuse phase 12 alone, BENCH_ONLY=e2e phases 1-3 alone.
+# 12. Repeats (issue 15): against an nginx of its own (sending ETags, logging each answer's
+#      status and body bytes), BENCH_REUSE_IMAGES (1000) new URLs, then the same CSV again
+#      (target: >= 20x faster, <= 2 % of the bytes downloaded); the same number of rows
+#      naming a fifth as many URLs, 5 times each, against those URLs alone (target: <= 1.1x
+#      the time, one download per URL); and the first run against `--reuse off` on new URLs,
+#      alternating, best of two each, with the process's CPU (target: within 5 %).
 # Every rate is also given as CPU milliseconds per image (all threads of the process), which
 # other load on a shared machine disturbs much less than images/s, and each phase prints
 # the share of the machine's CPU that was idle during it (0% = someone else was busy too).
@@ -70,7 +76,8 @@ QUALITY_ROUNDS=${BENCH_QUALITY_ROUNDS:-2}  # rounds of the CPU comparison in pha
 FAIR_BIG=${BENCH_FAIR_BIG:-20000}
 FAIR_SMALL=${BENCH_FAIR_SMALL:-10}
 FAIR_ROUNDS=${BENCH_FAIR_ROUNDS:-3}
-case $ONLY in "" | e2e | scale-out | recovery | s3 | quality | fairness) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (e2e, scale-out, recovery, s3, quality, fairness)" >&2; exit 2 ;; esac
+REUSE_IMAGES=${BENCH_REUSE_IMAGES:-1000}
+case $ONLY in "" | e2e | scale-out | recovery | s3 | quality | fairness | reuse) ;; *) echo "BENCH_ONLY: unknown value '$ONLY' (e2e, scale-out, recovery, s3, quality, fairness, reuse)" >&2; exit 2 ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -625,6 +632,105 @@ BUSY_S=$(median <"$WORK/fair-busy.times")
 result "fairness small=$FAIR_SMALL big=$FAIR_BIG idle_median_s=$IDLE_S busy_median_s=$BUSY_S idle_s=$(paste -sd, "$WORK/fair-idle.times") busy_s=$(paste -sd, "$WORK/fair-busy.times") big_done_by_then=$BIG_DONE machine_idle=$(idle_since "$SNAP")"
 result "ratio fairness_busy_over_idle=$(ratio "$BUSY_S" "$IDLE_S") (target <= 3)"
 stop_imgbatch
+fi
+
+# --- 12. repeats: shared sources and conditional downloads (issue 15) -----------------------
+if [ -z "$ONLY" ] || [ "$ONLY" = reuse ]; then
+# An nginx of its own, so that its log counts only this phase: "STATUS BODY_BYTES" a line.
+REUSE_PORT=$(free_port)
+mkdir -p "$WORK/nginx-reuse/tmp"
+cat >"$WORK/nginx-reuse/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx-reuse/nginx.pid;
+error_log $WORK/nginx-reuse/error.log warn;
+events { worker_connections 1024; }
+http {
+  log_format counted '\$status \$body_bytes_sent';
+  access_log $WORK/nginx-reuse/access.log counted;
+  sendfile on;
+  keepalive_requests 100000;
+  client_body_temp_path $WORK/nginx-reuse/tmp;
+  proxy_temp_path $WORK/nginx-reuse/tmp;
+  fastcgi_temp_path $WORK/nginx-reuse/tmp;
+  uwsgi_temp_path $WORK/nginx-reuse/tmp;
+  scgi_temp_path $WORK/nginx-reuse/tmp;
+  types { image/jpeg jpg jpeg; }
+  server { listen 127.0.0.1:$REUSE_PORT; root $PHOTOS; }
+}
+CONF
+"$NGINX" -p "$WORK/nginx-reuse" -c "$WORK/nginx-reuse/nginx.conf" -e "$WORK/nginx-reuse/error.log" &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$REUSE_PORT/${PHOTO_NAMES[0]}"
+REUSE_LOG="$WORK/nginx-reuse/access.log"
+# COUNT URLs named TAG-i (distinct), each REPEAT times in a row of its own, round robin.
+reuse_csv() {  # TAG COUNT REPEAT CSV
+  local r i
+  for ((r = 0; r < $3; r++)); do
+    for ((i = 0; i < $2; i++)); do
+      echo "http://127.0.0.1:$REUSE_PORT/${PHOTO_NAMES[i % ${#PHOTO_NAMES[@]}]}?reuse=$1-$i"
+    done
+  done >"$WORK/reuse-$1.txt"
+  write_csv "$WORK/reuse-$1.txt" "$4"
+}
+# One upload, waited for; prints "SECONDS DOWNLOADS NOT_MODIFIED BODY_BYTES CPU_SECONDS" (the
+# origin's log lines written meanwhile; the CPU of the imgbatch process meanwhile).
+reuse_run() {  # CSV NAME
+  local before start id ticks
+  before=$(wc -l <"$REUSE_LOG")
+  ticks=$(cpu_ticks "$IMGBATCH_PID")
+  start=$(now)
+  id=$(upload "$1")
+  wait_completed "$id" "$2" "$start"
+  [ "$WAIT_FAILED" = 0 ] || die "$2: $WAIT_FAILED image(s) failed"
+  ticks=$(($(cpu_ticks "$IMGBATCH_PID") - ticks))
+  sleep 0.2  # nginx writes its log line after the answer
+  tail -n +"$((before + 1))" "$REUSE_LOG" |
+    awk -v t="$WAIT_SECONDS" -v c="$ticks" -v hz="$TICKS" '$1 == 200 { n++ } $1 == 304 { m++ } { b += $2 }
+      END { printf "%s %d %d %d %.2f\n", t, n, m, b, c / hz }'
+}
+SNAP=$(cpu_snapshot)
+start_imgbatch reuse "$CORES"
+reuse_csv first "$REUSE_IMAGES" 1 "$WORK/reuse-first.csv"
+read -r FIRST_S FIRST_N _ FIRST_B _ < <(reuse_run "$WORK/reuse-first.csv" reuse-first)
+read -r AGAIN_S AGAIN_N AGAIN_304 AGAIN_B _ < <(reuse_run "$WORK/reuse-first.csv" reuse-again)
+result "reuse rerun images=$REUSE_IMAGES first_s=$FIRST_S first_downloads=$FIRST_N first_bytes=$FIRST_B rerun_s=$AGAIN_S rerun_downloads=$AGAIN_N rerun_304=$AGAIN_304 rerun_bytes=$AGAIN_B"
+result "ratio reuse_rerun_speedup=$(ratio "$FIRST_S" "$AGAIN_S") (target >= 20) reuse_rerun_bytes_share=$(ratio "$AGAIN_B" "$FIRST_B") (target <= 0.02)"
+UNIQUE=$((REUSE_IMAGES / 5))
+reuse_csv alone "$UNIQUE" 1 "$WORK/reuse-alone.csv"
+reuse_csv repeated "$UNIQUE" 5 "$WORK/reuse-repeated.csv"
+read -r ALONE_S ALONE_N _ _ _ < <(reuse_run "$WORK/reuse-alone.csv" reuse-alone)
+read -r REP_S REP_N _ _ _ < <(reuse_run "$WORK/reuse-repeated.csv" reuse-repeated)
+result "reuse repeats urls=$UNIQUE rows=$((UNIQUE * 5)) alone_s=$ALONE_S alone_downloads=$ALONE_N repeated_s=$REP_S repeated_downloads=$REP_N"
+result "ratio reuse_repeated_over_alone=$(ratio "$REP_S" "$ALONE_S") (target <= 1.1) repeated_downloads=$REP_N (target $UNIQUE)"
+stop_imgbatch
+# No regression without repeats: new URLs with reuse on and off, alternating (other load on
+# a shared machine comes and goes), the best of two of each; and the CPU the process used,
+# which that load disturbs much less.
+ON_BEST=; OFF_BEST=; ON_CPU_BEST=; OFF_CPU_BEST=
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+first_run() {  # on|off ROUND -> "SECONDS CPU_SECONDS"
+  local seconds cpu
+  if [ "$1" = on ]; then start_imgbatch "reuse-$1$2" "$CORES"; else start_imgbatch "reuse-$1$2" "$CORES" --reuse off; fi
+  reuse_csv "$1$2" "$REUSE_IMAGES" 1 "$WORK/reuse-$1$2.csv"
+  read -r seconds _ _ _ cpu < <(reuse_run "$WORK/reuse-$1$2.csv" "reuse-$1$2")
+  stop_imgbatch
+  echo "$seconds $cpu"
+}
+for round in 1 2; do
+  if [ "$round" = 1 ]; then  # each goes first once
+    read -r ON_S ON_CPU < <(first_run on "$round")
+    read -r OFF_S OFF_CPU < <(first_run off "$round")
+  else
+    read -r OFF_S OFF_CPU < <(first_run off "$round")
+    read -r ON_S ON_CPU < <(first_run on "$round")
+  fi
+  result "reuse first_run round=$round images=$REUSE_IMAGES on_s=$ON_S on_cpu_s=$ON_CPU off_s=$OFF_S off_cpu_s=$OFF_CPU"
+  ON_BEST=$(best "$ON_BEST" "$ON_S"); OFF_BEST=$(best "$OFF_BEST" "$OFF_S")
+  ON_CPU_BEST=$(best "$ON_CPU_BEST" "$ON_CPU"); OFF_CPU_BEST=$(best "$OFF_CPU_BEST" "$OFF_CPU")
+done
+result "reuse first_run machine_idle=$(idle_since "$SNAP")"
+result "ratio reuse_first_run_on_over_off=$(ratio "$ON_BEST" "$OFF_BEST") (target <= 1.05) cpu_on_over_off=$(ratio "$ON_CPU_BEST" "$OFF_CPU_BEST")"
 fi
 
 log "done; results:"

@@ -197,6 +197,22 @@ void add_work_options(CLI::App& app, core::Config& config, OutputTexts& texts, b
       ->capture_default_str();
 }
 
+// Shared sources and outputs (docs/architecture.md, "Shared sources and outputs"), for
+// uploads (serve); `imgbatch process` makes every image of its CSV.
+void add_reuse_options(CLI::App& app, core::Config& config) {
+  app.add_option("--reuse", config.reuse,
+                 "on: an image whose source was seen before (same URL and output settings) "
+                 "reuses its output, asking the server with If-None-Match/If-Modified-Since "
+                 "whether it changed; off: every image is downloaded and made anew")
+      ->envname(env("REUSE"))
+      ->type_name("on|off")
+      ->default_str("on");
+  app.add_flag("--reuse-across-keys", config.reuse_across_keys,
+               "let uploads of different API keys share sources and outputs (which tells one "
+               "key that another fetched a URL); off: each key reuses only its own")
+      ->envname(env("REUSE_ACROSS_KEYS"));
+}
+
 void add_auth_options(CLI::App& app, core::Config& config) {
   app.add_option("--auth", config.auth,
                  "when API keys are needed: auto (as soon as one key exists), required, or off "
@@ -355,6 +371,7 @@ void add_service_options(CLI::App& app, core::Config& config, OutputTexts& texts
   add_object_storage_options(app, config);
   add_work_options(app, config, texts, true);
   add_auth_options(app, config);
+  add_reuse_options(app, config);
   add_webhook_options(app, config);
   add_limit_options(app, config, true);
   add_lease_option(app, config);

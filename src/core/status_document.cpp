@@ -39,7 +39,7 @@ std::string format_of(const std::string& output_name) {
 // A done image's size `size`, where clients fetch it.
 std::string size_url(const RequestRecord& request, const ImageRecord& image, const OutputSize& size,
                      const ImageLinks& links) {
-  return links.image_url(request.id, sized_output_name(*image.output_name, size.name));
+  return done_image_url(links, request.id, image, size.name);
 }
 
 // Of a done image (output_name set).
@@ -50,14 +50,18 @@ nlohmann::json report_json(const ImageRecord& image) {
           {"score", report.score ? nlohmann::json(*report.score) : nlohmann::json()},
           {"bytes_in", image.bytes_in},
           {"bytes_out", image.bytes_out},
-          {"kept", report.kept}};
+          {"kept", report.kept},
+          // Why its output was not made for it (issue 15): "304", "same-bytes", "duplicate".
+          {"reused", image.reused == Reuse::none ? nlohmann::json()
+                                                 : nlohmann::json(to_string(image.reused))}};
 }
 
 nlohmann::json progress_json(const Progress& p) {
   return {{"total", p.total},
           {"succeeded", p.succeeded},
           {"failed", p.failed},
-          {"remaining", p.remaining()}};
+          {"remaining", p.remaining()},
+          {"reused", p.reused}};
 }
 }  // namespace
 
@@ -92,7 +96,7 @@ nlohmann::json status_document(const RequestRecord& request,
     for (const auto& image : product.images) {
       inputs.push_back(image.source_url);
       if (image.state == TaskState::done && image.output_name) {
-        outputs.push_back(links.image_url(request.id, *image.output_name));
+        outputs.push_back(done_image_url(links, request.id, image));
         input_bytes.push_back(image.bytes_in);
         output_bytes.push_back(image.bytes_out);
         reports.push_back(report_json(image));

@@ -29,6 +29,7 @@ std::optional<E> parse_enum(std::string_view s, const std::string_view (&names)[
 constexpr std::string_view kRequestStatusNames[] = {"pending", "processing", "completed", "failed",
                                                     "cancelled"};
 constexpr std::string_view kTaskStateNames[] = {"pending", "running", "done", "failed"};
+constexpr std::string_view kReuseNames[] = {"", "304", "same-bytes", "duplicate"};
 constexpr std::string_view kFormatNames[] = {"jpeg", "webp", "avif", "png", "keep", "best"};
 }  // namespace
 
@@ -44,6 +45,8 @@ std::string_view to_string(TaskState s) { return kTaskStateNames[static_cast<int
 std::optional<TaskState> parse_task_state(std::string_view s) {
   return parse_enum<TaskState>(s, kTaskStateNames);
 }
+std::string_view to_string(Reuse r) { return kReuseNames[static_cast<int>(r)]; }
+std::optional<Reuse> parse_reuse(std::string_view s) { return parse_enum<Reuse>(s, kReuseNames); }
 std::string_view to_string(ImageFormat f) { return kFormatNames[static_cast<int>(f)]; }
 std::optional<ImageFormat> parse_image_format(std::string_view s) {
   if (s == "jpg") return ImageFormat::jpeg;

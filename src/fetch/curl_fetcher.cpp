@@ -74,13 +74,14 @@ class CurlFetcher final : public Fetcher {
   }
 
   using Fetcher::fetch;
-  void fetch(std::string url, FetchCallback on_done, StillWanted still_wanted)
-      IMGBATCH_EXCLUDES(mutex_) override {
+  void fetch(std::string url, FetchCallback on_done, StillWanted still_wanted,
+             Validators validators) IMGBATCH_EXCLUDES(mutex_) override {
     {
       core::MutexLock lock(mutex_);
       if (!closed_) {
         in_flight_.fetch_add(1, std::memory_order_relaxed);
-        queue_.push_back({std::move(url), std::move(on_done), std::move(still_wanted)});
+        queue_.push_back(
+            {std::move(url), std::move(on_done), std::move(still_wanted), std::move(validators)});
         // The thread looks at the queue whenever it wakes, so only the first item of a
         // burst needs to wake it.
         if (queue_.size() == 1) curl_multi_wakeup(multi_);
@@ -110,6 +111,7 @@ class CurlFetcher final : public Fetcher {
     std::string url;
     FetchCallback on_done;
     StillWanted still_wanted;
+    Validators validators;
   };
 
   void run() {
@@ -144,7 +146,7 @@ class CurlFetcher final : public Fetcher {
         complete(q.on_done, could_not_start("out of memory"));
         continue;
       }
-      t->begin(std::move(q.url), std::move(q.on_done));
+      t->begin(std::move(q.url), std::move(q.on_done), std::move(q.validators));
       const CURLMcode code = curl_multi_add_handle(multi_, t->easy());
       if (code != CURLM_OK) {
         FetchCallback done = t->take_callback();

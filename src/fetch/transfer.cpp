@@ -86,7 +86,10 @@ Transfer::Transfer(const TransferSettings& settings)
   }
 }
 
-Transfer::~Transfer() { curl_easy_cleanup(easy_); }
+Transfer::~Transfer() {
+  curl_easy_cleanup(easy_);
+  curl_slist_free_all(headers_);
+}
 
 Transfer* Transfer::of(CURL* easy) {
   char* self = nullptr;
@@ -94,8 +97,24 @@ Transfer* Transfer::of(CURL* easy) {
   return reinterpret_cast<Transfer*>(self);
 }
 
-void Transfer::begin(std::string url, FetchCallback on_done) {
+void Transfer::begin(std::string url, FetchCallback on_done, const Validators& validators) {
   on_done_ = std::move(on_done);
+  // The previous download's headers are no longer in use: the handle was removed.
+  curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers_);
+  headers_ = nullptr;
+  conditional_ = !validators.empty();
+  validators_ = {};
+  // Header values come from a server's earlier answer; curl sends each line as given, so
+  // one with a line break in it is not sent (it could smuggle a header in).
+  const auto add = [this](std::string_view name, const std::optional<std::string>& value) {
+    if (!value || value->find_first_of("\r\n") != std::string::npos) return;
+    const std::string line = std::string(name) + ": " + *value;
+    if (curl_slist* more = curl_slist_append(headers_, line.c_str())) headers_ = more;
+  };
+  add("If-None-Match", validators.etag);
+  add("If-Modified-Since", validators.last_modified);
+  if (headers_ != nullptr) curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
   body_ = std::string();
   facts_ = TransferFacts{};
   facts_.url = std::move(url);
@@ -120,6 +139,12 @@ FetchResult Transfer::finish(CURLcode code) {
   if (curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK && effective)
     facts_.url = effective;
   describe_outcome(facts_, settings_.limits, result);
+  if (conditional_ && code == CURLE_OK && facts_.http_status == 304) {
+    result.failure.reset();  // what was asked: the bytes known are still current
+    result.retry_after_seconds.reset();
+    result.not_modified = true;
+  }
+  result.validators = std::move(validators_);
   if (result.ok()) result.body = std::move(body_);
   body_ = std::string();  // a failed download's bytes are not kept around in the pool
   return result;
@@ -145,6 +170,7 @@ void Transfer::header_line(std::string_view line) {
     facts_.http_status = status;
     facts_.content_length = -1;
     facts_.retry_after_seconds.reset();
+    validators_ = {};
     return;
   }
   const auto colon = line.find(':');
@@ -160,6 +186,10 @@ void Transfer::header_line(std::string_view line) {
     else if (ec != std::errc() || end != value.data() + value.size())
       length = -1;
     facts_.content_length = length;
+  } else if (equals_ci(name, "etag")) {
+    if (!value.empty()) validators_.etag = std::string(value);
+  } else if (equals_ci(name, "last-modified")) {
+    if (!value.empty()) validators_.last_modified = std::string(value);
   } else if (equals_ci(name, "retry-after")) {
     facts_.retry_after_seconds = parse_retry_after(value, std::time(nullptr));
   }

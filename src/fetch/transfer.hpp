@@ -33,7 +33,8 @@ class Transfer {
   static Transfer* of(CURL* easy);
 
   // Readies the handle for a new download (the previous one has ended).
-  void begin(std::string url, FetchCallback on_done);
+  // With validators, the request is conditional (If-None-Match, If-Modified-Since).
+  void begin(std::string url, FetchCallback on_done, const Validators& validators = {});
   // The result of the download that just ended with `code`; hands over the body.
   FetchResult finish(CURLcode code);
   // The result for a download abandoned because the fetcher stops.
@@ -61,6 +62,9 @@ class Transfer {
   std::string body_;
   TransferFacts facts_;
   std::size_t discarded_ = 0;  // bytes of a non-2xx body read and dropped
+  bool conditional_ = false;   // validators were sent: a 304 is an answer, not a failure
+  curl_slist* headers_ = nullptr;
+  Validators validators_;  // of the last response
   std::chrono::steady_clock::time_point started_;
 };
 

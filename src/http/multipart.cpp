@@ -84,6 +84,8 @@ core::Result<UploadForm> parse_upload_form(std::string_view content_type, std::s
       stored = set_once(form.never_larger, name, content);
     } else if (name == "sizes") {
       stored = set_once(form.sizes, name, content);
+    } else if (name == "fresh") {
+      stored = set_once(form.fresh, name, content);
     }
     if (!stored) return stored.error();
   }

@@ -22,6 +22,8 @@ struct UploadForm {
   std::optional<std::string> max_bytes;
   std::optional<std::string> never_larger;
   std::optional<std::string> sizes;
+  // "true": no reuse of earlier downloads or outputs for this upload (issue 15).
+  std::optional<std::string> fresh;
 };
 
 // True when `content_type` names multipart/form-data (whatever its parameters); anything

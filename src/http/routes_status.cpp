@@ -131,7 +131,7 @@ Reply output_csv(const Deps& deps, const restinio::router::route_params_t& param
       auto& row_urls = urls.emplace_back();
       for (const auto& image : product.images) {
         const bool done = image.state == core::TaskState::done && image.output_name;
-        row_urls.push_back(done ? deps.image_links.image_url(id, *image.output_name) : "");
+        row_urls.push_back(done ? core::done_image_url(deps.image_links, id, image) : "");
       }
       extra_items.push_back(core::extra_csv_items(*record, product, deps.image_links));
     }

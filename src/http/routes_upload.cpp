@@ -9,6 +9,7 @@
 #include "core/ids.hpp"
 #include "csv/csv.hpp"
 #include "intake/new_request.hpp"
+#include "intake/source_key.hpp"
 #include "logging/logging.hpp"
 #include "metrics/service_metrics.hpp"
 #include "multipart.hpp"
@@ -102,6 +103,15 @@ core::Result<intake::UploadSettings> read_options(const UploadForm& form,
   return options;
 }
 
+// The field fresh: true asks that nothing be reused for this upload.
+core::Result<bool> read_fresh(const UploadForm& form) {
+  if (!form.fresh || trimmed(*form.fresh).empty()) return false;
+  const auto fresh = core::parse_never_larger(*form.fresh);  // the same words: true, false, …
+  if (!fresh)
+    return core::make_error("fresh: must be true or false, got '" + trimmed(*form.fresh) + "'");
+  return *fresh;
+}
+
 nlohmann::json problems_json(const std::vector<csv::Problem>& problems) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& p : problems)
@@ -191,6 +201,8 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
 
   auto options = read_options(*form, config);
   if (!options) return refused(400, options.message());
+  const auto fresh = read_fresh(*form);
+  if (!fresh) return refused(400, fresh.message());
 
   auto parsed = csv::parse_and_validate(*form->file, intake::parse_limits(config.max_rows));
   if (!parsed.ok())
@@ -209,6 +221,11 @@ UploadAnswer upload(const Deps& deps, const restinio::request_t& req) {
   // Its limits are charged in the transaction that stores it (docs/API.md, "Quotas and
   // rate limits").
   if (request.owner_key) request.quota = current_caller().quota;
+  // Its images may reuse earlier downloads and outputs of the same sources: within its
+  // tenant, or across tenants when the service says so (docs/architecture.md, "Shared
+  // sources and outputs"). fresh=true and --reuse off: none.
+  if (config.reuse && !*fresh)
+    intake::share_sources(request, config.reuse_across_keys ? "" : request.owner_key.value_or(""));
 
   const auto outcome = deps.store.create_request(request);
   using Kind = core::CreateOutcome::Kind;

@@ -1,10 +1,13 @@
 #include "pipeline/pipeline.hpp"
 
+#include <openssl/evp.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
+#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
@@ -48,6 +51,32 @@ double jitter() {
 std::string output_name(const core::ClaimedTask& task, const std::string& extension) {
   return std::to_string(task.product_index) + "-" + std::to_string(task.image_index) + "." +
          extension;
+}
+
+// The extension of a stored image's name or key ("jpg" of "ID/0-1.jpg").
+std::string extension_of(std::string_view name) {
+  const auto dot = name.rfind('.');
+  return dot == std::string_view::npos ? std::string() : std::string(name.substr(dot + 1));
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("OpenSSL: SHA-256 failed");
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kDigits[digest[i] >> 4]);
+    hex.push_back(kDigits[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+std::vector<std::string> size_names(const core::ClaimedTask& task) {
+  std::vector<std::string> names;
+  for (const auto& size : task.choices.sizes) names.push_back(size.name);
+  return names;
 }
 
 // What imaging::process() is asked for a task: its request's choices (core::OutputChoices)
@@ -271,16 +300,57 @@ void Pipeline::claim_more() {
     // A full batch suggests more is waiting: look again without sleeping.
     if (static_cast<int>(tasks.size()) == want) wake_requested_ = true;
   }
-  for (auto& task : tasks) {
-    std::string url = task.source_url;
-    const std::int64_t id = task.task_id;
-    fetcher_.fetch(
-        std::move(url),
-        [this, task = std::move(task)](fetch::FetchResult&& result) {
-          on_downloaded(task, std::move(result));
-        },
-        [this, id] { return still_wanted(id); });
+  for (auto& task : tasks) start_task(std::move(task));
+}
+
+void Pipeline::start_task(core::ClaimedTask task) {
+  // Checked since its request was uploaded (a repeat within one CSV, or a request that
+  // ran meanwhile): as fresh as a download of its own would be.
+  if (task.known && task.known->checked_at >= task.request_created_at) {
+    record(reused_outcome(task, *task.known, core::Reuse::duplicate, {}));
+    return;
   }
+  if (task.source_key) {
+    core::MutexLock lock(mutex_);
+    auto [shared, first] = shared_.try_emplace(*task.source_key);
+    if (!first) {  // downloaded by another task in hand: its outcome is this one's
+      shared->second.followers.push_back(std::move(task));
+      return;
+    }
+    shared->second.leader = task.task_id;
+    leading_.emplace(task.task_id, *task.source_key);
+  }
+  fetch::Validators validators;
+  if (task.known) validators = {task.known->etag, task.known->last_modified};
+  std::string url = task.source_url;
+  const std::int64_t id = task.task_id;
+  fetcher_.fetch(
+      std::move(url),
+      [this, task = std::move(task)](fetch::FetchResult&& result) {
+        on_downloaded(task, std::move(result));
+      },
+      [this, id] { return still_wanted(id); }, std::move(validators));
+}
+
+core::TaskOutcome Pipeline::reused_outcome(const core::ClaimedTask& task,
+                                           const core::KnownSource& known, core::Reuse how,
+                                           const fetch::Validators& validators) const {
+  TaskOutcome outcome = outcome_of(task, TaskOutcome::Kind::succeeded);
+  outcome.output_name = output_name(task, extension_of(known.blob_key));
+  outcome.blob_key = known.blob_key;
+  outcome.reused = how;
+  outcome.source_key = task.source_key;
+  outcome.sha256 = known.sha256;
+  outcome.etag = validators.etag;
+  outcome.last_modified = validators.last_modified;
+  outcome.bytes_in = known.bytes_in;
+  outcome.bytes_out = known.bytes_out;
+  outcome.report = known.report;
+  outcome.sizes = size_names(task);
+  log::for_request(task.request_id)
+      .debug("image {}-{} reuses {} ({})", task.product_index, task.image_index, known.blob_key,
+             core::to_string(how));
+  return outcome;
 }
 
 void Pipeline::renew_leases() {
@@ -354,6 +424,21 @@ bool Pipeline::drop_if_cancelled(std::int64_t task_id) {
 void Pipeline::drop(std::int64_t task_id) {
   cancelled_.erase(task_id);
   if (in_hand_.erase(task_id) > 0 && in_hand_.empty()) drained_cv_.notify_all();
+  // A dropped download shared with other tasks: they go back to the queue, to be claimed
+  // (and downloaded) again at once.
+  const auto lead = leading_.find(task_id);
+  if (lead == leading_.end()) return;
+  const auto shared = shared_.find(lead->second);
+  std::vector<core::ClaimedTask> followers = std::move(shared->second.followers);
+  shared_.erase(shared);
+  leading_.erase(lead);
+  for (const auto& follower : followers) {
+    TaskOutcome retry = outcome_of(follower, TaskOutcome::Kind::retry);
+    retry.error = "the download it shared was stopped (a cancelled request); trying again";
+    retry.retry_at = core::now_ms();
+    outcomes_.push_back(std::move(retry));
+    outcome_reasons_.push_back(FailureReason::other);
+  }
 }
 
 void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result) {
@@ -366,15 +451,26 @@ void Pipeline::on_downloaded(core::ClaimedTask task, fetch::FetchResult&& result
     }
     // Counted under the lock so a download cut short by stop() is never counted.
     metrics_->download_seconds().observe(result.seconds);
-    if (result.ok()) {
+    if (result.ok() && !result.not_modified) {
       metrics_->bytes_in().inc(result.body.size());
-      compress_queue_.push_back(Job{std::move(task), std::move(result.body)});
+      compress_queue_.push_back(
+          Job{std::move(task), std::move(result.body), std::move(result.validators)});
     }
   }
-  if (result.ok()) {
+  if (result.ok() && !result.not_modified) {
     compress_cv_.notify_one();
     return;
   }
+  // NOLINTBEGIN(bugprone-use-after-move): task was moved only when queued, which returned.
+  if (result.not_modified) {  // the known output is current: nothing to download or make
+    if (task.known) {
+      record(reused_outcome(task, *task.known, core::Reuse::not_modified, result.validators));
+      return;
+    }
+    result.failure =
+        core::make_failure(core::Failure::Kind::http_error, "download failed: HTTP 304");
+  }
+  // NOLINTEND(bugprone-use-after-move)
   // NOLINTNEXTLINE(bugprone-use-after-move): task was moved only on success, which returned.
   on_failure(task, std::move(*result.failure), result.retry_after_seconds);
 }
@@ -445,6 +541,15 @@ void Pipeline::compress_loop() {
 void Pipeline::compress_one(Job& job) {
   const auto& task = job.task;
   if (drop_if_cancelled(task.task_id)) return;
+  std::string sha256;
+  if (task.source_key) {
+    sha256 = sha256_hex(job.body);
+    // The bytes known: their output is stored already (no decode, no encode).
+    if (task.known && task.known->sha256 == sha256) {
+      record(reused_outcome(task, *task.known, core::Reuse::same_bytes, job.validators));
+      return;
+    }
+  }
   const auto started = Clock::now();
   const auto observe = [&] {
     metrics_->processing_seconds().observe(
@@ -460,7 +565,13 @@ void Pipeline::compress_one(Job& job) {
   }
   // Every output of one request has the full-size image's format, so its sizes' names
   // follow from the full-size name (core::sized_output_name), as the stores rebuild them.
-  PutJob put{task, {}, bytes_in, store_report(outputs->front().report), started};
+  PutJob put{task,
+             {},
+             bytes_in,
+             store_report(outputs->front().report),
+             started,
+             sha256,
+             std::move(job.validators)};
   const std::string name = output_name(task, outputs->front().encoded.extension);
   for (auto& output : *outputs)
     put.images.push_back({output.size.empty() ? name : core::sized_output_name(name, output.size),
@@ -537,7 +648,13 @@ void Pipeline::put_one(PutJob& job) {
   outcome.bytes_in = job.bytes_in;
   outcome.bytes_out = static_cast<std::int64_t>(job.images.front().bytes.size());
   outcome.report = job.report;
-  for (const auto& size : task.choices.sizes) outcome.sizes.push_back(size.name);
+  outcome.sizes = size_names(task);
+  // Named by its own task; remembered for its source, so that the next time it is reused.
+  outcome.blob_key = task.request_id + "/" + outcome.output_name.value_or("");
+  outcome.source_key = task.source_key;
+  outcome.sha256 = std::move(job.sha256);
+  outcome.etag = std::move(job.validators.etag);
+  outcome.last_modified = std::move(job.validators.last_modified);
   metrics_->bytes_out().inc(static_cast<std::uint64_t>(outcome.bytes_out));
   record(std::move(outcome));
 }
@@ -577,11 +694,40 @@ void Pipeline::record(TaskOutcome outcome, FailureReason reason) {
   bool flush_now;
   {
     core::MutexLock lock(mutex_);
-    outcomes_.push_back(std::move(outcome));
-    outcome_reasons_.push_back(reason);
+    record_locked(std::move(outcome), reason);
     flush_now = outcomes_.size() >= kFlushBatch;
   }
   if (flush_now) scheduler_cv_.notify_one();
+}
+
+void Pipeline::record_locked(TaskOutcome outcome, FailureReason reason) {
+  std::vector<core::ClaimedTask> followers;
+  if (const auto lead = leading_.find(outcome.task_id); lead != leading_.end()) {
+    const auto shared = shared_.find(lead->second);
+    followers = std::move(shared->second.followers);
+    shared_.erase(shared);
+    leading_.erase(lead);
+  }
+  // The leader's first: the store checks a follower's reuse against what it recorded.
+  const TaskOutcome& leader = outcomes_.emplace_back(std::move(outcome));
+  outcome_reasons_.push_back(reason);
+  const TaskOutcome shared = leader;  // emplace_back below may move `leader`
+  for (const auto& follower : followers) {
+    if (cancelled_.contains(follower.task_id)) {
+      drop(follower.task_id);
+      continue;
+    }
+    TaskOutcome mine = shared;
+    mine.task_id = follower.task_id;
+    mine.request_id = follower.request_id;
+    if (mine.kind == TaskOutcome::Kind::succeeded) {
+      mine.output_name = output_name(follower, extension_of(shared.output_name.value_or("")));
+      mine.reused = core::Reuse::duplicate;
+      mine.sizes = size_names(follower);
+    }
+    outcomes_.push_back(std::move(mine));
+    outcome_reasons_.push_back(reason);
+  }
 }
 
 void Pipeline::flush_outcomes() {

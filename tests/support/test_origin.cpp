@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
@@ -36,6 +37,8 @@ struct Request {
   std::string query;  // without the '?'
   bool keep_alive = true;
   std::size_t content_length = 0;
+  std::string if_none_match;  // lower case, as every header value here
+  std::string if_modified_since;
 };
 
 std::string lower(std::string_view s) {
@@ -116,6 +119,8 @@ std::optional<Request> parse_request(std::string_view head) {
         req.keep_alive = value != "close" && (req.keep_alive || value == "keep-alive");
       if (name == "content-length")
         req.content_length = static_cast<std::size_t>(to_number(value).value_or(0));
+      if (name == "if-none-match") req.if_none_match = value;
+      if (name == "if-modified-since") req.if_modified_since = value;
     }
     if (end == std::string_view::npos) break;
     rest.remove_prefix(end + 2);
@@ -246,6 +251,8 @@ struct TestOrigin::State {
 
   std::mutex files_mutex;
   std::map<std::string, std::shared_ptr<const std::string>> files;
+  std::map<std::string, std::string, std::less<>> aliases;  // guarded by files_mutex
+  std::size_t not_modified = 0;                             // guarded by stats_mutex
 
   // Sleeps unless the origin is shutting down; false when it is.
   bool pause(std::chrono::milliseconds ms) {
@@ -316,6 +323,35 @@ struct TestOrigin::State {
     return respond(fd, req, w, 200, content_type_for(std::string(name)), *data);
   }
 
+  // The file with validators: an ETag made from its bytes and a fixed Last-Modified; a
+  // request that names either gets 304 without a body.
+  bool serve_validated(int fd, const Request& req, Working& w, std::string_view name) {
+    const auto data = file(name);
+    if (!data) return respond(fd, req, w, 404, "text/plain", "no such file\n");
+    const std::string etag = "\"" + std::to_string(std::hash<std::string>{}(*data)) + "\"";
+    const std::string last_modified = "Sat, 05 Dec 2026 10:00:00 GMT";
+    const std::string validators = "ETag: " + etag + "\r\nLast-Modified: " + last_modified + "\r\n";
+    const bool fresh = req.if_none_match.empty()
+                           ? req.if_modified_since == lower(last_modified)
+                           : req.if_none_match.find(etag) != std::string::npos;
+    if (fresh) {
+      {
+        std::lock_guard lock(stats_mutex);
+        ++not_modified;
+      }
+      w.release();
+      std::string out = head(304, "", std::nullopt, req.keep_alive, validators);
+      return send_all(fd, out) && req.keep_alive;
+    }
+    return respond(fd, req, w, 200, content_type_for(std::string(name)), *data, validators);
+  }
+
+  std::string alias(std::string_view key) {
+    std::lock_guard lock(files_mutex);
+    const auto it = aliases.find(key);
+    return it == aliases.end() ? std::string(key) : it->second;
+  }
+
   // Joins the rest of the path (for NAMEs given after route arguments).
   static std::string rest(const std::vector<std::string_view>& parts, std::size_t from) {
     std::string name;
@@ -337,6 +373,10 @@ struct TestOrigin::State {
     };
 
     if (route == "photos" && parts.size() >= 2) return serve_file(fd, req, w, rest(parts, 1));
+    if (route == "validated" && parts.size() >= 2)
+      return serve_validated(fd, req, w, rest(parts, 1));
+    if (route == "alias" && parts.size() >= 2)
+      return serve_validated(fd, req, w, alias(rest(parts, 1)));
 
     if (route == "status" && number(1)) {
       const int status = static_cast<int>(*number(1));
@@ -580,8 +620,19 @@ std::size_t TestOrigin::max_concurrent_requests() const {
   return state_->max_concurrent;
 }
 
+std::size_t TestOrigin::not_modified_responses() const {
+  std::lock_guard lock(state_->stats_mutex);
+  return state_->not_modified;
+}
+
+void TestOrigin::set_alias(std::string_view key, std::string_view name) {
+  std::lock_guard lock(state_->files_mutex);
+  state_->aliases[std::string(key)] = std::string(name);
+}
+
 void TestOrigin::reset_stats() {
   std::lock_guard lock(state_->stats_mutex);
+  state_->not_modified = 0;
   state_->counts.clear();
   state_->total = 0;
   state_->accepted = 0;

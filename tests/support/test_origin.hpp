@@ -6,7 +6,12 @@
 //
 // Routes (any ?query is ignored except where noted, so /photos/a.jpg?v=1 and ?v=2 are
 // distinct URLs for the same file):
-//   /photos/NAME            the file NAME, Content-Type by extension
+//   /photos/NAME            the file NAME, Content-Type by extension (no validators)
+//   /validated/NAME         the file NAME with an ETag (from its bytes) and a Last-Modified;
+//                           304 without a body to If-None-Match naming that ETag (or, without
+//                           If-None-Match, to If-Modified-Since equal to that date)
+//   /alias/KEY              as /validated/ for the file set_alias(KEY, …) names (default KEY):
+//                           a URL whose bytes change when the test says so
 //   /status/NNN             status NNN with a small text body
 //   /flaky/N/NAME           500 for the first N requests of this path, then the file
 //   /retry-after/S/NAME     first request: 503 with "Retry-After: S" (S percent-decoded,
@@ -56,6 +61,10 @@ class TestOrigin {
   // Most requests being worked on at the same moment (a request counts from the end of
   // its headers until its response starts to be written, so sleeping routes show overlap).
   std::size_t max_concurrent_requests() const;
+  // 304 answers sent by /validated/ and /alias/ (requests answered without the bytes).
+  std::size_t not_modified_responses() const;
+  // /alias/KEY serves the file NAME from now on.
+  void set_alias(std::string_view key, std::string_view name);
   void reset_stats();
 
   static std::filesystem::path photos_dir();

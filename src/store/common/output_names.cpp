@@ -13,10 +13,11 @@ std::vector<std::string> stored_names(const core::TaskOutcome& outcome) {
   return names;
 }
 
-std::vector<std::string> name_suffixes(const std::vector<std::string>& sizes) {
-  std::vector<std::string> suffixes{""};
-  for (const auto& size : sizes) suffixes.push_back("-" + size);
-  return suffixes;
+std::vector<std::string> stored_keys(const std::string& key,
+                                     const std::vector<std::string>& sizes) {
+  std::vector<std::string> keys{key};
+  for (const auto& size : sizes) keys.push_back(core::sized_output_name(key, size));
+  return keys;
 }
 
 std::vector<std::string> size_names(const std::string& stored_sizes, std::string_view backend) {

@@ -47,7 +47,7 @@ core::OutputChoices read_output_choices(const Row& row, int first, std::string_v
 
 inline constexpr std::string_view kRequestColumns =
     "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
-    "failure_reason, products_total, total, succeeded, failed, owner_key, "
+    "failure_reason, products_total, total, succeeded, failed, reused, owner_key, "
     "quality_target, max_bytes, never_larger, sizes";
 static_assert(kRequestColumns.ends_with(kOutputChoiceColumns), "read_request reads them last");
 
@@ -69,8 +69,9 @@ core::RequestRecord read_request(const Row& row, std::string_view backend) {
   r.progress.total = row.integer(10);
   r.progress.succeeded = row.integer(11);
   r.progress.failed = row.integer(12);
-  r.owner_key = row.optional_text(13);
-  r.choices = read_output_choices(row, 14, backend);
+  r.progress.reused = row.integer(13);
+  r.owner_key = row.optional_text(14);
+  r.choices = read_output_choices(row, 15, backend);
   return r;
 }
 
@@ -125,7 +126,7 @@ inline constexpr std::string_view kProductColumns =
 inline constexpr int kProductColumnCount = 4;
 inline constexpr std::string_view kImageColumns =
     "t.image_idx, t.source_url, t.state, t.attempts, t.output_name, t.error, t.bytes_in, "
-    "t.bytes_out, t.quality_used, t.score, t.kept";
+    "t.bytes_out, t.quality_used, t.score, t.kept, t.blob_key, t.reused";
 
 template <class Row>
 core::ProductRecord read_product(const Row& row) {
@@ -154,7 +155,39 @@ core::ImageRecord read_image(const Row& row, int first, std::string_view backend
     image.report.quality = static_cast<int>(*quality);
   image.report.score = row.optional_double(first + 9);
   image.report.kept = row.integer(first + 10) != 0;
+  image.blob_key = row.optional_text(first + 11);
+  if (const auto reused = row.optional_text(first + 12))
+    image.reused = parse_stored(core::parse_reuse(*reused), *reused, backend, "reuse");
   return image;
+}
+
+// The columns of a `sources` row (core::KnownSource), in the order read_known_source
+// reads them.
+inline constexpr std::string_view kSourceColumns =
+    "sha256, etag, last_modified, blob_key, bytes_in, bytes_out, quality_used, score, kept, "
+    "checked_at";
+
+template <class Row>
+core::KnownSource read_known_source(const Row& row, int first) {
+  core::KnownSource known;
+  known.sha256 = row.text(first);
+  known.etag = row.optional_text(first + 1);
+  known.last_modified = row.optional_text(first + 2);
+  known.blob_key = row.text(first + 3);
+  known.bytes_in = row.int64(first + 4);
+  known.bytes_out = row.int64(first + 5);
+  if (const auto quality = row.optional_int64(first + 6))
+    known.report.quality = static_cast<int>(*quality);
+  known.report.score = row.optional_double(first + 7);
+  known.report.kept = row.integer(first + 8) != 0;
+  known.checked_at = row.int64(first + 9);
+  return known;
+}
+
+// The stored value of a reuse: NULL for none.
+inline std::optional<std::string> stored_reuse(core::Reuse reused) {
+  if (reused == core::Reuse::none) return std::nullopt;
+  return std::string(core::to_string(reused));
 }
 
 }  // namespace imgbatch::store::common

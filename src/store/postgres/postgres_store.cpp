@@ -1,6 +1,7 @@
 #include "postgres/postgres_store.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -126,7 +127,7 @@ WITH turn AS (
                    attempts = tasks.attempts + 1, updated_at = $3
   FROM picked WHERE tasks.id = picked.id
   RETURNING tasks.id, tasks.request_seq, tasks.product_idx, tasks.image_idx,
-            tasks.source_url, tasks.attempts
+            tasks.source_url, tasks.attempts, tasks.source_key
 ), started AS (
   UPDATE requests SET last_turn = turn.last_turn, status = 'processing',
     updated_at = CASE WHEN requests.status = 'pending' THEN $3 ELSE requests.updated_at END
@@ -135,7 +136,8 @@ WITH turn AS (
 )
 SELECT claimed.id, requests.id, claimed.product_idx, claimed.image_idx, claimed.source_url,
        claimed.attempts, requests.quality, requests.format, requests.quality_target,
-       requests.max_bytes, requests.never_larger, requests.sizes
+       requests.max_bytes, requests.never_larger, requests.sizes, claimed.source_key,
+       requests.created_at
 FROM claimed JOIN requests ON requests.seq = claimed.request_seq
 ORDER BY claimed.id
 )sql";
@@ -166,11 +168,12 @@ WHERE tasks.id = retry.id AND tasks.state = 'running' AND tasks.lease_owner = re
 constexpr std::string_view kEndTasks = R"sql(
 WITH outcome AS (
   SELECT DISTINCT ON (id) id, state, output_name, error, bytes_in, bytes_out, quality_used,
-         score, kept, n
+         score, kept, blob_key, reused, n
   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
-              $8::bigint[], $9::text[], $10::bigint[])
+              $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::text[])
          WITH ORDINALITY
-         AS o (id, state, output_name, error, bytes_in, bytes_out, quality_used, score, kept, n)
+         AS o (id, state, output_name, error, bytes_in, bytes_out, quality_used, score, kept,
+               blob_key, reused, n)
   ORDER BY id, n
 ), ended AS (
   UPDATE tasks SET
@@ -180,13 +183,20 @@ WITH outcome AS (
     error = CASE WHEN outcome.state = 'failed' THEN outcome.error ELSE tasks.error END,
     bytes_in = outcome.bytes_in, bytes_out = outcome.bytes_out,
     quality_used = outcome.quality_used, score = outcome.score::double precision,
-    kept = outcome.kept, lease_owner = NULL, lease_expires = NULL, updated_at = $7
+    kept = outcome.kept, lease_owner = NULL, lease_expires = NULL, updated_at = $7,
+    -- A done task names the image it uses: the outcome's key, or its own REQUEST/NAME.
+    blob_key = CASE WHEN outcome.state = 'done'
+                    THEN coalesce(outcome.blob_key, (SELECT id FROM requests
+                                  WHERE seq = tasks.request_seq) || '/' || outcome.output_name)
+               END,
+    reused = outcome.reused
   FROM outcome
   WHERE tasks.id = outcome.id AND tasks.state IN ('pending', 'running')
-  RETURNING tasks.request_seq, tasks.state, outcome.n
+  RETURNING tasks.request_seq, tasks.state, tasks.reused, outcome.n
 ), tally AS (
   SELECT request_seq, count(*) FILTER (WHERE state = 'done') AS succeeded,
-         count(*) FILTER (WHERE state = 'failed') AS failed, min(n) AS first
+         count(*) FILTER (WHERE state = 'failed') AS failed,
+         count(*) FILTER (WHERE reused IS NOT NULL) AS reused, min(n) AS first
   FROM ended GROUP BY request_seq
 ), locked AS MATERIALIZED (
   SELECT requests.seq FROM requests JOIN tally ON requests.seq = tally.request_seq
@@ -196,6 +206,7 @@ WITH outcome AS (
   UPDATE requests SET
     succeeded = requests.succeeded + tally.succeeded,
     failed = requests.failed + tally.failed,
+    reused = requests.reused + tally.reused,
     updated_at = $7,
     status = CASE WHEN requests.status IN ('pending', 'processing')
                        AND requests.succeeded + tally.succeeded + requests.failed + tally.failed
@@ -397,14 +408,15 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
                      send);
                });
     db.copy_in(
-        "COPY tasks (request_seq, product_idx, image_idx, source_url, updated_at)"
+        "COPY tasks (request_seq, product_idx, image_idx, source_url, updated_at, source_key)"
         " FROM STDIN",
         "storing image tasks", [&](auto send) {
+          std::size_t image = 0;  // the task's position in source_keys
           send_rows(
               request.products.size(),
               [&](std::size_t p, std::string& rows) {
                 const auto& urls = request.products[p].image_urls;
-                for (std::size_t i = 0; i < urls.size(); ++i) {
+                for (std::size_t i = 0; i < urls.size(); ++i, ++image) {
                   append_copy_field(rows, seq);
                   rows += '\t';
                   append_copy_field(rows, static_cast<std::int64_t>(p));
@@ -414,6 +426,11 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
                   append_copy_field(rows, urls[i]);
                   rows += '\t';
                   append_copy_field(rows, request.created_at);
+                  rows += '\t';
+                  if (image < request.source_keys.size() && !request.source_keys[image].empty())
+                    append_copy_field(rows, request.source_keys[image]);
+                  else
+                    rows += "\\N";  // COPY's NULL: not shared
                   rows += '\n';
                 }
               },
@@ -467,6 +484,19 @@ std::vector<core::ProductRecord> PostgresStore::get_products(const std::string& 
           common::read_image(row, common::kProductColumnCount, kBackend));
     }
     return products;
+  });
+}
+
+std::optional<std::string> PostgresStore::image_key(const std::string& request_id, int product,
+                                                    int image) {
+  return run("looking up an image's key", [&](Connection& db) -> std::optional<std::string> {
+    const Result rows = db.query(
+        "SELECT t.blob_key FROM tasks t JOIN requests r ON r.seq = t.request_seq"
+        " WHERE r.id = $1 AND r.deleted_at IS NULL AND t.product_idx = $2"
+        " AND t.image_idx = $3 AND t.state = 'done'",
+        Params().add(request_id).add(product).add(image), "looking up an image's key");
+    if (rows.rows() == 0 || rows.is_null(0, 0)) return std::nullopt;
+    return rows.text(0, 0);
   });
 }
 
@@ -643,26 +673,40 @@ Store::PurgeStep PostgresStore::purge_step(std::optional<core::TimeMs> ended_bef
       const std::int64_t seq = oldest.int64(0, 0);
       const std::string id = oldest.text(0, 1);
       step.more = oldest.rows() > 1;  // a second one waits
-      // Tasks first, their image keys queued in this same transaction; then products; the
-      // request row last, once nothing refers to it. Tasks in the order of their unique
-      // index, (request_seq, product_idx, image_idx): a chunk never sorts the whole request.
-      // The full-size image (suffix ''), then each size (common::sized_name_sql).
-      for (const std::string& suffix :
-           common::name_suffixes(common::size_names(oldest.text(0, 2), kBackend)))
-        db.query("INSERT INTO blob_deletions (key) SELECT $1 || '/' || " +
-                     common::sized_name_sql("$4") +
-                     " FROM (SELECT product_idx, image_idx, output_name FROM tasks"
-                     " WHERE request_seq = $2 ORDER BY product_idx, image_idx LIMIT $3) chosen"
-                     " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx"
-                     " ON CONFLICT DO NOTHING",
-                 Params().add(id).add(seq).add(chunk).add(suffix),
-                 "queueing a deleted request's images");
-      const int tasks_removed =
-          db.query(
-                "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE request_seq = $1"
-                " ORDER BY product_idx, image_idx LIMIT $2)",
-                Params().add(seq).add(chunk), "purging a deleted request's tasks")
-              .affected();
+      // Tasks first, the images no other task names queued in this same transaction;
+      // then products; the request row last, once nothing refers to it. Tasks in the
+      // order of their unique index, (request_seq, product_idx, image_idx): a chunk never
+      // sorts the whole request.
+      const Result removed = db.query(
+          "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE request_seq = $1"
+          " ORDER BY product_idx, image_idx LIMIT $2) RETURNING blob_key",
+          Params().add(seq).add(chunk), "purging a deleted request's tasks");
+      const int tasks_removed = removed.rows();
+      std::vector<std::string> keys;
+      for (int row = 0; row < removed.rows(); ++row)
+        if (!removed.is_null(row, 0)) keys.push_back(removed.text(row, 0));
+      std::sort(keys.begin(), keys.end());
+      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+      const auto sizes = common::size_names(oldest.text(0, 2), kBackend);
+      for (const std::string& key : keys) {
+        // The source's row is locked first, and the references counted after, in a
+        // statement of their own: a finish_tasks reusing this image either committed
+        // before (its task is counted) or checks the row after this transaction (and
+        // finds it gone). docs/architecture.md, "Shared sources and outputs".
+        db.query("SELECT 1 FROM sources WHERE blob_key = $1 FOR UPDATE", Params().add(key),
+                 "locking a shared image's source");
+        if (db.query("SELECT EXISTS (SELECT 1 FROM tasks WHERE blob_key = $1)::int",
+                     Params().add(key), "counting the references to an image")
+                .integer(0, 0) != 0)
+          continue;
+        db.query("DELETE FROM sources WHERE blob_key = $1", Params().add(key),
+                 "forgetting a removed image");
+        std::vector<std::optional<std::string>> doomed;
+        for (auto& name : common::stored_keys(key, sizes)) doomed.emplace_back(std::move(name));
+        db.query(
+            "INSERT INTO blob_deletions (key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+            Params().add_literal(array_literal(doomed)), "queueing an image for removal");
+      }
       int products_removed = 0;
       if (tasks_removed < chunk)
         products_removed =
@@ -759,6 +803,25 @@ std::vector<core::ClaimedTask> PostgresStore::claim_tasks(const std::string& own
       task.format =
           parse_stored(core::parse_image_format(format), format, kBackend, "image format");
       task.choices = common::read_output_choices(rows.row(row), 8, kBackend);
+      if (!rows.is_null(row, 12)) task.source_key = rows.text(row, 12);
+      task.request_created_at = rows.int64(row, 13);
+    }
+    // What is known of each shared source, read in the claim's transaction.
+    std::vector<std::optional<std::string>> source_keys;
+    for (const auto& task : claimed)
+      if (task.source_key) source_keys.push_back(task.source_key);
+    if (!source_keys.empty()) {
+      const Result known = db.query(
+          common::select_sql("SELECT source_key, ", common::kSourceColumns,
+                             " FROM sources WHERE source_key = ANY($1::text[])"),
+          Params().add_literal(array_literal(source_keys)), "reading what is known of sources");
+      std::unordered_map<std::string, core::KnownSource> by_key;
+      for (int row = 0; row < known.rows(); ++row)
+        by_key.emplace(known.text(row, 0), common::read_known_source(known.row(row), 1));
+      for (auto& task : claimed)
+        if (task.source_key)
+          if (const auto found = by_key.find(*task.source_key); found != by_key.end())
+            task.known = found->second;
     }
     transaction.commit("committing a claim");
     return claimed;
@@ -860,19 +923,73 @@ int PostgresStore::release_departed_owners(const std::string& self, core::TimeMs
   });
 }
 
+namespace {
+
+// finish_tasks' batched statements, filled from the outcomes they apply to.
+struct EndBatch {
+  std::vector<std::int64_t> ids, bytes_in, bytes_out, kept;
+  std::vector<std::optional<std::string>> states, outputs, errors, qualities, scores, blob_keys,
+      reused;
+  // Every image a succeeded outcome stored itself, by task: kQueueCancelledImages' input.
+  std::vector<std::int64_t> stored_ids;
+  std::vector<std::optional<std::string>> stored_names;
+
+  void add(const core::TaskOutcome& outcome) {
+    ids.push_back(outcome.task_id);
+    states.emplace_back(*common::end_state(outcome));
+    outputs.push_back(outcome.output_name);
+    errors.push_back(outcome.error);
+    bytes_in.push_back(outcome.bytes_in);
+    bytes_out.push_back(outcome.bytes_out);
+    const auto& report = outcome.report;
+    qualities.push_back(report.quality ? std::optional(std::to_string(*report.quality))
+                                       : std::nullopt);
+    scores.push_back(report.score ? std::optional(real_text(*report.score)) : std::nullopt);
+    kept.push_back(report.kept ? 1 : 0);
+    const bool done = outcome.kind == core::TaskOutcome::Kind::succeeded;
+    blob_keys.push_back(done ? outcome.blob_key : std::nullopt);
+    reused.push_back(done ? common::stored_reuse(outcome.reused) : std::nullopt);
+    if (done && outcome.reused != core::Reuse::none) return;  // its image is not its own
+    for (auto& name : common::stored_names(outcome)) {
+      stored_ids.push_back(outcome.task_id);
+      stored_names.emplace_back(std::move(name));
+    }
+  }
+};
+
+// A source's row after an outcome (sqlite_store.cpp's kRememberSource and kConfirmSource).
+// Remembered only while the task is done and names the image, so the row never names an
+// image that is not referenced.
+constexpr std::string_view kRememberSource = R"sql(
+INSERT INTO sources (source_key, sha256, etag, last_modified, blob_key, bytes_in, bytes_out,
+                     quality_used, score, kept, checked_at)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $12 AND state = 'done' AND blob_key = $5)
+ON CONFLICT (source_key) DO UPDATE SET sha256 = excluded.sha256, etag = excluded.etag,
+  last_modified = excluded.last_modified, blob_key = excluded.blob_key,
+  bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,
+  quality_used = excluded.quality_used, score = excluded.score, kept = excluded.kept,
+  checked_at = excluded.checked_at
+)sql";
+constexpr std::string_view kConfirmSource = R"sql(
+UPDATE sources SET etag = coalesce($3, etag), last_modified = coalesce($4, last_modified),
+                   checked_at = greatest(checked_at, $5)
+WHERE source_key = $1 AND blob_key = $2
+)sql";
+
+}  // namespace
+
 std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                                      core::TimeMs now) {
   if (outcomes.empty()) return {};
-  // Split into the two batched statements. Applied one by one (as SQLite does), a retry
+  // Split into the batched statements. Applied one by one (as SQLite does), a retry
   // that comes after an outcome ending the same task finds it ended and does nothing, so
   // it is dropped here; a retry before it is applied first, as the statements run in
-  // that order.
-  std::vector<std::int64_t> retry_ids, retry_at, end_ids, bytes_in, bytes_out, kept;
-  std::vector<std::optional<std::string>> retry_errors, retry_owners, end_states, end_outputs,
-      end_errors, qualities, scores;
-  // Every image a succeeded outcome stored, by task: kQueueCancelledImages' input.
-  std::vector<std::int64_t> stored_ids;
-  std::vector<std::optional<std::string>> stored_names;
+  // that order. Reused outcomes go last, once the outcomes that made images have named
+  // them in `sources` (a duplicate in the same batch reuses what its leader made).
+  std::vector<std::int64_t> retry_ids, retry_at;
+  std::vector<std::optional<std::string>> retry_errors, retry_owners;
+  std::vector<const core::TaskOutcome*> made, reused;
   std::unordered_set<std::int64_t> ended_before;
   for (const core::TaskOutcome& outcome : outcomes) {
     if (!common::end_state(outcome)) {
@@ -884,25 +1001,14 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
       continue;
     }
     ended_before.insert(outcome.task_id);
-    end_ids.push_back(outcome.task_id);
-    end_states.emplace_back(*common::end_state(outcome));
-    end_outputs.push_back(outcome.output_name);
-    end_errors.push_back(outcome.error);
-    bytes_in.push_back(outcome.bytes_in);
-    bytes_out.push_back(outcome.bytes_out);
-    const auto& report = outcome.report;
-    qualities.push_back(report.quality ? std::optional(std::to_string(*report.quality))
-                                       : std::nullopt);
-    scores.push_back(report.score ? std::optional(real_text(*report.score)) : std::nullopt);
-    kept.push_back(report.kept ? 1 : 0);
-    for (auto& name : common::stored_names(outcome)) {
-      stored_ids.push_back(outcome.task_id);
-      stored_names.emplace_back(std::move(name));
-    }
+    const bool reuse =
+        outcome.kind == core::TaskOutcome::Kind::succeeded && outcome.reused != core::Reuse::none;
+    (reuse ? reused : made).push_back(&outcome);
   }
 
   return run("recording task outcomes", [&](Connection& db) {
     Transaction transaction(db);
+    bool notify = false;
     if (!retry_ids.empty()) {
       const int retried = db.query(kScheduleRetries,
                                    Params()
@@ -913,22 +1019,27 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
                                        .add(now),
                                    "scheduling task retries")
                               .affected();
-      if (retried > 0) db.exec(kNotifyWork, "announcing retried tasks");
+      notify = retried > 0;
     }
     std::vector<std::string> completed;
-    if (!end_ids.empty()) {
+    const auto end = [&](const std::vector<const core::TaskOutcome*>& group) {
+      if (group.empty()) return;
+      EndBatch batch;
+      for (const auto* outcome : group) batch.add(*outcome);
       const Result rows = db.query(kEndTasks,
                                    Params()
-                                       .add_literal(array_literal(end_ids))
-                                       .add_literal(array_literal(end_states))
-                                       .add_literal(array_literal(end_outputs))
-                                       .add_literal(array_literal(end_errors))
-                                       .add_literal(array_literal(bytes_in))
-                                       .add_literal(array_literal(bytes_out))
+                                       .add_literal(array_literal(batch.ids))
+                                       .add_literal(array_literal(batch.states))
+                                       .add_literal(array_literal(batch.outputs))
+                                       .add_literal(array_literal(batch.errors))
+                                       .add_literal(array_literal(batch.bytes_in))
+                                       .add_literal(array_literal(batch.bytes_out))
                                        .add(now)
-                                       .add_literal(array_literal(qualities))
-                                       .add_literal(array_literal(scores))
-                                       .add_literal(array_literal(kept)),
+                                       .add_literal(array_literal(batch.qualities))
+                                       .add_literal(array_literal(batch.scores))
+                                       .add_literal(array_literal(batch.kept))
+                                       .add_literal(array_literal(batch.blob_keys))
+                                       .add_literal(array_literal(batch.reused)),
                                    "recording ended tasks");
       std::vector<PendingDelivery> deliveries;
       for (int row = 0; row < rows.rows(); ++row) {
@@ -936,13 +1047,82 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
         if (!rows.is_null(row, 1)) deliveries.push_back({rows.text(row, 0), rows.text(row, 1)});
       }
       insert_deliveries(db, deliveries, now);
-      if (!stored_ids.empty())
+      if (!batch.stored_ids.empty())
         db.query(kQueueCancelledImages,
                  Params()
-                     .add_literal(array_literal(stored_ids))
-                     .add_literal(array_literal(stored_names)),
+                     .add_literal(array_literal(batch.stored_ids))
+                     .add_literal(array_literal(batch.stored_names)),
                  "queueing the images of cancelled requests");
+    };
+    const auto source_row = [&](const core::TaskOutcome& outcome, std::string_view sql) {
+      db.query(sql,
+               Params()
+                   .add(*outcome.source_key)
+                   .add(outcome.sha256)
+                   .add(outcome.etag)
+                   .add(outcome.last_modified)
+                   .add(outcome.blob_key)
+                   .add(outcome.bytes_in)
+                   .add(outcome.bytes_out)
+                   .add(outcome.report.quality)
+                   .add(outcome.report.score)
+                   .add(outcome.report.kept ? 1 : 0)
+                   .add(now)
+                   .add(outcome.task_id),
+               "remembering a source");
+    };
+
+    end(made);
+    for (const auto* outcome : made)
+      if (outcome->kind == core::TaskOutcome::Kind::succeeded && outcome->source_key &&
+          !outcome->sha256.empty() && outcome->blob_key)
+        source_row(*outcome, kRememberSource);
+
+    if (!reused.empty()) {
+      // A reuse counts only while the source still names the image. The rows are locked
+      // (in key order), so a purge that would remove the image's last reference either
+      // committed before (the row is gone: the task is made again) or waits for this
+      // transaction and then counts this task among the references.
+      std::vector<std::optional<std::string>> keys;
+      for (const auto* outcome : reused) keys.push_back(outcome->source_key.value_or(""));
+      const Result rows = db.query(
+          "SELECT source_key, blob_key FROM sources WHERE source_key = ANY($1::text[])"
+          " ORDER BY source_key FOR UPDATE",
+          Params().add_literal(array_literal(keys)), "checking that shared images are there");
+      std::unordered_map<std::string, std::string> named;
+      for (int row = 0; row < rows.rows(); ++row)
+        named.emplace(rows.text(row, 0), rows.text(row, 1));
+      std::vector<const core::TaskOutcome*> valid;
+      std::vector<std::int64_t> again;
+      for (const auto* outcome : reused) {
+        const auto found = named.find(outcome->source_key.value_or(""));
+        if (found != named.end() && outcome->blob_key && found->second == *outcome->blob_key)
+          valid.push_back(outcome);
+        else
+          again.push_back(outcome->task_id);
+      }
+      if (!again.empty())
+        notify =
+            db.query(
+                  "UPDATE tasks SET state = 'pending', not_before = $2, lease_owner = NULL,"
+                  " lease_expires = NULL, updated_at = $2"
+                  " WHERE id = ANY($1::bigint[]) AND state IN ('pending', 'running')",
+                  Params().add_literal(array_literal(again)).add(now), "making tasks' images again")
+                    .affected() > 0 ||
+            notify;
+      end(valid);
+      for (const auto* outcome : valid)
+        if (outcome->reused != core::Reuse::duplicate)
+          db.query(kConfirmSource,
+                   Params()
+                       .add(*outcome->source_key)
+                       .add(*outcome->blob_key)
+                       .add(outcome->etag)
+                       .add(outcome->last_modified)
+                       .add(now),
+                   "confirming a source");
     }
+    if (notify) db.exec(kNotifyWork, "announcing retried tasks");
     transaction.commit("committing task outcomes");
     return completed;
   });

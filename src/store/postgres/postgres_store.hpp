@@ -36,6 +36,8 @@ class PostgresStore final : public Store {
   std::optional<core::RequestRecord> get_request(const std::string& id) override;
   std::vector<core::ProductRecord> get_products(const std::string& request_id, int offset,
                                                 int limit) override;
+  std::optional<std::string> image_key(const std::string& request_id, int product,
+                                       int image) override;
   std::vector<core::RequestRecord> list_requests(int limit, int offset) override;
   std::vector<core::RequestRecord> list_requests_of(const std::string& owner_key, int limit,
                                                     int offset) override;

@@ -183,6 +183,36 @@ ALTER TABLE tasks ADD COLUMN score DOUBLE PRECISION;
 ALTER TABLE tasks ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 10: shared sources and outputs (issue 15; docs/architecture.md). As SQLite's 9.
+constexpr std::string_view kSchemaV10 = R"sql(
+-- The task's source key (none: never shared), the key of the image it uses once done
+-- (its own or a shared one) and how it was reused ('304', 'same-bytes', 'duplicate').
+ALTER TABLE tasks ADD COLUMN source_key TEXT;
+ALTER TABLE tasks ADD COLUMN blob_key TEXT;
+ALTER TABLE tasks ADD COLUMN reused TEXT;
+-- Images stored before this version are each their own task's.
+UPDATE tasks SET blob_key = requests.id || '/' || tasks.output_name
+  FROM requests WHERE requests.seq = tasks.request_seq AND tasks.output_name IS NOT NULL;
+-- The references to an image, counted when a task that names it is purged.
+CREATE INDEX tasks_by_blob_key ON tasks (blob_key) WHERE blob_key IS NOT NULL;
+ALTER TABLE requests ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
+-- What is known of each source: written with the task whose output it names.
+CREATE TABLE sources (
+  source_key    TEXT PRIMARY KEY,
+  sha256        TEXT NOT NULL,
+  etag          TEXT,
+  last_modified TEXT,
+  blob_key      TEXT NOT NULL,
+  bytes_in      BIGINT NOT NULL,
+  bytes_out     BIGINT NOT NULL,
+  quality_used  INTEGER,
+  score         DOUBLE PRECISION,
+  kept          INTEGER NOT NULL,
+  checked_at    BIGINT NOT NULL
+);
+CREATE INDEX sources_by_blob_key ON sources (blob_key);
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
@@ -194,7 +224,8 @@ std::span<const common::Migration> migrations() {
                                       {6, kSchemaV6},
                                       {7, kSchemaV7},
                                       {8, kSchemaV8},
-                                      {9, kSchemaV9}});
+                                      {9, kSchemaV9},
+                                      {10, kSchemaV10}});
   return schema.migrations();
 }
 

@@ -64,6 +64,13 @@ class BatchInsert {
   static void bind(Query& query, int index, const std::string& value) {
     query.bind_static(index, value);
   }
+  // Nullable text: the string pointed to, or NULL.
+  static void bind(Query& query, int index, const std::string* value) {
+    if (value == nullptr)
+      query.bind_null(index);
+    else
+      query.bind_static(index, *value);
+  }
 
   static std::string values_sql(std::string_view head, int columns, int rows) {
     std::string tuple = "(";

@@ -206,6 +206,36 @@ ALTER TABLE tasks ADD COLUMN score REAL;
 ALTER TABLE tasks ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 9: shared sources and outputs (issue 15; docs/architecture.md).
+constexpr std::string_view kSchemaV9 = R"sql(
+-- The task's source key (none: never shared), the key of the image it uses once done
+-- (its own or a shared one) and how it was reused ('304', 'same-bytes', 'duplicate').
+ALTER TABLE tasks ADD COLUMN source_key TEXT;
+ALTER TABLE tasks ADD COLUMN blob_key TEXT;
+ALTER TABLE tasks ADD COLUMN reused TEXT;
+-- Images stored before this version are each their own task's.
+UPDATE tasks SET blob_key = (SELECT id FROM requests WHERE requests.seq = tasks.request_seq)
+  || '/' || output_name WHERE output_name IS NOT NULL;
+-- The references to an image, counted when a task that names it is purged.
+CREATE INDEX tasks_by_blob_key ON tasks (blob_key) WHERE blob_key IS NOT NULL;
+ALTER TABLE requests ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
+-- What is known of each source: written with the task whose output it names.
+CREATE TABLE sources (
+  source_key    TEXT PRIMARY KEY,
+  sha256        TEXT NOT NULL,
+  etag          TEXT,
+  last_modified TEXT,
+  blob_key      TEXT NOT NULL,
+  bytes_in      INTEGER NOT NULL,
+  bytes_out     INTEGER NOT NULL,
+  quality_used  INTEGER,
+  score         REAL,
+  kept          INTEGER NOT NULL,
+  checked_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sources_by_blob_key ON sources (blob_key);
+)sql";
+
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
               "looking for a table");
@@ -230,7 +260,8 @@ std::span<const Migration> migrations() {
                                       {5, schema_v5()},
                                       {6, kSchemaV6},
                                       {7, kSchemaV7},
-                                      {8, kSchemaV8}});
+                                      {8, kSchemaV8},
+                                      {9, kSchemaV9}});
   return schema.migrations();
 }
 

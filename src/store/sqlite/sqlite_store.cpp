@@ -42,6 +42,24 @@ constexpr std::string_view kQueueCancelledImage =
     " WHERE tasks.id = ?1 AND tasks.state = 'failed' AND tasks.output_name IS NULL"
     " AND requests.status = 'cancelled'";
 
+// What finish_tasks writes of a source: a new output (remember) replaces the row; a reuse
+// confirmed by its server (confirm: a 304 or the same bytes) only refreshes the validators
+// and the time. Parameters: ?1 source key, ?2 sha256, ?3 etag, ?4 last_modified, ?5 blob
+// key, ?6 bytes_in, ?7 bytes_out, ?8 quality, ?9 score, ?10 kept, ?11 now.
+constexpr std::string_view kRememberSource =
+    "INSERT INTO sources (source_key, sha256, etag, last_modified, blob_key, bytes_in,"
+    " bytes_out, quality_used, score, kept, checked_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    " ON CONFLICT (source_key) DO UPDATE SET sha256 = excluded.sha256, etag = excluded.etag,"
+    " last_modified = excluded.last_modified, blob_key = excluded.blob_key,"
+    " bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,"
+    " quality_used = excluded.quality_used, score = excluded.score, kept = excluded.kept,"
+    " checked_at = excluded.checked_at";
+constexpr std::string_view kConfirmSource =
+    "UPDATE sources SET etag = coalesce(?3, etag), last_modified = coalesce(?4, last_modified),"
+    " checked_at = max(checked_at, ?11)"
+    " WHERE source_key = ?1 AND sha256 = ?2 AND blob_key = ?5";
+
 // Queues the notification for a request that has just ended; called inside the
 // transaction that ended it, so a crash cannot separate the two.
 void insert_delivery(Connection& db, const std::string& request_id, const std::string& url,
@@ -188,19 +206,22 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
       5, prepared.products(), "storing products");
   BatchInsert tasks(
       db,
-      "INSERT INTO tasks (request_seq, product_idx, image_idx, source_url, updated_at)"
-      " VALUES ",
-      5, prepared.total, "storing image tasks");
+      "INSERT INTO tasks (request_seq, product_idx, image_idx, source_url, updated_at,"
+      " source_key) VALUES ",
+      6, prepared.total, "storing image tasks");
   for (std::size_t p = 0; p < request.products.size(); ++p) {
     const auto& product = request.products[p];
     products.row(seq, static_cast<std::int64_t>(p), product.serial_number, product.product_name,
                  prepared.fields[p]);
   }
+  const auto& keys = request.source_keys;
+  std::size_t image = 0;  // the task's position in source_keys
   for (std::size_t p = 0; p < request.products.size(); ++p) {
     const auto& urls = request.products[p].image_urls;
-    for (std::size_t i = 0; i < urls.size(); ++i)
+    for (std::size_t i = 0; i < urls.size(); ++i, ++image)
       tasks.row(seq, static_cast<std::int64_t>(p), static_cast<std::int64_t>(i), urls[i],
-                request.created_at);
+                request.created_at,
+                image < keys.size() && !keys[image].empty() ? &keys[image] : nullptr);
   }
   products.finish();
   tasks.finish();
@@ -265,6 +286,19 @@ std::vector<core::ProductRecord> SqliteStore::get_products(const std::string& re
   }
   snapshot.commit();
   return products;
+}
+
+std::optional<std::string> SqliteStore::image_key(const std::string& request_id, int product,
+                                                  int image) {
+  auto db = reader();
+  Query query(*db,
+              "SELECT t.blob_key FROM tasks t JOIN requests r ON r.seq = t.request_seq"
+              " WHERE r.id = ?1 AND r.deleted_at IS NULL AND t.product_idx = ?2"
+              " AND t.image_idx = ?3 AND t.state = 'done'",
+              "looking up an image's key");
+  query.bind(1, request_id).bind(2, product).bind(3, image);
+  if (!query.step()) return std::nullopt;
+  return query.optional_text(0);
 }
 
 std::vector<core::RequestRecord> SqliteStore::list_requests(int limit, int offset) {
@@ -410,6 +444,35 @@ std::vector<std::int64_t> SqliteStore::cancelled_tasks(const std::vector<std::in
   return cancelled;
 }
 
+namespace {
+
+// Of these image keys, whose tasks were just removed, those that no task names any more
+// go: queued for removal with their sizes, and their source's row deleted so that no later
+// task can reuse them (under the one write lock, nothing can name them in between).
+void queue_unreferenced(Connection& db, const std::vector<std::string>& keys,
+                        const std::vector<std::string>& sizes) {
+  Query named(db, "SELECT EXISTS (SELECT 1 FROM tasks WHERE blob_key = ?1)",
+              "counting the references to an image");
+  Query forget(db, "DELETE FROM sources WHERE blob_key = ?1", "forgetting a removed image");
+  Query queue(db, "INSERT OR IGNORE INTO blob_deletions (key) VALUES (?1)",
+              "queueing an image for removal");
+  for (const std::string& key : keys) {
+    named.bind(1, key);
+    named.step();
+    const bool still_named = named.integer(0) != 0;
+    named.reset();
+    if (still_named) continue;
+    forget.bind(1, key).run();
+    forget.reset();
+    for (const std::string& name : common::stored_keys(key, sizes)) {
+      queue.bind(1, name).run();
+      queue.reset();
+    }
+  }
+}
+
+}  // namespace
+
 Store::PurgeStep SqliteStore::purge_step(std::optional<core::TimeMs> ended_before, core::TimeMs now,
                                          int chunk) {
   PurgeStep step;
@@ -453,20 +516,19 @@ Store::PurgeStep SqliteStore::purge_step(std::optional<core::TimeMs> ended_befor
     }
   }
   if (!id.empty()) {
-    // Tasks first, their image keys queued in this same transaction; then products; the
-    // request row last, once nothing refers to it. Tasks in the order of their unique
-    // index, (request_seq, product_idx, image_idx): a chunk never sorts the whole request.
-    // The full-size image (suffix ''), then each size (common::sized_name_sql).
-    Query queue(db,
-                "INSERT OR IGNORE INTO blob_deletions (key) SELECT ?1 || '/' || " +
-                    common::sized_name_sql("?4") +
-                    " FROM (SELECT product_idx, image_idx, output_name FROM tasks"
-                    " WHERE request_seq = ?2 ORDER BY product_idx, image_idx LIMIT ?3)"
-                    " WHERE output_name IS NOT NULL ORDER BY product_idx, image_idx",
-                "queueing a deleted request's images");
-    for (const std::string& suffix : common::name_suffixes(sizes)) {
-      queue.bind(1, id).bind(2, seq).bind(3, chunk).bind(4, suffix).run();
-      queue.reset();
+    // Tasks first, the images no other task names queued in this same transaction
+    // (common::queue_unreferenced); then products; the request row last, once nothing
+    // refers to it. Tasks in the order of their unique index, (request_seq, product_idx,
+    // image_idx): a chunk never sorts the whole request.
+    std::vector<std::string> keys;
+    {
+      Query named(db,
+                  "SELECT DISTINCT blob_key FROM (SELECT blob_key FROM tasks"
+                  " WHERE request_seq = ?1 ORDER BY product_idx, image_idx LIMIT ?2)"
+                  " WHERE blob_key IS NOT NULL",
+                  "listing the images of a deleted request's tasks");
+      named.bind(1, seq).bind(2, chunk);
+      while (named.step()) keys.push_back(named.text(0));
     }
     Query tasks(db,
                 "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE request_seq = ?1"
@@ -474,6 +536,7 @@ Store::PurgeStep SqliteStore::purge_step(std::optional<core::TimeMs> ended_befor
                 "purging a deleted request's tasks");
     tasks.bind(1, seq).bind(2, chunk).run();
     const int tasks_removed = db.changes();
+    queue_unreferenced(db, keys, sizes);
     int products_removed = 0;
     if (tasks_removed < chunk) {
       Query products(db,
@@ -563,7 +626,7 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
                 " attempts = attempts + 1, updated_at = ?3"
                 " WHERE id IN (SELECT id FROM tasks WHERE request_seq = ?5 AND state = 'pending'"
                 " AND not_before <= ?3 ORDER BY id LIMIT ?4)"
-                " RETURNING id, product_idx, image_idx, source_url, attempts",
+                " RETURNING id, product_idx, image_idx, source_url, attempts, source_key",
                 "claiming tasks");
     claim.bind(1, owner).bind(2, now + lease_ms).bind(3, now).bind(4, turn.tasks).bind(5, turn.seq);
     const std::size_t first = claimed.size();
@@ -574,16 +637,18 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
       task.image_index = claim.integer(2);
       task.source_url = claim.text(3);
       task.attempt = claim.integer(4);
+      task.source_key = claim.optional_text(5);
     }
     if (claimed.size() == first) continue;
 
     // The request has had its turn, and is processing from its first claim on.
-    Query start(db,
-                "UPDATE requests SET last_turn = ?2,"
-                " updated_at = CASE WHEN status = 'pending' THEN ?3 ELSE updated_at END,"
-                " status = 'processing' WHERE seq = ?1 RETURNING id, quality, format, " +
-                    std::string(common::kOutputChoiceColumns),
-                "marking a request as processing");
+    Query start(
+        db,
+        "UPDATE requests SET last_turn = ?2,"
+        " updated_at = CASE WHEN status = 'pending' THEN ?3 ELSE updated_at END,"
+        " status = 'processing' WHERE seq = ?1 RETURNING id, quality, format, created_at, " +
+            std::string(common::kOutputChoiceColumns),
+        "marking a request as processing");
     start.bind(1, turn.seq).bind(2, turn.last_turn).bind(3, now);
     if (!start.step())
       throw StoreError("sqlite: task " + std::to_string(claimed[first].task_id) +
@@ -593,7 +658,8 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
     const std::string format_name = start.text(2);
     const core::ImageFormat format =
         parse_stored(core::parse_image_format(format_name), format_name, kBackend, "image format");
-    const core::OutputChoices choices = common::read_output_choices(start, 3, kBackend);
+    const core::TimeMs created_at = start.int64(3);
+    const core::OutputChoices choices = common::read_output_choices(start, 4, kBackend);
     while (start.step()) {
     }
     for (std::size_t k = first; k < claimed.size(); ++k) {
@@ -601,7 +667,19 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
       claimed[k].quality = quality;
       claimed[k].format = format;
       claimed[k].choices = choices;
+      claimed[k].request_created_at = created_at;
     }
+  }
+  // What is known of each shared source, read in the claim's transaction.
+  Query known(
+      db,
+      common::select_sql("SELECT ", common::kSourceColumns, " FROM sources WHERE source_key = ?1"),
+      "reading what is known of a source");
+  for (core::ClaimedTask& task : claimed) {
+    if (!task.source_key) continue;
+    known.bind(1, *task.source_key);
+    if (known.step()) task.known = common::read_known_source(known, 0);
+    known.reset();
   }
   transaction.commit();
   // RETURNING gives rows in no promised order.
@@ -693,18 +771,33 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
   // already ended (a duplicate, or a late report from a worker whose lease expired and
   // whose task was redone) changes nothing. The task's own request is used, not the one
   // the outcome names.
+  // A done task names the image it uses: the outcome's key, or its own REQUEST/NAME.
   Query end(db,
             "UPDATE tasks SET state = ?2,"
             " output_name = CASE WHEN ?2 = 'done' THEN ?3 ELSE output_name END,"
             " error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE error END,"
             " bytes_in = ?5, bytes_out = ?6, lease_owner = NULL, lease_expires = NULL,"
-            " updated_at = ?7, quality_used = ?8, score = ?9, kept = ?10"
-            " WHERE id = ?1 AND state IN ('pending', 'running') RETURNING request_seq",
+            " updated_at = ?7, quality_used = ?8, score = ?9, kept = ?10,"
+            " blob_key = CASE WHEN ?2 = 'done' THEN coalesce(?11, (SELECT id FROM requests"
+            " WHERE seq = tasks.request_seq) || '/' || ?3) ELSE NULL END, reused = ?12"
+            " WHERE id = ?1 AND state IN ('pending', 'running') RETURNING request_seq, blob_key",
             "recording an ended task");
   Query count(db,
               "UPDATE requests SET succeeded = succeeded + (?2 = 'done'),"
-              " failed = failed + (?2 = 'failed'), updated_at = ?3 WHERE seq = ?1",
+              " failed = failed + (?2 = 'failed'), reused = reused + ?4, updated_at = ?3"
+              " WHERE seq = ?1",
               "updating request progress");
+  // A reuse counts only while the source still names the image (a purge may have removed
+  // its last reference meanwhile; docs/architecture.md, "Shared sources and outputs").
+  Query still_named(db, "SELECT 1 FROM sources WHERE source_key = ?1 AND blob_key = ?2",
+                    "checking that a shared image is still there");
+  Query again(db,
+              "UPDATE tasks SET state = 'pending', not_before = ?2, lease_owner = NULL,"
+              " lease_expires = NULL, updated_at = ?2"
+              " WHERE id = ?1 AND state IN ('pending', 'running')",
+              "making a task's image again");
+  Query remember(db, kRememberSource, "remembering a source");
+  Query confirm(db, kConfirmSource, "confirming a source");
   // The attempt was counted when the task was claimed.
   Query retry(db,
               "UPDATE tasks SET state = 'pending', not_before = ?2, error = ?3,"
@@ -725,6 +818,18 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
       retry.reset();
       continue;
     }
+    const bool reused = *state == "done" && outcome.reused != core::Reuse::none;
+    if (reused) {
+      still_named.bind(1, outcome.source_key.value_or("")).bind(2, outcome.blob_key.value_or(""));
+      const bool there = still_named.step();
+      still_named.reset();
+      if (!there) {
+        again.bind(1, outcome.task_id).bind(2, now).run();
+        retried = retried || db.changes() > 0;
+        again.reset();
+        continue;
+      }
+    }
     end.bind(1, outcome.task_id)
         .bind(2, *state)
         .bind(3, outcome.output_name)
@@ -734,19 +839,43 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
         .bind(7, now)
         .bind(8, outcome.report.quality)
         .bind(9, outcome.report.score)
-        .bind(10, outcome.report.kept ? 1 : 0);
+        .bind(10, outcome.report.kept ? 1 : 0)
+        .bind(11, outcome.blob_key)
+        .bind(12, common::stored_reuse(reused ? outcome.reused : core::Reuse::none));
     const bool ended = end.step();
     const std::int64_t seq = ended ? end.int64(0) : 0;
+    const std::optional<std::string> blob_key = ended ? end.optional_text(1) : std::nullopt;
     end.reset();
     if (!ended) {
-      for (const std::string& name : common::stored_names(outcome)) {
-        orphan.bind(1, outcome.task_id).bind(2, name).run();
-        orphan.reset();
+      // Only an image it made itself: a reused one belongs to its other references.
+      if (!reused) {
+        for (const std::string& name : common::stored_names(outcome)) {
+          orphan.bind(1, outcome.task_id).bind(2, name).run();
+          orphan.reset();
+        }
       }
       continue;
     }
-    count.bind(1, seq).bind(2, *state).bind(3, now).run();
+    count.bind(1, seq).bind(2, *state).bind(3, now).bind(4, reused ? 1 : 0).run();
     count.reset();
+    // A duplicate asked no server: it changes nothing of what is known.
+    if (*state == "done" && outcome.source_key && !outcome.sha256.empty() && blob_key &&
+        outcome.reused != core::Reuse::duplicate) {
+      Query& source = reused ? confirm : remember;
+      source.bind(1, *outcome.source_key)
+          .bind(2, outcome.sha256)
+          .bind(3, outcome.etag)
+          .bind(4, outcome.last_modified)
+          .bind(5, *blob_key)
+          .bind(6, outcome.bytes_in)
+          .bind(7, outcome.bytes_out)
+          .bind(8, outcome.report.quality)
+          .bind(9, outcome.report.score)
+          .bind(10, outcome.report.kept ? 1 : 0)
+          .bind(11, now)
+          .run();
+      source.reset();
+    }
     if (std::find(ended_in.begin(), ended_in.end(), seq) == ended_in.end()) ended_in.push_back(seq);
   }
 

@@ -20,10 +20,20 @@ ProductRecord sample_product() {
   p.index = 0;
   p.serial_number = "1";
   p.product_name = "SKU1";
-  ImageRecord ok{0, "https://a.test/a.jpg", TaskState::done, 1, "0-0.jpg", {}, 100, 40, {}};
-  ImageRecord bad{
-      1, "https://a.test/b.jpg", TaskState::failed, 1, {}, "download failed: HTTP 404", 0, 0, {}};
-  ImageRecord ok2{2, "https://a.test/c.jpg", TaskState::done, 2, "0-2.jpg", {}, 100, 40, {}};
+  ImageRecord ok{0, "https://a.test/a.jpg", TaskState::done, 1, "0-0.jpg", {}, 100, 40, {}, {}, {}};
+  ImageRecord bad{1,
+                  "https://a.test/b.jpg",
+                  TaskState::failed,
+                  1,
+                  {},
+                  "download failed: HTTP 404",
+                  0,
+                  0,
+                  {},
+                  {},
+                  {}};
+  ImageRecord ok2{2, "https://a.test/c.jpg", TaskState::done, 2, "0-2.jpg", {}, 100, 40, {}, {},
+                  {}};
   p.images = {ok, bad, ok2};
   return p;
 }

@@ -389,3 +389,69 @@ TEST(CurlFetcher, DestroyingAFetcherEndsItsDownloads) {
     EXPECT_EQ(collector.results()[i].error(), "shutting down");
   }
 }
+
+namespace {
+
+FetchResult fetch_conditional(Fetcher& fetcher, const std::string& url, Validators validators) {
+  auto promise = std::make_shared<std::promise<FetchResult>>();
+  auto future = promise->get_future();
+  fetcher.fetch(
+      url, [promise](FetchResult&& r) { promise->set_value(std::move(r)); }, StillWanted(),
+      std::move(validators));
+  if (future.wait_for(kPatience) != std::future_status::ready) {
+    ADD_FAILURE() << "no callback for " << url;
+    return {};
+  }
+  return future.get();
+}
+
+}  // namespace
+
+// Issue 15: what the server said is captured, asked with next time, and a 304 is a success
+// without a body.
+TEST(CurlFetcher, ConditionalDownloadsCaptureValidatorsAndTake304AsNotModified) {
+  TestOrigin origin;
+  auto fetcher = make_curl_fetcher(loopback_limits(), 2);
+  const std::string name = "Dune.jpg";
+  const FetchResult first = fetch_one(*fetcher, origin.url("/validated/" + name));
+  ASSERT_TRUE(first.ok()) << first.error();
+  EXPECT_FALSE(first.not_modified);
+  EXPECT_TRUE(first.body == photo(name));
+  ASSERT_TRUE(first.validators.etag.has_value());
+  EXPECT_EQ(first.validators.etag->front(), '"') << "kept as sent, quotes included";
+  EXPECT_EQ(first.validators.last_modified, "Sat, 05 Dec 2026 10:00:00 GMT");
+
+  const FetchResult again =
+      fetch_conditional(*fetcher, origin.url("/validated/" + name), first.validators);
+  EXPECT_TRUE(again.ok()) << again.error();
+  EXPECT_TRUE(again.not_modified);
+  EXPECT_EQ(again.http_status, 304);
+  EXPECT_TRUE(again.body.empty());
+  EXPECT_EQ(again.validators.etag, first.validators.etag);
+  // The date alone is asked about when there is no tag.
+  const FetchResult by_date = fetch_conditional(*fetcher, origin.url("/validated/" + name),
+                                                {std::nullopt, first.validators.last_modified});
+  EXPECT_TRUE(by_date.not_modified);
+  EXPECT_EQ(origin.not_modified_responses(), 2u);
+
+  // Changed bytes behind the URL: a full answer with the new tag.
+  origin.set_alias("moving.jpg", "Blinds.jpg");
+  const FetchResult before = fetch_one(*fetcher, origin.url("/alias/moving.jpg"));
+  origin.set_alias("moving.jpg", name);
+  const FetchResult after =
+      fetch_conditional(*fetcher, origin.url("/alias/moving.jpg"), before.validators);
+  EXPECT_TRUE(after.ok()) << after.error();
+  EXPECT_FALSE(after.not_modified);
+  EXPECT_TRUE(after.body == photo(name));
+  EXPECT_NE(after.validators.etag, before.validators.etag);
+
+  // A server without validators: nothing captured; and a 304 nobody asked for stays an error.
+  const FetchResult plain = fetch_one(*fetcher, origin.url("/photos/" + name));
+  EXPECT_TRUE(plain.validators.empty());
+  EXPECT_FALSE(fetch_one(*fetcher, origin.url("/status/304")).ok());
+  // A value with a line break in it (a header smuggled in) is not sent.
+  const FetchResult smuggled = fetch_conditional(*fetcher, origin.url("/validated/" + name),
+                                                 {*first.validators.etag + "\r\nX-A: b", {}});
+  EXPECT_FALSE(smuggled.not_modified);
+  EXPECT_TRUE(smuggled.body == photo(name));
+}

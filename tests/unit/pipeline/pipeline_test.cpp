@@ -86,8 +86,9 @@ class PipelineTest : public ::testing::Test {
     return fetch::make_curl_fetcher(limits, 8);
   }
 
-  // One product per URL.
-  std::string create(const std::vector<std::string>& urls) {
+  // One product per URL; `source_keys` (one per URL) share their images (issue 15).
+  std::string create(const std::vector<std::string>& urls,
+                     std::vector<std::string> source_keys = {}) {
     core::NewRequest request;
     request.id = core::new_uuid();
     request.columns = {"S. No.", "Product Name", "Input Image Urls"};
@@ -97,6 +98,7 @@ class PipelineTest : public ::testing::Test {
                                   {urls[i]},
                                   {std::to_string(i + 1), "P" + std::to_string(i), urls[i]}});
     request.created_at = core::now_ms();
+    request.source_keys = std::move(source_keys);
     const auto outcome = store_->create_request(request);
     EXPECT_EQ(outcome.kind, core::CreateOutcome::Kind::created);
     return request.id;
@@ -479,6 +481,58 @@ TEST_F(PipelineTest, ACancelledRequestStartsNoMoreDownloadsAndStoresNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "images" / id)) << "nothing stored";
   EXPECT_TRUE(store_->pending_blob_deletions(10).empty()) << "nothing to remove";
   EXPECT_EQ(completions_.count(id), 0);
+  pipeline->stop(std::chrono::milliseconds(1000));
+}
+
+// A shared download (issue 15) whose task belongs to a request that is cancelled: the
+// tasks waiting for it go back to the queue at once and download it themselves (one of
+// them, the other waiting for it); nothing of the cancelled request is stored or shared.
+TEST_F(PipelineTest, TasksWaitingForTheDownloadOfACancelledRequestDownloadItThemselves) {
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
+  const std::string held = "/hold/" + photo;
+  fetch::FetchLimits limits;
+  limits.allow_private_networks = true;
+  limits.timeout_ms = 60'000;
+  limits.low_speed_window_seconds = 60;  // a held download sends nothing for a while
+  auto fetcher = fetch::make_curl_fetcher(limits, 4);
+  Options o = options(1);
+  o.lease = std::chrono::milliseconds(900);  // renewed, and cancels looked for, every 300 ms
+  auto pipeline = make_pipeline(o, *fetcher);
+  const auto wait_until = [](const auto& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  };
+  const auto cancelled = create({origin_.url(held)}, {"shared-source"});
+  pipeline->start();
+  ASSERT_TRUE(
+      wait_until([&] { return pipeline->in_hand() == 1 && origin_.request_count(held) == 1; }));
+  const auto waiting =
+      create({origin_.url(held), origin_.url(held)}, {"shared-source", "shared-source"});
+  ASSERT_TRUE(wait_until([&] { return pipeline->in_hand() == 3; }));
+  EXPECT_EQ(origin_.request_count(held), 1u) << "the two wait for the download in hand";
+
+  ASSERT_EQ(store_->cancel_request(cancelled, core::now_ms()),
+            store::Store::CancelOutcome::cancelled);
+  ASSERT_TRUE(wait_until([&] { return pipeline->cancels_seen() == 1; }));
+  test_support::HttpClient(origin_.base_url()).get("/release");
+  ASSERT_TRUE(completions_.wait_for(waiting, std::chrono::seconds(30)));
+
+  EXPECT_EQ(origin_.request_count(held), 2u) << "downloaded again once, for both";
+  const auto record = store_->get_request(waiting);
+  EXPECT_EQ(record->progress.succeeded, 2);
+  EXPECT_EQ(record->progress.reused, 1);
+  const auto first = image(waiting, 0);
+  const auto second = image(waiting, 1);
+  ASSERT_TRUE(first.blob_key.has_value());
+  EXPECT_EQ(first.blob_key, second.blob_key) << "one image for both";
+  EXPECT_EQ(first.blob_key->rfind(waiting + "/", 0), 0u) << *first.blob_key;
+  EXPECT_NE(first.reused == core::Reuse::none, second.reused == core::Reuse::none);
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "images" / *first.blob_key));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "images" / cancelled)) << "nothing stored";
+  EXPECT_TRUE(store_->pending_blob_deletions(10).empty());
   pipeline->stop(std::chrono::milliseconds(1000));
 }
 

@@ -286,6 +286,43 @@ TEST(SqliteStore, AFileAtVersion4KeepsItsRequestsAndCanCancelThem) {
   EXPECT_EQ(store->get_request(id)->status, core::RequestStatus::cancelled);
 }
 
+// Version 9 (shared outputs): an image stored before it is its own task's, so that it is
+// served, counted as a reference and removed with its request as before.
+TEST(SqliteStore, ImagesStoredBeforeVersion9AreTheirOwnTasks) {
+  TempDir dir;
+  const auto file = dir.path() / "v8.db";
+  const auto steps = sqlite::migrations();
+  ASSERT_GE(steps.size(), 9u);
+  {
+    sqlite::Connection connection(file.string(), sqlite::Connection::Role::writer);
+    sqlite::migrate(connection, steps.first(8));
+  }
+  const std::string id = core::new_uuid();
+  {
+    RawDb raw(file);
+    raw.exec(
+        "INSERT INTO requests (seq, id, status, created_at, updated_at, columns, quality, format,"
+        " fingerprint, products_total, total, succeeded, failed) VALUES (3, '" +
+        id +
+        "', 'completed', 1, 2, '[\"a\"]', 50, 'jpeg', 'f', 1, 2, 1, 1);"
+        "INSERT INTO products VALUES (3, 0, '1', 'SKU1', '[\"x\"]');"
+        "INSERT INTO tasks (request_seq, product_idx, image_idx, source_url, updated_at, state,"
+        " output_name) VALUES (3, 0, 0, 'https://img.example.com/a.jpg', 1, 'done', '0-0.jpg'),"
+        " (3, 0, 1, 'https://img.example.com/b.jpg', 1, 'failed', NULL);");
+  }
+  auto store = open_store("sqlite:" + file.string());
+  EXPECT_EQ(store->image_key(id, 0, 0), id + "/0-0.jpg");
+  EXPECT_EQ(store->image_key(id, 0, 1), std::nullopt);
+  const auto image = store->get_products(id, 0, 1).at(0).images.at(0);
+  EXPECT_EQ(image.blob_key, id + "/0-0.jpg");
+  EXPECT_EQ(image.reused, core::Reuse::none);
+  EXPECT_EQ(store->get_request(id)->progress.reused, 0);
+  ASSERT_EQ(store->delete_request(id), Store::DeleteOutcome::deleted);
+  while (store->purge_step(std::nullopt, 3, 500).more) {
+  }
+  EXPECT_EQ(store->pending_blob_deletions(10), std::vector<std::string>{id + "/0-0.jpg"});
+}
+
 TEST(SqliteStore, AnotherProcessesWriteLockIsWaitedFor) {
   TempDir dir;
   const auto file = dir.path() / "imgbatch.db";

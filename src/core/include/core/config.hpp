@@ -35,6 +35,11 @@ struct Config {
   std::optional<std::string> webhook_url;
   std::optional<std::string> webhook_secret;
   bool allow_private_networks = false;
+  // Shared sources and outputs (docs/architecture.md): an upload's images reuse what is
+  // known of the same sources (off: every image is downloaded and made anew, as with the
+  // upload field fresh=true); across API keys only with reuse_across_keys.
+  bool reuse = true;
+  bool reuse_across_keys = false;
   std::int64_t max_upload_bytes = 64LL * 1024 * 1024;
   std::int64_t max_rows = 100'000;
   std::int64_t max_image_bytes = 32LL * 1024 * 1024;

@@ -73,8 +73,8 @@ Result<bool> parse_never_larger(std::string_view text);
 
 // The stored name of a size of an image: "0-1.jpg" and "thumb" give "0-1-thumb.jpg". The
 // full-size names are digits and a dash before the extension, so no size's name can be
-// another image's. The stores build the same name in SQL (replace(output_name, '.',
-// '-' || size || '.')) to queue a deleted request's sizes for removal.
+// another image's. The stores build the same name from a stored image's blob key to
+// queue its sizes for removal with it.
 std::string sized_output_name(std::string_view output_name, std::string_view size);
 
 // What became of one image (the full-size output), for GET /status, the output CSV and

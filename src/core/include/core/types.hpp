@@ -39,6 +39,28 @@ enum class ImageFormat { jpeg, webp, avif, png, keep, best };
 std::string_view to_string(ImageFormat f);
 std::optional<ImageFormat> parse_image_format(std::string_view s);
 
+// Why an image's output was not made for it (issue 15, docs/architecture.md "Shared
+// sources and outputs"): `none`, it was; `not_modified`, its server answered 304 to a
+// conditional request; `same_bytes`, it sent the bytes already known (same SHA-256);
+// `duplicate`, the same source was made (or checked) for this request or after it was
+// uploaded. As stored and shown: "", "304", "same-bytes", "duplicate".
+enum class Reuse { none, not_modified, same_bytes, duplicate };
+std::string_view to_string(Reuse r);
+std::optional<Reuse> parse_reuse(std::string_view s);
+
+// What the store knows of a source (its `sources` row): what its server said, the hash
+// of its bytes, and the output made of them, stored under blob_key.
+struct KnownSource {
+  std::string sha256;  // lower-case hex
+  std::optional<std::string> etag;
+  std::optional<std::string> last_modified;
+  std::string blob_key;  // the full-size output; its sizes follow core::sized_output_name
+  std::int64_t bytes_in = 0;
+  std::int64_t bytes_out = 0;
+  ImageReport report;
+  TimeMs checked_at = 0;  // when its server last confirmed these bytes
+};
+
 // One CSV row, validated.
 struct ProductInput {
   std::string serial_number;
@@ -75,6 +97,10 @@ struct NewRequest {
   int quality = 50;  // unused with choices.quality_target (quality=auto)
   ImageFormat format = ImageFormat::jpeg;
   OutputChoices choices;
+  // One per image URL, products in order and each product's URLs in order
+  // (intake::source_key; "" for one that is not shared); empty: none is (fresh=true,
+  // --reuse off).
+  std::vector<std::string> source_keys;
   std::optional<std::string> idempotency_key;
   std::string fingerprint;  // hash of the upload; tells a retried upload from a different one
   TimeMs created_at = 0;
@@ -98,6 +124,7 @@ struct Progress {
   int total = 0;
   int succeeded = 0;
   int failed = 0;
+  int reused = 0;  // of the succeeded, those whose output was reused (Reuse)
   int remaining() const { return total - succeeded - failed; }
 };
 
@@ -127,6 +154,10 @@ struct ImageRecord {
   std::int64_t bytes_in = 0;
   std::int64_t bytes_out = 0;
   ImageReport report;  // when done
+  // When done: the key of the stored image in the blob store (its own, REQUEST/NAME, or
+  // one it shares) and whether it was reused.
+  std::optional<std::string> blob_key;
+  Reuse reused = Reuse::none;
 };
 
 struct ProductRecord {
@@ -148,6 +179,11 @@ struct ClaimedTask {
   int quality = 50;
   ImageFormat format = ImageFormat::jpeg;
   OutputChoices choices;
+  // Reuse (issue 15): the task's source key (none: never shared), what is known of that
+  // source, and when its request was uploaded (a source checked since is fresh for it).
+  std::optional<std::string> source_key;
+  std::optional<KnownSource> known;
+  TimeMs request_created_at = 0;
 };
 
 // What a worker reports for one claimed task.
@@ -165,6 +201,17 @@ struct TaskOutcome {
   // (core::sized_output_name), so that a late outcome of a cancelled request can queue
   // every stored image for removal.
   std::vector<std::string> sizes;
+  // For succeeded: the key of the stored full-size image (none: REQUEST/output_name), and
+  // whether it was reused (then finish_tasks checks, in its transaction, that the task's
+  // source still names blob_key; if not, the task is made again).
+  std::optional<std::string> blob_key;
+  Reuse reused = Reuse::none;
+  // For succeeded with a source key: what the source's row becomes (the bytes' SHA-256,
+  // the server's validators). An empty sha256 leaves the row as it is.
+  std::optional<std::string> source_key;
+  std::string sha256;
+  std::optional<std::string> etag;
+  std::optional<std::string> last_modified;
   // The lease owner reporting. A retry puts the task back to pending only while this owner
   // still holds it: a worker whose lease expired must not undo the one that took over.
   std::string owner;

@@ -31,6 +31,14 @@ struct FetchLimits {
   long low_speed_window_seconds = 10;
 };
 
+// What the server said of the bytes it sent last time, asked about again (a conditional
+// GET): If-None-Match with the ETag, If-Modified-Since with the Last-Modified date.
+struct Validators {
+  std::optional<std::string> etag;
+  std::optional<std::string> last_modified;
+  bool empty() const { return !etag && !last_modified; }
+};
+
 struct FetchResult {
   std::string body;      // the image bytes when ok; empty otherwise
   long http_status = 0;  // of the last response; 0 when no response arrived
@@ -41,6 +49,11 @@ struct FetchResult {
   std::optional<core::Failure> failure;
   std::optional<long> retry_after_seconds;  // from a Retry-After header
   double seconds = 0;                       // wall time of the transfer
+  // A conditional download answered 304 Not Modified: ok, with no body.
+  bool not_modified = false;
+  // The validators of the last response (ETag as sent, quotes included), to ask with next
+  // time; none when the server sent none.
+  Validators validators;
 
   bool ok() const { return !failure.has_value(); }
   // The failure's message, empty when ok.
@@ -60,10 +73,16 @@ class Fetcher {
   // Thread-safe. After stop() the callback is called at once, on the caller's thread,
   // with the failure "shutting down" (Kind::shutting_down).
   void fetch(std::string url, FetchCallback on_done) {
-    fetch(std::move(url), std::move(on_done), StillWanted());
+    fetch(std::move(url), std::move(on_done), StillWanted(), Validators{});
   }
   // The same, asking `still_wanted` (when set) before the download starts.
-  virtual void fetch(std::string url, FetchCallback on_done, StillWanted still_wanted) = 0;
+  void fetch(std::string url, FetchCallback on_done, StillWanted still_wanted) {
+    fetch(std::move(url), std::move(on_done), std::move(still_wanted), Validators{});
+  }
+  // The same, as a conditional download when `validators` are given: a 304 answer is a
+  // success with not_modified set and no body.
+  virtual void fetch(std::string url, FetchCallback on_done, StillWanted still_wanted,
+                     Validators validators) = 0;
   // Downloads queued or running.
   virtual std::size_t in_flight() const = 0;
   // Stops the fetch thread; pending downloads end with the failure "shutting down"

@@ -27,6 +27,14 @@
 // stored; no outcome is written, the store has ended them. A put already under way
 // finishes, and finish_tasks queues that image for removal.
 //
+// Shared sources (docs/architecture.md, "Shared sources and outputs"): a task with a
+// source key comes with what the store knows of its source. Checked since its request was
+// uploaded: its output is reused at once, nothing downloaded. A download of the same source
+// already in hand: the task waits for it (a follower) and shares its outcome. Otherwise the
+// download is conditional: a 304, or bytes of the known SHA-256 (hashed on a compress
+// thread, before any decode), reuse the known output; other bytes are made anew and named
+// with their hash and validators, so the store remembers them for the next time.
+//
 // A failure (core::Failure, from the fetcher, the compressor or the blob store refusing an
 // output) is acted on by its kind: retried or not, and counted under which reason
 // (failure_policy.hpp). A storage that is unavailable fails nothing: see put_one.
@@ -48,6 +56,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -116,6 +125,7 @@ class Pipeline {
   struct Job {
     core::ClaimedTask task;
     std::string body;
+    fetch::Validators validators;  // what the server said of these bytes
   };
   // One encoded image: the full-size output or one of its sizes.
   struct EncodedImage {
@@ -129,6 +139,14 @@ class Pipeline {
     std::int64_t bytes_in = 0;
     core::ImageReport report;                       // the full-size image's
     std::chrono::steady_clock::time_point started;  // when its processing began
+    std::string sha256;                             // of the download
+    fetch::Validators validators;
+  };
+  // The downloads of shared sources in hand, by source key: the task downloading it and
+  // the tasks of the same source waiting for its outcome.
+  struct Shared {
+    std::int64_t leader = 0;
+    std::vector<core::ClaimedTask> followers;
   };
 
   void scheduler_loop() IMGBATCH_EXCLUDES(mutex_);
@@ -167,6 +185,14 @@ class Pipeline {
   void record(core::TaskOutcome outcome,
               metrics::FailureReason reason = metrics::FailureReason::other)
       IMGBATCH_EXCLUDES(mutex_);
+  // record() under the lock: the outcome, then its followers' (a shared download's).
+  void record_locked(core::TaskOutcome outcome, metrics::FailureReason reason)
+      IMGBATCH_REQUIRES(mutex_);
+  // Hands a claimed task on: reused at once, waiting for a download in hand, or downloaded.
+  void start_task(core::ClaimedTask task) IMGBATCH_EXCLUDES(mutex_);
+  // The outcome of a task whose output is the known one of its source.
+  core::TaskOutcome reused_outcome(const core::ClaimedTask& task, const core::KnownSource& known,
+                                   core::Reuse how, const fetch::Validators& validators) const;
   core::TaskOutcome outcome_of(const core::ClaimedTask& task, core::TaskOutcome::Kind kind) const;
   // Fails the task, or schedules another attempt when the failure's kind is worth one and
   // attempts remain (failure_policy.hpp). `retry_after_seconds`: the host's Retry-After.
@@ -210,6 +236,9 @@ class Pipeline {
   std::deque<PutJob> put_queue_ IMGBATCH_GUARDED_BY(mutex_);
   bool put_stopping_ IMGBATCH_GUARDED_BY(mutex_) = false;  // put threads exit when it is empty
   std::vector<core::TaskOutcome> outcomes_ IMGBATCH_GUARDED_BY(mutex_);
+  std::unordered_map<std::string, Shared> shared_ IMGBATCH_GUARDED_BY(mutex_);
+  // The source key of each leader in shared_, by task id.
+  std::unordered_map<std::int64_t, std::string> leading_ IMGBATCH_GUARDED_BY(mutex_);
   // One per outcome, for failures.
   std::vector<metrics::FailureReason> outcome_reasons_ IMGBATCH_GUARDED_BY(mutex_);
 

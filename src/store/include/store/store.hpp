@@ -63,6 +63,12 @@ class Store {
   virtual std::vector<core::ProductRecord> get_products(const std::string& request_id, int offset,
                                                         int limit) = 0;
 
+  // The blob key of the full-size image of image `image` of product `product`, once it is
+  // done, in a request that is not deleted: its own (REQUEST/NAME) or the one it shares
+  // with other requests (docs/architecture.md, "Shared sources and outputs").
+  virtual std::optional<std::string> image_key(const std::string& request_id, int product,
+                                               int image) = 0;
+
   // Newest first.
   virtual std::vector<core::RequestRecord> list_requests(int limit, int offset) = 0;
   // Newest first, only those whose owner_key is `owner_key` (one tenant's requests).
@@ -74,8 +80,9 @@ class Store {
   // as deleted and drops its webhook deliveries, in one small transaction: from then on no
   // read (get, list, products, idempotency keys) sees it, as if it had never existed.
   // purge_step then removes its rows in chunks, queueing the keys of its stored images
-  // (pending_blob_deletions) in the transaction that removes their tasks, so a crash leaves
-  // them queued for the next sweep, never orphaned; a marked request half purged stays
+  // (pending_blob_deletions) in the transaction that removes their tasks — only the images
+  // no remaining task names, shared ones staying with their last reference — so a crash
+  // leaves them queued for the next sweep, never orphaned; a marked request half purged stays
   // invisible and is finished by the next step, in this process or another.
   enum class DeleteOutcome { deleted, not_found, not_ended };
   virtual DeleteOutcome delete_request(const std::string& id) = 0;
@@ -164,8 +171,12 @@ class Store {
   // running (its lease expired and someone else took it) still counts if the task has
   // not ended; a second outcome for an ended task is ignored. When the last task of a
   // request ends, the request becomes `completed` and, if it has a webhook URL, a
-  // delivery is created in the same transaction. Returns the ids of the requests that
-  // this call completed (each id is returned once, ever).
+  // delivery is created in the same transaction. A succeeded outcome records the image the
+  // task uses (blob_key, its own REQUEST/NAME by default) and, with a source key and a
+  // SHA-256, what is now known of its source; a reused one counts only while its source
+  // still names that image, else the task goes back to pending at once, to be made again
+  // (docs/architecture.md, "Shared sources and outputs"). Returns the ids of the requests
+  // that this call completed (each id is returned once, ever).
   virtual std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
                                                 core::TimeMs now) = 0;
 
