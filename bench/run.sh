@@ -130,11 +130,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port nothing listens on (bounded: 200 candidates).
+# A port nothing listens on (bounded: 200 candidates), below the kernel's ephemeral range:
+# a port in that range can be the local end of an outgoing connection (imgbatch's to the S3
+# gateway, the Ceph daemons' to each other), which nothing listens on but which makes the
+# server's bind fail with "Address already in use".
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+PORT_LOW=10000
+PORT_SPAN=$((EPHEMERAL_LOW > PORT_LOW + 1000 ? EPHEMERAL_LOW - PORT_LOW : 20000))
 free_port() {
   local port i
   for i in $(seq 1 200); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((PORT_LOW + RANDOM % PORT_SPAN))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
   done
   die "no free port found"
