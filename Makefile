@@ -101,7 +101,7 @@ BENCH_DIR ?= build-bench
 bench: deps
 	@cmake -S . -B $(BENCH_DIR) -DCMAKE_BUILD_TYPE=Release -DIMGBATCH_BUILD_TESTS=ON -DIMGBATCH_BUILD_BENCH=ON >/dev/null
 	@cmake --build $(BENCH_DIR) --target imgbatch codec_rate status_load store_throughput quality_auto \
-	  e2e_test postgres_e2e_test -j $(JOBS)
+	  blob_put_latency ceph_cluster_main e2e_test postgres_e2e_test -j $(JOBS)
 	@BENCH_BUILD_DIR=$(CURDIR)/$(BENCH_DIR) bash bench/run.sh
 
 # A Debian package of the Release binary with its systemd unit (packaging/), written to

@@ -275,6 +275,22 @@ void CephCluster::write_config() {
       << "debug ms = 0/0\n"
       << "debug objclass = 0/0\n"
       << "rgw enable usage log = false\n"
+      // The gateway shares two cores with what it serves (the tests, `make bench`), so its
+      // CPU per PUT counts; these cut it by about a third (BENCHMARKS.md, "Object storage").
+      // Everything is on loopback, where a CRC of each message finds nothing that TCP's
+      // checksum has not already covered.
+      << "ms crc data = false\n"
+      << "ms crc header = false\n"
+      // No per-op history for `ceph daemon … dump_historic_ops`: nobody reads it here.
+      << "osd enable op tracker = false\n"
+      // Threads sized for one OSD on RAM with a handful of clients, not for a server with
+      // many disks: one messenger thread per daemon, one op queue with one thread (memstore
+      // does not block on a device), and 8 gateway threads (512 by default). Fewer threads
+      // that each do more mean fewer wake-ups and context switches per request.
+      << "ms async op threads = 1\n"
+      << "osd op num shards = 1\n"
+      << "osd op num threads per shard = 1\n"
+      << "rgw thread pool size = 8\n"
       << "err to stderr = true\n"
       << "pid file =\n"
       << "mon data = " << d << "/mon.$id\n"
