@@ -312,6 +312,12 @@ void Pipeline::start_task(core::ClaimedTask task) {
   }
   if (task.source_key) {
     core::MutexLock lock(mutex_);
+    if (const auto made = made_.find(*task.source_key); made != made_.end()) {
+      // Made here a moment ago, its outcome not yet in the store.
+      outcomes_.push_back(follower_outcome(made->second, task));
+      outcome_reasons_.push_back(FailureReason::other);
+      return;
+    }
     auto [shared, first] = shared_.try_emplace(*task.source_key);
     if (!first) {  // downloaded by another task in hand: its outcome is this one's
       shared->second.followers.push_back(std::move(task));
@@ -712,22 +718,29 @@ void Pipeline::record_locked(TaskOutcome outcome, FailureReason reason) {
   const TaskOutcome& leader = outcomes_.emplace_back(std::move(outcome));
   outcome_reasons_.push_back(reason);
   const TaskOutcome shared = leader;  // emplace_back below may move `leader`
+  if (shared.kind == TaskOutcome::Kind::succeeded && shared.source_key)
+    made_.insert_or_assign(*shared.source_key, shared);
   for (const auto& follower : followers) {
     if (cancelled_.contains(follower.task_id)) {
       drop(follower.task_id);
       continue;
     }
-    TaskOutcome mine = shared;
-    mine.task_id = follower.task_id;
-    mine.request_id = follower.request_id;
-    if (mine.kind == TaskOutcome::Kind::succeeded) {
-      mine.output_name = output_name(follower, extension_of(shared.output_name.value_or("")));
-      mine.reused = core::Reuse::duplicate;
-      mine.sizes = size_names(follower);
-    }
-    outcomes_.push_back(std::move(mine));
+    outcomes_.push_back(follower_outcome(shared, follower));
     outcome_reasons_.push_back(reason);
   }
+}
+
+core::TaskOutcome Pipeline::follower_outcome(const TaskOutcome& leader,
+                                             const core::ClaimedTask& follower) const {
+  TaskOutcome mine = leader;
+  mine.task_id = follower.task_id;
+  mine.request_id = follower.request_id;
+  if (mine.kind == TaskOutcome::Kind::succeeded) {
+    mine.output_name = output_name(follower, extension_of(leader.output_name.value_or("")));
+    mine.reused = core::Reuse::duplicate;
+    mine.sizes = size_names(follower);
+  }
+  return mine;
 }
 
 void Pipeline::flush_outcomes() {
@@ -765,6 +778,11 @@ void Pipeline::flush_outcomes() {
     for (const auto& o : batch) {
       in_hand_.erase(o.task_id);
       cancelled_.erase(o.task_id);
+      // Written: from now on a claim of the same source comes with its sources row.
+      if (o.source_key) {
+        const auto made = made_.find(*o.source_key);
+        if (made != made_.end() && made->second.task_id == o.task_id) made_.erase(made);
+      }
     }
     if (in_hand_.empty()) drained_cv_.notify_all();
   }

@@ -149,6 +149,9 @@ class Pipeline {
     std::vector<core::ClaimedTask> followers;
   };
 
+  // A follower's outcome from the outcome of the task whose download it shared.
+  core::TaskOutcome follower_outcome(const core::TaskOutcome& leader,
+                                     const core::ClaimedTask& follower) const;
   void scheduler_loop() IMGBATCH_EXCLUDES(mutex_);
   // Whether the scheduler has a reason to stop sleeping.
   bool scheduler_woken() const IMGBATCH_REQUIRES(mutex_);
@@ -239,6 +242,10 @@ class Pipeline {
   std::unordered_map<std::string, Shared> shared_ IMGBATCH_GUARDED_BY(mutex_);
   // The source key of each leader in shared_, by task id.
   std::unordered_map<std::int64_t, std::string> leading_ IMGBATCH_GUARDED_BY(mutex_);
+  // Sources made here whose outcome is recorded but not yet written to the store: a task of
+  // the same source claimed meanwhile finds no sources row yet, and takes this outcome
+  // instead of downloading again. By source key; removed when the outcome is written.
+  std::unordered_map<std::string, core::TaskOutcome> made_ IMGBATCH_GUARDED_BY(mutex_);
   // One per outcome, for failures.
   std::vector<metrics::FailureReason> outcome_reasons_ IMGBATCH_GUARDED_BY(mutex_);
 
