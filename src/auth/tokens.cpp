@@ -1,14 +1,13 @@
 #include "auth/tokens.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <array>
 #include <stdexcept>
 
 #include "core/ids.hpp"
+#include "core/sha256.hpp"
 
 namespace imgbatch::auth {
 
@@ -43,20 +42,7 @@ std::string new_token() {
   return std::string(kTokenPrefix) + base64url(bytes.data(), bytes.size());
 }
 
-std::string token_hash(std::string_view token) {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(token.data(), token.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("SHA-256 failed");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(std::size_t{length} * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
-}
+std::string token_hash(std::string_view token) { return core::sha256_hex(token); }
 
 bool same_hash(std::string_view a, std::string_view b) {
   // Lengths are public (every hash has 64 characters); only the contents are compared in

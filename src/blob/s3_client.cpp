@@ -1,4 +1,5 @@
 #include "s3_client.hpp"
+#include "core/sha256.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -165,7 +166,7 @@ S3Response S3Client::send_once(const std::string& method, const std::string& url
   // libcurl signs every header it is given, so only headers that are also sent belong
   // here (an empty "Expect:" would be signed but not sent, and the signature refused).
   HeaderList list;
-  append(list, "x-amz-content-sha256: " + sha256_hex(body));
+  append(list, "x-amz-content-sha256: " + core::sha256_hex(body));
   if (!credentials_.session_token.empty())
     append(list, "x-amz-security-token: " + credentials_.session_token);
   for (const auto& header : headers) append(list, header);

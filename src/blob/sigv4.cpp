@@ -1,4 +1,5 @@
 #include "sigv4.hpp"
+#include "core/sha256.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -75,11 +76,6 @@ std::string utc(std::chrono::system_clock::time_point t, const char* format) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view bytes) {
-  const auto d = digest(EVP_sha256(), bytes);
-  return hex(reinterpret_cast<const unsigned char*>(d.data()), d.size());
-}
-
 std::string md5_base64(std::string_view bytes) {
   const auto d = digest(EVP_md5(), bytes);
   unsigned char out[32];
@@ -113,7 +109,7 @@ std::string presign_get_query(const PresignRequest& request, const S3Credentials
   const std::string canonical_request = "GET\n" + request.path + "\n" + query +
                                         "\nhost:" + request.host + "\n\nhost\nUNSIGNED-PAYLOAD";
   const std::string string_to_sign = std::string(kAlgorithm) + "\n" + timestamp + "\n" + scope +
-                                     "\n" + sha256_hex(canonical_request);
+                                     "\n" + core::sha256_hex(canonical_request);
   std::string key = hmac_sha256("AWS4" + credentials.secret_access_key, date);
   key = hmac_sha256(key, request.region);
   key = hmac_sha256(key, "s3");

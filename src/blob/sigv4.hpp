@@ -29,8 +29,8 @@ struct PresignRequest {
 // -SignedHeaders=host and -Signature, with an unsigned payload.
 std::string presign_get_query(const PresignRequest& request, const S3Credentials& credentials);
 
-// Lower-case hex SHA-256 of `bytes` (x-amz-content-sha256) and base64 MD5 (Content-MD5).
-std::string sha256_hex(std::string_view bytes);
+// Base64 MD5 of `bytes` (Content-MD5; the SHA-256 of x-amz-content-sha256 is
+// core::sha256_hex).
 std::string md5_base64(std::string_view bytes);
 
 }  // namespace imgbatch::blob

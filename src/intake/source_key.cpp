@@ -1,7 +1,6 @@
 #include "intake/source_key.hpp"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <array>
 #include <cctype>
@@ -10,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/output_choices.hpp"
+#include "core/sha256.hpp"
 
 namespace imgbatch::intake {
 
@@ -36,20 +36,6 @@ void frame(std::string& out, std::string_view field) {
   auto size = static_cast<std::uint64_t>(field.size());
   for (int i = 0; i < 8; ++i, size >>= 8) out.push_back(static_cast<char>(size & 0xff));
   out.append(field);
-}
-
-std::string sha256_hex(std::string_view bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("OpenSSL: SHA-256 failed");
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kDigits[digest[i] >> 4]);
-    hex.push_back(kDigits[digest[i] & 0xf]);
-  }
-  return hex;
 }
 
 }  // namespace
@@ -84,7 +70,7 @@ std::string source_key(std::string_view scope, std::string_view url,
   frame(fields, std::to_string(choices.max_bytes));
   frame(fields, choices.never_larger ? "1" : "0");
   frame(fields, core::format_output_sizes(choices.sizes));
-  return sha256_hex(fields);
+  return core::sha256_hex(fields);
 }
 
 void share_sources(core::NewRequest& request, std::string_view scope) {

@@ -1,6 +1,5 @@
 #include "pipeline/pipeline.hpp"
 
-#include <openssl/evp.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/sha256.hpp"
 #include "failure_policy.hpp"
 #include "imaging/process.hpp"
 #include "lease_owner.hpp"
@@ -57,20 +57,6 @@ std::string output_name(const core::ClaimedTask& task, const std::string& extens
 std::string extension_of(std::string_view name) {
   const auto dot = name.rfind('.');
   return dot == std::string_view::npos ? std::string() : std::string(name.substr(dot + 1));
-}
-
-std::string sha256_hex(std::string_view bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("OpenSSL: SHA-256 failed");
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kDigits[digest[i] >> 4]);
-    hex.push_back(kDigits[digest[i] & 0xf]);
-  }
-  return hex;
 }
 
 std::vector<std::string> size_names(const core::ClaimedTask& task) {
@@ -549,7 +535,7 @@ void Pipeline::compress_one(Job& job) {
   if (drop_if_cancelled(task.task_id)) return;
   std::string sha256;
   if (task.source_key) {
-    sha256 = sha256_hex(job.body);
+    sha256 = core::sha256_hex(job.body);
     // The bytes known: their output is stored already (no decode, no encode).
     if (task.known && task.known->sha256 == sha256) {
       record(reused_outcome(task, *task.known, core::Reuse::same_bytes, job.validators));

@@ -2,6 +2,7 @@
 // ("Authenticating Requests: Using Query Parameters (AWS Signature Version 4)"), and the
 // hashes a PUT carries against known values.
 #include "sigv4.hpp"
+#include "core/sha256.hpp"
 
 #include <gtest/gtest.h>
 
@@ -66,8 +67,10 @@ TEST(Presign, SessionTokenAndExpiryLimits) {
 }
 
 TEST(PayloadHashes, AreTheKnownDigests) {
-  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(core::sha256_hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(core::sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(md5_base64(""), "1B2M2Y8AsgTpgAmY7PhCfg==");
   EXPECT_EQ(md5_base64("abc"), "kAFQmDzST7DWlj99KOF/cg==");
 }
