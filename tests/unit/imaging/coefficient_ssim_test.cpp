@@ -99,6 +99,30 @@ TEST_F(CoefficientSsimTest, ScoresWhatJpegsaveWritesFromPixels) {
   }
 }
 
+TEST_F(CoefficientSsimTest, FlatPicturesScoreAtMostOne) {
+  // No variance anywhere: what is left is the constants and the float rounding of the
+  // local variances (a hair either side of zero), and the score must stay a valid SSIM,
+  // at most 1, as quality=auto reports it. Odd sides: the tiles cover whole 40 px squares.
+  for (const double level : {0.0, 77.0, 255.0}) {
+    SCOPED_TRACE(level);
+    const VImage flat = VImage::black(101, 83, VImage::option()->set("bands", 3))
+                            .linear(0.0, level)
+                            .cast(VIPS_FORMAT_UCHAR);
+    const VImage pixels = flat.copy_memory();
+    const auto from_pixels = CoefficientSsim::from_pixels(pixels.get_image(), 1);
+    const auto from_file = CoefficientSsim::read(jpegsave(pixels, 75), 1);
+    ASSERT_TRUE(from_pixels && from_file);
+    for (int quality = 1; quality <= 100; ++quality) {
+      SCOPED_TRACE(quality);
+      for (const double score : {from_pixels->score(quality), from_file->score(quality)}) {
+        EXPECT_TRUE(std::isfinite(score));
+        EXPECT_LE(score, 1.0);
+        EXPECT_GT(score, -1.0);  // low: black moved to grey by a coarse DC step
+      }
+    }
+  }
+}
+
 TEST_F(CoefficientSsimTest, LeavesToThePixelMetricWhatItCannotScore) {
   // Not a JPEG; a JPEG smaller than one tile; damaged data.
   const VImage photo = decode(read_testdata("photos/Aqua.jpg"));
