@@ -7,9 +7,10 @@
 // no entropy coding, no chroma, no colour conversion, which made a trial cost several
 // requantisations when it went through a written and decoded file.
 //
-// It is computed on a sample of the picture: tiles of 5x5 luma blocks, one tile in
-// kTileEvery spread in a diagonal pattern, each scored on the 32x32 square half a block
-// in (every position relative to the block grid, where JPEG's artefacts sit, counts
+// It is computed on a sample of the picture: tiles of 5x5 luma blocks (plus a column and
+// a row of tiles against the right and bottom edges, weighted by the strip they add), one
+// tile in kTileEvery spread in a diagonal pattern, each scored on the 32x32 square half a
+// block in (every position relative to the block grid, where JPEG's artefacts sit, counts
 // equally; the window's neighbours are the tile's own pixels). BENCHMARKS.md ("Quality
 // targets and sizes") compares its scores and choices with the full-image SSIM of decoded
 // pixels. From quality 90 on the full path writes the output (4:4:4 chroma): the score is

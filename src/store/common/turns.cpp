@@ -18,13 +18,23 @@ std::vector<Turn> plan_turns(const std::vector<TurnCandidate>& candidates, int m
     std::vector<Request> requests;  // those with tasks left
   };
   std::map<std::string, Tenant> tenants;
+  // Requests with nothing ready (all in flight, or waiting for a retry) get no task, but
+  // still count: a tenant is as recent as its most recent request, and the clock starts
+  // after every turn given so far. Left out, a tenant whose one-image requests were all in
+  // flight looked never served and took the first task of every claim, and a request
+  // coming back from a retry looked as recent as requests served after it.
+  std::map<std::string, std::int64_t> tenant_turns;
   std::int64_t clock = 0;
+  for (const auto& candidate : candidates) {
+    std::int64_t& latest = tenant_turns[candidate.tenant];
+    latest = std::max(latest, candidate.last_turn);
+    clock = std::max(clock, candidate.last_turn);
+  }
   for (const auto& candidate : candidates) {
     if (candidate.ready <= 0) continue;
     Tenant& tenant = tenants[candidate.tenant];
-    tenant.last_turn = std::max(tenant.last_turn, candidate.last_turn);
+    tenant.last_turn = tenant_turns[candidate.tenant];
     tenant.requests.push_back({candidate.seq, candidate.last_turn, candidate.ready, -1});
-    clock = std::max(clock, candidate.last_turn);
   }
 
   const auto least_recent = [](const Request& a, const Request& b) {

@@ -7,7 +7,8 @@
 //
 // The turns are remembered in requests.last_turn, a counter that only goes up: whoever
 // was served least recently goes next. A request never served (0) goes first, and a
-// tenant is as recent as its most recently served request.
+// tenant is as recent as its most recently served unfinished request, including those
+// with nothing ready (all in flight, or waiting for a retry).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,8 @@
 
 namespace imgbatch::store::common {
 
-// A request that has tasks ready to be claimed.
+// An unfinished request; those with no task ready still count for their tenant's turn
+// and for the clock.
 struct TurnCandidate {
   std::int64_t seq = 0;        // requests.seq
   std::string tenant;          // requests.owner_key; "" for requests stored without keys

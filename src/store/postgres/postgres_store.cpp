@@ -106,7 +106,8 @@ WHERE requests.status IN ('pending', 'processing')
 // locked (a MATERIALIZED CTE runs once),
 // skipping rows that another claimer has locked, then leased; the requests that got tasks
 // take their turn and become processing, and each task comes back with its request's
-// output settings.
+// output settings. A claim that waited for the row locks planned from rows another claim
+// has since moved on: GREATEST keeps its smaller turn from taking last_turn back.
 constexpr std::string_view kClaimTasks = R"sql(
 WITH turn AS (
   SELECT * FROM unnest($4::bigint[], $5::int[], $6::bigint[]) AS t (seq, tasks, last_turn)
@@ -129,7 +130,8 @@ WITH turn AS (
   RETURNING tasks.id, tasks.request_seq, tasks.product_idx, tasks.image_idx,
             tasks.source_url, tasks.attempts, tasks.source_key
 ), started AS (
-  UPDATE requests SET last_turn = turn.last_turn, status = 'processing',
+  UPDATE requests SET last_turn = GREATEST(requests.last_turn, turn.last_turn),
+    status = 'processing',
     updated_at = CASE WHEN requests.status = 'pending' THEN $3 ELSE requests.updated_at END
   FROM turn
   WHERE requests.seq = turn.seq AND requests.seq IN (SELECT request_seq FROM claimed)

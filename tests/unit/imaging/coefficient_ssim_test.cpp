@@ -99,6 +99,51 @@ TEST_F(CoefficientSsimTest, ScoresWhatJpegsaveWritesFromPixels) {
   }
 }
 
+TEST_F(CoefficientSsimTest, ScoresSmallPicturesUpToTheirRightAndBottomEdges) {
+  // Sizes (thumbnails) are scored from their pixels. Whole tiles of 40 px left a strip of
+  // up to 39 px along the right and bottom unscored, a fifth of these: the estimate lay up
+  // to 0.033 above the truth at quality 10. With a tile against each edge it is within
+  // a few thousandths; few tiles make it looser than for the photos above.
+  constexpr double kSmallPictureBound = 0.006;
+  for (const char* name : {"photos/Dune.jpg", "photos/2569067123_aca715a2ee_o.jpg"}) {
+    SCOPED_TRACE(name);
+    const VImage photo = decode(read_testdata(name));
+    const VImage small = photo.resize(240.0 / photo.width()).cast(VIPS_FORMAT_UCHAR).copy_memory();
+    ASSERT_NE(small.height() % 40, 0);
+    const auto estimate = CoefficientSsim::from_pixels(small.get_image());
+    ASSERT_TRUE(estimate);
+    for (const int quality : {10, 20, 40, 80}) {
+      SCOPED_TRACE(quality);
+      const double truth = decoded_ssim(small, jpegsave(small, quality));
+      EXPECT_NEAR(estimate->score(quality), truth, kSmallPictureBound);
+    }
+  }
+}
+
+TEST_F(CoefficientSsimTest, FlatPicturesScoreAtMostOne) {
+  // No variance anywhere: what is left is the constants and the float rounding of the
+  // local variances (a hair either side of zero), and the score must stay a valid SSIM,
+  // at most 1, as quality=auto reports it. Odd sides: the tiles cover whole 40 px squares.
+  for (const double level : {0.0, 77.0, 255.0}) {
+    SCOPED_TRACE(level);
+    const VImage flat = VImage::black(101, 83, VImage::option()->set("bands", 3))
+                            .linear(0.0, level)
+                            .cast(VIPS_FORMAT_UCHAR);
+    const VImage pixels = flat.copy_memory();
+    const auto from_pixels = CoefficientSsim::from_pixels(pixels.get_image(), 1);
+    const auto from_file = CoefficientSsim::read(jpegsave(pixels, 75), 1);
+    ASSERT_TRUE(from_pixels && from_file);
+    for (int quality = 1; quality <= 100; ++quality) {
+      SCOPED_TRACE(quality);
+      for (const double score : {from_pixels->score(quality), from_file->score(quality)}) {
+        EXPECT_TRUE(std::isfinite(score));
+        EXPECT_LE(score, 1.0);
+        EXPECT_GT(score, -1.0);  // low: black moved to grey by a coarse DC step
+      }
+    }
+  }
+}
+
 TEST_F(CoefficientSsimTest, LeavesToThePixelMetricWhatItCannotScore) {
   // Not a JPEG; a JPEG smaller than one tile; damaged data.
   const VImage photo = decode(read_testdata("photos/Aqua.jpg"));

@@ -1,7 +1,8 @@
 // What only the PostgreSQL backend has: migrations raced by several processes, a server
 // that restarts or ends connections under a live Store, LISTEN/NOTIFY wake-ups, the
-// connection pool, concurrent finishers locking two requests, text PostgreSQL cannot
-// hold, and messages for URIs that do not work (without the password).
+// connection pool, concurrent finishers locking two requests, concurrent claims planned
+// from the same rows, text PostgreSQL cannot hold, and messages for URIs that do not work
+// (without the password).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -190,6 +191,54 @@ TEST(PostgresStore, ATransactionCutOffMidwayRunsAgainOnANewConnection) {
   const auto record = store->get_request(id);
   EXPECT_EQ(record->progress.succeeded, 1);
   EXPECT_EQ(record->status, core::RequestStatus::completed);
+}
+
+// Two claims that planned their turns from the same rows (the second while the first
+// waited for the request's row lock) end one after the other. The second planned a
+// smaller claim, so a smaller last_turn: it must not take the request's counter back
+// below the one the first wrote, or the request would look served less recently than it
+// was (fair turns: last_turn only goes up).
+TEST(PostgresStore, ClaimsPlannedFromTheSameRowsNeverTakeATurnBack) {
+  Schema schema;
+  auto big = schema.open();
+  auto small = schema.open();
+  const std::string id = big->create_request(make_request(10, 1)).request_id;
+
+  PGconn* blocker = PQconnectdb(schema.uri().c_str());
+  ASSERT_EQ(PQstatus(blocker), CONNECTION_OK) << PQerrorMessage(blocker);
+  const auto last_turn = [&] {
+    PGresult* result = PQexec(blocker, "SELECT last_turn FROM requests");
+    const std::string value = PQntuples(result) == 1 ? PQgetvalue(result, 0, 0) : "";
+    PQclear(result);
+    return value;
+  };
+  PQclear(PQexec(blocker, "BEGIN"));
+  PGresult* locked = PQexec(blocker, "SELECT 1 FROM requests FOR UPDATE");
+  ASSERT_EQ(PQresultStatus(locked), PGRES_TUPLES_OK) << PQresultErrorMessage(locked);
+  PQclear(locked);
+
+  const std::string waiting_backends =
+      "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'imgbatch'"
+      " AND datname = current_database() AND wait_event_type = 'Lock'";
+  const auto waiting = [&](const char* count) {
+    return eventually(
+        [&] { return cluster().column(kDb, waiting_backends) == std::vector<std::string>{count}; });
+  };
+  std::vector<core::ClaimedTask> of_big, of_small;
+  std::thread first([&] { of_big = big->claim_tasks("big", 4, kT0, kLease); });
+  EXPECT_TRUE(waiting("1"));  // planned 4 tasks: last_turn 4
+  std::thread second([&] { of_small = small->claim_tasks("small", 1, kT0, kLease); });
+  EXPECT_TRUE(waiting("2"));  // planned 1 task from the same rows: last_turn 1
+  PQclear(PQexec(blocker, "ROLLBACK"));
+  first.join();
+  second.join();
+
+  EXPECT_EQ(of_big.size(), 4u);
+  ASSERT_EQ(of_small.size(), 1u);  // the fifth task: the first four were taken
+  EXPECT_EQ(of_small[0].request_id, id);
+  EXPECT_EQ(of_small[0].product_index, 4);
+  EXPECT_EQ(last_turn(), "4");
+  PQfinish(blocker);
 }
 
 // ---- LISTEN/NOTIFY ---------------------------------------------------------------------

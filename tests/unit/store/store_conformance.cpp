@@ -444,6 +444,43 @@ TEST_P(StoreConformance, TenantsTakeTurnsWhateverTheirNumberOfRequests) {
   EXPECT_EQ(per_request[a2.id], 1);
 }
 
+TEST_P(StoreConformance, ATenantsRequestsInFlightStillCountAsItsTurns) {
+  // Tenant A uploads its images as one-image requests, tenant B as one request. Each of A's
+  // requests has nothing left to claim once its image is in flight, yet A was served by
+  // it: B still gets every other task, not the leftovers of A's whole backlog.
+  std::vector<NewRequest> a;
+  for (int k = 0; k < 3; ++k) {
+    a.push_back(make_request(1, 1, kT0 + k));
+    a.back().owner_key = "key_a";
+    create(store(), a.back());
+  }
+  NewRequest b = make_request(3, 1, kT0 + 3);
+  b.owner_key = "key_b";
+  create(store(), b);
+
+  const auto order = claim_one_at_a_time(store(), 6, kT0 + kSecond);
+  const std::vector<std::string> expected = {a[0].id, b.id, a[1].id, b.id, a[2].id, b.id};
+  EXPECT_EQ(order, expected);
+}
+
+TEST_P(StoreConformance, ATurnIsNeverOlderThanOneGivenBefore) {
+  // `solo` is served last of all and then has its one task in flight; `first` and
+  // `second` take turns meanwhile. When solo's task comes back for a retry, the two others
+  // were served after it and go later: last_turn only goes up, in flight or not.
+  const std::string first = create(store(), make_request(4, 1, kT0));
+  const std::string second = create(store(), make_request(4, 1, kT0 + 1));
+  ASSERT_EQ(claim_one_at_a_time(store(), 2, kT0), (std::vector<std::string>{first, second}));
+  const std::string solo = create(store(), make_request(1, 1, kT0 + 2));
+  const auto solo_task = store().claim_tasks("w", 1, kT0, kLease);
+  ASSERT_EQ(solo_task.size(), 1u);
+  ASSERT_EQ(solo_task[0].request_id, solo);
+  ASSERT_EQ(claim_one_at_a_time(store(), 2, kT0), (std::vector<std::string>{first, second}));
+  store().finish_tasks({retry(solo_task[0], "download failed: HTTP 503", kT0)}, kT0 + 1);
+  const auto order = claim_one_at_a_time(store(), 3, kT0 + kSecond);
+  const std::vector<std::string> expected = {solo, first, second};
+  EXPECT_EQ(order, expected);
+}
+
 TEST_P(StoreConformance, ARequestWaitingForARetryLeavesItsTurnToOthers) {
   const std::string first = create(store(), make_request(2, 1, kT0));
   const std::string second = create(store(), make_request(2, 1, kT0 + 1));
