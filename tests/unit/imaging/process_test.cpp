@@ -332,6 +332,43 @@ TEST_F(Process, SizesWithAutoQualityEachMeetTheTarget) {
   }
 }
 
+// Small sizes are a few tiles of the coefficient SSIM only, so their trials are written and
+// decoded: the score reported is what the output reaches. The reference here is each size
+// made at quality 100, as close to the scaled pixels as a JPEG gets; the photos go in as
+// PNG so that both runs scale the same full decode (a JPEG at quality 100 has no DCT-domain
+// full-size output, so its sizes would come from another decode than at auto).
+TEST_F(Process, SmallSizesWithAutoQualityMeetTheTargetCheckedByDecodingThem) {
+  for (const char* name : {"photos/Dune.jpg", "photos/2569067123_aca715a2ee_o.jpg"}) {
+    void* buffer = nullptr;
+    size_t length = 0;
+    ASSERT_EQ(vips_pngsave_buffer(decode(read_testdata(name)).get_image(), &buffer, &length,
+                                  "compression", 1, nullptr),
+              0);
+    const std::string input(static_cast<const char*>(buffer), length);
+    g_free(buffer);
+    ProcessOptions options = automatic(0.95);
+    options.never_larger = false;
+    options.sizes = {{"icon", 100, 100}, {"thumb", 240, 240}};
+    ProcessOptions near_lossless;
+    near_lossless.quality.fixed = 100;
+    near_lossless.never_larger = false;
+    near_lossless.sizes = options.sizes;
+    const auto outputs = process_ok(input, options);
+    const auto references = process_ok(input, near_lossless);
+    ASSERT_EQ(outputs.size(), 3u);
+    ASSERT_EQ(references.size(), 3u);
+    for (std::size_t i = 1; i < outputs.size(); ++i) {
+      SCOPED_TRACE(std::string(name) + " " + outputs[i].size);
+      ASSERT_TRUE(outputs[i].report.score.has_value());
+      const auto measured = impl::ssim(decode(references[i].encoded.bytes).get_image(),
+                                       decode(outputs[i].encoded.bytes).get_image());
+      ASSERT_TRUE(measured.has_value());
+      EXPECT_GE(*measured, 0.95 - 0.003);
+      EXPECT_NEAR(*measured, *outputs[i].report.score, 0.005);
+    }
+  }
+}
+
 TEST_F(Process, TheFullSizeOutputAtAFixedQualityIsWhatCompressGives) {
   const std::string input = read_testdata("photos/Storm.jpg");
   ProcessOptions options;
