@@ -104,7 +104,7 @@ void send_rows(std::size_t count, WriteRow&& write_row, Send&& send) {
 // under a live lease (docs/architecture.md, "Shared sources and outputs"): it waits for
 // that download instead of starting its own. An expired lease does not hold it (that owner
 // may be dead). $1 is the claimer, `now` the claim's time; tasks_running_by_source finds
-// the holders. Sound only under kClaimLock (claim_tasks says why).
+// the holders. Sound only under kClaimLock (which says why).
 std::string source_free(std::string_view now) {
   return "(t.source_key IS NULL OR NOT EXISTS (SELECT 1 FROM tasks held"
          " WHERE held.source_key = t.source_key AND held.state = 'running'"
@@ -131,10 +131,10 @@ WHERE requests.status IN ('pending', 'processing')
 // last_turn after). The requests' rows are locked first, in seq order, as finish_tasks
 // locks them: two transactions that lock several requests in opposite orders deadlock,
 // and every claim now writes its requests' last_turn. Then the tasks are picked and
-// locked (a MATERIALIZED CTE runs once),
-// skipping rows that another claimer has locked, then leased; the requests that got tasks
-// take their turn and become processing, and each task comes back with its request's
-// output settings.
+// locked (a MATERIALIZED CTE runs once), skipping rows that another claimer has locked and
+// tasks whose source another owner holds (source_free), then leased; the requests that got
+// tasks take their turn and become processing, and each task comes back with its
+// request's output settings.
 const std::string kClaimTasks = R"sql(
 WITH turn AS (
   SELECT * FROM unnest($4::bigint[], $5::int[], $6::bigint[]) AS t (seq, tasks, last_turn)
@@ -795,7 +795,7 @@ std::vector<core::ClaimedTask> PostgresStore::claim_tasks(const std::string& own
   if (max <= 0) return {};
   return run("claiming tasks", [&](Connection& db) {
     Transaction transaction(db);
-    // Claims of one database take turns (kClaimLockSpace says why). A statement of its own,
+    // Claims of one database take turns (kClaimLock says why). A statement of its own,
     // so that the next ones take their snapshot after the wait: they see every task that
     // the claims before this one leased.
     db.exec(kClaimLock, "waiting for the claim lock");
