@@ -172,8 +172,10 @@ void add_work_options(CLI::App& app, core::Config& config, OutputTexts& texts, b
                      upload_may)
       ->envname(env("MAX_BYTES"))
       ->check(parsed_by(core::parse_max_bytes, "BYTES"));
-  app.add_option("--min-quality", config.min_quality,
-                 "the lowest quality --max-bytes and --quality auto may go to")
+  app.add_option("--min-quality", config.output_choices.min_quality,
+                 for_service ? "the lowest quality --max-bytes and --quality auto may go to, for "
+                               "the requests uploaded to this node (stored with each request)"
+                             : "the lowest quality --max-bytes and --quality auto may go to")
       ->envname(env("MIN_QUALITY"))
       ->check(CLI::Range(1, 100))
       ->capture_default_str();

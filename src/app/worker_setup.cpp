@@ -21,7 +21,6 @@ pipeline::Options pipeline_options(const core::Config& config) {
   options.max_attempts = config.max_attempts;
   options.lease = std::chrono::seconds(config.lease_seconds);
   options.max_pixels = config.max_pixels;
-  options.min_quality = config.min_quality;
   return options;
 }
 

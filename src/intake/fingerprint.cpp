@@ -72,6 +72,8 @@ std::string upload_fingerprint(std::string_view csv_bytes, const UploadSettings&
     sha.field('m', std::to_string(choices.max_bytes));
     sha.field('l', choices.never_larger ? "1" : "0");
     sha.field('s', core::format_output_sizes(choices.sizes));
+    if (choices.min_quality != core::kDefaultMinQuality)
+      sha.field('p', std::to_string(choices.min_quality));
   }
   return sha.hex();
 }

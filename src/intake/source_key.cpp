@@ -57,7 +57,7 @@ std::string source_key(std::string_view scope, std::string_view url,
                        const core::NewRequest& request) {
   const core::OutputChoices& choices = request.choices;
   std::string fields;
-  frame(fields, "imgbatch source 1");  // a new meaning of the fields gets a new tag
+  frame(fields, "imgbatch source 2");  // a new meaning of the fields gets a new tag
   frame(fields, scope);
   frame(fields, normalised_url(url));
   frame(fields, std::to_string(request.quality));
@@ -70,6 +70,9 @@ std::string source_key(std::string_view scope, std::string_view url,
   frame(fields, std::to_string(choices.max_bytes));
   frame(fields, choices.never_larger ? "1" : "0");
   frame(fields, core::format_output_sizes(choices.sizes));
+  // Since tag 2: the floor of max_bytes and quality=auto (an output made at another floor
+  // may differ). Keys of tag 1 named outputs made at whatever floor their worker had.
+  frame(fields, std::to_string(choices.min_quality));
   return core::sha256_hex(fields);
 }
 

@@ -65,8 +65,9 @@ std::vector<std::string> size_names(const core::ClaimedTask& task) {
   return names;
 }
 
-// What imaging::process() is asked for a task: its request's choices (core::OutputChoices)
-// and the worker's limits.
+// What imaging::process() is asked for a task: its request's choices (core::OutputChoices,
+// its quality floor included: the --min-quality of the node that took the upload, part of
+// its source key) and the worker's limits.
 imaging::ProcessOptions process_options(const core::ClaimedTask& task, const Options& options) {
   imaging::ProcessOptions process;
   const core::OutputChoices& choices = task.choices;
@@ -74,7 +75,7 @@ imaging::ProcessOptions process_options(const core::ClaimedTask& task, const Opt
   process.quality.fixed = task.quality;
   process.quality.target = choices.quality_target.value_or(0);
   process.max_bytes = choices.max_bytes;
-  process.min_quality = options.min_quality;
+  process.min_quality = choices.min_quality;
   process.never_larger = choices.never_larger;
   process.format = task.format;
   process.sizes = choices.sizes;

@@ -443,6 +443,45 @@ TEST_F(PostgresScaleOut, EveryApiNodeServesRequestsMadeThroughAnother) {
   }
 }
 
+// Shared sources across processes (docs/architecture.md, "Shared sources and outputs"):
+// two uploads of the same images, one right after the other, with two workers claiming
+// at once. A worker that claims an image whose source the other is downloading waits for
+// it and reuses what it made: every URL is downloaded exactly once, counted at the origin.
+TEST_F(PostgresScaleOut, TwoWorkersDownloadEachSourceOfTwoUploadsOnce) {
+  TestOrigin origin(small_photo_dir());
+  Deployment deployment(60);
+  ApiNode& node = deployment.start_api("api");
+  deployment.start_worker("worker1", 4);
+  deployment.start_worker("worker2", 4);
+  deployment.wait_for_workers();
+
+  // Distinct paths (the origin counts by path), each answered after a moment, so that
+  // both workers hold downloads when the second upload comes.
+  constexpr int kImages = 16;
+  std::vector<std::string> paths;
+  std::string csv = "S. No.,Product Name,Input Image Urls\n";
+  for (int i = 0; i < kImages; ++i) {
+    paths.push_back("/sleep/" + std::to_string(400 + i) + "/" + kSmallName);
+    csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," + origin.url(paths.back()) +
+           "\n";
+  }
+  const std::string first = upload(node.client(), csv);
+  const std::string second = upload(node.client(), csv);
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  for (const auto& id : {first, second}) {
+    const auto doc = wait_until_ended(node.client(), id, 60s);
+    ASSERT_EQ(doc["status"], "completed") << deployment.logs();
+    EXPECT_EQ(doc["progress"]["succeeded"], kImages);
+  }
+  for (const auto& path : paths) EXPECT_EQ(origin.request_count(path), 1u) << path;
+  EXPECT_EQ(deployment.number("SELECT count(DISTINCT lease_owner) FROM tasks"), 0)
+      << "no lease left";
+  EXPECT_EQ(deployment.number("SELECT count(*) FROM tasks WHERE reused IS NOT NULL"), kImages)
+      << "one task of each source reused the other's image";
+  EXPECT_EQ(deployment.number("SELECT count(DISTINCT blob_key) FROM tasks"), kImages);
+}
+
 // `imgbatch keys …` against the deployment's database; returns its output (stdout and
 // stderr) and expects exit status `expected`.
 std::string run_keys(const Deployment& deployment, std::vector<std::string> args,

@@ -28,7 +28,7 @@ inline std::string select_sql(std::string_view head, std::string_view columns,
 // The columns of a request's output choices (core::OutputChoices), as requests keep them,
 // in the order read_output_choices reads them.
 inline constexpr std::string_view kOutputChoiceColumns =
-    "quality_target, max_bytes, never_larger, sizes";
+    "quality_target, max_bytes, never_larger, sizes, min_quality";
 
 // The choices whose columns (kOutputChoiceColumns) start at `first`. The sizes were
 // checked before they were stored; a text that no longer parses is damage.
@@ -42,13 +42,14 @@ core::OutputChoices read_output_choices(const Row& row, int first, std::string_v
   auto parsed = core::parse_output_sizes(sizes);
   choices.sizes = parse_stored(parsed.ok() ? std::optional(std::move(*parsed)) : std::nullopt,
                                sizes, backend, "list of sizes");
+  choices.min_quality = row.integer(first + 4);
   return choices;
 }
 
 inline constexpr std::string_view kRequestColumns =
     "id, status, created_at, updated_at, columns, webhook_url, quality, format, "
     "failure_reason, products_total, total, succeeded, failed, reused, owner_key, "
-    "quality_target, max_bytes, never_larger, sizes";
+    "quality_target, max_bytes, never_larger, sizes, min_quality";
 static_assert(kRequestColumns.ends_with(kOutputChoiceColumns), "read_request reads them last");
 
 template <class Row>

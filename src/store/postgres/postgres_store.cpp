@@ -36,6 +36,20 @@ constexpr int kIdempotencyLockSpace = 0x696d6762;
 // The first key of the advisory lock that lets one node at a time run retention steps
 // ("imgr" in ASCII).
 constexpr int kRetentionLockSpace = 0x696d6772;
+// The advisory lock that claims take in turn ("imgc" in ASCII; the second key is the
+// schema's, so that deployments sharing a database in schemas of their own do not wait
+// for each other). A claim must not take a task whose source another owner is
+// downloading (source_free below), and two claims at once in READ COMMITTED would each
+// see the other's tasks still pending and both take one of the same new source. Taking
+// turns makes each claim's statements see what every earlier claim leased (a transaction
+// lock is released after its commit is visible). A claim holds it for milliseconds.
+// It cannot deadlock: a claim takes it first, holding no other lock; while holding it, it
+// may wait for request rows that a finisher, a cancel or a purge holds, but none of those
+// ever asks for this lock. The other advisory locks (migrations: one bigint key;
+// idempotency keys and presence: space "imgb"; retention: "imgr", tried without waiting)
+// are other keys, and no transaction takes one of them together with this one.
+const std::string kClaimLock =
+    "SELECT pg_advisory_xact_lock(" + std::to_string(0x696d6763) + ", hashtext(current_schema()))";
 // COPY data goes to libpq in pieces of about this size, so that a huge request never
 // needs its whole text form in memory.
 constexpr std::size_t kCopyChunkBytes = std::size_t{256} * 1024;
@@ -86,15 +100,29 @@ void send_rows(std::size_t count, WriteRow&& write_row, Send&& send) {
   if (!chunk.empty()) send(std::string_view(chunk));
 }
 
+// A pending task `t` may be claimed unless another owner holds a task of the same source
+// under a live lease (docs/architecture.md, "Shared sources and outputs"): it waits for
+// that download instead of starting its own. An expired lease does not hold it (that owner
+// may be dead). $1 is the claimer, `now` the claim's time; tasks_running_by_source finds
+// the holders. Sound only under kClaimLock (which says why).
+std::string source_free(std::string_view now) {
+  return "(t.source_key IS NULL OR NOT EXISTS (SELECT 1 FROM tasks held"
+         " WHERE held.source_key = t.source_key AND held.state = 'running'"
+         " AND held.lease_owner <> $1 AND held.lease_expires > " +
+         std::string(now) + "))";
+}
+
 // Fair turns (common/turns.hpp): the unfinished requests, each with how many of its tasks
-// are ready, counted up to the claim size ($2) by the index tasks_claimable.
-constexpr std::string_view kTurnCandidates = R"sql(
+// are ready, counted up to the claim size ($3) by the index tasks_claimable.
+const std::string kTurnCandidates = R"sql(
 SELECT requests.seq, coalesce(requests.owner_key, ''), requests.last_turn, ready.n
 FROM requests CROSS JOIN LATERAL (
   SELECT count(*) AS n FROM (
-    SELECT 1 FROM tasks
-    WHERE tasks.request_seq = requests.seq AND tasks.state = 'pending' AND tasks.not_before <= $1
-    LIMIT $2) AS first_ready
+    SELECT 1 FROM tasks t
+    WHERE t.request_seq = requests.seq AND t.state = 'pending' AND t.not_before <= $2
+      AND )sql" + source_free("$2") +
+                                    R"sql(
+    LIMIT $3) AS first_ready
 ) AS ready
 WHERE requests.status IN ('pending', 'processing')
 )sql";
@@ -103,12 +131,12 @@ WHERE requests.status IN ('pending', 'processing')
 // last_turn after). The requests' rows are locked first, in seq order, as finish_tasks
 // locks them: two transactions that lock several requests in opposite orders deadlock,
 // and every claim now writes its requests' last_turn. Then the tasks are picked and
-// locked (a MATERIALIZED CTE runs once),
-// skipping rows that another claimer has locked, then leased; the requests that got tasks
-// take their turn and become processing, and each task comes back with its request's
-// output settings. A claim that waited for the row locks planned from rows another claim
-// has since moved on: GREATEST keeps its smaller turn from taking last_turn back.
-constexpr std::string_view kClaimTasks = R"sql(
+// locked (a MATERIALIZED CTE runs once), skipping rows that another claimer has locked and
+// tasks whose source another owner holds (source_free), then leased; the requests that got
+// tasks take their turn and become processing, and each task comes back with its
+// request's output settings. A claim that waited for the row locks planned from rows another
+// claim has since moved on: GREATEST keeps its smaller turn from taking last_turn back.
+const std::string kClaimTasks = R"sql(
 WITH turn AS (
   SELECT * FROM unnest($4::bigint[], $5::int[], $6::bigint[]) AS t (seq, tasks, last_turn)
 ), locked AS MATERIALIZED (
@@ -117,11 +145,13 @@ WITH turn AS (
   FOR UPDATE OF requests
 ), picked AS MATERIALIZED (
   SELECT first.id FROM turn JOIN locked ON locked.seq = turn.seq CROSS JOIN LATERAL (
-    SELECT id FROM tasks
-    WHERE request_seq = turn.seq AND state = 'pending' AND not_before <= $3
-    ORDER BY id
+    SELECT t.id FROM tasks t
+    WHERE t.request_seq = turn.seq AND t.state = 'pending' AND t.not_before <= $3
+      AND )sql" + source_free("$3") +
+                                R"sql(
+    ORDER BY t.id
     LIMIT turn.tasks
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF t SKIP LOCKED
   ) AS first
 ), claimed AS (
   UPDATE tasks SET state = 'running', lease_owner = $1, lease_expires = $2,
@@ -137,9 +167,9 @@ WITH turn AS (
   WHERE requests.seq = turn.seq AND requests.seq IN (SELECT request_seq FROM claimed)
 )
 SELECT claimed.id, requests.id, claimed.product_idx, claimed.image_idx, claimed.source_url,
-       claimed.attempts, requests.quality, requests.format, requests.quality_target,
-       requests.max_bytes, requests.never_larger, requests.sizes, claimed.source_key,
-       requests.created_at
+       claimed.attempts, requests.quality, requests.format, claimed.source_key,
+       requests.created_at, )sql" +
+                                std::string(common::kOutputChoiceColumns) + R"sql(
 FROM claimed JOIN requests ON requests.seq = claimed.request_seq
 ORDER BY claimed.id
 )sql";
@@ -366,9 +396,9 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
               "INSERT INTO requests (id, status, created_at, updated_at, columns,"
               " webhook_url, quality, format, idempotency_key, fingerprint,"
               " products_total, total, owner_key, quality_target, max_bytes, never_larger,"
-              " sizes)"
+              " sizes, min_quality)"
               " VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-              " $16) RETURNING seq",
+              " $16, $17) RETURNING seq",
               Params()
                   .add(request.id)
                   .add(prepared.status())
@@ -385,7 +415,8 @@ core::CreateOutcome PostgresStore::create_request(const core::NewRequest& reques
                   .add(request.choices.quality_target)
                   .add(request.choices.max_bytes)
                   .add(request.choices.never_larger ? 1 : 0)
-                  .add(core::format_output_sizes(request.choices.sizes)),
+                  .add(core::format_output_sizes(request.choices.sizes))
+                  .add(request.choices.min_quality),
               "storing a request")
             .int64(0, 0);
 
@@ -766,10 +797,14 @@ std::vector<core::ClaimedTask> PostgresStore::claim_tasks(const std::string& own
   if (max <= 0) return {};
   return run("claiming tasks", [&](Connection& db) {
     Transaction transaction(db);
+    // Claims of one database take turns (kClaimLock says why). A statement of its own,
+    // so that the next ones take their snapshot after the wait: they see every task that
+    // the claims before this one leased.
+    db.exec(kClaimLock, "waiting for the claim lock");
     std::vector<common::TurnCandidate> candidates;
     {
-      const Result unfinished =
-          db.query(kTurnCandidates, Params().add(now).add(max), "listing unfinished requests");
+      const Result unfinished = db.query(kTurnCandidates, Params().add(owner).add(now).add(max),
+                                         "listing unfinished requests");
       for (int row = 0; row < unfinished.rows(); ++row)
         candidates.push_back({unfinished.int64(row, 0), unfinished.text(row, 1),
                               unfinished.int64(row, 2), unfinished.integer(row, 3)});
@@ -804,9 +839,9 @@ std::vector<core::ClaimedTask> PostgresStore::claim_tasks(const std::string& own
       const std::string format = rows.text(row, 7);
       task.format =
           parse_stored(core::parse_image_format(format), format, kBackend, "image format");
-      task.choices = common::read_output_choices(rows.row(row), 8, kBackend);
-      if (!rows.is_null(row, 12)) task.source_key = rows.text(row, 12);
-      task.request_created_at = rows.int64(row, 13);
+      if (!rows.is_null(row, 8)) task.source_key = rows.text(row, 8);
+      task.request_created_at = rows.int64(row, 9);
+      task.choices = common::read_output_choices(rows.row(row), 10, kBackend);
     }
     // What is known of each shared source, read in the claim's transaction.
     std::vector<std::optional<std::string>> source_keys;
@@ -973,6 +1008,15 @@ ON CONFLICT (source_key) DO UPDATE SET sha256 = excluded.sha256, etag = excluded
   quality_used = excluded.quality_used, score = excluded.score, kept = excluded.kept,
   checked_at = excluded.checked_at
 )sql";
+// Whether a task waits to be claimed whose source is that of one of these tasks
+// ($1: ids), by tasks_pending_by_source.
+constexpr std::string_view kSourcesAwaited = R"sql(
+SELECT EXISTS (
+  SELECT 1 FROM tasks waiting
+  WHERE waiting.state = 'pending' AND waiting.source_key IN (
+    SELECT source_key FROM tasks WHERE id = ANY($1::bigint[]) AND source_key IS NOT NULL)
+)::int
+)sql";
 constexpr std::string_view kConfirmSource = R"sql(
 UPDATE sources SET etag = coalesce($3, etag), last_modified = coalesce($4, last_modified),
                    checked_at = greatest(checked_at, $5)
@@ -1124,7 +1168,16 @@ std::vector<std::string> PostgresStore::finish_tasks(const std::vector<core::Tas
                        .add(now),
                    "confirming a source");
     }
-    if (notify) db.exec(kNotifyWork, "announcing retried tasks");
+    // Claims of other owners may have passed over tasks of the sources that just ended
+    // (source_free), which are claimable now: their idle workers are woken.
+    std::vector<std::int64_t> ended_ids;
+    for (const auto* group : {&made, &reused})
+      for (const auto* outcome : *group) ended_ids.push_back(outcome->task_id);
+    if (!notify && !ended_ids.empty())
+      notify = db.query(kSourcesAwaited, Params().add_literal(array_literal(ended_ids)),
+                        "looking for tasks waiting for a source")
+                   .integer(0, 0) != 0;
+    if (notify) db.exec(kNotifyWork, "announcing claimable tasks");
     transaction.commit("committing task outcomes");
     return completed;
   });

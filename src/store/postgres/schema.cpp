@@ -213,6 +213,16 @@ CREATE TABLE sources (
 CREATE INDEX sources_by_blob_key ON sources (blob_key);
 )sql";
 
+// Version 11: sources shared across processes, and each request's quality floor
+// (sqlite/schema.cpp, version 10).
+constexpr std::string_view kSchemaV11 = R"sql(
+CREATE INDEX tasks_running_by_source ON tasks (source_key)
+  WHERE state = 'running' AND source_key IS NOT NULL;
+CREATE INDEX tasks_pending_by_source ON tasks (source_key)
+  WHERE state = 'pending' AND source_key IS NOT NULL;
+ALTER TABLE requests ADD COLUMN min_quality INTEGER NOT NULL DEFAULT 10;
+)sql";
+
 }  // namespace
 
 std::span<const common::Migration> migrations() {
@@ -225,7 +235,8 @@ std::span<const common::Migration> migrations() {
                                       {7, kSchemaV7},
                                       {8, kSchemaV8},
                                       {9, kSchemaV9},
-                                      {10, kSchemaV10}});
+                                      {10, kSchemaV10},
+                                      {11, kSchemaV11}});
   return schema.migrations();
 }
 

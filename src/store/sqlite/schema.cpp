@@ -236,6 +236,22 @@ CREATE TABLE sources (
 CREATE INDEX sources_by_blob_key ON sources (blob_key);
 )sql";
 
+// Version 10: sources shared across processes, and each request's quality floor.
+constexpr std::string_view kSchemaV10 = R"sql(
+-- The running tasks of each source: a claim passes over a pending task whose source another
+-- owner is downloading under a live lease (docs/architecture.md, "Shared sources and
+-- outputs"). Few rows: only the tasks in flight.
+CREATE INDEX tasks_running_by_source ON tasks (source_key)
+  WHERE state = 'running' AND source_key IS NOT NULL;
+-- The pending tasks of each source: when a task of a source ends, whether others wait for
+-- it (and the workers are to be woken).
+CREATE INDEX tasks_pending_by_source ON tasks (source_key)
+  WHERE state = 'pending' AND source_key IS NOT NULL;
+-- The lowest quality max_bytes and quality=auto may go to (--min-quality of the node that
+-- took the upload). Requests stored before this version get the default.
+ALTER TABLE requests ADD COLUMN min_quality INTEGER NOT NULL DEFAULT 10;
+)sql";
+
 bool table_exists(Connection& connection, std::string_view name) {
   Query query(connection, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
               "looking for a table");
@@ -261,7 +277,8 @@ std::span<const Migration> migrations() {
                                       {6, kSchemaV6},
                                       {7, kSchemaV7},
                                       {8, kSchemaV8},
-                                      {9, kSchemaV9}});
+                                      {9, kSchemaV9},
+                                      {10, kSchemaV10}});
   return schema.migrations();
 }
 

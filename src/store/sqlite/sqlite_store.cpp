@@ -60,6 +60,21 @@ constexpr std::string_view kConfirmSource =
     " checked_at = max(checked_at, ?11)"
     " WHERE source_key = ?1 AND sha256 = ?2 AND blob_key = ?5";
 
+// claim_tasks: a pending task `t` may be claimed unless another owner holds a task of the
+// same source under a live lease (docs/architecture.md, "Shared sources and outputs"): it
+// waits for that download instead of starting its own, and comes back with what it made.
+// An expired lease does not hold it (that owner may be dead). ?2 is now, ?4 the claimer;
+// the index tasks_running_by_source finds the holders.
+constexpr std::string_view kSourceFree =
+    "(t.source_key IS NULL OR NOT EXISTS (SELECT 1 FROM tasks held"
+    " WHERE held.source_key = t.source_key AND held.state = 'running'"
+    " AND held.lease_owner <> ?4 AND held.lease_expires > ?2))";
+
+// finish_tasks: whether a task of one of these sources waits to be claimed, now that its
+// source's task has ended (a claim of another owner passed it over meanwhile).
+constexpr std::string_view kSourceAwaited =
+    "SELECT EXISTS (SELECT 1 FROM tasks WHERE source_key = ?1 AND state = 'pending')";
+
 // Queues the notification for a request that has just ended; called inside the
 // transaction that ended it, so a crash cannot separate the two.
 void insert_delivery(Connection& db, const std::string& request_id, const std::string& url,
@@ -174,9 +189,9 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
                        "INSERT INTO requests (id, status, created_at, updated_at, columns,"
                        " webhook_url, quality, format, idempotency_key, fingerprint,"
                        " products_total, total, owner_key, quality_target, max_bytes,"
-                       " never_larger, sizes)"
+                       " never_larger, sizes, min_quality)"
                        " VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-                       " ?14, ?15, ?16)"
+                       " ?14, ?15, ?16, ?17)"
                        " RETURNING seq",
                        "storing a request");
   insert_request.bind(1, request.id)
@@ -194,7 +209,8 @@ core::CreateOutcome SqliteStore::create_request(const core::NewRequest& request)
       .bind(13, request.choices.quality_target)
       .bind(14, request.choices.max_bytes)
       .bind(15, request.choices.never_larger ? 1 : 0)
-      .bind(16, core::format_output_sizes(request.choices.sizes));
+      .bind(16, core::format_output_sizes(request.choices.sizes))
+      .bind(17, request.choices.min_quality);
   insert_request.step();
   const std::int64_t seq = insert_request.int64(0);
   insert_request.reset();
@@ -612,23 +628,28 @@ std::vector<core::ClaimedTask> SqliteStore::claim_tasks(const std::string& owner
   }
   for (auto& candidate : candidates) {
     Query ready(db,
-                "SELECT count(*) FROM (SELECT 1 FROM tasks WHERE request_seq = ?1"
-                " AND state = 'pending' AND not_before <= ?2 LIMIT ?3)",
+                "SELECT count(*) FROM (SELECT 1 FROM tasks t WHERE t.request_seq = ?1"
+                " AND t.state = 'pending' AND t.not_before <= ?2 AND " +
+                    std::string(kSourceFree) + " LIMIT ?3)",
                 "counting a request's ready tasks");
-    ready.bind(1, candidate.seq).bind(2, now).bind(3, max);
+    ready.bind(1, candidate.seq).bind(2, now).bind(3, max).bind(4, owner);
     ready.step();
     candidate.ready = ready.integer(0);
   }
 
   for (const common::Turn& turn : common::plan_turns(candidates, max)) {
+    // The claims of this call see each other's tasks as this owner's: two tasks of one
+    // source may be claimed together (the pipeline shares the download).
     Query claim(db,
-                "UPDATE tasks SET state = 'running', lease_owner = ?1, lease_expires = ?2,"
-                " attempts = attempts + 1, updated_at = ?3"
-                " WHERE id IN (SELECT id FROM tasks WHERE request_seq = ?5 AND state = 'pending'"
-                " AND not_before <= ?3 ORDER BY id LIMIT ?4)"
-                " RETURNING id, product_idx, image_idx, source_url, attempts, source_key",
+                "UPDATE tasks SET state = 'running', lease_owner = ?4, lease_expires = ?3,"
+                " attempts = attempts + 1, updated_at = ?2"
+                " WHERE id IN (SELECT t.id FROM tasks t WHERE t.request_seq = ?1"
+                " AND t.state = 'pending' AND t.not_before <= ?2 AND " +
+                    std::string(kSourceFree) +
+                    " ORDER BY t.id LIMIT ?5)"
+                    " RETURNING id, product_idx, image_idx, source_url, attempts, source_key",
                 "claiming tasks");
-    claim.bind(1, owner).bind(2, now + lease_ms).bind(3, now).bind(4, turn.tasks).bind(5, turn.seq);
+    claim.bind(1, turn.seq).bind(2, now).bind(3, now + lease_ms).bind(4, owner).bind(5, turn.tasks);
     const std::size_t first = claimed.size();
     while (claim.step()) {
       core::ClaimedTask& task = claimed.emplace_back();
@@ -765,6 +786,9 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
 
   // Requests that had a task end in this call, in first-seen order.
   std::vector<std::int64_t> ended_in;
+  // The sources of the tasks that ended: claims of other owners may have passed over their
+  // pending tasks (kSourceFree), which are claimable now.
+  std::vector<std::string> ended_sources;
   bool retried = false;
   // Both ends in one statement, as PostgreSQL's kEndTasks. `state IN ('pending',
   // 'running')` is what makes counting exactly-once: an outcome for a task that has
@@ -780,7 +804,8 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
             " updated_at = ?7, quality_used = ?8, score = ?9, kept = ?10,"
             " blob_key = CASE WHEN ?2 = 'done' THEN coalesce(?11, (SELECT id FROM requests"
             " WHERE seq = tasks.request_seq) || '/' || ?3) ELSE NULL END, reused = ?12"
-            " WHERE id = ?1 AND state IN ('pending', 'running') RETURNING request_seq, blob_key",
+            " WHERE id = ?1 AND state IN ('pending', 'running')"
+            " RETURNING request_seq, blob_key, source_key",
             "recording an ended task");
   Query count(db,
               "UPDATE requests SET succeeded = succeeded + (?2 = 'done'),"
@@ -845,6 +870,10 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
     const bool ended = end.step();
     const std::int64_t seq = ended ? end.int64(0) : 0;
     const std::optional<std::string> blob_key = ended ? end.optional_text(1) : std::nullopt;
+    if (ended)
+      if (auto key = end.optional_text(2);
+          key && std::find(ended_sources.begin(), ended_sources.end(), *key) == ended_sources.end())
+        ended_sources.push_back(std::move(*key));
     end.reset();
     if (!ended) {
       // Only an image it made itself: a reused one belongs to its other references.
@@ -895,8 +924,16 @@ std::vector<std::string> SqliteStore::finish_tasks(const std::vector<core::TaskO
     if (webhook_url) insert_delivery(db, id, *webhook_url, now);
     completed.push_back(std::move(id));
   }
+  bool awaited = false;
+  Query waiting(db, kSourceAwaited, "looking for tasks waiting for a source");
+  for (const std::string& key : ended_sources) {
+    waiting.bind(1, key);
+    awaited = waiting.step() && waiting.integer(0) != 0;
+    waiting.reset();
+    if (awaited) break;
+  }
   transaction.commit();
-  if (retried) notifier_.notify();
+  if (retried || awaited) notifier_.notify();
   return completed;
 }
 

@@ -55,6 +55,12 @@ TEST(SourceKey, OutputSettingsAndTenantsMakeOtherKeys) {
   other = plain;
   other.choices.sizes = {{"thumb", 200, 200}};
   EXPECT_NE(source_key("", url, other), key);
+  // The floor of max_bytes and quality=auto (--min-quality of the node that took it).
+  other = plain;
+  other.choices.min_quality = 30;
+  EXPECT_NE(source_key("", url, other), key);
+  other.choices.min_quality = core::kDefaultMinQuality;
+  EXPECT_EQ(source_key("", url, other), key);
   // What does not change the output changes nothing.
   other = plain;
   other.webhook_url = "https://hooks.example.com/x";

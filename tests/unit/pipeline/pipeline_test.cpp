@@ -6,14 +6,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -534,6 +537,271 @@ TEST_F(PipelineTest, TasksWaitingForTheDownloadOfACancelledRequestDownloadItThem
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "images" / cancelled)) << "nothing stored";
   EXPECT_TRUE(store_->pending_blob_deletions(10).empty());
   pipeline->stop(std::chrono::milliseconds(1000));
+}
+
+// The quality floor of max_bytes is the request's (--min-quality of the node that took the
+// upload, stored with it), not the worker's: an image that cannot fit fails naming the
+// smallest size at that floor.
+TEST_F(PipelineTest, MaxBytesSearchesDownToTheRequestsFloor) {
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
+  std::vector<std::string> ids;
+  for (const int floor : {37, core::kDefaultMinQuality}) {
+    core::NewRequest request;
+    request.id = core::new_uuid();
+    request.columns = {"S. No.", "Product Name", "Input Image Urls"};
+    const std::string url = origin_.url("/photos/" + photo);
+    request.products.push_back({"1", "P", {url}, {"1", "P", url}});
+    request.choices.max_bytes = 200;  // no photo fits
+    request.choices.min_quality = floor;
+    request.created_at = core::now_ms();
+    ASSERT_EQ(store_->create_request(request).kind, core::CreateOutcome::Kind::created);
+    ids.push_back(request.id);
+  }
+  auto fetcher = make_fetcher();
+  auto pipeline = make_pipeline(options(1), *fetcher);
+  pipeline->start();
+  for (const auto& id : ids) ASSERT_TRUE(completions_.wait_for(id, std::chrono::seconds(60)));
+  pipeline->stop(std::chrono::milliseconds(1000));
+  const auto high = image(ids[0], 0);
+  const auto low = image(ids[1], 0);
+  ASSERT_EQ(high.state, core::TaskState::failed);
+  ASSERT_EQ(low.state, core::TaskState::failed);
+  EXPECT_NE(high.error.value_or("").find("at quality 37,"), std::string::npos)
+      << high.error.value_or("");
+  EXPECT_NE(low.error.value_or("").find("at quality 10,"), std::string::npos)
+      << low.error.value_or("");
+}
+
+// ---- the moment between an outcome recorded and its write (issue 15) -------------------
+
+// The real file store, except that the puts of one request wait until released. It says
+// when the first of them has started, and how many puts of that request have begun.
+class HeldPuts : public blob::BlobStore {
+ public:
+  explicit HeldPuts(blob::BlobStore& real) : real_(real) {}
+  void hold(std::string request_id) {
+    std::lock_guard lock(mutex_);
+    held_request_ = std::move(request_id) + "/";
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+  // The key of the first held put, once it has started; "" after a long wait.
+  std::string wait_for_first() {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return !first_.empty(); });
+    return first_;
+  }
+  // True once `n` puts of the held request have begun.
+  bool wait_for_puts(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(30), [&] { return puts_ >= n; });
+  }
+  blob::PutResult put(const std::string& key, std::string_view bytes) override {
+    {
+      std::unique_lock lock(mutex_);
+      if (!held_request_.empty() && key.rfind(held_request_, 0) == 0) {
+        ++puts_;
+        if (first_.empty()) first_ = key;
+        changed_.notify_all();
+        changed_.wait(lock, [&] { return released_; });
+      }
+    }
+    return real_.put(key, bytes);
+  }
+  blob::BlobResult<blob::StoredObject> get(const std::string& key) override {
+    return real_.get(key);
+  }
+  blob::BlobResult<blob::ObjectInfo> stat(const std::string& key) override {
+    return real_.stat(key);
+  }
+  bool exists(const std::string& key) override { return real_.exists(key); }
+  core::Status remove(const std::string& key) override { return real_.remove(key); }
+
+ private:
+  blob::BlobStore& real_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::string held_request_;
+  std::string first_;
+  int puts_ = 0;
+  bool released_ = false;
+};
+
+// The real store, except that the first claim that takes a task `which` picks runs
+// `before_return` between the claim's commit and its return to the pipeline.
+class HookedClaims : public store::Store {
+ public:
+  using Pick = std::function<bool(const core::ClaimedTask&)>;
+  explicit HookedClaims(store::Store& real) : real_(real) {}
+  void on_claim(Pick which, std::function<void()> before_return) {
+    std::lock_guard lock(mutex_);
+    which_ = std::move(which);
+    before_return_ = std::move(before_return);
+  }
+  std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max, core::TimeMs now,
+                                             core::TimeMs lease_ms) override {
+    auto tasks = real_.claim_tasks(owner, max, now, lease_ms);
+    std::function<void()> hook;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& task : tasks)
+        if (before_return_ && which_(task)) hook = std::exchange(before_return_, nullptr);
+    }
+    if (hook) hook();
+    return tasks;
+  }
+
+  core::CreateOutcome create_request(const core::NewRequest& r) override {
+    return real_.create_request(r);
+  }
+  std::optional<core::RequestRecord> get_request(const std::string& id) override {
+    return real_.get_request(id);
+  }
+  std::vector<core::ProductRecord> get_products(const std::string& id, int offset,
+                                                int limit) override {
+    return real_.get_products(id, offset, limit);
+  }
+  std::optional<std::string> image_key(const std::string& id, int product, int image) override {
+    return real_.image_key(id, product, image);
+  }
+  std::vector<core::RequestRecord> list_requests(int limit, int offset) override {
+    return real_.list_requests(limit, offset);
+  }
+  std::vector<core::RequestRecord> list_requests_of(const std::string& owner_key, int limit,
+                                                    int offset) override {
+    return real_.list_requests_of(owner_key, limit, offset);
+  }
+  DeleteOutcome delete_request(const std::string& id) override { return real_.delete_request(id); }
+  CancelOutcome cancel_request(const std::string& id, core::TimeMs now) override {
+    return real_.cancel_request(id, now);
+  }
+  std::vector<std::int64_t> cancelled_tasks(const std::vector<std::int64_t>& ids) override {
+    return real_.cancelled_tasks(ids);
+  }
+  PurgeStep purge_step(std::optional<core::TimeMs> ended_before, core::TimeMs now,
+                       int chunk) override {
+    return real_.purge_step(ended_before, now, chunk);
+  }
+  std::vector<std::string> pending_blob_deletions(int limit) override {
+    return real_.pending_blob_deletions(limit);
+  }
+  void forget_blob_deletions(const std::vector<std::string>& keys) override {
+    real_.forget_blob_deletions(keys);
+  }
+  bool create_api_key(const core::NewApiKey& key) override { return real_.create_api_key(key); }
+  std::vector<core::ApiKeyRecord> list_api_keys() override { return real_.list_api_keys(); }
+  bool revoke_api_key(const std::string& name, core::TimeMs now) override {
+    return real_.revoke_api_key(name, now);
+  }
+  std::optional<core::ApiKeyRecord> find_api_key(const std::string& hash) override {
+    return real_.find_api_key(hash);
+  }
+  bool any_api_key() override { return real_.any_api_key(); }
+  int renew_leases(const std::string& owner, const std::vector<std::int64_t>& ids,
+                   core::TimeMs until) override {
+    return real_.renew_leases(owner, ids, until);
+  }
+  int release_expired_leases(core::TimeMs now) override {
+    return real_.release_expired_leases(now);
+  }
+  int release_leases(const std::string& owner) override { return real_.release_leases(owner); }
+  std::vector<std::string> lease_owners() override { return real_.lease_owners(); }
+  std::unique_ptr<store::ProcessPresence> announce_process(const std::string& owner) override {
+    return real_.announce_process(owner);
+  }
+  int release_departed_owners(const std::string& self, core::TimeMs now) override {
+    return real_.release_departed_owners(self, now);
+  }
+  std::vector<std::string> finish_tasks(const std::vector<core::TaskOutcome>& outcomes,
+                                        core::TimeMs now) override {
+    return real_.finish_tasks(outcomes, now);
+  }
+  std::vector<core::Delivery> claim_deliveries(core::TimeMs now, int max,
+                                               core::TimeMs lease_ms) override {
+    return real_.claim_deliveries(now, max, lease_ms);
+  }
+  void record_delivery_attempt(const core::DeliveryAttempt& attempt, core::TimeMs now) override {
+    real_.record_delivery_attempt(attempt, now);
+  }
+  QueueDepth queue_depth() override { return real_.queue_depth(); }
+  bool ping() override { return real_.ping(); }
+  std::unique_ptr<store::WorkWatch> watch_new_work(std::function<void()> on_new_work) override {
+    return real_.watch_new_work(std::move(on_new_work));
+  }
+
+ private:
+  store::Store& real_;
+  std::mutex mutex_;
+  Pick which_;
+  std::function<void()> before_return_;
+};
+
+// A task claimed while the outcome of its source is recorded in the worker but not yet
+// written (the store had no `sources` row when it was claimed, and the download is no
+// longer in hand) takes that outcome: no second download. The moment is made to happen:
+// the first request's images are held at their put; a second request with the same source
+// is claimed then, and the claim returns only once the held outcome has been recorded, which
+// the next put of the one put thread shows (it starts only after the outcome before it was
+// recorded). No outcome is written meanwhile: the scheduler that would write it is the one
+// waiting in that claim.
+TEST_F(PipelineTest, ATaskClaimedWhileItsSourcesOutcomeIsNotYetWrittenTakesThatOutcome) {
+  const auto photo =
+      std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
+  const std::string made_url = origin_.url("/photos/" + photo + "?made");
+  // Held at the origin until the claim: its put comes after the shared source's.
+  const std::string later_url = origin_.url("/hold/" + photo);
+  const auto first = create({made_url, later_url}, {"shared-source", "later-source"});
+
+  HeldPuts puts(*blobs_);
+  puts.hold(first);
+  HookedClaims store(*store_);
+  fetch::FetchLimits limits;
+  limits.allow_private_networks = true;
+  limits.timeout_ms = 60'000;
+  limits.low_speed_window_seconds = 60;  // the held download sends nothing for a while
+  auto fetcher = fetch::make_curl_fetcher(limits, 4);
+  Options o = options(1);  // one compress thread and one put thread
+  o.idle_poll = std::chrono::milliseconds(50);
+  Pipeline pipeline(o, store, puts, *fetcher, [this](const auto& ids) { completions_.add(ids); });
+  pipeline.start();
+  ASSERT_EQ(puts.wait_for_first().rfind(first + "/0-0.", 0), 0u)
+      << "the shared source's image is held";
+
+  std::atomic<bool> recorded{false};
+  std::atomic<bool> known{true};
+  store.on_claim(
+      [&](const core::ClaimedTask& task) {
+        return task.request_id != first && task.source_key == "shared-source";
+      },
+      [&] {
+        // Claimed while the store knew nothing of the source. Now its outcome is recorded.
+        puts.release();
+        test_support::HttpClient(origin_.base_url()).get("/release");
+        recorded = puts.wait_for_puts(2);
+        known = store_->get_request(first)->progress.succeeded > 0;
+      });
+  const auto second = create({made_url}, {"shared-source"});
+  pipeline.wake();
+  ASSERT_TRUE(completions_.wait_for(second, std::chrono::seconds(60)));
+  ASSERT_TRUE(completions_.wait_for(first, std::chrono::seconds(60)));
+  pipeline.stop(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(recorded) << "the held outcome was recorded before the claim returned";
+  ASSERT_FALSE(known) << "and not yet written";
+
+  EXPECT_EQ(origin_.request_count("/photos/" + photo), 1u) << "downloaded once";
+  const auto made = image(first, 0);
+  const auto reused = image(second, 0);
+  ASSERT_EQ(made.state, core::TaskState::done) << made.error.value_or("");
+  ASSERT_EQ(reused.state, core::TaskState::done) << reused.error.value_or("");
+  EXPECT_EQ(made.reused, core::Reuse::none);
+  EXPECT_EQ(reused.reused, core::Reuse::duplicate);
+  EXPECT_EQ(reused.blob_key, made.blob_key) << "one image for both";
+  EXPECT_EQ(made.blob_key, first + "/" + made.output_name.value_or(""));
+  EXPECT_EQ(store_->get_request(second)->progress.reused, 1);
 }
 
 TEST_F(PipelineTest, ExpiredLeasesOfADeadProcessAreTakenBack) {

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <string>
@@ -425,6 +428,56 @@ TEST(PostgresStore, ConcurrentFinishersOfTwoRequestsCompleteEachOnce) {
     const auto record = first->get_request(id);
     EXPECT_EQ(record->status, core::RequestStatus::completed);
     EXPECT_EQ(record->progress.succeeded, 60);
+  }
+}
+
+// Two processes claiming at once never both take tasks of one source: the second waits for
+// the first's download (docs/architecture.md, "Shared sources and outputs"). In READ
+// COMMITTED each claim alone would see the other's tasks still pending; here the two tasks
+// of each source are neighbours in one request, where FOR UPDATE SKIP LOCKED hands one to
+// each claimer unless the claims take turns. Many rounds of many sources, small claims.
+TEST(PostgresStore, ConcurrentClaimersNeverBothHoldTasksOfOneSource) {
+  Schema schema;
+  auto loader = schema.open();
+  constexpr int kRounds = 8;
+  constexpr int kRequests = 6;
+  constexpr int kSourcesEach = 8;  // two tasks each
+  for (int round = 0; round < kRounds; ++round) {
+    for (int r = 0; r < kRequests; ++r) {
+      core::NewRequest request = make_request(1, 2 * kSourcesEach);
+      for (int i = 0; i < 2 * kSourcesEach; ++i)
+        request.source_keys.push_back("round" + std::to_string(round) + "-r" + std::to_string(r) +
+                                      "-s" + std::to_string(i / 2));
+      ASSERT_EQ(loader->create_request(request).kind, core::CreateOutcome::Kind::created);
+    }
+    std::atomic<int> ready{0};
+    std::array<std::set<std::string>, 2> held;
+    auto claimer = [&](int me) {
+      auto store = schema.open();
+      const std::string owner = me == 0 ? "a" : "b";
+      ++ready;
+      while (ready < 2) std::this_thread::yield();
+      try {
+        for (int empty = 0; empty < 3;) {
+          const auto tasks = store->claim_tasks(owner, 3, kT0, kLease);
+          if (tasks.empty()) ++empty;
+          for (const auto& task : tasks)
+            held[static_cast<std::size_t>(me)].insert(*task.source_key);
+        }
+      } catch (const StoreError& e) {
+        ADD_FAILURE() << e.what();
+      }
+    };
+    std::thread one(claimer, 0);
+    std::thread two(claimer, 1);
+    one.join();
+    two.join();
+    std::vector<std::string> both;
+    std::set_intersection(held[0].begin(), held[0].end(), held[1].begin(), held[1].end(),
+                          std::back_inserter(both));
+    EXPECT_TRUE(both.empty()) << "round " << round << ": " << both.size()
+                              << " source(s) held by both, e.g. " << both.front();
+    EXPECT_EQ(held[0].size() + held[1].size(), std::size_t{kRequests * kSourcesEach});
   }
 }
 

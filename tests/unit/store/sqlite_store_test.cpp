@@ -323,6 +323,41 @@ TEST(SqliteStore, ImagesStoredBeforeVersion9AreTheirOwnTasks) {
   EXPECT_EQ(store->pending_blob_deletions(10), std::vector<std::string>{id + "/0-0.jpg"});
 }
 
+// Version 10: a request stored before it has the default quality floor, and a task it
+// left running (by a process of the old build) holds its source as any other does.
+TEST(SqliteStore, RequestsStoredBeforeVersion10HaveTheDefaultQualityFloor) {
+  TempDir dir;
+  const auto file = dir.path() / "v9.db";
+  const auto steps = sqlite::migrations();
+  ASSERT_GE(steps.size(), 10u);
+  {
+    sqlite::Connection connection(file.string(), sqlite::Connection::Role::writer);
+    sqlite::migrate(connection, steps.first(9));
+  }
+  const std::string id = core::new_uuid();
+  {
+    RawDb raw(file);
+    raw.exec(
+        "INSERT INTO requests (seq, id, status, created_at, updated_at, columns, quality, format,"
+        " fingerprint, products_total, total, max_bytes) VALUES (4, '" +
+        id +
+        "', 'processing', 1, 2, '[\"a\"]', 50, 'jpeg', 'f', 1, 2, 5000);"
+        "INSERT INTO products VALUES (4, 0, '1', 'SKU1', '[\"x\"]');"
+        "INSERT INTO tasks (request_seq, product_idx, image_idx, source_url, updated_at, state,"
+        " lease_owner, lease_expires, source_key) VALUES"
+        " (4, 0, 0, 'https://img.example.com/a.jpg', 1, 'running', 'old', 9000000000000, 'k'),"
+        " (4, 0, 1, 'https://img.example.com/a.jpg', 1, 'pending', NULL, NULL, 'k');");
+  }
+  auto store = open_store("sqlite:" + file.string());
+  const auto record = store->get_request(id);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->choices.min_quality, core::kDefaultMinQuality);
+  EXPECT_EQ(record->choices.max_bytes, 5000);
+  EXPECT_TRUE(store->claim_tasks("new", 10, 1'800'000'000'000, 1000).empty())
+      << "the old process's live lease holds the source";
+  EXPECT_EQ(store->claim_tasks("old", 10, 1'800'000'000'000, 1000).size(), 1u);
+}
+
 TEST(SqliteStore, AnotherProcessesWriteLockIsWaitedFor) {
   TempDir dir;
   const auto file = dir.path() / "imgbatch.db";

@@ -3,14 +3,18 @@
 // what is known of the source once a task made its image; a reused outcome names the
 // shared image, counts as reused and is found by image_key; a shared image is queued for
 // removal only when no task names it any more, and a reuse that comes after that is made
-// again instead of naming a removed image.
+// again instead of naming a removed image. A claim passes over a task whose source another
+// owner is downloading, until that one ends or its lease expires.
 #include <algorithm>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/types.hpp"
 #include "unit/store/conformance_requests.hpp"
 #include "unit/store/store_conformance.hpp"
+#include "unit/store/wake_counter.hpp"
 
 namespace imgbatch::store::testing {
 
@@ -242,6 +246,86 @@ TEST_P(StoreConformance, ALateReuseOfACancelledRequestQueuesNothing) {
   store().finish_tasks({reused(tasks.at(0), core::Reuse::duplicate)}, kT0 + 4 * kSecond);
   EXPECT_TRUE(store().pending_blob_deletions(100).empty());
   EXPECT_EQ(store().image_key(first, 0, 0), tasks[0].known->blob_key);
+}
+
+// ---- a source another process is downloading ------------------------------------------
+
+namespace {
+
+// The source keys of claimed tasks ("" for none), in task order.
+std::vector<std::string> keys_of(const std::vector<core::ClaimedTask>& tasks) {
+  std::vector<std::string> keys;
+  for (const auto& task : tasks) keys.push_back(task.source_key.value_or(""));
+  return keys;
+}
+
+}  // namespace
+
+// A claim passes over a task whose source another owner holds under a live lease: it waits
+// for that download instead of starting its own. Tasks of other sources, and tasks without
+// one, are claimed as ever; two waiting tasks of one source go to one claimer together;
+// the owner that holds the source takes its other tasks (it shares the download itself).
+TEST_P(StoreConformance, AClaimPassesOverASourceAnotherOwnerIsDownloading) {
+  create(store(), shared({"k0"}));
+  const auto held = store().claim_tasks("a", 1, kT0, kLease);
+  ASSERT_EQ(keys_of(held), std::vector<std::string>{"k0"});
+  const std::string second = create(store(), shared({"k0", "k1", "", "k2", "k2"}));
+
+  const auto other = store().claim_tasks("b", 50, kT0 + 1, kLease);
+  EXPECT_EQ(keys_of(other), (std::vector<std::string>{"k1", "", "k2", "k2"}));
+  EXPECT_TRUE(store().claim_tasks("b", 50, kT0 + 2, kLease).empty()) << "k0 waits for a";
+  EXPECT_TRUE(harness().open()->claim_tasks("c", 50, kT0 + 2, kLease).empty())
+      << "nor through another instance, as another process";
+
+  const auto own = store().claim_tasks("a", 50, kT0 + 3, kLease);
+  ASSERT_EQ(keys_of(own), std::vector<std::string>{"k0"});
+  EXPECT_EQ(own[0].request_id, second);
+}
+
+// Once the owner that held the source has written its outcome, the waiting task is
+// claimed with what is now known of the source, and the workers are woken for it.
+TEST_P(StoreConformance, ATaskWaitingForASourceIsClaimableAndWokenOnceItsTaskEnds) {
+  WakeCounter wakes;
+  auto watch = store().watch_new_work(wakes.callback());
+  create(store(), shared({"k0"}));
+  const auto held = store().claim_tasks("a", 1, kT0, kLease);
+  ASSERT_EQ(held.size(), 1u);
+  const std::string waiting = create(store(), shared({"k0"}, kT0 + kSecond));
+  ASSERT_TRUE(store().claim_tasks("b", 50, kT0 + 2 * kSecond, kLease).empty());
+  // The wake-ups of the uploads are behind us (they may come late, and merged).
+  ASSERT_TRUE(wakes.wait_above(0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int seen = wakes.count();
+
+  store().finish_tasks({made(held[0], "aa")}, kT0 + 3 * kSecond);
+  EXPECT_TRUE(wakes.wait_above(seen, std::chrono::seconds(10)))
+      << "no wake-up for the task that waited for the source";
+  const auto now_free = store().claim_tasks("b", 50, kT0 + 4 * kSecond, kLease);
+  ASSERT_EQ(now_free.size(), 1u);
+  EXPECT_EQ(now_free[0].request_id, waiting);
+  ASSERT_TRUE(now_free[0].known.has_value()) << "with what the first one made";
+  EXPECT_EQ(now_free[0].known->blob_key, own_key(held[0]));
+}
+
+// A lease that has expired holds nothing, even before it is put back: its owner may be
+// dead. A task that failed ends the wait as well.
+TEST_P(StoreConformance, AnExpiredLeaseOrAFailedTaskDoesNotHoldItsSource) {
+  create(store(), shared({"k0", "k1"}));
+  const auto held = store().claim_tasks("a", 2, kT0, kLease);
+  ASSERT_EQ(held.size(), 2u);
+  const std::string waiting = create(store(), shared({"k0", "k1"}, kT0 + kSecond));
+  ASSERT_TRUE(store().claim_tasks("b", 50, kT0 + kLease - 1, kLease).empty());
+
+  core::TaskOutcome failed = succeeded(held[1], "a");
+  failed.kind = core::TaskOutcome::Kind::failed;
+  failed.error = "HTTP 404";
+  store().finish_tasks({failed}, kT0 + 2 * kSecond);
+  EXPECT_EQ(keys_of(store().claim_tasks("b", 50, kT0 + 3 * kSecond, kLease)),
+            std::vector<std::string>{"k1"});
+
+  const auto after_expiry = store().claim_tasks("b", 50, kT0 + kLease + 1, kLease);
+  ASSERT_EQ(keys_of(after_expiry), std::vector<std::string>{"k0"});
+  EXPECT_EQ(after_expiry[0].request_id, waiting);
 }
 
 TEST_P(StoreConformance, TasksWithoutSourceKeysAreNeverShared) {

@@ -29,9 +29,10 @@ struct Config {
   int quality = 50;  // the fixed quality, unless output_choices.quality_target (auto)
   ImageFormat format = ImageFormat::jpeg;
   // The defaults of uploads' output choices (--quality auto, --quality-target, --max-bytes,
-  // --never-larger, --sizes); an upload may choose otherwise.
+  // --never-larger, --sizes); an upload may choose otherwise. Also --min-quality, which an
+  // upload cannot choose: it is stored with each request this node takes, and the worker
+  // that makes its images uses it.
   OutputChoices output_choices;
-  int min_quality = kDefaultMinQuality;  // the floor of max_bytes and quality=auto
   std::optional<std::string> webhook_url;
   std::optional<std::string> webhook_secret;
   bool allow_private_networks = false;

@@ -43,6 +43,10 @@ struct OutputChoices {
   std::int64_t max_bytes = 0;  // the largest output (full size and each size); 0: no cap
   bool never_larger = true;    // keep the source when the re-encode is not smaller
   std::vector<OutputSize> sizes;
+  // The lowest quality max_bytes and quality=auto may go to (1-100): --min-quality of the
+  // node that took the upload, stored with the request like the defaults above, so that it
+  // is part of what makes two outputs equal (the source key) whichever worker makes them.
+  int min_quality = kDefaultMinQuality;
   bool operator==(const OutputChoices&) const = default;
 };
 

@@ -17,7 +17,7 @@ std::string normalised_url(std::string_view url);
 
 // Hex SHA-256 over the scope (an API key's id, or "" for the one shared scope), the
 // normalised URL and everything of the request that decides the output (quality, format,
-// quality target, max_bytes, never_larger, sizes), each framed by its length.
+// quality target, max_bytes, never_larger, sizes, min_quality), each framed by its length.
 std::string source_key(std::string_view scope, std::string_view url,
                        const core::NewRequest& request);
 

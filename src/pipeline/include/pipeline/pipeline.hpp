@@ -80,8 +80,6 @@ struct Options {
   int download_concurrency = 32;
   int max_attempts = 4;
   long long max_pixels = 100'000'000;
-  // The lowest quality max_bytes and quality=auto may go to (--min-quality).
-  int min_quality = core::kDefaultMinQuality;
   std::chrono::milliseconds lease{60'000};
   std::chrono::milliseconds idle_poll{1'000};  // how often an idle scheduler looks for work
   // How often to look for leases held by processes that are gone: dead processes of this

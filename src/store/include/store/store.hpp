@@ -136,7 +136,10 @@ class Store {
   // Claims up to `max` pending tasks whose retry time has come, shared among the requests
   // by fair turns (store/common/turns.hpp: tenants in turn, then each tenant's requests in
   // turn; each request's tasks in image order), leasing them to `owner` until
-  // now + lease_ms. Their requests become `processing`.
+  // now + lease_ms. Their requests become `processing`. A task whose source key is held by
+  // a running task of another owner under a live lease (lease_expires > now) is passed
+  // over: it waits for that download (docs/architecture.md, "Shared sources and outputs").
+  // Concurrent claims never both take tasks of one source that neither held before.
   virtual std::vector<core::ClaimedTask> claim_tasks(const std::string& owner, int max,
                                                      core::TimeMs now, core::TimeMs lease_ms) = 0;
 
@@ -197,12 +200,13 @@ class Store {
   virtual bool ping() = 0;
 
   // Calls `on_new_work` soon after this store makes tasks claimable: a request stored, a
-  // retry scheduled, leases released. PostgreSQL hears of those made by any process using
-  // the database; SQLite of those made through this Store object. It runs on a thread of
-  // the watch's own and must be quick and thread-safe (wake the workers, nothing more). It
-  // is a hint that shortens the workers' idle wait, never a replacement for it: wake-ups
-  // may be merged or spurious, and the ones that happen while the database is unreachable
-  // are lost (one call follows each reconnection, to make up for them).
+  // retry scheduled, leases released, a task ended whose source has pending tasks (which
+  // claims of other owners passed over). PostgreSQL hears of those made by any process
+  // using the database; SQLite of those made through this Store object. It runs on a
+  // thread of the watch's own and must be quick and thread-safe (wake the workers, nothing more).
+  // It is a hint that shortens the workers' idle wait, never a replacement for it: wake-ups may be
+  // merged or spurious, and the ones that happen while the database is unreachable are lost (one
+  // call follows each reconnection, to make up for them).
   virtual std::unique_ptr<WorkWatch> watch_new_work(std::function<void()> on_new_work) = 0;
 };
 
