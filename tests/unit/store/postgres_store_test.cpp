@@ -196,12 +196,14 @@ TEST(PostgresStore, ATransactionCutOffMidwayRunsAgainOnANewConnection) {
   EXPECT_EQ(record->status, core::RequestStatus::completed);
 }
 
-// Two claims that planned their turns from the same rows (the second while the first
-// waited for the request's row lock) end one after the other. The second planned a
-// smaller claim, so a smaller last_turn: it must not take the request's counter back
-// below the one the first wrote, or the request would look served less recently than it
-// was (fair turns: last_turn only goes up).
-TEST(PostgresStore, ClaimsPlannedFromTheSameRowsNeverTakeATurnBack) {
+// Two claims started while the request's row is locked (as finish_tasks locks it) end one
+// after the other. Had the second planned from the same rows as the first, its smaller
+// claim would write a smaller last_turn and take the request's counter back below the
+// one the first wrote, so the request would look served less recently than it was (fair
+// turns: last_turn only goes up). Claims take turns on the claim lock, so the second plans
+// after the first has committed: its turn comes after the first's (GREATEST in the claim
+// keeps the counter from going back should a plan ever be stale).
+TEST(PostgresStore, ClaimsStartedTogetherNeverTakeATurnBack) {
   Schema schema;
   auto big = schema.open();
   auto small = schema.open();
@@ -231,7 +233,7 @@ TEST(PostgresStore, ClaimsPlannedFromTheSameRowsNeverTakeATurnBack) {
   std::thread first([&] { of_big = big->claim_tasks("big", 4, kT0, kLease); });
   EXPECT_TRUE(waiting("1"));  // planned 4 tasks: last_turn 4
   std::thread second([&] { of_small = small->claim_tasks("small", 1, kT0, kLease); });
-  EXPECT_TRUE(waiting("2"));  // planned 1 task from the same rows: last_turn 1
+  EXPECT_TRUE(waiting("2"));  // waits for the claim lock, then plans 1 task: turn 5
   PQclear(PQexec(blocker, "ROLLBACK"));
   first.join();
   second.join();
@@ -240,7 +242,7 @@ TEST(PostgresStore, ClaimsPlannedFromTheSameRowsNeverTakeATurnBack) {
   ASSERT_EQ(of_small.size(), 1u);  // the fifth task: the first four were taken
   EXPECT_EQ(of_small[0].request_id, id);
   EXPECT_EQ(of_small[0].product_index, 4);
-  EXPECT_EQ(last_turn(), "4");
+  EXPECT_EQ(last_turn(), "5");
   PQfinish(blocker);
 }
 
