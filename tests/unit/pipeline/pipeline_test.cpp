@@ -362,15 +362,31 @@ TEST_F(PipelineTest, StopHandsUnfinishedTasksBackAndAnotherPipelineFinishesThem)
   EXPECT_EQ(completions_.count(id), 1);
 }
 
-// A cancel in the middle of a request (Store::cancel_request, as DELETE /requests/ID does):
-// the image being downloaded is discarded, the downloads queued behind it never start, the
-// images not claimed yet are never claimed, nothing is stored, and the pipeline goes on
-// with other work.
+// The real store with one call changed: a test's wrapper overrides put (or more).
+class BlobStoreWrapper : public blob::BlobStore {
+ public:
+  explicit BlobStoreWrapper(blob::BlobStore& real) : real_(real) {}
+  blob::PutResult put(const std::string& key, std::string_view bytes) override {
+    return real_.put(key, bytes);
+  }
+  blob::BlobResult<blob::StoredObject> get(const std::string& key) override {
+    return real_.get(key);
+  }
+  blob::BlobResult<blob::ObjectInfo> stat(const std::string& key) override {
+    return real_.stat(key);
+  }
+  bool exists(const std::string& key) override { return real_.exists(key); }
+  core::Status remove(const std::string& key) override { return real_.remove(key); }
+
+ protected:
+  blob::BlobStore& real_;
+};
+
 // The real file store, except that it refuses every full-size image (as a store refuses
 // an object too large for it) and remembers the keys it did store.
-class RefusingFullSizeImages : public blob::BlobStore {
+class RefusingFullSizeImages : public BlobStoreWrapper {
  public:
-  explicit RefusingFullSizeImages(blob::BlobStore& real) : real_(real) {}
+  using BlobStoreWrapper::BlobStoreWrapper;
   blob::PutResult put(const std::string& key, std::string_view bytes) override {
     if (key.find("-thumb.") == std::string::npos)
       return blob::BlobError{blob::BlobError::Kind::refused, "too large for this storage"};
@@ -381,21 +397,12 @@ class RefusingFullSizeImages : public blob::BlobStore {
     }
     return stored;
   }
-  blob::BlobResult<blob::StoredObject> get(const std::string& key) override {
-    return real_.get(key);
-  }
-  blob::BlobResult<blob::ObjectInfo> stat(const std::string& key) override {
-    return real_.stat(key);
-  }
-  bool exists(const std::string& key) override { return real_.exists(key); }
-  core::Status remove(const std::string& key) override { return real_.remove(key); }
   std::vector<std::string> stored() {
     std::lock_guard lock(mutex_);
     return stored_;
   }
 
  private:
-  blob::BlobStore& real_;
   std::mutex mutex_;
   std::vector<std::string> stored_;
 };
@@ -434,6 +441,10 @@ TEST_F(PipelineTest, AFullSizeImageRefusedTakesItsStoredSizesWithIt) {
   for (const auto& key : stored) EXPECT_FALSE(blobs_->exists(key)) << key;
 }
 
+// A cancel in the middle of a request (Store::cancel_request, as DELETE /requests/ID does):
+// the image being downloaded is discarded, the downloads queued behind it never start, the
+// images not claimed yet are never claimed, nothing is stored, and the pipeline goes on
+// with other work.
 TEST_F(PipelineTest, ACancelledRequestStartsNoMoreDownloadsAndStoresNothing) {
   const auto photo =
       std::filesystem::directory_iterator(TestOrigin::photos_dir())->path().filename().string();
@@ -577,9 +588,9 @@ TEST_F(PipelineTest, MaxBytesSearchesDownToTheRequestsFloor) {
 
 // The real file store, except that the puts of one request wait until released. It says
 // when the first of them has started, and how many puts of that request have begun.
-class HeldPuts : public blob::BlobStore {
+class HeldPuts : public BlobStoreWrapper {
  public:
-  explicit HeldPuts(blob::BlobStore& real) : real_(real) {}
+  using BlobStoreWrapper::BlobStoreWrapper;
   void hold(std::string request_id) {
     std::lock_guard lock(mutex_);
     held_request_ = std::move(request_id) + "/";
@@ -612,17 +623,8 @@ class HeldPuts : public blob::BlobStore {
     }
     return real_.put(key, bytes);
   }
-  blob::BlobResult<blob::StoredObject> get(const std::string& key) override {
-    return real_.get(key);
-  }
-  blob::BlobResult<blob::ObjectInfo> stat(const std::string& key) override {
-    return real_.stat(key);
-  }
-  bool exists(const std::string& key) override { return real_.exists(key); }
-  core::Status remove(const std::string& key) override { return real_.remove(key); }
 
  private:
-  blob::BlobStore& real_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::string held_request_;
