@@ -22,6 +22,9 @@ nlohmann::json output_settings_json(const RequestRecord& request) {
     settings["quality"] = request.quality;
   }
   if (choices.max_bytes > 0) settings["max_bytes"] = choices.max_bytes;
+  // The floor acts only on a search (auto, or a cap): shown where it decided something.
+  if (choices.quality_target || choices.max_bytes > 0)
+    settings["min_quality"] = choices.min_quality;
   settings["never_larger"] = choices.never_larger;
   nlohmann::json sizes = nlohmann::json::array();
   for (const auto& size : choices.sizes)

@@ -77,6 +77,7 @@ TEST_F(OutputChoicesE2E, AutoQualityAndSizesReachEveryImageStatusCsvAndWebhook) 
   EXPECT_DOUBLE_EQ(settings["target"].get<double>(), 0.92);
   EXPECT_EQ(settings["never_larger"], true);
   EXPECT_FALSE(settings.contains("max_bytes"));
+  EXPECT_EQ(settings["min_quality"], 10) << "the default --min-quality";
   ASSERT_EQ(settings["sizes"].size(), 3u);
   EXPECT_EQ(settings["sizes"][1],
             (nlohmann::json{{"name", "card"}, {"width", 300}, {"height", 300}}));

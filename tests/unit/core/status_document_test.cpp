@@ -82,6 +82,31 @@ TEST(StatusDocument, ImageUrlsComeFromTheChosenLinksAndTheCsvUrlFromThePublicUrl
             "http://h:1/requests/123e4567-e89b-12d3-a456-426614174000/output.csv");
 }
 
+// The quality floor is shown where a search used it (auto, or a cap), and only there.
+TEST(StatusDocument, OutputSettingsShowTheQualityFloorOnlyWhereASearchUsedIt) {
+  auto request = sample_request();
+  request.quality = 50;
+  request.choices.min_quality = 30;
+  const auto settings_of = [&](const RequestRecord& r) {
+    return status_document(r, {}, "http://h:1", ProxyImageLinks("http://h:1"))["output_settings"];
+  };
+  const auto fixed = settings_of(request);
+  EXPECT_EQ(fixed["quality"], 50);
+  EXPECT_FALSE(fixed.contains("min_quality")) << fixed.dump();
+
+  auto capped = request;
+  capped.choices.max_bytes = 20'000;
+  EXPECT_EQ(settings_of(capped)["min_quality"], 30);
+  EXPECT_EQ(settings_of(capped)["max_bytes"], 20'000);
+
+  auto automatic = request;
+  automatic.choices.quality_target = 0.92;
+  const auto doc = settings_of(automatic);
+  EXPECT_EQ(doc["quality"], "auto");
+  EXPECT_EQ(doc["min_quality"], 30);
+  EXPECT_FALSE(doc.contains("max_bytes"));
+}
+
 TEST(ImageLinks, ProxyLinksAreUnderImagesOfThePublicUrlWhateverItsTrailingSlash) {
   EXPECT_EQ(ProxyImageLinks("http://h:1").image_url("ID", "0-1.jpg"),
             "http://h:1/images/ID/0-1.jpg");
