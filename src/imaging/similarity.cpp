@@ -180,7 +180,9 @@ std::optional<double> SsimReference::score(VipsImage* candidate) const {
           }
           sum += line;
         });
-    return sum / static_cast<double>(s.x.size());
+    // The variances are float differences E[y²] − E[y]²: their rounding can lift a score
+    // a hair above 1 (1.000017 on a photo against itself), which is no SSIM.
+    return std::min(1.0, sum / static_cast<double>(s.x.size()));
   } catch (const vips::VError&) {
     discard_vips_error();
     return std::nullopt;

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include <vips/vips8>
 
@@ -140,6 +141,29 @@ TEST_F(CoefficientSsimTest, FlatPicturesScoreAtMostOne) {
         EXPECT_LE(score, 1.0);
         EXPECT_GT(score, -1.0);  // low: black moved to grey by a coarse DC step
       }
+    }
+  }
+}
+
+// The pixel SSIM, which the coefficient one stands for and which scores what it cannot:
+// an image against itself is 1 and never more, whatever its content. Its variances are
+// float differences E[y²] − E[y]², and their rounding once read 1.000017 on a photo.
+TEST_F(CoefficientSsimTest, ThePixelMetricScoresAnImageAgainstItselfAtMostOne) {
+  // Two photos are enough: nearly all of the 14 read above 1 unclamped; few keep the
+  // sanitizer build fast.
+  std::vector<VImage> images;
+  for (const char* name : {"photos/Blinds.jpg", "photos/Dune.jpg"})
+    images.push_back(decode(read_testdata(name)));
+  images.push_back(VImage::black(101, 83, VImage::option()->set("bands", 3))
+                       .linear(0.0, 77.0)
+                       .cast(VIPS_FORMAT_UCHAR)
+                       .copy_memory());
+  for (const auto& image : images) {
+    for (const int reduce : {1, 2}) {
+      const auto score = impl::ssim(image.get_image(), image.get_image(), reduce);
+      ASSERT_TRUE(score.has_value());
+      EXPECT_LE(*score, 1.0) << image.width() << "x" << image.height() << " reduce " << reduce;
+      EXPECT_GT(*score, 0.9999) << image.width() << "x" << image.height();
     }
   }
 }
