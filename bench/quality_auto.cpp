@@ -13,7 +13,9 @@
 // NAME.auto.jpg) for bench/ssim_check.py, the independent SSIM (scikit-image).
 //
 //   quality_auto [--metric ssim|butteraugli] [--reduce N] [--tolerance N] [--pixel-metric]
-//                [--compare-pixel-metric] [--rounds N] [--cap BYTES] [--dump DIR] FILE...
+//                [--compare-pixel-metric] [--rounds N] [--cap BYTES] [--dump DIR]
+//                [--sizes-only ROUNDS] FILE...
+// --sizes-only runs nothing but full + three sizes, ROUNDS times, for a profiler (perf).
 // --compare-pixel-metric prints, per photo, the quality auto picks at S and the one it picks
 // when every trial is written, decoded and compared on the whole picture.
 // --metric, --reduce, --tolerance and --pixel-metric (every trial written and decoded, no
@@ -191,6 +193,7 @@ int main(int argc, char** argv) {
   std::int64_t cap = 150'000;
   std::string dump;
   bool compare = false;
+  int sizes_only = 0;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -214,6 +217,8 @@ int main(int argc, char** argv) {
       compare = true;
     } else if (arg == "--dump") {
       dump = value();
+    } else if (arg == "--sizes-only") {
+      sizes_only = std::max(1, std::stoi(value()));
     } else {
       files.push_back(arg);
     }
@@ -228,6 +233,20 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> inputs;
   for (const auto& file : files) inputs.push_back(read_file(file));
+
+  ProcessOptions sized;
+  sized.quality.fixed = 50;
+  sized.never_larger = false;
+  sized.sizes = {{"thumb", 200, 200}, {"card", 600, 600}, {"zoom", 2000, 2000}};
+  if (sizes_only > 0) {  // nothing else runs: a profiler sees only the sizes variant
+    double cpu = 0;
+    for (int round = 0; round < sizes_only; ++round)
+      for (std::size_t i = 0; i < inputs.size(); ++i)
+        cpu += run(inputs[i], sized, tuning, files[i]).cpu_s;
+    std::printf("quality_auto sizes_only cpu_ms_per_image=%.1f over %d round(s)\n",
+                cpu / static_cast<double>(inputs.size() * sizes_only) * 1000, sizes_only);
+    return 0;
+  }
 
   // Calibration: the product's score of fixed quality 50 on every photo.
   ProcessOptions fixed;
@@ -250,8 +269,6 @@ int main(int argc, char** argv) {
   ProcessOptions automatic = fixed;
   automatic.quality.automatic = true;
   automatic.quality.target = target;
-  ProcessOptions sized = fixed;
-  sized.sizes = {{"thumb", 200, 200}, {"card", 600, 600}, {"zoom", 2000, 2000}};
 
   // Every variant on every photo, alternating, --rounds times; bytes from the last round.
   double cpu_fixed = 0, cpu_auto = 0, cpu_sized = 0, cpu_decoded = 0, cpu_floor = 0;
