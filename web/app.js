@@ -579,6 +579,10 @@
     if (typeof settings.max_bytes === 'number') {
       add('max_bytes', 'Largest output', settings.max_bytes, formatBytes(settings.max_bytes));
     }
+    // The floor those two searches could go down to (the node's --min-quality).
+    if (typeof settings.min_quality === 'number') {
+      add('min_quality', 'Lowest quality', settings.min_quality, String(settings.min_quality));
+    }
     if (typeof settings.never_larger === 'boolean') {
       add('never_larger', 'Never larger', String(settings.never_larger),
         settings.never_larger ? 'yes' : 'no');

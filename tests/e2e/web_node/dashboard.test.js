@@ -223,7 +223,8 @@ async function checkOutputChoices(page) {
   const doc = await getJson(`${baseUrl}/status?request_id=${id}`);
   const settings = doc.output_settings || {};
   const sizesAsked = (settings.sizes || []).map((size) => `${size.name}:${size.width}x${size.height}`).join(',');
-  check(settings.quality === 'auto' && typeof settings.target === 'number' && settings.never_larger === true &&
+  check(settings.quality === 'auto' && typeof settings.target === 'number' && settings.min_quality === 10 &&
+      settings.never_larger === true &&
       sizesAsked === 'thumb:64x64,card:300x300',
     `the form sent quality=auto, no target, never_larger left on, the two sizes: ${JSON.stringify(settings)}`);
 
@@ -251,7 +252,7 @@ async function checkOutputChoices(page) {
   }));
   const expectedSettings = {
     format: settings.format, quality: 'auto', target: String(settings.target),
-    never_larger: 'true', sizes: 'thumb:64x64,card:300x300',
+    min_quality: String(settings.min_quality), never_larger: 'true', sizes: 'thumb:64x64,card:300x300',
   };
   check(JSON.stringify(shown.settings) === JSON.stringify(expectedSettings),
     `output settings shown ${JSON.stringify(shown.settings)}, expected ${JSON.stringify(expectedSettings)}`);
