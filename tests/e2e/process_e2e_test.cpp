@@ -326,7 +326,10 @@ TEST_F(ProcessCommand, InterruptedRunSaysHowToResumeAndTheSameCommandFinishesIt)
 }
 
 TEST_F(ProcessCommand, AKilledRunResumesAtOnceNotAfterItsLeases) {
-  const std::string slow = "/sleep/1000/Aqua.jpg";
+  // Held at the origin until the run is killed, so that the killed run cannot have
+  // finished it however late the kill comes (a 1 s download could end first on a loaded
+  // machine, and there was then nothing to resume).
+  const std::string slow = "/hold/Aqua.jpg";
   const auto csv = write_csv("killed.csv",
                              "S. No.,Product Name,Input Image Urls\n"
                              "1,Slow," +
@@ -337,6 +340,7 @@ TEST_F(ProcessCommand, AKilledRunResumesAtOnceNotAfterItsLeases) {
     killed.process().signal(SIGKILL);
     EXPECT_EQ(killed.wait(10s).exit_code, 128 + SIGKILL);
   }
+  HttpClient(origin_.base_url()).get("/release");
   const auto started = std::chrono::steady_clock::now();
   const auto resumed = run(args_for(csv));
   EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
