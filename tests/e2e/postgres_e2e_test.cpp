@@ -364,6 +364,10 @@ TEST_F(PostgresScaleOut, ACancelHalfWayStopsItsDownloadsNotifiesAndLeavesNothing
   EXPECT_EQ(deployment.number("SELECT count(*) FROM blob_deletions"), 0);
 }
 
+// The images after the first few are held at the origin until the server is down, so
+// that work is left for after the restart and the held downloads end while the worker
+// cannot record them. (With downloads that merely took 80 ms, a loaded machine could
+// finish the request before the server went down.)
 TEST_F(PostgresScaleOut, RequestCompletesAcrossAPostgresRestart) {
   TestOrigin origin(small_photo_dir());
   Deployment deployment(10);
@@ -372,9 +376,21 @@ TEST_F(PostgresScaleOut, RequestCompletesAcrossAPostgresRestart) {
   deployment.wait_for_workers();
 
   constexpr int kImages = 100;
-  const std::string id = upload(node.client(), make_csv(origin, kImages, 80));
+  constexpr int kFast = 10;
+  const std::string held = std::string("/hold/") + kSmallName;
+  std::string csv = "S. No.,Product Name,Input Image Urls\n";
+  for (int i = 0; i < kImages; ++i)
+    csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," +
+           origin.url((i < kFast ? std::string("/photos/") + kSmallName : held) +
+                      "?v=" + std::to_string(i)) +
+           "\n";
+  const std::string id = upload(node.client(), csv);
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(wait_for_succeeded(node.client(), id, 10, 60s)) << deployment.logs();
+  ASSERT_TRUE(wait_for_succeeded(node.client(), id, kFast, 60s)) << deployment.logs();
+  const auto downloading_by = std::chrono::steady_clock::now() + 30s;
+  while (origin.request_count(held) == 0 && std::chrono::steady_clock::now() < downloading_by)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_GT(origin.request_count(held), 0u) << deployment.logs();
 
   {
     RestartOnExit guard;
@@ -383,6 +399,7 @@ TEST_F(PostgresScaleOut, RequestCompletesAcrossAPostgresRestart) {
     const auto status = node.client().get("/status?request_id=" + id + "&limit=1");
     EXPECT_EQ(status.status, 503) << status.body;
     EXPECT_EQ(node.client().get("/health").status, 503);
+    HttpClient(origin.base_url()).get("/release");
     std::this_thread::sleep_for(1500ms);  // the worker finishes downloads it cannot record
     cluster().start();
   }
