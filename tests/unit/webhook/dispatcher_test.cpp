@@ -379,8 +379,10 @@ TEST_F(DispatcherTest, ANewDispatcherPicksUpWhereAStoppedOneLeftOff) {
   });
   const auto id = completed_request(receiver.url());
   {
-    // Scale 0.1: the second attempt is due 500 ms after the first, long after the stop.
-    Dispatcher dispatcher(options(kSecret, 0.1), store());
+    // The schedule unscaled: the second attempt is due 5 s after the first, long after
+    // the stop even on a loaded machine (scaled to 500 ms, a test thread held up between
+    // seeing the first attempt and stopping let this dispatcher send the second itself).
+    Dispatcher dispatcher(options(kSecret, 1.0), store());
     dispatcher.start();
     ASSERT_TRUE(eventually([&] { return only_delivery(id).attempts == 1; }));
     dispatcher.stop();
@@ -393,9 +395,9 @@ TEST_F(DispatcherTest, ANewDispatcherPicksUpWhereAStoppedOneLeftOff) {
   ASSERT_EQ(receiver.requests().size(), 1u);
 
   auto restarted_store = store::open_store(uri());
-  Dispatcher next(options(kSecret, 0.1), *restarted_store);
+  Dispatcher next(options(kSecret, 1.0), *restarted_store);
   next.start();
-  ASSERT_TRUE(eventually([&] { return delivered(id); }));
+  ASSERT_TRUE(eventually([&] { return delivered(id); }, 30s));
   next.stop();
 
   const auto requests = receiver.requests();
