@@ -183,7 +183,8 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
       << csv.body.substr(0, 500);
 
   // So does the webhook body, whichever process sent it.
-  for (int i = 0; i < 200 && receiver.requests().empty(); ++i) std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < 600 && receiver.requests().empty(); ++i)  // up to 30 s
+    std::this_thread::sleep_for(50ms);
   ASSERT_EQ(receiver.requests().size(), 1u) << deployment.logs();
   const auto notified = nlohmann::json::parse(receiver.requests()[0].body);
   const std::string notified_link = notified["products"][0]["output_image_urls"][0];

@@ -138,7 +138,7 @@ TEST_F(EndToEnd, UploadCompletesWithImagesOutputCsvAndOneWebhook) {
 
   // The webhook (imgbatch's own receiver) gets the final document, once.
   nlohmann::json events;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 300; ++i) {  // up to 30 s: a delivery ends the wait at once
     events = client.get("/webhook/events").json()["events"];
     if (!events.empty()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
