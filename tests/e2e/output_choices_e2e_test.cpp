@@ -164,7 +164,7 @@ TEST_F(OutputChoicesE2E, AutoQualityAndSizesReachEveryImageStatusCsvAndWebhook) 
 
   // The webhook carries the same document.
   nlohmann::json events;
-  for (int i = 0; i < 100 && events.empty(); ++i) {
+  for (int i = 0; i < 300 && events.empty(); ++i) {  // up to 30 s; ends at the delivery
     events = client.get("/webhook/events").json()["events"];
     if (events.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

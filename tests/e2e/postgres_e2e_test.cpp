@@ -364,6 +364,10 @@ TEST_F(PostgresScaleOut, ACancelHalfWayStopsItsDownloadsNotifiesAndLeavesNothing
   EXPECT_EQ(deployment.number("SELECT count(*) FROM blob_deletions"), 0);
 }
 
+// The images after the first few are held at the origin until the server is down, so
+// that work is left for after the restart and the held downloads end while the worker
+// cannot record them. (With downloads that merely took 80 ms, a loaded machine could
+// finish the request before the server went down.)
 TEST_F(PostgresScaleOut, RequestCompletesAcrossAPostgresRestart) {
   TestOrigin origin(small_photo_dir());
   Deployment deployment(10);
@@ -372,9 +376,21 @@ TEST_F(PostgresScaleOut, RequestCompletesAcrossAPostgresRestart) {
   deployment.wait_for_workers();
 
   constexpr int kImages = 100;
-  const std::string id = upload(node.client(), make_csv(origin, kImages, 80));
+  constexpr int kFast = 10;
+  const std::string held = std::string("/hold/") + kSmallName;
+  std::string csv = "S. No.,Product Name,Input Image Urls\n";
+  for (int i = 0; i < kImages; ++i)
+    csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," +
+           origin.url((i < kFast ? std::string("/photos/") + kSmallName : held) +
+                      "?v=" + std::to_string(i)) +
+           "\n";
+  const std::string id = upload(node.client(), csv);
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(wait_for_succeeded(node.client(), id, 10, 60s)) << deployment.logs();
+  ASSERT_TRUE(wait_for_succeeded(node.client(), id, kFast, 60s)) << deployment.logs();
+  const auto downloading_by = std::chrono::steady_clock::now() + 30s;
+  while (origin.request_count(held) == 0 && std::chrono::steady_clock::now() < downloading_by)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_GT(origin.request_count(held), 0u) << deployment.logs();
 
   {
     RestartOnExit guard;
@@ -383,6 +399,7 @@ TEST_F(PostgresScaleOut, RequestCompletesAcrossAPostgresRestart) {
     const auto status = node.client().get("/status?request_id=" + id + "&limit=1");
     EXPECT_EQ(status.status, 503) << status.body;
     EXPECT_EQ(node.client().get("/health").status, 503);
+    HttpClient(origin.base_url()).get("/release");
     std::this_thread::sleep_for(1500ms);  // the worker finishes downloads it cannot record
     cluster().start();
   }
@@ -463,28 +480,48 @@ TEST_F(PostgresScaleOut, EveryApiNodeServesRequestsMadeThroughAnother) {
 // two uploads of the same images, one right after the other, with two workers claiming
 // at once. A worker that claims an image whose source the other is downloading waits for
 // it and reuses what it made: every URL is downloaded exactly once, counted at the origin.
+//
+// The downloads are held at the origin until the second upload has been taken, so that
+// both workers hold downloads when it comes and no source of the first is checked before
+// the second was uploaded. (With downloads that merely took 400 ms, a loaded machine could
+// record a source before the second upload was made; that upload then asked for it again,
+// rightly, as a later request must.)
 TEST_F(PostgresScaleOut, TwoWorkersDownloadEachSourceOfTwoUploadsOnce) {
-  TestOrigin origin(small_photo_dir());
+  // Distinct paths (the origin counts by path): one copy of the small photo per image.
+  constexpr int kImages = 16;
+  TempDir photos;
+  for (int i = 0; i < kImages; ++i)
+    fs::copy_file(small_photo_dir() / kSmallName,
+                  photos.path() / ("small-" + std::to_string(i) + ".jpg"));
+  TestOrigin origin(photos.path());
   Deployment deployment(60);
   ApiNode& node = deployment.start_api("api");
   deployment.start_worker("worker1", 4);
   deployment.start_worker("worker2", 4);
   deployment.wait_for_workers();
 
-  // Distinct paths (the origin counts by path), each answered after a moment, so that
-  // both workers hold downloads when the second upload comes.
-  constexpr int kImages = 16;
   std::vector<std::string> paths;
   std::string csv = "S. No.,Product Name,Input Image Urls\n";
   for (int i = 0; i < kImages; ++i) {
-    paths.push_back("/sleep/" + std::to_string(400 + i) + "/" + kSmallName);
+    paths.push_back("/hold/small-" + std::to_string(i) + ".jpg");
     csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," + origin.url(paths.back()) +
            "\n";
   }
   const std::string first = upload(node.client(), csv);
-  const std::string second = upload(node.client(), csv);
   ASSERT_FALSE(first.empty());
+  const auto both_hold = [&] {
+    return deployment.number(
+               "SELECT count(DISTINCT lease_owner) FROM tasks WHERE state = 'running'") == 2 &&
+           origin.total_requests() >= 2;
+  };
+  const auto claimed_by = std::chrono::steady_clock::now() + 30s;
+  while (!both_hold() && std::chrono::steady_clock::now() < claimed_by)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(both_hold()) << "both workers hold downloads of the first upload\n"
+                           << deployment.logs();
+  const std::string second = upload(node.client(), csv);
   ASSERT_FALSE(second.empty());
+  HttpClient(origin.base_url()).get("/release");
   for (const auto& id : {first, second}) {
     const auto doc = wait_until_ended(node.client(), id, 60s);
     ASSERT_EQ(doc["status"], "completed") << deployment.logs();

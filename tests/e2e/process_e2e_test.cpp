@@ -292,18 +292,22 @@ void wait_until_downloading(SplitRun& run, const TestOrigin& origin, const std::
 }
 
 TEST_F(ProcessCommand, InterruptedRunSaysHowToResumeAndTheSameCommandFinishesIt) {
-  // The slow image is still downloading when SIGINT comes, and past the grace period; the
-  // quick one ends within it.
-  const std::string slow = "/sleep/3000/Wood.jpg";
+  // The slow image is held at the origin until the run is over, so it is still
+  // downloading when SIGINT comes and past the grace period however late that is; the
+  // quick one, its download begun before SIGINT, ends within it. (A download that merely
+  // took 3 s could end within the grace on a loaded machine, and the run completed.)
+  const std::string slow = "/hold/Wood.jpg";
+  const std::string quick = "/photos/Aqua.jpg";
   const auto csv = write_csv("slow.csv",
                              "S. No.,Product Name,Input Image Urls\n"
                              "1,Aqua," +
-                                 photo("Aqua.jpg") +
+                                 origin_.url(quick) +
                                  "\n"
                                  "2,Slow," +
                                  origin_.url(slow) + "\n");
   SplitRun interrupted(folder_.path(), args_for(csv));
   wait_until_downloading(interrupted, origin_, slow);
+  wait_until_downloading(interrupted, origin_, quick);
   interrupted.process().signal(SIGINT);
   const auto stopped = interrupted.wait(30s);
   EXPECT_EQ(stopped.exit_code, 130) << stopped.out << stopped.err;
@@ -312,16 +316,20 @@ TEST_F(ProcessCommand, InterruptedRunSaysHowToResumeAndTheSameCommandFinishesIt)
   EXPECT_TRUE(contains(stopped.err, "run the same command again")) << stopped.err;
   EXPECT_FALSE(fs::exists(out_dir() / "output.csv"));
 
+  HttpClient(origin_.base_url()).get("/release");
   const auto resumed = run(args_for(csv));
   EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
   EXPECT_TRUE(contains(resumed.out, "done: 2 images, 2 succeeded, 0 failed")) << resumed.out;
   EXPECT_TRUE(fs::exists(out_dir() / "images" / "1-0.jpg"));
-  EXPECT_EQ(origin_.request_count("/photos/Aqua.jpg"), 1u) << "finished work was redone";
+  EXPECT_EQ(origin_.request_count(quick), 1u) << "finished work was redone";
   EXPECT_EQ(origin_.request_count(slow), 2u);
 }
 
 TEST_F(ProcessCommand, AKilledRunResumesAtOnceNotAfterItsLeases) {
-  const std::string slow = "/sleep/1000/Aqua.jpg";
+  // Held at the origin until the run is killed, so that the killed run cannot have
+  // finished it however late the kill comes (a 1 s download could end first on a loaded
+  // machine, and there was then nothing to resume).
+  const std::string slow = "/hold/Aqua.jpg";
   const auto csv = write_csv("killed.csv",
                              "S. No.,Product Name,Input Image Urls\n"
                              "1,Slow," +
@@ -332,6 +340,7 @@ TEST_F(ProcessCommand, AKilledRunResumesAtOnceNotAfterItsLeases) {
     killed.process().signal(SIGKILL);
     EXPECT_EQ(killed.wait(10s).exit_code, 128 + SIGKILL);
   }
+  HttpClient(origin_.base_url()).get("/release");
   const auto started = std::chrono::steady_clock::now();
   const auto resumed = run(args_for(csv));
   EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;

@@ -79,8 +79,18 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
 
   HttpReceiver receiver([](const ReceivedRequest&) { return http_response(200, "OK"); });
   constexpr int kImages = 120;
+  // The last third slower: about 5 s of downloads are left on one worker at the two-thirds
+  // mark, when the gateway goes away, so that the worker still has images to store while
+  // it is away. (With 60 ms throughout, the 0.6 s left could be done on a loaded machine
+  // before the gateway had stopped, and no put failed.)
+  std::string products = "S. No.,Product Name,Input Image Urls\n";
+  for (int i = 0; i < kImages; ++i)
+    products += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," +
+                origin.url(std::string(i < 2 * kImages / 3 ? "/sleep/60/" : "/sleep/500/") +
+                           kSmallName + "?v=" + std::to_string(i)) +
+                "\n";
   const auto uploaded = node1.client().post_form(
-      "/upload", {{"file", make_csv(origin, kImages, 60), "p.csv", "text/csv"},
+      "/upload", {{"file", products, "p.csv", "text/csv"},
                   {"webhook_url", "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook",
                    std::nullopt, ""}});
   ASSERT_EQ(uploaded.status, 202) << uploaded.body;
@@ -173,7 +183,8 @@ TEST_F(S3ScaleOut, TwoApiNodesTwoWorkersShareOnlyTheDatabaseAndTheBucket) {
       << csv.body.substr(0, 500);
 
   // So does the webhook body, whichever process sent it.
-  for (int i = 0; i < 200 && receiver.requests().empty(); ++i) std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < 600 && receiver.requests().empty(); ++i)  // up to 30 s
+    std::this_thread::sleep_for(50ms);
   ASSERT_EQ(receiver.requests().size(), 1u) << deployment.logs();
   const auto notified = nlohmann::json::parse(receiver.requests()[0].body);
   const std::string notified_link = notified["products"][0]["output_image_urls"][0];

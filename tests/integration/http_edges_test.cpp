@@ -275,7 +275,7 @@ TEST_F(HttpEdgesTest, ExpectContinueWithinTheLimitGets100ThenTheAnswer) {
   RawConnection c(port());
   const auto body = upload_body();
   ASSERT_TRUE(c.send_all(upload_head(body.size(), true)));
-  const auto interim = c.read_response(false, std::chrono::seconds(5));
+  const auto interim = c.read_response(false);
   ASSERT_EQ(interim.status, 100) << interim.head;
   ASSERT_TRUE(c.send_all(body));
   const auto r = c.read_response();
@@ -291,7 +291,7 @@ TEST_F(HttpEdgesTest, ChunkedUploadWithinTheLimitIsAcceptedAndTheConnectionKept)
   char size[32];
   std::snprintf(size, sizeof size, "%zx", body.size());
   ASSERT_TRUE(c.send_all(upload_head(0, true, true)));
-  ASSERT_EQ(c.read_response(false, std::chrono::seconds(5)).status, 100);
+  ASSERT_EQ(c.read_response(false).status, 100);
   ASSERT_TRUE(c.send_all(std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n"));
   EXPECT_EQ(c.read_response().status, 202);
   ASSERT_TRUE(c.send_all(request("GET", "/health")));
@@ -301,7 +301,7 @@ TEST_F(HttpEdgesTest, ChunkedUploadWithinTheLimitIsAcceptedAndTheConnectionKept)
 TEST_F(HttpEdgesTest, ExpectContinueOverTheLimitIs413BeforeTheBody) {
   RawConnection c(port());
   ASSERT_TRUE(c.send_all(upload_head(10 * kLimit, true)));
-  const auto r = c.read_response(false, std::chrono::seconds(5));
+  const auto r = c.read_response(false);
   expect_problem_413(r, kLimit);
   EXPECT_EQ(r.headers.at("connection"), "close");
   EXPECT_TRUE(c.closed_by_server());
@@ -311,7 +311,7 @@ TEST_F(HttpEdgesTest, UnknownExpectationIs417) {
   RawConnection c(port());
   ASSERT_TRUE(
       c.send_all(request("POST", "/upload", "Content-Length: 5\r\nExpect: something-else\r\n")));
-  const auto r = c.read_response(false, std::chrono::seconds(5));
+  const auto r = c.read_response(false);
   EXPECT_EQ(r.status, 417) << r.head;
   EXPECT_EQ(nlohmann::json::parse(r.body).value("status", 0), 417);
 }
@@ -364,7 +364,7 @@ TEST_F(HttpEdgesTest, StopEndsEveryConnectionWhateverItsState) {
   ASSERT_TRUE(mid_head.send_all("POST /upload HTTP/1.1\r\nHost: te"));
   RawConnection continued(port());  // 100 Continue sent, the body awaited
   ASSERT_TRUE(continued.send_all(upload_head(body.size(), true)));
-  ASSERT_EQ(continued.read_response(false, std::chrono::seconds(5)).status, 100);
+  ASSERT_EQ(continued.read_response(false).status, 100);
   RawConnection refused(port());  // 413 sent, its lingering close under way
   ASSERT_TRUE(refused.send_all(upload_head(10 * kLimit, false)));
   expect_problem_413(refused.read_response(), kLimit);

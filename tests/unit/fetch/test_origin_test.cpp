@@ -147,13 +147,22 @@ TEST(TestOrigin, FaultRoutesMisbehaveAsDescribed) {
   EXPECT_NE(get(origin, "/html").body.find("<html>"), std::string::npos);
 }
 
+// Two held requests: they overlap however late the second thread gets going (two 500 ms
+// sleeps would not, had it started half a second late). Read before /release, which is
+// a request of its own.
 TEST(TestOrigin, MeasuresOverlappingRequests) {
   TestOrigin origin;
-  std::thread a([&] { get(origin, "/sleep/500/Aqua.jpg"); });
-  std::thread b([&] { get(origin, "/sleep/500/Aqua.jpg"); });
+  std::thread a([&] { get(origin, "/hold/Aqua.jpg"); });
+  std::thread b([&] { get(origin, "/hold/Aqua.jpg"); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (origin.max_concurrent_requests() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto while_held = origin.max_concurrent_requests();
+  EXPECT_EQ(get(origin, "/release").status, 200);
   a.join();
   b.join();
-  EXPECT_EQ(origin.max_concurrent_requests(), 2u);
+  EXPECT_EQ(while_held, 2u);
+  EXPECT_EQ(origin.request_count("/hold/Aqua.jpg"), 2u);
   get(origin, "/photos/Aqua.jpg");
   origin.reset_stats();
   EXPECT_EQ(origin.total_requests(), 0u);

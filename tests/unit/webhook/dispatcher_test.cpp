@@ -272,12 +272,14 @@ TEST_F(DispatcherTest, PrivateAddressesAreRefusedUnlessAllowed) {
 }
 
 // A receiver that never answers costs one attempt of `timeout`, then the schedule goes on.
+// The timeout is a second, not less: the attempt that is answered must be answered within
+// it on a loaded machine too, or it would count as a second timeout.
 TEST_F(DispatcherTest, AnAttemptEndsAtTheTimeout) {
   std::atomic<int> seen{0};
   HttpReceiver receiver([&seen](const ReceivedRequest&) { return ++seen == 1 ? "" : ok(); });
   const auto id = completed_request(receiver.url());
   auto impatient = options();
-  impatient.timeout = 300ms;
+  impatient.timeout = 1s;
   Dispatcher dispatcher(impatient, store());
   dispatcher.start();
   ASSERT_TRUE(eventually([&] { return delivered(id); }));
@@ -379,8 +381,10 @@ TEST_F(DispatcherTest, ANewDispatcherPicksUpWhereAStoppedOneLeftOff) {
   });
   const auto id = completed_request(receiver.url());
   {
-    // Scale 0.1: the second attempt is due 500 ms after the first, long after the stop.
-    Dispatcher dispatcher(options(kSecret, 0.1), store());
+    // The schedule unscaled: the second attempt is due 5 s after the first, long after
+    // the stop even on a loaded machine (scaled to 500 ms, a test thread held up between
+    // seeing the first attempt and stopping let this dispatcher send the second itself).
+    Dispatcher dispatcher(options(kSecret, 1.0), store());
     dispatcher.start();
     ASSERT_TRUE(eventually([&] { return only_delivery(id).attempts == 1; }));
     dispatcher.stop();
@@ -393,9 +397,9 @@ TEST_F(DispatcherTest, ANewDispatcherPicksUpWhereAStoppedOneLeftOff) {
   ASSERT_EQ(receiver.requests().size(), 1u);
 
   auto restarted_store = store::open_store(uri());
-  Dispatcher next(options(kSecret, 0.1), *restarted_store);
+  Dispatcher next(options(kSecret, 1.0), *restarted_store);
   next.start();
-  ASSERT_TRUE(eventually([&] { return delivered(id); }));
+  ASSERT_TRUE(eventually([&] { return delivered(id); }, 30s));
   next.stop();
 
   const auto requests = receiver.requests();
