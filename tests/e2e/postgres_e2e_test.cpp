@@ -287,12 +287,7 @@ TEST_F(PostgresScaleOut, ACancelHalfWayStopsItsDownloadsNotifiesAndLeavesNothing
   constexpr int kImages = 200;
   constexpr int kFast = 3;
   const std::string held = std::string("/hold/") + kSmallName;
-  std::string csv = "S. No.,Product Name,Input Image Urls\n";
-  for (int i = 0; i < kImages; ++i)
-    csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," +
-           origin.url((i < kFast ? std::string("/photos/") + kSmallName : held) +
-                      "?v=" + std::to_string(i)) +
-           "\n";
+  const std::string csv = make_held_csv(origin, kImages, kFast);
   const auto uploaded = node.client().post_form(
       "/upload", {{"file", csv, "p.csv", "text/csv"},
                   {"webhook_url", node.base_url() + "/webhook", std::nullopt, ""}});
@@ -378,12 +373,7 @@ TEST_F(PostgresScaleOut, RequestCompletesAcrossAPostgresRestart) {
   constexpr int kImages = 100;
   constexpr int kFast = 10;
   const std::string held = std::string("/hold/") + kSmallName;
-  std::string csv = "S. No.,Product Name,Input Image Urls\n";
-  for (int i = 0; i < kImages; ++i)
-    csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," +
-           origin.url((i < kFast ? std::string("/photos/") + kSmallName : held) +
-                      "?v=" + std::to_string(i)) +
-           "\n";
+  const std::string csv = make_held_csv(origin, kImages, kFast);
   const std::string id = upload(node.client(), csv);
   ASSERT_FALSE(id.empty());
   ASSERT_TRUE(wait_for_succeeded(node.client(), id, kFast, 60s)) << deployment.logs();

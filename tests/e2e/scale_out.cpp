@@ -47,6 +47,16 @@ std::string make_csv(const TestOrigin& origin, int images, int sleep_ms) {
   return csv;
 }
 
+std::string make_held_csv(const TestOrigin& origin, int images, int fast) {
+  std::string csv = "S. No.,Product Name,Input Image Urls\n";
+  for (int i = 0; i < images; ++i)
+    csv += std::to_string(i + 1) + ",SKU" + std::to_string(i + 1) + "," +
+           origin.url(std::string(i < fast ? "/photos/" : "/hold/") + kSmallName +
+                      "?v=" + std::to_string(i)) +
+           "\n";
+  return csv;
+}
+
 std::string upload(const HttpClient& client, const std::string& csv) {
   const auto response = client.post_form("/upload", {{"file", csv, "p.csv", "text/csv"}});
   EXPECT_EQ(response.status, 202) << response.body;

@@ -38,6 +38,9 @@ std::string read_file(const std::filesystem::path& path);
 
 // One image per product: /sleep/MS/small.jpg?v=I, distinct URLs for one file.
 std::string make_csv(const TestOrigin& origin, int images, int sleep_ms);
+// The first `fast` images at once, the rest held at the origin (/hold/) until /release:
+// work that is sure to be in hand, and unfinished, when the test acts.
+std::string make_held_csv(const TestOrigin& origin, int images, int fast);
 // Uploads `csv`; the new request's id, or "" (with a failure recorded).
 std::string upload(const HttpClient& client, const std::string& csv);
 // Images succeeded so far; -1 while the node cannot say (e.g. a 503 while the database is
