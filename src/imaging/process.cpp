@@ -518,16 +518,20 @@ std::optional<std::vector<ProcessedImage>> Processor::from_planes(
   auto decoded = impl::decode_planes(input_);
   if (!decoded || decoded->width != full.width || decoded->height != full.height)
     return std::nullopt;
-  std::optional<impl::Planes> converted;
-  const impl::Planes* full_planes = &*decoded;
-  if (decoded->luma_h != 2 || decoded->luma_v != 2) {
-    converted = impl::scale_planes(*decoded, full.width, full.height);
-    if (!converted) return std::nullopt;
-    full_planes = &*converted;
+  std::optional<std::string> full_bytes;
+  if (tuning_.requantised_full_with_planes && full.dct) {
+    full_bytes = impl::requantise_jpeg(input_, quality);
+  } else {
+    std::optional<impl::Planes> converted;
+    const impl::Planes* full_planes = &*decoded;
+    if (decoded->luma_h != 2 || decoded->luma_v != 2) {
+      converted = impl::scale_planes(*decoded, full.width, full.height);
+      if (!converted) return std::nullopt;
+      full_planes = &*converted;
+    }
+    full_bytes = impl::encode_planes(*full_planes, quality);
   }
-  auto full_bytes = impl::encode_planes(*full_planes, quality);
   if (!full_bytes) return std::nullopt;
-  converted.reset();
   const Choice choice{quality, std::nullopt};
   std::vector<ProcessedImage> results;
   auto [bytes, kept] = kept_or(std::move(*full_bytes));

@@ -27,6 +27,7 @@
 #include "imaging/process.hpp"
 #include "imaging/vips_support.hpp"
 #include "imaging_test_support.hpp"
+#include "process_tuning.hpp"
 
 namespace imgbatch::imaging::testing {
 namespace {
@@ -332,6 +333,28 @@ TEST_F(RawPlanes, NeverLargerKeepsTheSourceForTheFullImage) {
   EXPECT_EQ(outputs[0].encoded.bytes, impl::strip_jpeg(tiny).value_or(""));
   EXPECT_FALSE(outputs[1].report.kept);
   EXPECT_EQ(outputs[1].encoded.bytes, planes_output(tiny, outputs, 1, 85));
+}
+
+// The bench's alternative (ProcessTuning::requantised_full_with_planes): the full image as
+// compress() writes it, the sizes from the planes all the same.
+TEST_F(RawPlanes, TheBenchsAlternativeRequantisesTheFullImageOnly) {
+  const std::string input = read_testdata("photos/FreshFlower.jpg");
+  impl::ProcessTuning tuning;
+  tuning.requantised_full_with_planes = true;
+  const auto outputs = impl::process_tuned(input, sized(), tuning);
+  ASSERT_TRUE(outputs);
+  const auto planes = process_ok(input, sized());
+  EncodeOptions single;
+  single.quality = 50;
+  const auto compressed = compress(input, single);
+  ASSERT_TRUE(compressed);
+  ASSERT_EQ(outputs->size(), 4u);
+  ASSERT_EQ(planes.size(), 4u);
+  EXPECT_EQ((*outputs)[0].encoded.bytes, compressed->bytes);
+  for (std::size_t i = 1; i < planes.size(); ++i) {
+    if (planes[i].encoded.width == planes[0].encoded.width) continue;  // the full image
+    EXPECT_EQ((*outputs)[i].encoded.bytes, planes[i].encoded.bytes) << planes[i].size;
+  }
 }
 
 }  // namespace
