@@ -9,6 +9,9 @@ packages=(
   librestinio-dev libasio-dev libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libvips-dev libcurl4-openssl-dev libsqlite3-dev libcsv-dev uuid-dev libssl-dev
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # imaging's raw-plane path scales sizes on libjpeg's YCbCr planes with libswscale:
+  # libvips 8.14's horizontal resize is not vectorised (BENCHMARKS.md, "Quality targets").
+  libswscale-dev
   clang libclang-rt-14-dev
   # `make format-check` (part of `make test`) and `make lint`: the versions .clang-format
   # and .clang-tidy are written for.

@@ -1,12 +1,5 @@
 #include "dct_requantise.hpp"
 
-// jpeglib.h uses size_t and FILE without including their headers.
-#include <cstddef>
-#include <cstdio>
-
-#include <jerror.h>
-#include <jpeglib.h>
-
 #include <algorithm>
 #include <array>
 #include <csetjmp>
@@ -16,6 +9,7 @@
 
 #include "dct_steps.hpp"
 #include "icc.hpp"
+#include "libjpeg_support.hpp"
 #include "vips_support.hpp"
 
 namespace imgbatch::imaging::impl {
@@ -30,66 +24,13 @@ constexpr int kFirstUnsubsampledQuality = 90;
 constexpr std::uint32_t kMaxAcMagnitude = 1023;
 constexpr std::uint32_t kMaxDcMagnitude = 1024;
 
-// libjpeg reports errors, and warnings (corrupt data, premature end, …), through this;
-// both jump back to run(): a warning means damaged data, whose outcome must stay that of
-// the full path. libjpeg's defaults would exit the process and print to stderr.
-struct ErrorHandler {
-  jpeg_error_mgr pub;  // first: libjpeg hands back a pointer to it
-  std::jmp_buf jump;
-};
-
-[[noreturn]] void jump_back(j_common_ptr cinfo) {
-  std::longjmp(reinterpret_cast<ErrorHandler*>(cinfo->err)->jump, 1);
-}
-
-void on_message(j_common_ptr cinfo, int level) {
-  if (level < 0) jump_back(cinfo);  // a warning; levels 0 and up are trace output
-}
-
-// A malloc'd buffer that doubles when full. Not jpeg_mem_dest: its buffer cannot be
-// freed safely after an error, since it only publishes the current one at the end.
-struct Destination {
-  jpeg_destination_mgr pub;  // first: libjpeg hands back a pointer to it
-  unsigned char* data;
-  std::size_t capacity;
-};
-
-void fail_out_of_memory(j_compress_ptr cinfo) {
-  cinfo->err->msg_code = JERR_OUT_OF_MEMORY;
-  cinfo->err->error_exit(reinterpret_cast<j_common_ptr>(cinfo));
-}
-
-void init_destination(j_compress_ptr cinfo) {
-  auto* dest = reinterpret_cast<Destination*>(cinfo->dest);
-  if (dest->data == nullptr) {
-    dest->data = static_cast<unsigned char*>(std::malloc(dest->capacity));
-    if (dest->data == nullptr) fail_out_of_memory(cinfo);
-  }
-  dest->pub.next_output_byte = dest->data;
-  dest->pub.free_in_buffer = dest->capacity;
-}
-
-// Called when the whole buffer is full.
-boolean grow_destination(j_compress_ptr cinfo) {
-  auto* dest = reinterpret_cast<Destination*>(cinfo->dest);
-  auto* grown = static_cast<unsigned char*>(std::realloc(dest->data, dest->capacity * 2));
-  if (grown == nullptr) fail_out_of_memory(cinfo);  // dest->data is still ours to free
-  dest->data = grown;
-  dest->pub.next_output_byte = grown + dest->capacity;
-  dest->pub.free_in_buffer = dest->capacity;
-  dest->capacity *= 2;
-  return TRUE;
-}
-
-void term_destination(j_compress_ptr) {}
-
 // Everything libjpeg touches, on the heap and trivially destructible, so that run() can
 // longjmp out of libjpeg with nothing to unwind; Close frees it on every path.
 struct Session {
-  ErrorHandler errors;
+  JpegErrors errors;
   jpeg_decompress_struct source;
   jpeg_compress_struct target;
-  Destination output;
+  JpegDestination output;
 };
 
 struct Close {
@@ -106,9 +47,7 @@ using SessionPtr = std::unique_ptr<Session, Close>;
 
 SessionPtr new_session() {
   SessionPtr s(new Session{});  // value-initialised: every C struct zeroed
-  s->source.err = jpeg_std_error(&s->errors.pub);
-  s->errors.pub.error_exit = jump_back;
-  s->errors.pub.emit_message = on_message;
+  s->source.err = use_jumping_errors(s->errors);
   s->target.err = &s->errors.pub;
   return s;
 }
@@ -170,11 +109,7 @@ bool transcode(Session* s, std::string_view input, bool header_only, int quality
   jvirt_barray_ptr* coefficients = jpeg_read_coefficients(&source);
 
   jpeg_create_compress(&target);
-  s->output.capacity = input.size() / 2 + 16384;
-  s->output.pub.init_destination = init_destination;
-  s->output.pub.empty_output_buffer = grow_destination;
-  s->output.pub.term_destination = term_destination;
-  target.dest = &s->output.pub;
+  use_growing_destination(target, s->output, input.size() / 2 + 16384);
   jpeg_copy_critical_parameters(&source, &target);
   if (quality == 0) {
     // The coefficients and tables as they are; only the entropy coding is written anew.
@@ -309,15 +244,13 @@ std::optional<std::string> requantise_jpeg(std::string_view input, int quality,
                                            double coarsening_rounding) {
   const SessionPtr s = new_session();
   if (!run(s.get(), input, false, quality, coarsening_rounding)) return std::nullopt;
-  return std::string(reinterpret_cast<const char*>(s->output.data),
-                     s->output.capacity - s->output.pub.free_in_buffer);
+  return written_bytes(s->output);
 }
 
 std::optional<std::string> strip_jpeg(std::string_view input) {
   const SessionPtr s = new_session();
   if (!run(s.get(), input, false, 0, 0)) return std::nullopt;
-  return std::string(reinterpret_cast<const char*>(s->output.data),
-                     s->output.capacity - s->output.pub.free_in_buffer);
+  return written_bytes(s->output);
 }
 
 bool jpeg_layout_eligible(std::string_view input) {

@@ -16,6 +16,7 @@
 #include "formats.hpp"
 #include "icc.hpp"
 #include "process_tuning.hpp"
+#include "raw_planes.hpp"
 #include "similarity.hpp"
 #include "transform.hpp"
 #include "vips_support.hpp"
@@ -112,6 +113,11 @@ class Processor {
   core::Result<Choice, core::Failure> choose(Output& out);
   core::Result<int, core::Failure> fit(Output& out, int above);
   std::optional<std::string> keepable_source() const;
+  std::pair<std::string, bool> kept_or(std::string bytes) const;
+  bool planes_apply(int quality) const;
+  std::optional<std::vector<ProcessedImage>> from_planes(
+      const Output& full, int quality, const std::vector<std::pair<int, int>>& dimensions,
+      const std::vector<std::size_t>& order);
   core::Result<ImagePtr, core::Failure> size_source(const Output& full, int largest_width,
                                                     int largest_height);
   ProcessedImage finished(const Output& out, const Choice& choice, std::string bytes,
@@ -480,6 +486,86 @@ std::optional<std::string> Processor::keepable_source() const {
   return std::nullopt;
 }
 
+// The full-size output's bytes, or the source in their place when "never larger" keeps it
+// (the second member: kept).
+std::pair<std::string, bool> Processor::kept_or(std::string bytes) const {
+  if (options_.never_larger && bytes.size() >= input_.size()) {
+    if (auto source = keepable_source()) return {std::move(*source), true};
+  }
+  return {std::move(bytes), false};
+}
+
+// Whether the full image and the sizes come from one raw decode (raw_planes.hpp): sizes
+// at a fixed quality with no byte cap (auto and max_bytes encode several qualities and
+// need the usual path's pixels), a JPEG to write from a JPEG that the DCT-domain path's
+// header checks take (upright, sRGB or no profile, 8-bit, three bands, at most
+// kDctMaxPixels, quality below 90: libvips writes 4:4:4 from 90 on) in a YCbCr layout the
+// planes can hold. Bench variants that score fixed qualities take the usual path.
+bool Processor::planes_apply(int quality) const {
+  return !options_.quality.automatic && options_.max_bytes == 0 && !options_.sizes.empty() &&
+         !tuning_.always_score && source_.format == impl::SourceFormat::jpeg &&
+         kind_.format == core::ImageFormat::jpeg &&
+         impl::dct_header_eligible(header_.get(), quality) && impl::planes_layout_eligible(input_);
+}
+
+// The full-size output and every size from one decode to planes: the full image encoded
+// from them (converted to 4:2:0 first if the source is not), each size scaled from the
+// smallest planes already made that cover it. nullopt when libjpeg reports anything on the
+// way (damaged data) or memory runs out: nothing is returned half made.
+std::optional<std::vector<ProcessedImage>> Processor::from_planes(
+    const Output& full, int quality, const std::vector<std::pair<int, int>>& dimensions,
+    const std::vector<std::size_t>& order) {
+  auto decoded = impl::decode_planes(input_);
+  if (!decoded || decoded->width != full.width || decoded->height != full.height)
+    return std::nullopt;
+  std::optional<std::string> full_bytes;
+  if (tuning_.requantised_full_with_planes && full.dct) {
+    full_bytes = impl::requantise_jpeg(input_, quality);
+  } else {
+    std::optional<impl::Planes> converted;
+    const impl::Planes* full_planes = &*decoded;
+    if (decoded->luma_h != 2 || decoded->luma_v != 2) {
+      converted = impl::scale_planes(*decoded, full.width, full.height);
+      if (!converted) return std::nullopt;
+      full_planes = &*converted;
+    }
+    full_bytes = impl::encode_planes(*full_planes, quality);
+  }
+  if (!full_bytes) return std::nullopt;
+  const Choice choice{quality, std::nullopt};
+  std::vector<ProcessedImage> results;
+  auto [bytes, kept] = kept_or(std::move(*full_bytes));
+  results.push_back(finished(full, choice, std::move(bytes), kept));
+
+  std::vector<std::optional<ProcessedImage>> made(options_.sizes.size());
+  std::vector<impl::Planes> scaled;  // largest first
+  for (const std::size_t i : order) {
+    const auto [width, height] = dimensions[i];
+    if (width == full.width && height == full.height) {
+      ProcessedImage same = results.front();  // not reduced: the full-size output serves
+      same.size = options_.sizes[i].name;
+      made[i] = std::move(same);
+      continue;
+    }
+    const impl::Planes* from = &*decoded;
+    for (const impl::Planes& candidate : scaled) {
+      if (candidate.width >= width && candidate.height >= height) from = &candidate;
+    }
+    auto planes = impl::scale_planes(*from, width, height);
+    if (!planes) return std::nullopt;
+    auto encoded = impl::encode_planes(*planes, quality);
+    if (!encoded) return std::nullopt;
+    Output out;
+    out.name = options_.sizes[i].name;
+    out.width = width;
+    out.height = height;
+    made[i] = finished(out, choice, std::move(*encoded), false);
+    scaled.push_back(std::move(*planes));
+  }
+  for (auto& output : made) results.push_back(std::move(*output));
+  return results;
+}
+
 ProcessedImage Processor::finished(const Output& out, const Choice& choice, std::string bytes,
                                    bool kept) const {
   ProcessedImage done;
@@ -518,6 +604,40 @@ core::Result<std::vector<ProcessedImage>, core::Failure> Processor::run() {
   full.dct = source_.format == impl::SourceFormat::jpeg &&
              kind_.format == core::ImageFormat::jpeg &&
              impl::dct_header_eligible(header_.get(), 1) && impl::jpeg_layout_eligible(input_);
+
+  // Each size's dimensions, from the upright full size: fit inside the box, never enlarged.
+  std::vector<std::pair<int, int>> dimensions;
+  int largest_width = 0, largest_height = 0;
+  for (const SizeBox& box : options_.sizes) {
+    const double scale = std::min({1.0, static_cast<double>(box.width) / full.width,
+                                   static_cast<double>(box.height) / full.height});
+    const int width = std::max(1, static_cast<int>(std::lround(full.width * scale)));
+    const int height = std::max(1, static_cast<int>(std::lround(full.height * scale)));
+    dimensions.emplace_back(width, height);
+    if (width != full.width || height != full.height) {
+      largest_width = std::max(largest_width, width);
+      largest_height = std::max(largest_height, height);
+    }
+  }
+  // The sizes are made largest first, each reduced from the smallest image already made
+  // that covers it (a size made before, else the source's decode): a thumbnail from the
+  // card rather than from the full decode, which cut the resize CPU (bench/quality_auto).
+  // The outputs keep the order asked.
+  std::vector<std::size_t> order(options_.sizes.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return static_cast<long long>(dimensions[a].first) * dimensions[a].second >
+           static_cast<long long>(dimensions[b].first) * dimensions[b].second;
+  });
+
+  // Only when some size is reduced: otherwise the full image alone is made, and the
+  // DCT-domain path does that without decoding.
+  if (largest_width > 0 && planes_apply(first_quality)) {
+    if (auto outputs = from_planes(full, first_quality, dimensions, order))
+      return std::move(*outputs);
+    // libjpeg found damage (or memory ran out): the path below decides the outcome.
+  }
+
   const bool plain = !options_.quality.automatic && options_.sizes.empty();
   if (plain) {
     // What compress() gives, streamed without holding the pixels; only a byte cap it
@@ -534,43 +654,11 @@ core::Result<std::vector<ProcessedImage>, core::Failure> Processor::run() {
   }
   auto choice = choose(full);
   if (!choice) return choice.error();
-  std::string bytes = full.encodings.at(choice->quality);
-  bool kept = false;
-  if (options_.never_larger && bytes.size() >= input_.size()) {
-    if (auto source = keepable_source()) {
-      bytes = std::move(*source);
-      kept = true;
-    }
-  }
+  auto [bytes, kept] = kept_or(full.encodings.at(choice->quality));
   results.push_back(finished(full, *choice, std::move(bytes), kept));
 
-  // Each size's dimensions, from the upright full size: fit inside the box, never enlarged.
-  std::vector<std::pair<int, int>> dimensions;
-  int largest_width = 0, largest_height = 0;
-  for (const SizeBox& box : options_.sizes) {
-    const double scale = std::min({1.0, static_cast<double>(box.width) / full.width,
-                                   static_cast<double>(box.height) / full.height});
-    const int width = std::max(1, static_cast<int>(std::lround(full.width * scale)));
-    const int height = std::max(1, static_cast<int>(std::lround(full.height * scale)));
-    dimensions.emplace_back(width, height);
-    if (width != full.width || height != full.height) {
-      largest_width = std::max(largest_width, width);
-      largest_height = std::max(largest_height, height);
-    }
-  }
   auto base = size_source(full, largest_width, largest_height);
   if (!base) return base.error();
-
-  // The sizes are made largest first, each reduced from the smallest image already made
-  // that covers it (a size made before, else `base`): a thumbnail from the card rather than
-  // from the full decode, which cut the resize CPU (bench/quality_auto). The outputs keep
-  // the order asked.
-  std::vector<std::size_t> order(options_.sizes.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return static_cast<long long>(dimensions[a].first) * dimensions[a].second >
-           static_cast<long long>(dimensions[b].first) * dimensions[b].second;
-  });
   std::vector<std::optional<ProcessedImage>> made(options_.sizes.size());
   std::vector<ImagePtr> scaled_images;
   for (const std::size_t i : order) {
