@@ -14,10 +14,10 @@
 //
 //   quality_auto [--metric ssim|butteraugli] [--reduce N] [--tolerance N] [--pixel-metric]
 //                [--compare-pixel-metric] [--rounds N] [--cap BYTES] [--dump DIR]
-//                [--sizes-only ROUNDS] [--requantised-full] FILE...
+//                [--sizes-only ROUNDS] [--full-from-planes] FILE...
 // --sizes-only runs nothing but full + three sizes, ROUNDS times, for a profiler (perf).
-// --requantised-full makes the raw-plane path (full + sizes at a fixed quality) write the
-// full image by DCT-domain requantisation, as compress() does, instead of from the planes.
+// --full-from-planes makes the raw-plane path (full + sizes at a fixed quality) encode the
+// full image from the decoded planes instead of requantising it as compress() does.
 // --compare-pixel-metric prints, per photo, the quality auto picks at S and the one it picks
 // when every trial is written, decoded and compared on the whole picture.
 // --metric, --reduce, --tolerance and --pixel-metric (every trial written and decoded, no
@@ -242,8 +242,8 @@ int main(int argc, char** argv) {
       compare = true;
     } else if (arg == "--dump") {
       dump = value();
-    } else if (arg == "--requantised-full") {
-      tuning.requantised_full_with_planes = true;
+    } else if (arg == "--full-from-planes") {
+      tuning.full_from_planes = true;
     } else if (arg == "--sizes-only") {
       sizes_only = std::max(1, std::stoi(value()));
     } else {

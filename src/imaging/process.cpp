@@ -519,9 +519,12 @@ std::optional<std::vector<ProcessedImage>> Processor::from_planes(
   if (!decoded || decoded->width != full.width || decoded->height != full.height)
     return std::nullopt;
   std::optional<std::string> full_bytes;
-  if (tuning_.requantised_full_with_planes && full.dct) {
-    full_bytes = impl::requantise_jpeg(input_, quality);
-  } else {
+  // The full image as compress() writes it where the DCT-domain path applies (the same
+  // bytes with or without sizes, and its rounding's savings), for one more entropy decode.
+  if (full.dct && !tuning_.full_from_planes) full_bytes = impl::requantise_jpeg(input_, quality);
+  // Otherwise, or where the requantiser declines the coefficients (compress() then decodes
+  // and encodes too), from the planes.
+  if (!full_bytes) {
     std::optional<impl::Planes> converted;
     const impl::Planes* full_planes = &*decoded;
     if (decoded->luma_h != 2 || decoded->luma_v != 2) {
