@@ -56,12 +56,8 @@ SessionPtr new_session() {
 // chroma components 1x1. Anything else (greyscale, CMYK/YCCK, RGB or Adobe-transformed
 // JPEGs, 4:4:4, 4:2:2, …) is decoded and re-encoded.
 bool layout_eligible(const jpeg_decompress_struct& source) {
-  if (source.num_components != 3 || source.jpeg_color_space != JCS_YCbCr ||
-      source.data_precision != 8)
-    return false;
-  const jpeg_component_info* c = source.comp_info;
-  return c[0].h_samp_factor == 2 && c[0].v_samp_factor == 2 && c[1].h_samp_factor == 1 &&
-         c[1].v_samp_factor == 1 && c[2].h_samp_factor == 1 && c[2].v_samp_factor == 1;
+  return ycbcr_with_whole_chroma_blocks(source) && source.comp_info[0].h_samp_factor == 2 &&
+         source.comp_info[0].v_samp_factor == 2;
 }
 
 // Moves one component's coefficients from table `from` onto table `to` in place (see

@@ -53,6 +53,15 @@ jpeg_error_mgr* use_jumping_errors(JpegErrors& errors) {
   return &errors.pub;
 }
 
+bool ycbcr_with_whole_chroma_blocks(const jpeg_decompress_struct& source) {
+  if (source.num_components != 3 || source.jpeg_color_space != JCS_YCbCr ||
+      source.data_precision != 8)
+    return false;
+  const jpeg_component_info* c = source.comp_info;
+  return c[1].h_samp_factor == 1 && c[1].v_samp_factor == 1 && c[2].h_samp_factor == 1 &&
+         c[2].v_samp_factor == 1;
+}
+
 void use_growing_destination(jpeg_compress_struct& target, JpegDestination& dest,
                              std::size_t initial_capacity) {
   dest.capacity = initial_capacity;

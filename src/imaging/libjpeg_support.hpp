@@ -31,6 +31,10 @@ struct JpegErrors {
 // Sets `errors` up as above; returns &errors.pub for a struct's `err`.
 jpeg_error_mgr* use_jumping_errors(JpegErrors& errors);
 
+// 8-bit YCbCr, three components, both chroma components one block per MCU (1x1): what
+// both direct paths start from; each then says which luma sampling it takes.
+bool ycbcr_with_whole_chroma_blocks(const jpeg_decompress_struct& source);
+
 // A malloc'd buffer that doubles when full. Not jpeg_mem_dest: its buffer cannot be
 // freed safely after an error, since it only publishes the current one at the end.
 struct JpegDestination {

@@ -499,19 +499,20 @@ std::pair<std::string, bool> Processor::kept_or(std::string bytes) const {
 // at a fixed quality with no byte cap (auto and max_bytes encode several qualities and
 // need the usual path's pixels), a JPEG to write from a JPEG that the DCT-domain path's
 // header checks take (upright, sRGB or no profile, 8-bit, three bands, at most
-// kDctMaxPixels, quality below 90: libvips writes 4:4:4 from 90 on) in a YCbCr layout the
-// planes can hold. Bench variants that score fixed qualities take the usual path.
+// kDctMaxPixels, quality below 90: libvips writes 4:4:4 from 90 on); decode_planes()
+// itself refuses a YCbCr layout the planes cannot hold. Bench variants that score fixed
+// qualities take the usual path.
 bool Processor::planes_apply(int quality) const {
-  return !options_.quality.automatic && options_.max_bytes == 0 && !options_.sizes.empty() &&
-         !tuning_.always_score && source_.format == impl::SourceFormat::jpeg &&
-         kind_.format == core::ImageFormat::jpeg &&
-         impl::dct_header_eligible(header_.get(), quality) && impl::planes_layout_eligible(input_);
+  return !options_.quality.automatic && options_.max_bytes == 0 && !tuning_.always_score &&
+         source_.format == impl::SourceFormat::jpeg && kind_.format == core::ImageFormat::jpeg &&
+         impl::dct_header_eligible(header_.get(), quality);
 }
 
 // The full-size output and every size from one decode to planes: the full image encoded
 // from them (converted to 4:2:0 first if the source is not), each size scaled from the
-// smallest planes already made that cover it. nullopt when libjpeg reports anything on the
-// way (damaged data) or memory runs out: nothing is returned half made.
+// smallest planes already made that cover it. nullopt for a layout the planes cannot hold,
+// when libjpeg reports anything on the way (damaged data) or memory runs out: nothing is
+// returned half made.
 std::optional<std::vector<ProcessedImage>> Processor::from_planes(
     const Output& full, int quality, const std::vector<std::pair<int, int>>& dimensions,
     const std::vector<std::size_t>& order) {
@@ -638,7 +639,8 @@ core::Result<std::vector<ProcessedImage>, core::Failure> Processor::run() {
   if (largest_width > 0 && planes_apply(first_quality)) {
     if (auto outputs = from_planes(full, first_quality, dimensions, order))
       return std::move(*outputs);
-    // libjpeg found damage (or memory ran out): the path below decides the outcome.
+    // A layout the planes cannot hold, damage libjpeg found, or memory that ran out: the
+    // path below decides the outcome.
   }
 
   const bool plain = !options_.quality.automatic && options_.sizes.empty();

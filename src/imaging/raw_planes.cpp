@@ -84,34 +84,30 @@ struct CloseDecode {
   }
 };
 
+// Luma 1x1, 1x2, 2x1 or 2x2 (4:4:4, 4:4:0, 4:2:2, 4:2:0).
 bool layout_eligible(const jpeg_decompress_struct& source) {
-  if (source.num_components != 3 || source.jpeg_color_space != JCS_YCbCr ||
-      source.data_precision != 8)
-    return false;
-  const jpeg_component_info* c = source.comp_info;
-  const bool luma_ok = (c[0].h_samp_factor == 1 || c[0].h_samp_factor == 2) &&
-                       (c[0].v_samp_factor == 1 || c[0].v_samp_factor == 2);
-  return luma_ok && c[1].h_samp_factor == 1 && c[1].v_samp_factor == 1 && c[2].h_samp_factor == 1 &&
-         c[2].v_samp_factor == 1;
+  if (!ycbcr_with_whole_chroma_blocks(source)) return false;
+  const jpeg_component_info& luma = source.comp_info[0];
+  return (luma.h_samp_factor == 1 || luma.h_samp_factor == 2) &&
+         (luma.v_samp_factor == 1 || luma.v_samp_factor == 2);
 }
 
 // Reads the header and starts the decompression. False for a layout not taken.
-bool start(DecodeSession* s, std::string_view input, bool header_only) {
+bool start(DecodeSession* s, std::string_view input) {
   jpeg_decompress_struct& source = s->source;
   jpeg_create_decompress(&source);
   jpeg_mem_src(&source, reinterpret_cast<const unsigned char*>(input.data()), input.size());
   // No jpeg_save_markers: the metadata is not written again.
   if (jpeg_read_header(&source, TRUE) != JPEG_HEADER_OK || !layout_eligible(source)) return false;
-  if (header_only) return true;
   source.raw_data_out = TRUE;
   source.dct_method = JDCT_ISLOW;  // libvips' (libjpeg's default): the same pixels
   jpeg_start_decompress(&source);
   return true;
 }
 
-bool run_start(DecodeSession* s, std::string_view input, bool header_only) {
+bool run_start(DecodeSession* s, std::string_view input) {
   if (setjmp(s->errors.jump) != 0) return false;
-  return start(s, input, header_only);
+  return start(s, input);
 }
 
 // Every iMCU row into `planes` (allocated for the source's size and sampling), then the
@@ -213,14 +209,9 @@ struct FreeScaler {
 
 }  // namespace
 
-bool planes_layout_eligible(std::string_view input) {
-  const auto s = new_decode_session();
-  return run_start(s.get(), input, true);
-}
-
 std::optional<Planes> decode_planes(std::string_view input) {
   const auto s = new_decode_session();
-  if (!run_start(s.get(), input, false)) return std::nullopt;
+  if (!run_start(s.get(), input)) return std::nullopt;
   const jpeg_decompress_struct& source = s->source;
   Planes planes =
       allocate(static_cast<int>(source.output_width), static_cast<int>(source.output_height),

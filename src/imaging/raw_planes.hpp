@@ -43,14 +43,12 @@ struct Planes {
   std::array<Plane, 3> planes;  // Y, Cb, Cr
 };
 
-// Whether decode_planes() takes `input` (libjpeg's header only): 8-bit, three components,
-// YCbCr, chroma 1x1 and luma 1x1, 1x2, 2x1 or 2x2. No further check: the caller applies
-// the DCT-domain path's (dct_header_eligible()).
-bool planes_layout_eligible(std::string_view input);
-
 // The whole JPEG decoded to planes (libjpeg's raw_data_out, its accurate integer IDCT as
-// libvips decodes). nullopt for a layout planes_layout_eligible() refuses and on any
-// libjpeg warning or error anywhere in the data (corrupt or truncated). Thread-safe.
+// libvips decodes). nullopt for a layout other than 8-bit, three-component YCbCr with
+// chroma 1x1 and luma 1x1, 1x2, 2x1 or 2x2 (read from the header before anything is
+// decoded), and on any libjpeg warning or error anywhere in the data (corrupt or
+// truncated). No further check: the caller applies the DCT-domain path's
+// (dct_header_eligible()). Thread-safe.
 std::optional<Planes> decode_planes(std::string_view input);
 
 // `from` scaled to `width` x `height` as 4:2:0 (libswscale, SWS_BILINEAR: it widens the
